@@ -1,0 +1,5 @@
+"""The `lunaroute` command line."""
+
+from lunaroute.cli._main import main
+
+__all__ = ["main"]

@@ -1,0 +1,139 @@
+"""`lunaroute` commands: serve (the default), env, stop, config check|show."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lunaroute import __version__
+from lunaroute.cli._background import pid_file_for, start_detached, stop_server, wait_healthy
+from lunaroute.cli._show import render_effective_config
+from lunaroute.config import Config, load_config, resolve_config_path
+from lunaroute.errors import ConfigError
+
+__all__ = ["main"]
+
+_config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Config file (YAML, TOML or JSON)."
+)
+
+
+def _load(config_path: str | None, host: str | None = None, port: int | None = None) -> Config:
+    try:
+        config = load_config(resolve_config_path(config_path))
+    except ConfigError as exc:
+        click.echo(f"lunaroute: config error: {exc}", err=True)
+        sys.exit(2)
+    if host is not None:
+        config.host = host
+    if port is not None:
+        config.port = port
+    return config
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@_config_option
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8081).")
+@click.version_option(__version__, prog_name="lunaroute")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, host: str | None, port: int | None) -> None:
+    """LunaRoute: an LLM gateway for the OpenAI and Anthropic APIs. With no command, `serve`."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve, config_path=config_path, host=host, port=port)
+
+
+@cli.command()
+@_config_option
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8081).")
+@click.option("--pid-file", type=click.Path(dir_okay=False), hidden=True)
+def serve(config_path: str | None, host: str | None, port: int | None, pid_file: str | None = None) -> None:
+    """Run the gateway in the foreground until SIGINT/SIGTERM."""
+    from lunaroute.observability import configure_logging
+    from lunaroute.server import run
+
+    config = _load(config_path, host, port)
+    configure_logging(config.logging.level, config.logging.format)
+    try:
+        run(config, pid_file=Path(pid_file) if pid_file else None)
+    except OSError as exc:
+        click.echo(f"lunaroute: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@_config_option
+@click.option("--host", help="Address of the gateway (default from the config, 127.0.0.1).")
+@click.option("--port", type=int, help="Port of the gateway (default from the config, 8081).")
+def env(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Start the gateway in the background if needed and print `export` lines for the clients.
+
+    Use as: eval "$(lunaroute env)"
+    """
+    config = _load(config_path, host, port)
+    url = f"http://{_url_host(config.host)}:{config.port}"
+    if not wait_healthy(url, timeout=0.5):
+        start_detached(config_path, config.host, config.port)
+        if not wait_healthy(url, timeout=15.0):
+            click.echo(f"lunaroute: the gateway did not answer on {url} (see {_log_hint(config)})", err=True)
+            sys.exit(1)
+    click.echo(f"export ANTHROPIC_BASE_URL={url}")
+    click.echo(f"export OPENAI_BASE_URL={url}/v1")
+    click.echo(f"# LunaRoute is running on {url}; stop it with: lunaroute stop", err=True)
+
+
+@cli.command()
+@_config_option
+@click.option("--host", help="Address of the gateway (default from the config).")
+@click.option("--port", type=int, help="Port of the gateway (default from the config).")
+def stop(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Stop a gateway started by `lunaroute env` (found by its pid file)."""
+    config = _load(config_path, host, port)
+    message, ok = stop_server(pid_file_for(config.host, config.port))
+    click.echo(message, err=not ok)
+    if not ok:
+        sys.exit(1)
+
+
+@cli.group()
+def config() -> None:
+    """Check or show the configuration."""
+
+
+@config.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+def config_check(file: str | None) -> None:
+    """Validate FILE (default: the config `serve` would load); exit 2 with the key and reason if invalid."""
+    path = resolve_config_path(file)
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        click.echo(f"invalid: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"ok: {path}" if path else "ok: no config file; the built-in defaults apply")
+
+
+@config.command("show")
+@_config_option
+def config_show(config_path: str | None) -> None:
+    """Print the effective configuration as YAML, secrets masked."""
+    click.echo(render_effective_config(_load(config_path)), nl=False)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _log_hint(config: Config) -> str:
+    from lunaroute.cli._background import log_file_for
+
+    return str(log_file_for(config.host, config.port))
+
+
+def main() -> None:
+    cli(prog_name="lunaroute")

@@ -1,0 +1,37 @@
+"""Configuration: the typed schema, loading from YAML/TOML/JSON, `${VAR}` expansion, strict validation."""
+
+from lunaroute.config._loader import (
+    REQUEST_TEMPLATE_VARS,
+    config_from_mapping,
+    home_dir,
+    load_config,
+    resolve_config_path,
+)
+from lunaroute.config._schema import (
+    BUILTIN_PROVIDERS,
+    BypassConfig,
+    Config,
+    HttpClientConfig,
+    HttpServerConfig,
+    LoggingConfig,
+    MockConfig,
+    ProviderConfig,
+    ProviderType,
+)
+
+__all__ = [
+    "BUILTIN_PROVIDERS",
+    "REQUEST_TEMPLATE_VARS",
+    "BypassConfig",
+    "Config",
+    "HttpClientConfig",
+    "HttpServerConfig",
+    "LoggingConfig",
+    "MockConfig",
+    "ProviderConfig",
+    "ProviderType",
+    "config_from_mapping",
+    "home_dir",
+    "load_config",
+    "resolve_config_path",
+]

@@ -1,0 +1,179 @@
+"""Load a config file: parse YAML/TOML/JSON, expand `${VAR}`, decode strictly, validate across sections.
+
+Environment variables are read here and nowhere else in the package (see STYLE.md habit 7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from lunaroute.config._schema import BUILTIN_PROVIDERS, Config, MockConfig, ProviderConfig
+from lunaroute.errors import ConfigError
+
+__all__ = ["REQUEST_TEMPLATE_VARS", "config_from_mapping", "load_config", "resolve_config_path"]
+
+_VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+REQUEST_TEMPLATE_VARS = frozenset({"request_id", "provider", "model", "session_id", "client_ip"})
+"""Variables `providers.*.request_headers` values may use; they are filled per request, not at load time."""
+
+
+def resolve_config_path(explicit: str | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to load: `--config`, else `LUNAROUTE_CONFIG`, else `$LUNAROUTE_HOME/config.yaml` if it exists."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get("LUNAROUTE_CONFIG"):
+        return Path(env["LUNAROUTE_CONFIG"]).expanduser()
+    default = home_dir(env) / "config.yaml"
+    return default if default.exists() else None
+
+
+def home_dir(env: Mapping[str, str] | None = None) -> Path:
+    """`LUNAROUTE_HOME`, default `~/.lunaroute`."""
+    env = os.environ if env is None else env
+    return Path(env.get("LUNAROUTE_HOME") or "~/.lunaroute").expanduser()
+
+
+def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Load `path` (None means the built-in defaults). Raises `ConfigError` naming the file, key path and reason."""
+    env = os.environ if env is None else env
+    if path is None:
+        return Config()
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", source=source) from None
+    raw = _parse(text, path.suffix.lower(), source)
+    return config_from_mapping(raw, source=source, env=env)
+
+
+def config_from_mapping(raw: object, *, source: str = "<config>", env: Mapping[str, str] | None = None) -> Config:
+    """Expand variables in an already-parsed document and decode it into a validated `Config`."""
+    env = os.environ if env is None else env
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("the top level must be a mapping", source=source, path="$")
+    expanded = _expand(raw, "$", env, source)
+    try:
+        config = msgspec.convert(expanded, Config, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).rpartition(" - at `")
+        raise ConfigError(message or str(exc), source=source, path=where.rstrip("`") or None) from None
+    for name, (ptype, url) in BUILTIN_PROVIDERS.items():
+        config.providers.setdefault(name, ProviderConfig(provider_type=ptype, base_url=url))
+    _validate(config, source)
+    return config
+
+
+def _parse(text: str, suffix: str, source: str) -> Any:
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"not valid {suffix.lstrip('.') or 'yaml'}: {exc}", source=source) from None
+
+
+def _expand(node: Any, path: str, env: Mapping[str, str], source: str) -> Any:
+    if isinstance(node, dict):
+        return {key: _expand(value, f"{path}.{key}", env, source) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_expand(value, f"{path}[{i}]", env, source) for i, value in enumerate(node)]
+    if isinstance(node, str):
+        in_headers = ".request_headers." in path
+        return _expand_string(node, path, env, source, keep_templates=in_headers)
+    return node
+
+
+def _expand_string(value: str, path: str, env: Mapping[str, str], source: str, *, keep_templates: bool) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$$" if keep_templates else "$"
+        name = match.group(1)
+        if keep_templates and (name in REQUEST_TEMPLATE_VARS or name.startswith("env.")):
+            if name.startswith("env.") and not _NAME.fullmatch(name[4:]):
+                raise ConfigError(f"bad variable name ${{{name}}}", source=source, path=path)
+            return match.group(0)
+        if not _NAME.fullmatch(name):
+            raise ConfigError(f"bad variable name ${{{name}}}", source=source, path=path)
+        if name not in env:
+            raise ConfigError(f"environment variable {name} is not set", source=source, path=path)
+        return env[name]
+
+    return _VAR.sub(replace, value)
+
+
+def _validate(config: Config, source: str) -> None:
+    """Checks that span keys: provider types, URLs, references, ranges."""
+    if not 0 < config.port < 65536:
+        raise ConfigError("must be between 1 and 65535", source=source, path="$.port")
+    server = config.http_server
+    if server.sse_keepalive_interval_secs <= 0:
+        raise ConfigError("must be > 0", source=source, path="$.http_server.sse_keepalive_interval_secs")
+    if server.max_request_body_bytes <= 0:
+        raise ConfigError("must be > 0", source=source, path="$.http_server.max_request_body_bytes")
+    if not server.tcp_nodelay:
+        raise ConfigError(
+            "false is not supported: the listener always disables Nagle's algorithm for stream latency",
+            source=source,
+            path="$.http_server.tcp_nodelay",
+        )
+    for name, provider in config.providers.items():
+        _validate_provider(name, provider, source)
+    if config.bypass.provider is not None and config.bypass.provider not in config.providers:
+        raise ConfigError(
+            f"names provider {config.bypass.provider!r}, which is not configured",
+            source=source,
+            path="$.bypass.provider",
+        )
+
+
+def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None:
+    where = f"$.providers.{name}"
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        raise ConfigError("provider names use letters, digits, '_' and '-'", source=source, path=where)
+    builtin = BUILTIN_PROVIDERS.get(name)
+    if provider.provider_type is None:
+        if builtin is None:
+            raise ConfigError("provider_type is required (openai, anthropic or mock)", source=source, path=where)
+        provider.provider_type = builtin[0]
+    if provider.provider_type == "mock":
+        if provider.mock is None:
+            provider.mock = MockConfig()
+        return
+    if provider.mock is not None:
+        raise ConfigError("only a provider_type: mock provider takes a mock section", source=source, path=where)
+    if provider.base_url is None:
+        if builtin is None or builtin[0] != provider.provider_type:
+            raise ConfigError("base_url is required", source=source, path=where)
+        provider.base_url = builtin[1]
+    if not re.match(r"https?://[^/?#\s]+", provider.base_url) or any(c in provider.base_url for c in "?#\r\n "):
+        raise ConfigError(
+            "base_url must be an http(s) URL without query or fragment", source=source, path=f"{where}.base_url"
+        )
+    provider.base_url = provider.base_url.rstrip("/")
+    if provider.api_key == "":
+        provider.api_key = None
+    for header, value in provider.request_headers.items():
+        if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
+            raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
+    timeouts = provider.http_client
+    for key in ("timeout_secs", "connect_timeout_secs", "pool_idle_timeout_secs"):
+        if getattr(timeouts, key) <= 0:
+            raise ConfigError("must be > 0", source=source, path=f"{where}.http_client.{key}")

@@ -1,0 +1,1 @@
+"""Dialects: the OpenAI and Anthropic wire formats, their errors and streams."""

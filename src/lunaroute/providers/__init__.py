@@ -1,0 +1,45 @@
+"""Providers: the upstreams a request can be sent to (HTTP providers and the built-in mock)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lunaroute.config import Config
+from lunaroute.providers._http import HttpProvider, HttpUpstreamResponse
+from lunaroute.routing import ProviderTable
+from lunaroute.types import Dialect, Provider
+
+__all__ = ["HttpProvider", "HttpUpstreamResponse", "build_provider_table"]
+
+
+def build_provider_table(config: Config, env: Mapping[str, str] | None = None) -> ProviderTable:
+    """Instantiate every enabled provider and pick each dialect's default.
+
+    The default for a dialect is the built-in provider of that name when enabled, else the first enabled
+    provider (in file order) that speaks the dialect, a mock answering both. Connections open lazily.
+    """
+    providers: dict[str, Provider] = {}
+    for name, pconf in config.providers.items():
+        if not pconf.enabled:
+            continue
+        if pconf.provider_type == "mock":
+            from lunaroute.providers.mock import MockProvider
+
+            assert pconf.mock is not None
+            providers[name] = MockProvider(name, pconf.mock)
+        else:
+            providers[name] = HttpProvider(name, pconf, env)
+    served: tuple[Dialect, ...] = ("openai", "anthropic") if config.api_dialect == "both" else (config.api_dialect,)
+    defaults: dict[Dialect, str] = {}
+    for dialect in served:
+        if dialect in providers and providers[dialect].dialect in (dialect, "any"):
+            defaults[dialect] = dialect
+            continue
+        for name, provider in providers.items():
+            if provider.dialect in (dialect, "any"):
+                defaults[dialect] = name
+                break
+    models = {name: p.model for name, p in config.providers.items() if p.enabled and p.model}
+    return ProviderTable(
+        providers=providers, defaults=defaults, bypass_provider=config.bypass.provider, models=models
+    )

@@ -1,0 +1,147 @@
+"""The HTTP provider: one pooled aiohttp session per upstream, bytes in and bytes out, no retries.
+
+All network I/O toward providers happens in this module; lower-level client errors are mapped here, once, to
+`UpstreamUnreachable` / `UpstreamTimeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+
+from lunaroute.config import ProviderConfig
+from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
+from lunaroute.providers._headers import apply_credentials, render_template
+from lunaroute.types import Headers, ProviderDialect, UpstreamCall
+
+__all__ = ["HttpProvider", "HttpUpstreamResponse"]
+
+_SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+
+
+def map_client_error(exc: BaseException) -> Exception:
+    """The gateway error for an aiohttp/OS error raised while talking to an upstream."""
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return UpstreamTimeout("the upstream did not answer in time")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamUnreachable("the upstream could not be reached")
+    return UpstreamUnreachable("the upstream connection failed")
+
+
+class HttpUpstreamResponse:
+    """An `UpstreamResponse` over an aiohttp client response."""
+
+    __slots__ = ("_response", "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.raw_headers]
+
+    @property
+    def is_event_stream(self) -> bool:
+        return (self._response.content_type or "") == "text/event-stream"
+
+    async def read(self) -> bytes:
+        try:
+            return await self._response.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_client_error(exc) from exc
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    return
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_client_error(exc) from exc
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class HttpProvider:
+    """A `Provider` that forwards calls to `base_url` over a pooled keep-alive session."""
+
+    def __init__(self, name: str, config: ProviderConfig, env: Mapping[str, str] | None = None) -> None:
+        if config.base_url is None or config.provider_type not in ("openai", "anthropic"):
+            raise ValueError("an HTTP provider needs a base_url and an openai or anthropic provider_type")
+        self.name = name
+        self.dialect: ProviderDialect = config.provider_type
+        self._config = config
+        self._base = config.base_url
+        # Anthropic's base URL is the host root; OpenAI's already ends in its API root (`/v1`).
+        self._prefix = "/v1" if config.provider_type == "anthropic" else ""
+        self._env = env
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        client = self._config.http_client
+        connector = aiohttp.TCPConnector(
+            limit=0,
+            keepalive_timeout=client.pool_idle_timeout_secs,
+            ttl_dns_cache=300,
+            socket_factory=_socket_factory(client.tcp_keepalive_secs),
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=client.connect_timeout_secs, sock_read=client.timeout_secs
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,
+            skip_auto_headers=_SKIP_AUTO,
+            raise_for_status=False,
+        )
+
+    def url_for(self, call: UpstreamCall) -> str:
+        url = f"{self._base}{self._prefix}{call.path}"
+        return f"{url}?{call.query}" if call.query else url
+
+    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse:
+        session = self._session
+        if session is None:
+            session = self._session = self._open()
+        headers = apply_credentials(call.headers, api_key=self._config.api_key, style=self.dialect)
+        if self._config.request_headers:
+            variables = {"provider": self.name, "model": call.model or "", **call.extra}
+            variables["request_id"] = call.request_id
+            headers += [
+                (name.lower(), render_template(value, variables, self._env))
+                for name, value in self._config.request_headers.items()
+            ]
+        try:
+            response = await session.request(
+                call.method,
+                self.url_for(call),
+                data=call.body if call.body else None,
+                headers=headers,
+                allow_redirects=False,
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise map_client_error(exc) from exc
+        return HttpUpstreamResponse(response)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _socket_factory(keepalive_secs: int | None) -> aiohttp.SocketFactoryType:
+    def factory(addr_info: aiohttp.AddrInfoType) -> socket.socket:
+        family, type_, proto, _, _ = addr_info
+        sock = socket.socket(family=family, type=type_, proto=proto)
+        if keepalive_secs:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepalive_secs)
+        return sock
+
+    return factory

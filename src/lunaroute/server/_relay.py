@@ -1,0 +1,152 @@
+"""Relay an upstream answer to the client: whole bodies, streamed bodies, and SSE with keepalive comments.
+
+Stream bytes go out as they arrive, never buffered to the end. Keepalive comments are written only at an event
+boundary, so they can never split an event. A compressed event stream (an upstream that ignored
+`accept-encoding: identity`) is decoded here so the client always gets readable events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Callable
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from lunaroute.dialects.errors import stream_error_event
+from lunaroute.errors import UpstreamError
+from lunaroute.observability import Metrics
+from lunaroute.providers._headers import forward_response_headers
+from lunaroute.types import Dialect, UpstreamResponse
+
+__all__ = ["RelayOutcome", "relay_body", "relay_stream"]
+
+KEEPALIVE = b": keepalive\n\n"
+_BUFFER_LIMIT = 1 << 20
+
+
+class RelayOutcome:
+    """How a relay ended: `complete`, `client_disconnected` or `upstream_error`."""
+
+    COMPLETE = "complete"
+    CLIENT_DISCONNECTED = "client_disconnected"
+    UPSTREAM_ERROR = "upstream_error"
+
+
+def _decoder_for(encoding: str | None) -> Callable[[bytes], bytes] | None:
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return zlib.decompressobj(zlib.MAX_WBITS | 32).decompress
+    if encoding == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompressobj().decompress  # type: ignore[no-any-return]
+    return None
+
+
+def _content_encoding(upstream: UpstreamResponse) -> str | None:
+    for name, value in upstream.headers:
+        if name == "content-encoding":
+            return value.strip().lower()
+    return None
+
+
+def _client_headers(upstream: UpstreamResponse, extra: dict[str, str], drop: tuple[str, ...] = ()) -> CIMultiDict[str]:
+    headers: CIMultiDict[str] = CIMultiDict(forward_response_headers(upstream.headers, drop=drop))
+    headers.update(extra)
+    return headers
+
+
+def wants_streamed_relay(upstream: UpstreamResponse, bypass: bool) -> bool:
+    """Event streams always stream; so does a bypass body without a small known length."""
+    if upstream.is_event_stream:
+        return True
+    if not bypass:
+        return False
+    length = next((v for k, v in upstream.headers if k == "content-length"), None)
+    return length is None or not length.isdigit() or int(length) > _BUFFER_LIMIT
+
+
+async def relay_body(upstream: UpstreamResponse, extra: dict[str, str]) -> web.Response:
+    """Read the whole upstream body and answer with it unchanged (encoding included)."""
+    body = await upstream.read()
+    return web.Response(status=upstream.status, body=body, headers=_client_headers(upstream, extra))
+
+
+async def relay_stream(
+    request: web.Request,
+    upstream: UpstreamResponse,
+    *,
+    dialect: Dialect,
+    extra: dict[str, str],
+    keepalive_secs: float | None,
+    metrics: Metrics,
+    labels: tuple[str, str],
+) -> tuple[web.StreamResponse, str]:
+    """Relay the upstream body chunk by chunk. Returns the response and its `RelayOutcome`."""
+    encoding = _content_encoding(upstream)
+    decode = _decoder_for(encoding) if upstream.is_event_stream else None
+    drop = ("content-encoding",) if decode is not None else ()
+    response = web.StreamResponse(status=upstream.status, headers=_client_headers(upstream, extra, drop))
+    try:
+        await response.prepare(request)
+    except ConnectionError:
+        return response, RelayOutcome.CLIENT_DISCONNECTED
+    loop = asyncio.get_running_loop()
+    state = _StreamState(loop.time())
+    keeper = None
+    if keepalive_secs and upstream.is_event_stream:
+        keeper = asyncio.create_task(_keepalive(response, state, keepalive_secs, metrics))
+    chunks = metrics.stream_chunks.labels(*labels)
+    outcome = RelayOutcome.COMPLETE
+    try:
+        async for raw in upstream.iter_chunks():
+            chunk = decode(raw) if decode is not None else raw
+            if not chunk:
+                continue
+            state.at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
+            state.last = loop.time()
+            await response.write(chunk)
+            chunks.inc()
+        await response.write_eof()
+    except UpstreamError as exc:
+        outcome = RelayOutcome.UPSTREAM_ERROR
+        with contextlib.suppress(ConnectionError):
+            if upstream.is_event_stream:
+                prefix = b"" if state.at_boundary else b"\n\n"
+                await response.write(prefix + stream_error_event(dialect, exc))
+            await response.write_eof()
+    except ConnectionError:
+        outcome = RelayOutcome.CLIENT_DISCONNECTED
+    finally:
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+    return response, outcome
+
+
+class _StreamState:
+    __slots__ = ("at_boundary", "last")
+
+    def __init__(self, now: float) -> None:
+        self.at_boundary = True
+        self.last = now
+
+
+async def _keepalive(response: web.StreamResponse, state: _StreamState, interval: float, metrics: Metrics) -> None:
+    """Once the stream has been silent for `interval` seconds, write a comment (only between events)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        delay = state.last + interval - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+            continue
+        if state.at_boundary:
+            try:
+                await response.write(KEEPALIVE)
+            except ConnectionError:
+                return
+            metrics.keepalives.inc()
+        state.last = loop.time()

@@ -1,0 +1,97 @@
+"""Run the gateway: a listening socket, uvloop, signals, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+from aiohttp import web
+
+from lunaroute.config import Config, HttpServerConfig
+from lunaroute.server._app import create_app
+
+__all__ = ["make_runner", "open_listener", "run", "serve"]
+
+_log = logging.getLogger("lunaroute.server")
+SHUTDOWN_GRACE_SECS = 30.0
+
+
+def open_listener(host: str, port: int, server: HttpServerConfig) -> socket.socket:
+    """A bound, listening socket with the configured options (accepted sockets inherit them on Linux)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if server.tcp_keepalive_secs:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, server.tcp_keepalive_secs)
+    if server.send_buffer_size:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, server.send_buffer_size)
+    if server.recv_buffer_size:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, server.recv_buffer_size)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def make_runner(app: web.Application, server: HttpServerConfig) -> web.AppRunner:
+    """An AppRunner whose handlers are cancelled when their client disconnects."""
+    return web.AppRunner(
+        app,
+        handler_cancellation=True,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_GRACE_SECS,
+        max_line_size=server.max_line_bytes,
+        # Per-header and count limits are enforced by the handlers (431 in the caller's dialect); the parser's
+        # own limits sit above them so it does not answer first with a plain-text 400.
+        max_field_size=max(server.max_header_bytes, server.max_line_bytes),
+        max_headers=server.max_header_count * 4,
+    )
+
+
+async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_file: Path | None = None) -> None:
+    """Serve until SIGINT/SIGTERM, then stop accepting, let requests finish and close the providers."""
+    app = create_app(config, env)
+    runner = make_runner(app, config.http_server)
+    await runner.setup()
+    sock = open_listener(config.host, config.port, config.http_server)
+    site = web.SockSite(runner, sock)
+    await site.start()
+    if pid_file is not None:
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(f"{os.getpid()}\n")
+    _log.info("listening", extra={"host": config.host, "port": config.port, "dialects": config.api_dialect})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        _log.info("shutting down")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+        if pid_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                pid_file.unlink()
+
+
+def run(config: Config, *, pid_file: Path | None = None) -> None:
+    """Blocking entry point: run `serve` on uvloop when available."""
+    try:
+        import uvloop
+
+        runner_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        runner_factory = asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=runner_factory) as loop_runner:
+        loop_runner.run(serve(config, pid_file=pid_file))
