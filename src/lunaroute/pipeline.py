@@ -67,9 +67,11 @@ def inspect_body(endpoint: Endpoint, body: bytes) -> tuple[str | None, bool]:
     try:
         head = _head_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        message, _, where = str(exc).rpartition(" - at `$.")
-        param = where.rstrip("`") or None
-        raise InvalidRequest(message or "the request body must be a JSON object", param=param) from None
+        text = str(exc)
+        if " - at `$." not in text:
+            raise InvalidRequest("the request body must be a JSON object") from None
+        message, _, where = text.rpartition(" - at `$.")
+        raise InvalidRequest(message, param=where.rstrip("`")) from None
     except (msgspec.DecodeError, RecursionError):
         raise InvalidRequest("the request body is not valid JSON") from None
     model = head.model

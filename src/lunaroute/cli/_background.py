@@ -59,9 +59,7 @@ def start_detached(config_path: str | None, host: str, port: int) -> None:
     log = log_file_for(host, port)
     with open(log, "ab") as out:
         os.chmod(log, 0o600)
-        subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
-        )
+        subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True)
 
 
 def _is_lunaroute(pid: int) -> bool:

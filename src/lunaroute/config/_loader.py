@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import yaml
@@ -21,6 +21,7 @@ from lunaroute.errors import ConfigError
 
 __all__ = ["REQUEST_TEMPLATE_VARS", "config_from_mapping", "load_config", "resolve_config_path"]
 
+_T = TypeVar("_T")
 _VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 REQUEST_TEMPLATE_VARS = frozenset({"request_id", "provider", "model", "session_id", "client_ip"})
@@ -68,15 +69,30 @@ def config_from_mapping(raw: object, *, source: str = "<config>", env: Mapping[s
     if not isinstance(raw, dict):
         raise ConfigError("the top level must be a mapping", source=source, path="$")
     expanded = _expand(raw, "$", env, source)
-    try:
-        config = msgspec.convert(expanded, Config, strict=True)
-    except msgspec.ValidationError as exc:
-        message, _, where = str(exc).rpartition(" - at `")
-        raise ConfigError(message or str(exc), source=source, path=where.rstrip("`") or None) from None
+    providers_raw = expanded.pop("providers", None)
+    config = _convert(expanded, Config, source, "$")
+    if providers_raw is not None:
+        if not isinstance(providers_raw, dict):
+            raise ConfigError("must be a mapping of provider names", source=source, path="$.providers")
+        config.providers = {
+            str(name): _convert(value, ProviderConfig, source, f"$.providers.{name}")
+            for name, value in providers_raw.items()
+        }
     for name, (ptype, url) in BUILTIN_PROVIDERS.items():
         config.providers.setdefault(name, ProviderConfig(provider_type=ptype, base_url=url))
     _validate(config, source)
     return config
+
+
+def _convert(raw: Any, kind: type[_T], source: str, root: str) -> _T:
+    """`msgspec.convert` with its error turned into a `ConfigError` carrying the full key path."""
+    try:
+        return msgspec.convert(raw, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).rpartition(" - at `$")
+        if not message:
+            message, where = str(exc), "`"
+        raise ConfigError(message, source=source, path=root + where.rstrip("`")) from None
 
 
 def _parse(text: str, suffix: str, source: str) -> Any:

@@ -105,6 +105,4 @@ BUILTIN_PROVIDERS: dict[str, tuple[ProviderType, str]] = {
 
 def default_providers() -> dict[str, ProviderConfig]:
     """The two built-in providers, forwarding the client's own credentials."""
-    return {
-        name: ProviderConfig(provider_type=ptype, base_url=url) for name, (ptype, url) in BUILTIN_PROVIDERS.items()
-    }
+    return {name: ProviderConfig(provider_type=ptype, base_url=url) for name, (ptype, url) in BUILTIN_PROVIDERS.items()}

@@ -39,9 +39,7 @@ class Metrics:
             buckets=_OVERHEAD_BUCKETS,
             registry=self.registry,
         )
-        self.in_flight = Gauge(
-            "lunaroute_requests_in_flight", "Requests being answered now.", registry=self.registry
-        )
+        self.in_flight = Gauge("lunaroute_requests_in_flight", "Requests being answered now.", registry=self.registry)
         self.upstream_errors = Counter(
             "lunaroute_upstream_errors_total",
             "Upstream calls that failed before or during the response, by kind (unreachable, timeout).",

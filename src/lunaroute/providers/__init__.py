@@ -40,6 +40,4 @@ def build_provider_table(config: Config, env: Mapping[str, str] | None = None) -
                 defaults[dialect] = name
                 break
     models = {name: p.model for name, p in config.providers.items() if p.enabled and p.model}
-    return ProviderTable(
-        providers=providers, defaults=defaults, bypass_provider=config.bypass.provider, models=models
-    )
+    return ProviderTable(providers=providers, defaults=defaults, bypass_provider=config.bypass.provider, models=models)

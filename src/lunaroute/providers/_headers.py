@@ -72,9 +72,7 @@ def forward_response_headers(headers: Headers, *, drop: Iterable[str] = ()) -> l
     return [(name, value) for name, value in headers if name not in dropped]
 
 
-def apply_credentials(
-    headers: list[tuple[str, str]], *, api_key: str | None, style: str
-) -> list[tuple[str, str]]:
+def apply_credentials(headers: list[tuple[str, str]], *, api_key: str | None, style: str) -> list[tuple[str, str]]:
     """Keep the client's credentials when the provider has no key; else replace *both* client headers.
 
     `style` is `anthropic` (`x-api-key`) or `openai` (`Authorization: Bearer`).

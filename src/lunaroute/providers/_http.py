@@ -89,9 +89,7 @@ class HttpProvider:
             ttl_dns_cache=300,
             socket_factory=_socket_factory(client.tcp_keepalive_secs),
         )
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=client.connect_timeout_secs, sock_read=client.timeout_secs
-        )
+        timeout = aiohttp.ClientTimeout(total=None, connect=client.connect_timeout_secs, sock_read=client.timeout_secs)
         return aiohttp.ClientSession(
             connector=connector,
             timeout=timeout,

@@ -41,7 +41,7 @@ def _decoder_for(encoding: str | None) -> Callable[[bytes], bytes] | None:
     if encoding == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().decompressobj().decompress  # type: ignore[no-any-return]
+        return zstandard.ZstdDecompressor().decompressobj().decompress
     return None
 
 

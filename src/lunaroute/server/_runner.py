@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -66,8 +66,7 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
     site = web.SockSite(runner, sock)
     await site.start()
     if pid_file is not None:
-        pid_file.parent.mkdir(parents=True, exist_ok=True)
-        pid_file.write_text(f"{os.getpid()}\n")
+        _write_pid(pid_file)
     _log.info("listening", extra={"host": config.host, "port": config.port, "dialects": config.api_dialect})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -82,16 +81,24 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
         await runner.cleanup()
         if pid_file is not None:
             with contextlib.suppress(FileNotFoundError):
-                pid_file.unlink()
+                os.unlink(pid_file)
+
+
+def _write_pid(pid_file: Path) -> None:
+    os.makedirs(pid_file.parent, mode=0o700, exist_ok=True)
+    fd = os.open(pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(f"{os.getpid()}\n")
 
 
 def run(config: Config, *, pid_file: Path | None = None) -> None:
     """Blocking entry point: run `serve` on uvloop when available."""
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:
         import uvloop
 
-        runner_factory = uvloop.new_event_loop
+        loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - platforms without uvloop
-        runner_factory = asyncio.new_event_loop
-    with asyncio.Runner(loop_factory=runner_factory) as loop_runner:
+        pass
+    with asyncio.Runner(loop_factory=loop_factory) as loop_runner:
         loop_runner.run(serve(config, pid_file=pid_file))

@@ -1,0 +1,65 @@
+"""What the passthrough path reads from a body, and what it refuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lunaroute.errors import InvalidRequest
+from lunaroute.pipeline import inspect_body, rewrite_model
+from lunaroute.types import Endpoint
+
+CHAT = Endpoint.OPENAI_CHAT
+
+
+def test_model_and_stream() -> None:
+    assert inspect_body(CHAT, b'{"model":"gpt","stream":true,"messages":[]}') == ("gpt", True)
+    assert inspect_body(CHAT, b'{"model":"gpt"}') == ("gpt", False)
+    assert inspect_body(Endpoint.OPENAI_EMBEDDINGS, b'{"input":"x"}') == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (b"", None),
+        (b'{"model":', None),
+        (b"\xff\xfe", None),
+        (b"[1]", None),
+        (b'{"model": 5}', "model"),
+        (b'{"model":"gpt","stream":"yes"}', "stream"),
+        (b'{"messages":[]}', "model"),
+        (b'{"model":"gpt-4o\\r\\nX-Evil: 1"}', "model"),
+        (b'{"model":""}', "model"),
+        (b'{"model":"cheap","x":1,"model":"expensive"}', "model"),
+        (b'{"model":"m","max_tokens":NaN}', None),
+        (b'{"a":' * 100_000, None),
+    ],
+)
+def test_refused(body: bytes, param: str | None) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        inspect_body(CHAT, body)
+    assert info.value.param == param
+
+
+def test_nested_model_keys_are_not_duplicates() -> None:
+    body = b'{"model":"m","metadata":{"model":"other"},"tools":[{"model":1}]}'
+    assert inspect_body(CHAT, body) == ("m", False)
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_give_a_result_or_invalid_request(body: bytes) -> None:
+    try:
+        inspect_body(CHAT, body)
+    except InvalidRequest:
+        pass
+
+
+def test_rewrite_model_keeps_every_other_value_byte_for_byte() -> None:
+    original = b'{"model": "a", "messages": [{"role":"user","content":"h\\u00e9 \\ud83d\\ude00"}], "x": 1.50}'
+    out = rewrite_model(original, "b")
+    assert json.loads(out)["model"] == "b"
+    assert b'[{"role":"user","content":"h\\u00e9 \\ud83d\\ude00"}]' in out
+    assert b"1.50" in out
