@@ -7,6 +7,7 @@
     │   ├── NotFound          404   no such endpoint
     │   ├── MethodNotAllowed  405
     │   ├── BodyTooLarge      413
+    │   ├── UriTooLong        414
     │   ├── UnsupportedMedia  415
     │   └── HeadersTooLarge   431
     ├── AuthenticationError   401
@@ -40,6 +41,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnreachable",
+    "UriTooLong",
 ]
 
 
@@ -94,6 +96,11 @@ class BodyTooLarge(InvalidRequest):
     status = 413
     anthropic_type = "request_too_large"
     code = "request_too_large"
+
+
+class UriTooLong(InvalidRequest):
+    status = 414
+    code = "uri_too_long"
 
 
 class UnsupportedMedia(InvalidRequest):

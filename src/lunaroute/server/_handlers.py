@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -24,6 +25,8 @@ from lunaroute.types import Dialect
 __all__ = ["handle_health", "handle_metrics", "handle_proxy", "handle_ready", "handle_root"]
 
 _log = logging.getLogger("lunaroute.access")
+CLIENT_CLOSED = 499
+"""The status recorded for a request whose client went away before its response ended."""
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _JSON = "application/json"
 _encode = msgspec.json.Encoder().encode
@@ -83,6 +86,11 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         except LunaRouteError as exc:
             _finish(gw, dialect, endpoint, "gateway", exc.status, started, request, request_id)
             return _error(dialect, exc, request_id)
+        except asyncio.CancelledError:
+            # The client went away before the upstream answered (aiohttp cancels the handler).
+            gw.metrics.disconnects.labels(dialect, endpoint).inc()
+            _finish(gw, dialect, endpoint, "gateway", CLIENT_CLOSED, started, request, request_id)
+            raise
         return await _relay(request, gw, inbound, outbound)
     finally:
         gw.metrics.in_flight.dec()
@@ -107,13 +115,17 @@ async def _relay(request: web.Request, gw: Gateway, inbound: Inbound, outbound: 
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
                 gw.metrics.disconnects.labels(inbound.dialect, endpoint).inc()
-                status = 499
+                status = CLIENT_CLOSED
             return response
         try:
             return await relay_body(response_upstream, extra)
         except LunaRouteError as exc:
             status = exc.status
             return _error(inbound.dialect, exc, inbound.request_id)
+    except asyncio.CancelledError:
+        gw.metrics.disconnects.labels(inbound.dialect, endpoint).inc()
+        status = CLIENT_CLOSED
+        raise
     finally:
         response_upstream.close()
         _finish(gw, inbound.dialect, endpoint, provider, status, inbound.started, request, inbound.request_id)

@@ -7,13 +7,15 @@ import asyncio
 from aiohttp import web
 
 from lunaroute.config import HttpServerConfig
-from lunaroute.errors import BodyTooLarge, HeadersTooLarge, InvalidRequest
+from lunaroute.errors import BodyTooLarge, HeadersTooLarge, InvalidRequest, UriTooLong
 
 __all__ = ["check_headers", "read_body"]
 
 
 def check_headers(request: web.Request, limits: HttpServerConfig) -> list[tuple[str, str]]:
-    """Enforce the header count and size limits; return the headers as lower-cased `(name, value)` pairs."""
+    """Enforce the request-line length (414) and the header count and size limits (431); return the headers as lower-cased `(name, value)` pairs."""
+    if len(request.raw_path) + len(request.method) + 11 > limits.max_line_bytes:
+        raise UriTooLong(f"the request line is longer than {limits.max_line_bytes} bytes")
     raw = request.raw_headers
     if len(raw) > limits.max_header_count:
         raise HeadersTooLarge(f"more than {limits.max_header_count} request headers")

@@ -49,9 +49,9 @@ def make_runner(app: web.Application, server: HttpServerConfig) -> web.AppRunner
         access_log=None,
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_GRACE_SECS,
-        max_line_size=server.max_line_bytes,
-        # Per-header and count limits are enforced by the handlers (431 in the caller's dialect); the parser's
-        # own limits sit above them so it does not answer first with a plain-text 400.
+        # Line, per-header and count limits are enforced by the handlers (414/431 in the caller's dialect); the
+        # parser's own limits sit above them so it does not answer first with a plain-text 400.
+        max_line_size=max(server.max_header_bytes, server.max_line_bytes),
         max_field_size=max(server.max_header_bytes, server.max_line_bytes),
         max_headers=server.max_header_count * 4,
     )

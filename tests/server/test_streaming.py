@@ -1,0 +1,208 @@
+"""Streams through the gateway: incremental relay, keepalive, compression, disconnects, upstream faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import aiohttp
+import pytest
+
+from lunaroute.testing import Answer, FakeUpstream, Reply
+from tests.conftest import GatewayFactory
+
+STREAM_CHAT = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+STREAM_MESSAGES = {"model": "m", "stream": True, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def read_events(response: aiohttp.ClientResponse) -> list[bytes]:
+    raw = await response.read()
+    return [block for block in raw.replace(b"\r\n", b"\n").split(b"\n\n") if block]
+
+
+async def test_first_chunk_arrives_before_upstream_finishes(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await make_gateway()
+    upstream.enqueue(Reply(first_chunk_then_stall=1.0))
+    async with aiohttp.ClientSession() as session:
+        started = time.monotonic()
+        async with session.post(f"{gw.url}/v1/chat/completions", json=STREAM_CHAT) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            first = await response.content.readany()
+            first_at = time.monotonic() - started
+            rest = await response.read()
+    assert first.startswith(b"data: ")
+    assert first_at < 0.5
+    assert rest.rstrip().endswith(b"data: [DONE]")
+
+
+async def test_keepalive_comments_while_upstream_is_silent(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await make_gateway(http_server={"sse_keepalive_interval_secs": 0.2})
+    upstream.enqueue(Reply(first_chunk_then_stall=0.9))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{gw.url}/v1/messages", json=STREAM_MESSAGES) as response:
+            events = await read_events(response)
+    keepalives = [e for e in events if e == b": keepalive"]
+    assert 2 <= len(keepalives) <= 5
+    # Every other block is a whole Anthropic event: keepalives never split one.
+    for event in events:
+        if event != b": keepalive":
+            assert event.startswith(b"event: "), event
+    assert events[-1].startswith(b"event: message_stop")
+    async with aiohttp.ClientSession() as session, session.get(f"{gw.url}/metrics") as response:
+        assert "lunaroute_sse_keepalives_total" in await response.text()
+
+
+async def test_gzip_event_stream_is_decoded_for_the_client(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await make_gateway()
+    upstream.enqueue(Reply(gzip=True, answer=Answer(text="compressed stream")))
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with session.post(
+            f"{gw.url}/v1/chat/completions", json=STREAM_CHAT, headers={"accept-encoding": "gzip"}
+        ) as response:
+            assert "content-encoding" not in response.headers
+            events = await read_events(response)
+    assert upstream.last_request.header("accept-encoding") == "identity"
+    text = "".join(
+        chunk["choices"][0]["delta"].get("content") or ""
+        for chunk in (json.loads(e[6:]) for e in events if e.startswith(b"data: {"))
+        if chunk["choices"]
+    )
+    assert text == "compressed stream"
+
+
+async def test_disconnect_before_answer_cancels_upstream(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway()
+    upstream.enqueue(Reply(delay_before_headers=5.0))
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(asyncio.TimeoutError):
+            await session.post(
+                f"{gw.url}/v1/chat/completions",
+                json={"model": "m", "messages": []},
+                timeout=aiohttp.ClientTimeout(total=0.3),
+            )
+    gone_at = time.monotonic()
+    abort = await upstream.wait_for_abort(within=2.0)
+    assert abort.noticed_at - gone_at < 1.0
+
+
+async def test_disconnect_mid_stream_cancels_upstream(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway()
+    upstream.enqueue(Reply(first_chunk_then_stall=5.0))
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(f"{gw.url}/v1/messages", json=STREAM_MESSAGES)
+        await response.content.readany()
+        response.close()
+    gone_at = time.monotonic()
+    abort = await upstream.wait_for_abort(within=2.0)
+    assert abort.noticed_at - gone_at < 1.0
+    await asyncio.sleep(0.1)
+    async with aiohttp.ClientSession() as session, session.get(f"{gw.url}/metrics") as response:
+        text = await response.text()
+    assert 'lunaroute_client_disconnects_total{endpoint="anthropic.messages",listener="anthropic"} 1.0' in text
+
+
+async def test_upstream_reset_mid_stream_ends_with_dialect_error(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await make_gateway()
+    upstream.enqueue(Reply(reset_after_chunks=2), Reply(reset_after_chunks=2))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{gw.url}/v1/messages", json=STREAM_MESSAGES) as response:
+            events = await read_events(response)
+        assert events[-1].startswith(b"event: error\ndata: ")
+        error = json.loads(events[-1].split(b"data: ", 1)[1])
+        assert error["type"] == "error"
+        assert error["error"]["type"] == "api_error"
+        async with session.post(f"{gw.url}/v1/chat/completions", json=STREAM_CHAT) as response:
+            events = await read_events(response)
+        assert json.loads(events[-1][6:])["error"]["type"] == "api_error"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_unreachable_upstream_is_502_in_dialect(make_gateway: GatewayFactory) -> None:
+    port = closed_port()
+    gw = await make_gateway(
+        providers={
+            "openai": {"base_url": f"http://127.0.0.1:{port}/v1"},
+            "anthropic": {"base_url": f"http://127.0.0.1:{port}"},
+        }
+    )
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{gw.url}/v1/chat/completions", json={"model": "m", "messages": []}) as response:
+            assert response.status == 502
+            assert (await response.json())["error"]["code"] == "upstream_unreachable"
+        async with session.post(f"{gw.url}/v1/messages", json={"model": "m"}) as response:
+            assert response.status == 502
+            assert (await response.json())["error"]["type"] == "api_error"
+        async with session.get(f"{gw.url}/metrics") as response:
+            assert 'lunaroute_upstream_errors_total{kind="upstream_unreachable",provider="openai"} 1.0' in (
+                await response.text()
+            )
+
+
+async def test_slow_upstream_is_504_in_dialect(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway(providers={"anthropic": {"http_client": {"timeout_secs": 0.3}}})
+    upstream.enqueue(Reply(delay_before_headers=3.0))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{gw.url}/v1/messages", json={"model": "m"}) as response:
+            assert response.status == 504
+            assert (await response.json())["error"]["type"] == "timeout_error"
+
+
+async def test_body_limit_is_413_before_reading(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway(http_server={"max_request_body_bytes": 1000})
+    async with aiohttp.ClientSession() as session:
+        big = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 2000}]})
+        async with session.post(f"{gw.url}/v1/messages", data=big, headers={"content-type": "application/json"}) as r:
+            assert r.status == 413
+            assert (await r.json())["error"]["type"] == "request_too_large"
+
+        async def chunked():  # type: ignore[no-untyped-def]
+            for _ in range(10):
+                yield b"x" * 500
+
+        async with session.post(
+            f"{gw.url}/v1/chat/completions", data=chunked(), headers={"content-type": "application/json"}
+        ) as r:
+            assert r.status == 413
+    assert upstream.requests == []
+
+
+async def test_header_limits_are_431(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway()
+    async with aiohttp.ClientSession() as session:
+        many = {f"x-h{i}": "v" for i in range(120)}
+        async with session.post(f"{gw.url}/v1/messages", json={"model": "m"}, headers=many) as response:
+            assert response.status == 431
+            assert (await response.json())["type"] == "error"
+        async with session.post(
+            f"{gw.url}/v1/chat/completions", json={"model": "m", "messages": []}, headers={"x-big": "v" * 9000}
+        ) as response:
+            assert response.status == 431
+            assert (await response.json())["error"]["code"] == "request_header_fields_too_large"
+        total = {f"x-h{i}": "v" * 7000 for i in range(10)}
+        async with session.post(f"{gw.url}/v1/messages", json={"model": "m"}, headers=total) as response:
+            assert response.status == 431
+    assert upstream.requests == []
+
+
+async def test_request_line_limit_is_414(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{gw.url}/v1/models?q={'x' * 9000}") as response:
+            assert response.status == 414
+            assert (await response.json())["error"]["code"] == "uri_too_long"
+    assert upstream.requests == []
