@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from lunaroute.testing import FakeUpstream
-from lunaroute.testing._gateway import GatewayServer, upstream_config
-
-GatewayFactory = Callable[..., Awaitable[GatewayServer]]
+from lunaroute.testing._gateway import GatewayFactory, GatewayServer, upstream_config
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import aiohttp
 
 from lunaroute.testing import Answer, FakeUpstream, Reply
-from tests.conftest import GatewayFactory
+from lunaroute.testing._gateway import GatewayFactory
 
 JSON = {"content-type": "application/json"}
 

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from lunaroute.testing import Answer, FakeUpstream, Reply
-from tests.conftest import GatewayFactory
+from lunaroute.testing._gateway import GatewayFactory
 
 STREAM_CHAT = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 STREAM_MESSAGES = {"model": "m", "stream": True, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}

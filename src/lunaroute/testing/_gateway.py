@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -11,7 +11,7 @@ from aiohttp import web
 from lunaroute.config import Config, config_from_mapping
 from lunaroute.server import create_app, make_runner
 
-__all__ = ["GatewayServer", "upstream_config"]
+__all__ = ["GatewayFactory", "GatewayServer", "upstream_config"]
 
 
 def upstream_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
@@ -69,3 +69,7 @@ class GatewayServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+GatewayFactory = Callable[..., Awaitable[GatewayServer]]
+"""`await factory(env=None, **config_overrides)` starts a gateway in front of a fake upstream (a test fixture)."""
