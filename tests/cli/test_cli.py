@@ -1,0 +1,112 @@
+"""The command line: config check/show in process; env and stop with real processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lunaroute.cli._main import cli
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_config_check_ok_and_invalid(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("port: 9000\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["config", "check", str(good)])
+    assert result.exit_code == 0
+    assert "ok" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[http_server]\nmax_request_body_bytes = 'big'\n")
+    result = runner.invoke(cli, ["config", "check", str(bad)])
+    assert result.exit_code == 2
+    assert str(bad) in result.output
+    assert "$.http_server.max_request_body_bytes" in result.output
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("providers:\n  anthropic:\n    api_key: sk-ant-supersecretvalue\n")
+    result = CliRunner().invoke(cli, ["config", "show", "--config", str(path)])
+    assert result.exit_code == 0
+    assert "supersecretvalue" not in result.output
+    assert "sk-a…(23 chars)" in result.output
+    assert "base_url: https://api.anthropic.com" in result.output
+
+
+def test_serve_refuses_a_broken_config(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("routing:\n  rules: []\n")
+    result = CliRunner().invoke(cli, ["serve", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "unknown field `routing`" in result.output
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LUNAROUTE_HOME"] = str(tmp_path / "home")
+    env.pop("LUNAROUTE_CONFIG", None)
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lunaroute", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_env_starts_once_then_stop_ends_it(home: dict[str, str]) -> None:
+    port = str(free_port())
+    first = run_cli(home, "env", "--port", port)
+    try:
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.splitlines() == [
+            f"export ANTHROPIC_BASE_URL=http://127.0.0.1:{port}",
+            f"export OPENAI_BASE_URL=http://127.0.0.1:{port}/v1",
+        ]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+        pid_file = Path(home["LUNAROUTE_HOME"]) / "run" / f"lunaroute-127.0.0.1-{port}.pid"
+        pid = int(pid_file.read_text())
+        assert oct(pid_file.stat().st_mode & 0o777) == "0o600"
+        # A second `env` reuses the running gateway.
+        second = run_cli(home, "env", "--port", port)
+        assert second.returncode == 0
+        assert int(pid_file.read_text()) == pid
+    finally:
+        stopped = run_cli(home, "stop", "--port", port)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped" in stopped.stdout
+    assert not pid_file.exists()
+    assert not Path(f"/proc/{pid}").exists() or b"lunaroute" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    again = run_cli(home, "stop", "--port", port)
+    assert again.returncode == 1
+
+
+def test_stop_ignores_a_stale_pid_of_another_process(home: dict[str, str]) -> None:
+    port = free_port()
+    run_dir = Path(home["LUNAROUTE_HOME"]) / "run"
+    run_dir.mkdir(parents=True)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        (run_dir / f"lunaroute-127.0.0.1-{port}.pid").write_text(f"{sleeper.pid}\n")
+        result = run_cli(home, "stop", "--port", str(port))
+        assert result.returncode == 0
+        assert "not running" in result.stdout
+        assert sleeper.poll() is None  # never killed by mistake
+    finally:
+        sleeper.kill()
+        sleeper.wait()
