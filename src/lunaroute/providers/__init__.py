@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lunaroute.config import Config
+from lunaroute.config import Config, MockConfig
 from lunaroute.providers._http import HttpProvider, HttpUpstreamResponse
+from lunaroute.providers.mock import MockProvider
 from lunaroute.routing import ProviderTable
 from lunaroute.types import Dialect, Provider
 
@@ -23,10 +24,7 @@ def build_provider_table(config: Config, env: Mapping[str, str] | None = None) -
         if not pconf.enabled:
             continue
         if pconf.provider_type == "mock":
-            from lunaroute.providers.mock import MockProvider
-
-            assert pconf.mock is not None
-            providers[name] = MockProvider(name, pconf.mock)
+            providers[name] = MockProvider(name, pconf.mock or MockConfig())
         else:
             providers[name] = HttpProvider(name, pconf, env)
     served: tuple[Dialect, ...] = ("openai", "anthropic") if config.api_dialect == "both" else (config.api_dialect,)
