@@ -1,0 +1,147 @@
+"""The JSONL session writer: one append-only file per session, `<dir>/<YYYY-MM-DD>/<session_id>.jsonl`.
+
+The date is the UTC date the session started (its first event this writer saw; after a restart, an existing
+file of the session up to `lookback_days` back is reused), so a session crossing midnight stays in one file.
+Directories are created 0700 and files 0600 whatever the umask. Each batch is encoded and written in a
+worker thread: the lines of one file go out in one `write()` on an `O_APPEND` descriptor, under a lock, so
+records never interleave; nothing is buffered in user space, so a finished batch is in the OS page cache
+(durable against a process crash). With `fsync=True` each touched file, and each new directory entry, is
+also fsync'd before the batch counts as written (durable against a power loss).
+
+Open descriptors are kept in a bounded LRU cache (`max_open_files`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from lunaroute.recording._fsio import ensure_dir, fsync_dir, open_append, write_all
+from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, encode_line
+from lunaroute.recording.events import SessionEvent, is_valid_session_id
+
+__all__ = ["JsonlWriter"]
+
+_log = logging.getLogger("lunaroute.recording.jsonl")
+_MAX_KNOWN_SESSIONS = 100_000
+
+
+class JsonlWriter:
+    """A `SessionWriter` appending each event to its session's JSONL file."""
+
+    name = "jsonl"
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        fsync: bool = False,
+        max_open_files: int = 64,
+        lookback_days: int = 7,
+        max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+    ) -> None:
+        self.directory = directory
+        self.fsync = fsync
+        self._max_open = max(1, max_open_files)
+        self._lookback_days = lookback_days
+        self._max_field_chars = max_field_chars
+        self._lock = threading.Lock()
+        self._fds: OrderedDict[Path, int] = OrderedDict()
+        self._paths: OrderedDict[str, Path] = OrderedDict()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lunaroute-jsonl")
+        self._closed = False
+
+    def path_for(self, session_id: str, day: dt.date) -> Path:
+        """Where the session that started on `day` (UTC) is stored."""
+        return self.directory / day.isoformat() / f"{session_id}.jsonl"
+
+    async def write_batch(self, events: Sequence[SessionEvent]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, functools.partial(self._write_sync, list(events)))
+
+    async def flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._flush_sync)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_sync)
+        self._executor.shutdown(wait=True)
+        self._closed = True
+
+    # -- worker thread ----------------------------------------------------------------------------------
+
+    def _write_sync(self, events: list[SessionEvent]) -> None:
+        groups: dict[Path, list[bytes]] = {}
+        for ev in events:
+            if not is_valid_session_id(ev.session_id):
+                _log.error("jsonl: event with invalid session id %r not written", ev.session_id[:64])
+                continue
+            path = self._session_path(ev)
+            groups.setdefault(path, []).append(encode_line(ev, self._max_field_chars))
+        with self._lock:
+            for path, lines in groups.items():
+                fd = self._fd_for(path)
+                write_all(fd, b"".join(lines))
+                if self.fsync:
+                    os.fsync(fd)
+
+    def _session_path(self, ev: SessionEvent) -> Path:
+        sid = ev.session_id
+        path = self._paths.get(sid)
+        if path is not None:
+            self._paths.move_to_end(sid)
+            return path
+        day = ev.timestamp.astimezone(dt.UTC).date()
+        path = self.path_for(sid, day)
+        for back in range(1, self._lookback_days + 1):
+            earlier = self.path_for(sid, day - dt.timedelta(days=back))
+            if earlier.exists():
+                path = earlier
+                break
+        self._paths[sid] = path
+        if len(self._paths) > _MAX_KNOWN_SESSIONS:
+            self._paths.popitem(last=False)
+        return path
+
+    def _fd_for(self, path: Path) -> int:
+        fd = self._fds.get(path)
+        if fd is not None:
+            self._fds.move_to_end(path)
+            return fd
+        new_dirs = ensure_dir(path.parent)
+        fd, created = open_append(path)
+        if self.fsync and (created or new_dirs):
+            fsync_dir(path.parent)
+            if new_dirs:
+                fsync_dir(path.parent.parent)
+        self._fds[path] = fd
+        while len(self._fds) > self._max_open:
+            _, old = self._fds.popitem(last=False)
+            os.close(old)
+        return fd
+
+    def _flush_sync(self) -> None:
+        if not self.fsync:
+            return
+        with self._lock:
+            for fd in self._fds.values():
+                os.fsync(fd)
+
+    def _close_sync(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                if self.fsync:
+                    os.fsync(fd)
+                os.close(fd)
+            self._fds.clear()

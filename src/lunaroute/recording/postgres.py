@@ -1,0 +1,101 @@
+"""The PostgreSQL session writer: an asyncpg pool, one transaction per batch, the SQLite write rules.
+
+Use it when several gateway replicas share one session store. `synchronous_commit` stays at the server
+default (`on`): a batch that `write_batch` reported written survives a server crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from lunaroute.recording._pg_rules import apply_event
+from lunaroute.recording._pg_schema import migrate
+from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, sanitize_event
+from lunaroute.recording.events import SessionEvent, is_valid_session_id
+
+__all__ = ["PostgresWriter"]
+
+_log = logging.getLogger("lunaroute.recording.postgres")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+class PostgresWriter:
+    """A `SessionWriter` into PostgreSQL. Create it with `await PostgresWriter.open(dsn)`.
+
+    `schema` (optional) puts the tables in that schema, created if missing, instead of the `search_path`
+    default.
+    """
+
+    name = "postgres"
+
+    def __init__(self, pool: Any, *, schema: str | None, max_field_chars: int) -> None:
+        self._pool = pool
+        self.schema = schema
+        self._max_field_chars = max_field_chars
+        self.migrations_applied: list[int] = []
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        min_connections: int = 1,
+        max_connections: int = 5,
+        acquire_timeout_s: float = 30.0,
+        max_inactive_connection_lifetime_s: float = 600.0,
+        max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+    ) -> PostgresWriter:
+        """Connect, create the schema if asked, apply the migrations."""
+        settings: dict[str, str] = {"application_name": "lunaroute-recorder"}
+        if schema is not None:
+            if not _IDENT.fullmatch(schema):
+                raise ValueError(f"invalid schema name {schema!r}")
+            conn = await asyncpg.connect(dsn, timeout=acquire_timeout_s)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            finally:
+                await conn.close()
+            settings["search_path"] = schema
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_connections,
+            max_size=max_connections,
+            timeout=acquire_timeout_s,
+            max_inactive_connection_lifetime=max_inactive_connection_lifetime_s,
+            server_settings=settings,
+        )
+        writer = cls(pool, schema=schema, max_field_chars=max_field_chars)
+        try:
+            async with pool.acquire() as conn:
+                writer.migrations_applied = await migrate(conn)
+        except BaseException:
+            await pool.close()
+            raise
+        return writer
+
+    async def write_batch(self, events: Sequence[SessionEvent]) -> None:
+        """Apply `events` in one transaction; raises asyncpg / OS errors when the server fails."""
+        clean = [sanitize_event(ev, self._max_field_chars) for ev in events]
+        async with self._pool.acquire() as conn, conn.transaction():
+            for ev in clean:
+                if not is_valid_session_id(ev.session_id):
+                    _log.error("postgres: event with invalid session id %r not written", ev.session_id[:64])
+                    continue
+                await apply_event(conn, ev)
+
+    async def flush(self) -> None:
+        """Every batch is committed (synchronous_commit on) when `write_batch` returns."""
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def fetch(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        """Run a read query (for tests and tools); parameters are bound."""
+        async with self._pool.acquire() as conn:
+            return [tuple(r) for r in await conn.fetch(sql, *args)]

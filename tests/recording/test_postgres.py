@@ -1,0 +1,119 @@
+"""The PostgreSQL writer against the real server on 127.0.0.1:5432, in a schema created for each test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from tests.recording._builders import T0, request_events
+
+from lunaroute.recording.events import RequestRecorded, ResponseRecorded, Started, ToolCallRecorded
+from lunaroute.recording.postgres import PostgresWriter
+
+DSN = "postgresql://postgres@127.0.0.1:5432/test"
+TABLES = ("sessions", "session_stats", "tool_stats", "tool_call_executions", "stream_metrics")
+
+
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    name = f"lr_test_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = await asyncpg.connect(DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL not reachable at {DSN}: {exc!r}")
+    try:
+        yield name
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await conn.close()
+
+
+async def snapshot(writer: PostgresWriter) -> dict[str, list[tuple[object, ...]]]:
+    out = {}
+    for table in TABLES:
+        cols = [
+            r[0]
+            for r in await writer.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 "
+                "AND column_name NOT IN ('id', 'created_at') ORDER BY ordinal_position",
+                writer.schema,
+                table,
+            )
+        ]
+        out[table] = sorted(await writer.fetch(f"SELECT {', '.join(map(str, cols))} FROM {table}"), key=repr)
+    return out
+
+
+async def test_round_trip_and_idempotent_replay(schema: str) -> None:
+    writer = await PostgresWriter.open(DSN, schema=schema)
+    try:
+        assert writer.migrations_applied == [1]
+        assert await writer.fetch("SELECT version FROM schema_migrations") == [(1,)]
+        r1 = request_events("sess", "r1", tools=2)
+        r2 = request_events("sess", "r2", streaming=False, tools=1)
+        await writer.write_batch(r1)
+        await writer.write_batch(r2)
+        row = (
+            await writer.fetch(
+                "SELECT request_id, provider, request_text, success, input_tokens, output_tokens, total_tokens, "
+                "time_to_first_token_ms, total_duration_ms FROM sessions"
+            )
+        )[0]
+        assert row == ("r1", "anthropic", "hello from r2", True, 10, 25, 40, 42, 500)
+        assert await writer.fetch("SELECT request_id, call_count, error_count FROM tool_stats ORDER BY 1") == [
+            ("r1", 2, 1),
+            ("r2", 1, 0),
+        ]
+        assert len(await writer.fetch("SELECT 1 FROM tool_call_executions")) == 3
+        assert await writer.fetch("SELECT request_id, total_chunks FROM stream_metrics") == [("r1", 9)]
+        assert len(await writer.fetch("SELECT 1 FROM session_stats")) == 2
+        before = await snapshot(writer)
+        await writer.write_batch(r1)  # replay from a spool
+        await writer.write_batch(r2)
+        assert await snapshot(writer) == before
+    finally:
+        await writer.close()
+    again = await PostgresWriter.open(DSN, schema=schema)  # migrations are not applied twice
+    assert again.migrations_applied == []
+    await again.close()
+
+
+async def test_nul_surrogate_and_huge_text_are_stored(schema: str) -> None:
+    writer = await PostgresWriter.open(DSN, schema=schema, max_field_chars=1_000_000)
+    try:
+        start = Started(
+            session_id="s", request_id="r", timestamp=T0, model_requested="m\x00", provider="p", listener="l"
+        )
+        req = RequestRecorded(
+            session_id="s", request_id="r", timestamp=T0, request_text="a\x00b\ud800" + "z" * 10_000_000
+        )
+        resp = ResponseRecorded(session_id="s", request_id="r", timestamp=T0, response_text="\x00", model_used="x\x00")
+        tool = ToolCallRecorded(
+            session_id="s",
+            request_id="r",
+            timestamp=T0,
+            tool_name="T",
+            tool_call_id="c\x00",
+            tool_arguments='{"a":"\x00"}',
+        )
+        await writer.write_batch([start, req, resp, tool])
+        ((model, text, response),) = await writer.fetch(
+            "SELECT model_requested, request_text, response_text FROM sessions"
+        )
+        assert model == "m\\u0000"
+        assert isinstance(text, str)
+        assert text.startswith("a\\u0000b\\ud800zz")
+        assert "truncated by lunaroute" in text
+        assert response == "\\u0000"
+        assert await writer.fetch("SELECT tool_call_id, tool_arguments FROM tool_call_executions") == [
+            ("c\\u0000", '{"a":"\\u0000"}')
+        ]
+    finally:
+        await writer.close()
+
+
+async def test_unreachable_server_raises_at_open() -> None:
+    with pytest.raises(ConnectionRefusedError, match="Connect call failed"):
+        await PostgresWriter.open("postgresql://postgres@127.0.0.1:1/test", acquire_timeout_s=2)

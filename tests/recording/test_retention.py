@@ -1,0 +1,109 @@
+"""Retention: age, total size, atomic zstd compression of old JSONL files, expired SQLite rows."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import stat
+from pathlib import Path
+
+from tests.recording._builders import request_events
+
+from lunaroute.recording.codec import encode_line
+from lunaroute.recording.jsonl_reader import read_session_file
+from lunaroute.recording.retention import (
+    RetentionPolicy,
+    RetentionTask,
+    compress_file,
+    free_disk_bytes,
+    run_retention,
+)
+from lunaroute.recording.sqlite import SqliteWriter
+
+NOW = dt.datetime(2026, 3, 31, 12, tzinfo=dt.UTC)
+
+
+def make_file(root: Path, days_ago: int, sid: str, *, size_pad: int = 0) -> Path:
+    day = (NOW - dt.timedelta(days=days_ago)).date()
+    path = root / day.isoformat() / f"{sid}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    events = request_events(sid, "r", at=NOW - dt.timedelta(days=days_ago))
+    path.write_bytes(b"".join(encode_line(ev) for ev in events) + b" " * size_pad + b"\n" * bool(size_pad))
+    old = (NOW - dt.timedelta(days=days_ago)).timestamp()
+    os.utime(path, (old, old))
+    return path
+
+
+async def test_age_and_compression(tmp_path: Path) -> None:
+    fresh = make_file(tmp_path, 1, "fresh")
+    week = make_file(tmp_path, 10, "week")
+    expired = make_file(tmp_path, 40, "expired")
+    original = read_session_file(week).events
+    stats = await run_retention(
+        RetentionPolicy(max_age_days=30, compress_after_days=7, max_total_size_gb=None), jsonl_dir=tmp_path, now=NOW
+    )
+    assert stats.files_deleted == 1
+    assert stats.files_compressed == 1
+    assert stats.errors == 0
+    assert not expired.exists()
+    assert not expired.parent.exists()
+    assert fresh.exists()
+    assert not week.exists()
+    zst = week.with_name("week.jsonl.zst")
+    assert read_session_file(zst).events == original
+    assert stat.S_IMODE(zst.stat().st_mode) == 0o600
+    assert stats.bytes_saved > 0
+    assert list(tmp_path.rglob(".*tmp")) == []
+
+
+async def test_total_size_deletes_oldest_first(tmp_path: Path) -> None:
+    files = [make_file(tmp_path, d, f"s{d}", size_pad=400_000) for d in (1, 2, 3, 4)]
+    policy = RetentionPolicy(max_age_days=None, compress_after_days=None, max_total_size_gb=1_000_000 / 1024**3)
+    stats = await run_retention(policy, jsonl_dir=tmp_path, now=NOW)
+    assert stats.files_deleted == 2
+    assert [f.exists() for f in files] == [True, True, False, False]
+
+
+def test_compress_is_atomic_and_redoable(tmp_path: Path) -> None:
+    path = make_file(tmp_path, 9, "s")
+    events = read_session_file(path).events
+    # a crash after the rename left both files; the next pass redoes the work
+    stale = path.with_name("s.jsonl.zst")
+    stale.write_bytes(b"partial")
+    target = compress_file(path)
+    assert target == stale
+    assert not path.exists()
+    assert read_session_file(target).events == events
+
+
+async def test_expired_sqlite_rows_are_deleted(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    writer = await SqliteWriter.open(db)
+    await writer.write_batch(request_events("old", "r", at=NOW - dt.timedelta(days=40), tools=2))
+    await writer.write_batch(request_events("new", "r", at=NOW - dt.timedelta(days=2), tools=2))
+    stats = await run_retention(RetentionPolicy(max_age_days=30), sqlite_path=db, now=NOW)
+    assert stats.sessions_deleted == 1
+    for table in ("sessions", "session_stats", "tool_stats", "tool_call_executions", "stream_metrics"):
+        assert await writer.query(f"SELECT DISTINCT session_id FROM {table}") == [("new",)]
+    await writer.close()
+
+
+async def test_background_task_runs_and_stops(tmp_path: Path) -> None:
+    make_file(tmp_path, 400, "ancient")
+    task = RetentionTask(
+        RetentionPolicy(max_age_days=30, cleanup_interval_minutes=0.001), jsonl_dir=tmp_path, sqlite_path=None
+    )
+    task.start()
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if task.runs >= 2:
+            break
+    await task.aclose()
+    assert task.runs >= 2
+    assert task.last_stats is not None
+    assert list(tmp_path.rglob("*.jsonl")) == []
+
+
+def test_free_disk_bytes(tmp_path: Path) -> None:
+    assert free_disk_bytes(tmp_path / "does" / "not" / "exist") > 0
