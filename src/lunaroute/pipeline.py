@@ -1,7 +1,9 @@
 """The one orchestrator: an inbound request, decoded, goes through routing to a provider and back.
 
-The server decodes HTTP into an `Inbound`, calls `Pipeline.send`, and relays the `Outbound` it gets. Later
-stages (policies, translation, fallbacks) grow here, not in the handlers.
+The server decodes HTTP into an `Inbound`, calls `Pipeline.send`, and relays the `Outbound` it gets. When the
+chosen provider speaks the client's dialect the body goes as its own bytes (passthrough; only `model` may be
+patched); otherwise it is translated both ways through `lunaroute.model`. Later stages (policies) grow here, not
+in the handlers.
 """
 
 from __future__ import annotations
@@ -11,10 +13,17 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from lunaroute.errors import InvalidRequest, UpstreamError
+from lunaroute.errors import InvalidRequest, UnsupportedFeature, UpstreamError
 from lunaroute.observability import Metrics
 from lunaroute.providers._headers import forward_request_headers
-from lunaroute.routing import PROVIDER_HEADER, ProviderTable, Route
+from lunaroute.routing import MARKER_BYTES, PROVIDER_HEADER, Route, Router, find_marker
+from lunaroute.translate import (
+    TranslatedResponse,
+    codec_for,
+    count_tokens_locally,
+    translate_headers,
+    translate_request,
+)
 from lunaroute.types import Dialect, Endpoint, Provider, UpstreamCall, UpstreamResponse
 
 __all__ = ["JSON_ENDPOINTS", "Inbound", "Outbound", "Pipeline", "inspect_body", "rewrite_model"]
@@ -121,43 +130,115 @@ class Inbound:
 
 @dataclass(slots=True)
 class Outbound:
-    """A provider's answer whose head arrived."""
+    """A provider's answer whose head arrived (passthrough, translated, or answered locally)."""
 
     provider: Provider
     response: UpstreamResponse
+    translated: bool = False
+    reason: str = "default"
+
+
+_FAIL_OVER_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
+_TRANSLATABLE = frozenset({Endpoint.ANTHROPIC_MESSAGES, Endpoint.OPENAI_CHAT})
+_MARKED = frozenset({Endpoint.ANTHROPIC_MESSAGES, Endpoint.OPENAI_CHAT, Endpoint.ANTHROPIC_COUNT_TOKENS})
 
 
 class Pipeline:
-    """Routing → provider. Raises gateway errors (`lunaroute.errors`); upstream error statuses are returned."""
+    """Markers → router → provider (passthrough or translated) with fallbacks before the first byte.
 
-    def __init__(self, table: ProviderTable, metrics: Metrics) -> None:
-        self.table = table
+    Raises gateway errors (`lunaroute.errors`); an upstream's own error status is returned, not raised, unless
+    a fallback is left to try.
+    """
+
+    def __init__(self, router: Router, metrics: Metrics) -> None:
+        self.router = router
         self._metrics = metrics
 
     async def send(self, inbound: Inbound) -> Outbound:
+        endpoint = inbound.route.endpoint
         requested = next((v for k, v in inbound.headers if k == PROVIDER_HEADER), None)
-        provider = self.table.select(inbound.dialect, bypass=inbound.route.bypass, requested=requested)
-        body, model = inbound.body, inbound.model
-        target = self.table.models.get(provider.name)
-        if target is not None and model is not None and target != model:
-            body, model = rewrite_model(body, target), target
+        body, marker = inbound.body, None
+        if endpoint in _MARKED and MARKER_BYTES in body:
+            found = find_marker(body)
+            if found is not None:
+                body, marker = found.body, found.provider
+        decision = self.router.decide(
+            inbound.dialect, model=inbound.model, bypass=inbound.route.bypass, requested=requested, marker=marker
+        )
+        self._metrics.overhead.labels(inbound.dialect, endpoint.value).observe(time.perf_counter() - inbound.started)
+        chain = decision.chain
+        for position, provider in enumerate(chain):
+            last = position == len(chain) - 1
+            try:
+                outbound = await self._attempt(inbound, provider, body)
+            except UpstreamError as exc:
+                self._metrics.upstream_errors.labels(provider.name, exc.code or "error").inc()
+                if last:
+                    raise
+                self._metrics.fallbacks.labels(provider.name, chain[position + 1].name, exc.code or "error").inc()
+                continue
+            if not last and outbound.response.status in _FAIL_OVER_STATUSES:
+                outbound.response.close()
+                reason = f"status_{outbound.response.status}"
+                self._metrics.fallbacks.labels(provider.name, chain[position + 1].name, reason).inc()
+                continue
+            outbound.reason = decision.reason if position == 0 else "fallback"
+            return outbound
+        raise AssertionError("a decision always has at least one provider")
+
+    async def _attempt(self, inbound: Inbound, provider: Provider, body: bytes) -> Outbound:
+        target_model = self.router.models.get(provider.name)
+        if provider.dialect in (inbound.dialect, "any"):
+            model = inbound.model
+            if target_model is not None and model is not None and target_model != model:
+                body, model = rewrite_model(body, target_model), target_model
+            call = UpstreamCall(
+                endpoint=inbound.route.endpoint,
+                method=inbound.method,
+                path=inbound.route.upstream_path,
+                query=inbound.query,
+                headers=forward_request_headers(inbound.headers, stream=inbound.stream),
+                body=body,
+                stream=inbound.stream,
+                model=model,
+                request_id=inbound.request_id,
+            )
+            return Outbound(provider, await provider.send(call))
+        return await self._translated(inbound, provider, body, target_model)
+
+    async def _translated(self, inbound: Inbound, provider: Provider, body: bytes, model: str | None) -> Outbound:
+        endpoint = inbound.route.endpoint
+        if endpoint is Endpoint.ANTHROPIC_COUNT_TOKENS:
+            return Outbound(provider, count_tokens_locally(body), translated=True)
+        if endpoint not in _TRANSLATABLE:
+            raise UnsupportedFeature(
+                f"{endpoint.value} requests cannot be served by provider {provider.name!r}, "
+                f"which speaks the {provider.dialect} dialect"
+            )
+        assert provider.dialect != "any"
+        client, target = codec_for(inbound.dialect), codec_for(provider.dialect)
+        started = time.perf_counter()
+        upstream_body, request = translate_request(
+            client,
+            target,
+            body,
+            model_name=model or inbound.model,
+            default_max_tokens=self.router.max_tokens.get(provider.name, 4096),
+        )
+        self._metrics.translation.labels(inbound.dialect, provider.dialect).observe(time.perf_counter() - started)
         call = UpstreamCall(
-            endpoint=inbound.route.endpoint,
-            method=inbound.method,
-            path=inbound.route.upstream_path,
-            query=inbound.query,
-            headers=forward_request_headers(inbound.headers, stream=inbound.stream),
-            body=body,
+            endpoint=target.endpoint,
+            method="POST",
+            path=target.path,
+            query="",
+            headers=translate_headers(forward_request_headers(inbound.headers, stream=True), client, target),
+            body=upstream_body,
             stream=inbound.stream,
-            model=model,
+            model=model or inbound.model,
             request_id=inbound.request_id,
         )
-        self._metrics.overhead.labels(inbound.dialect, inbound.route.endpoint.value).observe(
-            time.perf_counter() - inbound.started
+        response = await provider.send(call)
+        translated = TranslatedResponse(
+            response, client=client, provider=target, stream=inbound.stream, include_usage=request.include_usage
         )
-        try:
-            response = await provider.send(call)
-        except UpstreamError as exc:
-            self._metrics.upstream_errors.labels(provider.name, exc.code or "error").inc()
-            raise
-        return Outbound(provider, response)
+        return Outbound(provider, translated, translated=True)

@@ -17,6 +17,8 @@ from lunaroute.config._schema import (
     MockConfig,
     ProviderConfig,
     ProviderType,
+    RoutingConfig,
+    RuleConfig,
 )
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "MockConfig",
     "ProviderConfig",
     "ProviderType",
+    "RoutingConfig",
+    "RuleConfig",
     "config_from_mapping",
     "home_dir",
     "load_config",

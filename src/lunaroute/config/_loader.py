@@ -152,12 +152,35 @@ def _validate(config: Config, source: str) -> None:
         )
     for name, provider in config.providers.items():
         _validate_provider(name, provider, source)
-    if config.bypass.provider is not None and config.bypass.provider not in config.providers:
+    enabled = {name for name, p in config.providers.items() if p.enabled}
+    if config.bypass.provider is not None and config.bypass.provider not in enabled:
         raise ConfigError(
-            f"names provider {config.bypass.provider!r}, which is not configured",
+            f"names provider {config.bypass.provider!r}, which is not configured and enabled",
             source=source,
             path="$.bypass.provider",
         )
+    _validate_rules(config, enabled, source)
+
+
+def _validate_rules(config: Config, enabled: set[str], source: str) -> None:
+    seen: set[str] = set()
+    for i, rule in enumerate(config.routing.rules):
+        where = f"$.routing.rules[{i}]"
+        if rule.name in seen:
+            raise ConfigError(f"duplicate rule name {rule.name!r}", source=source, path=f"{where}.name")
+        seen.add(rule.name)
+        if rule.model_pattern is not None:
+            try:
+                re.compile(rule.model_pattern)
+            except re.error as exc:
+                raise ConfigError(f"not a valid regex: {exc}", source=source, path=f"{where}.model_pattern") from None
+        for key, name in [("primary", rule.primary), *(("fallbacks", f) for f in rule.fallbacks)]:
+            if name not in enabled:
+                raise ConfigError(
+                    f"names provider {name!r}, which is not configured and enabled",
+                    source=source,
+                    path=f"{where}.{key}",
+                )
 
 
 def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None:
@@ -189,6 +212,8 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     for header, value in provider.request_headers.items():
         if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
             raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
+    if provider.default_max_tokens <= 0:
+        raise ConfigError("must be > 0", source=source, path=f"{where}.default_max_tokens")
     timeouts = provider.http_client
     for key in ("timeout_secs", "connect_timeout_secs", "pool_idle_timeout_secs"):
         if getattr(timeouts, key) <= 0:

@@ -16,6 +16,8 @@ __all__ = [
     "MockConfig",
     "ProviderConfig",
     "ProviderType",
+    "RoutingConfig",
+    "RuleConfig",
     "default_providers",
 ]
 
@@ -70,6 +72,26 @@ class ProviderConfig(_Strict):
     http_client: HttpClientConfig = msgspec.field(default_factory=HttpClientConfig)
     request_headers: dict[str, str] = msgspec.field(default_factory=dict)
     mock: MockConfig | None = None
+    default_max_tokens: int = 4096
+    """`max_tokens` sent to an Anthropic-dialect provider when a translated request carries none."""
+
+
+class RuleConfig(_Strict, kw_only=True):
+    """One routing rule: requests whose model matches `model_pattern` (a regex, searched) go to `primary`,
+    then to each of `fallbacks` in order when the one before fails before answering."""
+
+    name: str
+    model_pattern: str | None = None
+    listener: Literal["openai", "anthropic"] | None = None
+    primary: str
+    fallbacks: list[str] = msgspec.field(default_factory=list)
+    priority: int = 10
+
+
+class RoutingConfig(_Strict):
+    """Rules that pick providers by model; with no rules, each dialect goes to its default provider."""
+
+    rules: list[RuleConfig] = msgspec.field(default_factory=list)
 
 
 class BypassConfig(_Strict):
@@ -93,6 +115,7 @@ class Config(_Strict):
     api_dialect: Literal["openai", "anthropic", "both"] = "both"
     http_server: HttpServerConfig = msgspec.field(default_factory=HttpServerConfig)
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=lambda: default_providers())
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     bypass: BypassConfig = msgspec.field(default_factory=BypassConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
 

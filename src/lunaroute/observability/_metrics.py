@@ -63,6 +63,19 @@ class Metrics:
             ("listener", "endpoint"),
             registry=self.registry,
         )
+        self.fallbacks = Counter(
+            "lunaroute_fallbacks_total",
+            "Requests passed on from one provider to the next in their chain, by reason.",
+            ("from_provider", "to_provider", "reason"),
+            registry=self.registry,
+        )
+        self.translation = Histogram(
+            "lunaroute_translation_seconds",
+            "Time to translate a request from the client's dialect to the provider's.",
+            ("from_dialect", "to_dialect"),
+            buckets=_OVERHEAD_BUCKETS,
+            registry=self.registry,
+        )
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
 
     def count_request(self, listener: str, endpoint: str, provider: str, status: int) -> None:

@@ -1,4 +1,4 @@
-"""Choose the provider that serves a request (passthrough routing: by dialect, bypass setting or header)."""
+"""Choose the providers that serve a request: a header, a marker, the rules, or the dialect's default."""
 
 from __future__ import annotations
 
@@ -6,43 +6,67 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lunaroute.errors import InvalidRequest, NotFound
+from lunaroute.routing._rules import RuleTable
 from lunaroute.types import Dialect, Provider
 
-__all__ = ["PROVIDER_HEADER", "ProviderTable"]
+__all__ = ["PROVIDER_HEADER", "Decision", "Router"]
 
 PROVIDER_HEADER = "x-lunaroute-provider"
 """A client may name a *configured* provider with this header; it never carries a URL or a key."""
 
 
 @dataclass(frozen=True, slots=True)
-class ProviderTable:
-    """The enabled providers and the default one per client dialect."""
+class Decision:
+    """The providers to try in order (the first is the primary) and why they were chosen."""
+
+    chain: tuple[Provider, ...]
+    reason: str
+    rule: str | None = None
+
+    @property
+    def primary(self) -> Provider:
+        return self.chain[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Router:
+    """The enabled providers, each dialect's default, the rules, and per-provider model rewrites."""
 
     providers: Mapping[str, Provider]
     defaults: Mapping[Dialect, str]
+    rules: RuleTable = field(default_factory=lambda: RuleTable(()))
     bypass_provider: str | None = None
     models: Mapping[str, str] = field(default_factory=dict)
     """Provider name -> the model name sent upstream in place of the client's (the provider's `model`)."""
+    max_tokens: Mapping[str, int] = field(default_factory=dict)
+    """Provider name -> `max_tokens` for translated requests that carry none (`default_max_tokens`)."""
 
-    def select(self, dialect: Dialect, *, bypass: bool, requested: str | None) -> Provider:
-        """The provider for a request of `dialect`.
+    def _named(self, name: str, source: str) -> Provider:
+        provider = self.providers.get(name)
+        if provider is None:
+            raise InvalidRequest(f"{source} names no configured provider", param=PROVIDER_HEADER)
+        return provider
 
-        `requested` is the value of the `x-lunaroute-provider` header, if any: it must name an enabled
-        provider that can answer this dialect. Raises `InvalidRequest` or `NotFound`.
+    def decide(
+        self, dialect: Dialect, *, model: str | None, bypass: bool, requested: str | None, marker: str | None
+    ) -> Decision:
+        """Precedence: the `x-lunaroute-provider` header, a `[LUNAROUTE:name]` marker, the first matching rule
+        (requests with a model only), `bypass.provider` for bypassed paths, then the dialect's default.
+
+        Raises `InvalidRequest` for a header or marker naming no enabled provider, `NotFound` when no provider
+        serves the dialect.
         """
         if requested is not None:
-            provider = self.providers.get(requested)
-            if provider is None:
-                raise InvalidRequest(f"{PROVIDER_HEADER} names no configured provider", param=PROVIDER_HEADER)
-            if provider.dialect not in (dialect, "any"):
-                raise InvalidRequest(
-                    f"provider {requested!r} speaks the {provider.dialect} dialect, not {dialect}",
-                    param=PROVIDER_HEADER,
-                )
-            return provider
-        if bypass and self.bypass_provider is not None:
-            return self.providers[self.bypass_provider]
+            return Decision((self._named(requested, PROVIDER_HEADER),), "header")
+        if marker is not None:
+            return Decision((self._named(marker, "the [LUNAROUTE:...] marker"),), "marker")
+        if not bypass:
+            rule = self.rules.match(model, dialect)
+            if rule is not None:
+                return Decision(tuple(self.providers[name] for name in rule.chain), "rule", rule.name)
+        elif self.bypass_provider is not None:
+            return Decision((self.providers[self.bypass_provider],), "bypass")
         name = self.defaults.get(dialect)
         if name is None:
             raise NotFound(f"no enabled provider serves the {dialect} dialect")
-        return self.providers[name]
+        return Decision((self.providers[name],), "default")

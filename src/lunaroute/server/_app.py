@@ -9,7 +9,7 @@ from aiohttp import web
 from lunaroute.config import Config
 from lunaroute.observability import Metrics
 from lunaroute.pipeline import Pipeline
-from lunaroute.providers import build_provider_table
+from lunaroute.providers import build_router
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
 
@@ -19,8 +19,8 @@ __all__ = ["create_app"]
 def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Application:
     """The aiohttp application for `config`. Providers open their pools lazily and close on cleanup."""
     metrics = Metrics()
-    table = build_provider_table(config, env)
-    pipeline = Pipeline(table, metrics)
+    router = build_router(config, env)
+    pipeline = Pipeline(router, metrics)
     server = config.http_server
     gateway = Gateway(
         config=config,
@@ -39,7 +39,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_route("*", "/{tail:.*}", handle_proxy)
 
     async def close_providers(_: web.Application) -> None:
-        for provider in table.providers.values():
+        for provider in router.providers.values():
             await provider.aclose()
 
     app.on_cleanup.append(close_providers)

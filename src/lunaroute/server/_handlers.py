@@ -183,7 +183,7 @@ async def handle_health(request: web.Request) -> web.Response:
 async def handle_ready(request: web.Request) -> web.Response:
     """Ready while at least one served dialect has an enabled provider; lists the providers."""
     gw = request.app[GATEWAY]
-    table = gw.pipeline.table
+    table = gw.pipeline.router
     providers = {name: {"dialect": p.dialect} for name, p in table.providers.items()}
     ready = bool(table.defaults)
     body = {"status": "ready" if ready else "not_ready", "dialects": dict(table.defaults), "providers": providers}

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from lunaroute.providers.mock import Answer, StopReason, ToolCall, Usage
 
+from ._gateway import GatewayFactory, GatewayServer, upstream_config
 from ._records import Abort, ReceivedRequest
 from ._reply import DEFAULT_ANSWER, Reply
-from ._gateway import GatewayFactory, GatewayServer, upstream_config
 from ._server import FakeUpstream
 
 __all__ = [

@@ -1,0 +1,81 @@
+"""The codec of each translatable dialect, behind one typed record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from lunaroute.dialects import anthropic_messages, openai_chat
+from lunaroute.model import ErrorInfo, Request, Response, StreamEvent
+from lunaroute.types import Dialect, Endpoint
+
+__all__ = ["Codec", "StreamDecoder", "StreamEncoder", "codec_for"]
+
+
+class StreamDecoder(Protocol):
+    """Upstream SSE bytes, split anywhere, to normalized stream events."""
+
+    def feed(self, data: bytes) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class StreamEncoder(Protocol):
+    """Normalized stream events to a client's SSE bytes."""
+
+    def encode(self, event: StreamEvent) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """One dialect's wire ⇄ model functions, and where its conversation endpoint lives."""
+
+    dialect: Dialect
+    endpoint: Endpoint
+    path: str
+    decode_request: Callable[[bytes], Request]
+    encode_request: Callable[..., bytes]
+    decode_response: Callable[[bytes], Response]
+    encode_response: Callable[..., bytes]
+    decode_error: Callable[[int, bytes], ErrorInfo]
+    encode_error: Callable[[ErrorInfo], bytes]
+    error_status: Callable[[ErrorInfo], int]
+    stream_decoder: Callable[[], StreamDecoder]
+    stream_encoder: Callable[..., StreamEncoder]
+
+
+_OPENAI = Codec(
+    dialect="openai",
+    endpoint=Endpoint.OPENAI_CHAT,
+    path="/chat/completions",
+    decode_request=openai_chat.decode_request,
+    encode_request=openai_chat.encode_request,
+    decode_response=openai_chat.decode_response,
+    encode_response=openai_chat.encode_response,
+    decode_error=openai_chat.decode_error,
+    encode_error=openai_chat.encode_error,
+    error_status=openai_chat.error_status,
+    stream_decoder=openai_chat.StreamDecoder,
+    stream_encoder=openai_chat.StreamEncoder,
+)
+_ANTHROPIC = Codec(
+    dialect="anthropic",
+    endpoint=Endpoint.ANTHROPIC_MESSAGES,
+    path="/messages",
+    decode_request=anthropic_messages.decode_request,
+    encode_request=anthropic_messages.encode_request,
+    decode_response=anthropic_messages.decode_response,
+    encode_response=anthropic_messages.encode_response,
+    decode_error=anthropic_messages.decode_error,
+    encode_error=anthropic_messages.encode_error,
+    error_status=anthropic_messages.error_status,
+    stream_decoder=anthropic_messages.StreamDecoder,
+    stream_encoder=anthropic_messages.StreamEncoder,
+)
+
+
+def codec_for(dialect: Dialect) -> Codec:
+    return _ANTHROPIC if dialect == "anthropic" else _OPENAI
