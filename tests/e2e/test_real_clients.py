@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from lunaroute.testing import Answer, FakeUpstream, ReceivedRequest, Reply, ToolCall
-from lunaroute.testing._gateway import GatewayServer
+from lunaroute.testing._gateway import GatewayFactory, GatewayServer
 from lunaroute.testing._plan import plan_reply
 
 pytestmark = pytest.mark.e2e
@@ -481,3 +481,39 @@ async def test_codex_function_call_round_trip(
     assert json.loads(items["function_call"]["arguments"]) == {"cmd": f"echo {MARKER}"}
     assert items["function_call_output"]["call_id"] == call.id
     assert MARKER in _text_of(items["function_call_output"]["output"])
+
+
+# -- Claude Code on an OpenAI-dialect provider (translated) -------------------------------------------------------
+
+
+async def test_claude_code_on_openai_dialect_provider(
+    claude_bin: Path, upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(
+        providers={"local": {"provider_type": "openai", "base_url": f"{upstream.url}/v1", "model": "local-model"}},
+        routing={"rules": [{"name": "claude-anywhere", "model_pattern": "^claude-", "primary": "local"}]},
+    )
+    call = ToolCall(
+        name="Bash",
+        arguments=json.dumps({"command": f"echo {MARKER}", "description": "Print a marker"}),
+        id="call_lunaroute_1",
+    )
+    upstream.enqueue(
+        Reply(answer=Answer(tool_calls=(call,))),
+        Reply(answer=Answer(text="Translated both ways.")),
+    )
+
+    run = await _claude(claude_bin, gateway.url, tmp_path, "Run the echo command", "--allowedTools", "Bash(echo:*)")
+
+    assert run.returncode == 0, _report(run)
+    assert "Translated both ways." in run.stdout, _report(run)
+    assert [r.path for r in upstream.requests] == ["/v1/chat/completions", "/v1/chat/completions"]
+    first, second = (r.json() for r in upstream.requests)
+    assert first["model"] == "local-model"
+    assert first["stream"] is True
+    assert first["messages"][0]["role"] == "system"
+    assert "Bash" in {tool["function"]["name"] for tool in first["tools"]}
+    assert upstream.requests[0].header("authorization") == f"Bearer {CLIENT_KEY}"
+    tool_message = next(m for m in second["messages"] if m["role"] == "tool")
+    assert tool_message["tool_call_id"] == call.id
+    assert MARKER in json.dumps(tool_message["content"])
