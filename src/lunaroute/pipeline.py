@@ -1,160 +1,68 @@
-"""The one orchestrator: an inbound request, decoded, goes through routing to a provider and back.
+"""The one orchestrator: an inbound request goes through markers and routing to a provider, with retries and
+fallbacks before the first byte, and comes back as an `Outbound` the server relays.
 
-The server decodes HTTP into an `Inbound`, calls `Pipeline.send`, and relays the `Outbound` it gets. When the
-chosen provider speaks the client's dialect the body goes as its own bytes (passthrough; only `model` may be
-patched); otherwise it is translated both ways through `lunaroute.model`. Later stages (policies) grow here, not
-in the handlers.
+When the chosen provider speaks the client's dialect the body goes as its own bytes (passthrough; only `model`
+may be patched); otherwise it is translated both ways through `lunaroute.model` (`lunaroute.calls`).
+Retries and failover happen only before anything went to the client: an error status or a failed connection,
+or, while a retry or fallback is left, an error as the first event of a stream (the first event is awaited for
+at most `routing.first_event_peek_ms` before the stream is committed). With nothing left to try, the
+provider's own answer is passed on unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import msgspec
-
-from lunaroute.errors import InvalidRequest, UnsupportedFeature, UpstreamError
+from lunaroute.calls import Inbound, Outbound, send_to
+from lunaroute.config import SwitchNotificationConfig
+from lunaroute.errors import Overloaded, UpstreamError, UpstreamTimeout
 from lunaroute.observability import Metrics
-from lunaroute.providers._headers import forward_request_headers
-from lunaroute.routing import MARKER_BYTES, PROVIDER_HEADER, Route, Router, find_marker
-from lunaroute.translate import (
-    TranslatedResponse,
-    codec_for,
-    count_tokens_locally,
-    translate_headers,
-    translate_request,
-)
-from lunaroute.types import Dialect, Endpoint, Provider, UpstreamCall, UpstreamResponse
+from lunaroute.providers._buffered import BufferedResponse, peek_first_chunk
+from lunaroute.recording._tap import RecordingTap
+from lunaroute.routing import MARKER_BYTES, PROVIDER_HEADER, Router, find_marker
+from lunaroute.routing._notify import inject_notice, render_notice
+from lunaroute.routing._resilience import Resilience
+from lunaroute.routing._retry import Verdict, first_sse_event_is_error
+from lunaroute.routing._sticky import session_key_for
+from lunaroute.types import Endpoint, Provider
 
-__all__ = ["JSON_ENDPOINTS", "Inbound", "Outbound", "Pipeline", "inspect_body", "rewrite_model"]
+__all__ = ["Inbound", "Outbound", "Pipeline"]
 
-JSON_ENDPOINTS = frozenset(
-    {
-        Endpoint.ANTHROPIC_MESSAGES,
-        Endpoint.ANTHROPIC_COUNT_TOKENS,
-        Endpoint.OPENAI_CHAT,
-        Endpoint.OPENAI_COMPLETIONS,
-        Endpoint.OPENAI_RESPONSES,
-        Endpoint.OPENAI_EMBEDDINGS,
-    }
-)
-_NEEDS_MODEL = frozenset(
-    {Endpoint.ANTHROPIC_MESSAGES, Endpoint.OPENAI_CHAT, Endpoint.OPENAI_COMPLETIONS, Endpoint.OPENAI_RESPONSES}
-)
-
-
-_top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_encoder = msgspec.json.Encoder()
-
-
-def rewrite_model(body: bytes, model: str) -> bytes:
-    """`body` with its top-level `model` replaced; every other value is kept as its original bytes."""
-    top = _top_decoder.decode(body)
-    top["model"] = msgspec.Raw(_encoder.encode(model))
-    return _encoder.encode(top)
-
-
-class _Head(msgspec.Struct):
-    """The two fields passthrough needs from a body; every other key is skipped without being built."""
-
-    model: str | None = None
-    stream: bool | None = None
-
-
-_head_decoder = msgspec.json.Decoder(_Head)
-
-
-def inspect_body(endpoint: Endpoint, body: bytes) -> tuple[str | None, bool]:
-    """`(model, stream)` of a JSON request body, validating just enough to route it safely.
-
-    Raises `InvalidRequest` for a body that is not a UTF-8 JSON object, a non-string `model`, a non-boolean
-    `stream`, a model name with control characters, a missing model where one is required, or a duplicated
-    top-level `model`/`stream` key (routing and the upstream must not read different values).
-    """
-    if not body:
-        raise InvalidRequest("the request body is empty; a JSON object is required")
-    try:
-        head = _head_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        if " - at `$." not in text:
-            raise InvalidRequest("the request body must be a JSON object") from None
-        message, _, where = text.rpartition(" - at `$.")
-        raise InvalidRequest(message, param=where.rstrip("`")) from None
-    except (msgspec.DecodeError, RecursionError):
-        raise InvalidRequest("the request body is not valid JSON") from None
-    model = head.model
-    if model is not None and (not model or any(ord(c) < 0x20 or ord(c) == 0x7F for c in model)):
-        raise InvalidRequest("model must be a non-empty name without control characters", param="model")
-    if model is None and endpoint in _NEEDS_MODEL:
-        raise InvalidRequest("model is required", param="model")
-    if body.count(b'"model"') > 1 or body.count(b'"stream"') > 1:
-        _reject_duplicate_keys(body)
-    return model, bool(head.stream)
-
-
-def _reject_duplicate_keys(body: bytes) -> None:
-    """Slow path, taken only when `"model"`/`"stream"` occur more than once: refuse top-level duplicates."""
-    import json
-
-    seen_last: list[bool] = []
-
-    def hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
-        keys = [k for k, _ in pairs]
-        seen_last.append(any(keys.count(k) > 1 for k in ("model", "stream")))
-        return dict(pairs)
-
-    json.loads(body, object_pairs_hook=hook)
-    if seen_last and seen_last[-1]:
-        raise InvalidRequest("duplicate top-level keys are not allowed", param="model")
-
-
-@dataclass(slots=True)
-class Inbound:
-    """A decoded client request."""
-
-    route: Route
-    method: str
-    query: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    model: str | None
-    stream: bool
-    request_id: str
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def dialect(self) -> Dialect:
-        return self.route.endpoint.dialect
-
-
-@dataclass(slots=True)
-class Outbound:
-    """A provider's answer whose head arrived (passthrough, translated, or answered locally)."""
-
-    provider: Provider
-    response: UpstreamResponse
-    translated: bool = False
-    reason: str = "default"
-
-
-_FAIL_OVER_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
-_TRANSLATABLE = frozenset({Endpoint.ANTHROPIC_MESSAGES, Endpoint.OPENAI_CHAT})
 _MARKED = frozenset({Endpoint.ANTHROPIC_MESSAGES, Endpoint.OPENAI_CHAT, Endpoint.ANTHROPIC_COUNT_TOKENS})
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+@dataclass(slots=True)
+class _Attempted:
+    """The result of one attempt: an answer to keep or to discard, or the error that ended it."""
+
+    outbound: Outbound | None
+    error: UpstreamError | None
+    verdict: Verdict | None
 
 
 class Pipeline:
-    """Markers → router → provider (passthrough or translated) with fallbacks before the first byte.
+    """Markers → router → provider chain (breakers, retries, fallbacks) → an answer to relay."""
 
-    Raises gateway errors (`lunaroute.errors`); an upstream's own error status is returned, not raised, unless
-    a fallback is left to try.
-    """
-
-    def __init__(self, router: Router, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        router: Router,
+        metrics: Metrics,
+        resilience: Resilience,
+        *,
+        notification: SwitchNotificationConfig | None = None,
+        first_event_peek_s: float = 2.0,
+    ) -> None:
         self.router = router
+        self.resilience = resilience
         self._metrics = metrics
+        self._notification = notification
+        self._peek_s = first_event_peek_s
 
-    async def send(self, inbound: Inbound) -> Outbound:
+    async def send(self, inbound: Inbound, tap: RecordingTap | None = None) -> Outbound:
+        """The answer to relay. Raises gateway errors (`lunaroute.errors`) when no provider gave one."""
         endpoint = inbound.route.endpoint
         requested = next((v for k, v in inbound.headers if k == PROVIDER_HEADER), None)
         body, marker = inbound.body, None
@@ -163,82 +71,150 @@ class Pipeline:
             if found is not None:
                 body, marker = found.body, found.provider
         decision = self.router.decide(
-            inbound.dialect, model=inbound.model, bypass=inbound.route.bypass, requested=requested, marker=marker
+            inbound.dialect,
+            model=inbound.model,
+            bypass=inbound.route.bypass,
+            requested=requested,
+            marker=marker,
+            path=inbound.route.upstream_path,
+            headers=inbound.headers,
+            session_key=lambda: session_key_for(inbound.headers, inbound.body),
         )
         self._metrics.overhead.labels(inbound.dialect, endpoint.value).observe(time.perf_counter() - inbound.started)
-        chain = decision.chain
+        deadline = self._deadline(decision.primary.name)
+        if deadline is None:
+            return await self._through_chain(inbound, decision.chain, decision.reason, body, tap)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._through_chain(inbound, decision.chain, decision.reason, body, tap)
+        except TimeoutError:
+            raise UpstreamTimeout("the request's total deadline passed before an answer arrived") from None
+
+    def _deadline(self, provider: str) -> float | None:
+        total = self.resilience.policy(provider).total_timeout_s
+        return None if total is None else asyncio.get_running_loop().time() + total
+
+    async def _through_chain(
+        self, inbound: Inbound, chain: tuple[Provider, ...], reason: str, body: bytes, tap: RecordingTap | None
+    ) -> Outbound:
+        last_error: UpstreamError | None = None
+        skipped: list[str] = []
         for position, provider in enumerate(chain):
-            last = position == len(chain) - 1
-            try:
-                outbound = await self._attempt(inbound, provider, body)
-            except UpstreamError as exc:
-                self._metrics.upstream_errors.labels(provider.name, exc.code or "error").inc()
-                if last:
-                    raise
-                self._metrics.fallbacks.labels(provider.name, chain[position + 1].name, exc.code or "error").inc()
+            if not self.resilience.allow(provider.name):
+                skipped.append(provider.name)
+                self._metrics.breaker_skips.labels(provider.name).inc()
                 continue
-            if not last and outbound.response.status in _FAIL_OVER_STATUSES:
-                outbound.response.close()
-                reason = f"status_{outbound.response.status}"
-                self._metrics.fallbacks.labels(provider.name, chain[position + 1].name, reason).inc()
+            attempt_body = body
+            if position > 0 and self._notification is not None and self._notification.enabled:
+                attempt_body = self._notified(inbound, body, chain[0].name, provider.name)
+            has_next = position < len(chain) - 1
+            result = await self._with_retries(inbound, provider, attempt_body, has_next, tap)
+            if result.outbound is not None and result.verdict is None:
+                result.outbound.reason = reason if position == 0 else "fallback"
+                return result.outbound
+            why = result.verdict.reason if result.verdict is not None else "error"
+            if has_next and (result.verdict is None or result.verdict.retryable):
+                self._metrics.fallbacks.labels(provider.name, chain[position + 1].name, why).inc()
+                if result.outbound is not None:
+                    result.outbound.close()
+                last_error = result.error or last_error
                 continue
-            outbound.reason = decision.reason if position == 0 else "fallback"
-            return outbound
-        raise AssertionError("a decision always has at least one provider")
+            # Nothing left to try: the provider's own answer (or its error) goes to the client unchanged.
+            if result.outbound is not None:
+                result.outbound.reason = reason if position == 0 else "fallback"
+                return result.outbound
+            assert result.error is not None
+            raise result.error
+        if last_error is not None:
+            raise last_error
+        raise Overloaded(
+            f"every provider for this request is unavailable (circuit open: {', '.join(skipped)})",
+            retry_after=self._cooldown(),
+        )
 
-    async def _attempt(self, inbound: Inbound, provider: Provider, body: bytes) -> Outbound:
-        target_model = self.router.models.get(provider.name)
-        if provider.dialect in (inbound.dialect, "any"):
-            model = inbound.model
-            if target_model is not None and model is not None and target_model != model:
-                body, model = rewrite_model(body, target_model), target_model
-            call = UpstreamCall(
-                endpoint=inbound.route.endpoint,
-                method=inbound.method,
-                path=inbound.route.upstream_path,
-                query=inbound.query,
-                headers=forward_request_headers(inbound.headers, stream=inbound.stream),
-                body=body,
-                stream=inbound.stream,
-                model=model,
-                request_id=inbound.request_id,
-            )
-            return Outbound(provider, await provider.send(call))
-        return await self._translated(inbound, provider, body, target_model)
+    def _cooldown(self) -> float | None:
+        breakers = self.resilience.breakers
+        return next(iter(breakers.values())).config.cooldown_secs if breakers else None
 
-    async def _translated(self, inbound: Inbound, provider: Provider, body: bytes, model: str | None) -> Outbound:
-        endpoint = inbound.route.endpoint
-        if endpoint is Endpoint.ANTHROPIC_COUNT_TOKENS:
-            return Outbound(provider, count_tokens_locally(body), translated=True)
-        if endpoint not in _TRANSLATABLE:
-            raise UnsupportedFeature(
-                f"{endpoint.value} requests cannot be served by provider {provider.name!r}, "
-                f"which speaks the {provider.dialect} dialect"
-            )
-        assert provider.dialect != "any"
-        client, target = codec_for(inbound.dialect), codec_for(provider.dialect)
+    def _notified(self, inbound: Inbound, body: bytes, original: str, new: str) -> bytes:
+        assert self._notification is not None
+        notice = render_notice(
+            self._notification.default_message, original=original, new=new, reason="fallback", model=inbound.model
+        )
+        return inject_notice(body, inbound.dialect, notice)
+
+    async def _with_retries(
+        self, inbound: Inbound, provider: Provider, body: bytes, has_next: bool, tap: RecordingTap | None
+    ) -> _Attempted:
+        policy = self.resilience.policy(provider.name).retry
+        attempt = 0
+        while True:
+            more = attempt < policy.max_retries or has_next
+            result = await self._attempt(inbound, provider, body, more, tap)
+            if result.verdict is None or not result.verdict.retryable:
+                return result
+            if attempt >= policy.max_retries:
+                return result
+            attempt += 1
+            wait = policy.delay(attempt, result.verdict.retry_after, None, retry_after_ms=result.verdict.retry_after_ms)
+            if wait is None:
+                return result
+            self._metrics.retries.labels(provider.name, result.verdict.reason).inc()
+            if result.outbound is not None:
+                result.outbound.close()
+            await asyncio.sleep(wait)
+            if not self.resilience.allow(provider.name):
+                return result
+
+    async def _attempt(
+        self, inbound: Inbound, provider: Provider, body: bytes, more: bool, tap: RecordingTap | None
+    ) -> _Attempted:
+        """One call; judged (and its error body or first event looked at) only when something is left to try."""
+        in_flight = self.resilience.in_flight
+        in_flight.acquire(provider.name)
         started = time.perf_counter()
-        upstream_body, request = translate_request(
-            client,
-            target,
-            body,
-            model_name=model or inbound.model,
-            default_max_tokens=self.router.max_tokens.get(provider.name, 4096),
-        )
-        self._metrics.translation.labels(inbound.dialect, provider.dialect).observe(time.perf_counter() - started)
-        call = UpstreamCall(
-            endpoint=target.endpoint,
-            method="POST",
-            path=target.path,
-            query="",
-            headers=translate_headers(forward_request_headers(inbound.headers, stream=True), client, target),
-            body=upstream_body,
-            stream=inbound.stream,
-            model=model or inbound.model,
-            request_id=inbound.request_id,
-        )
-        response = await provider.send(call)
-        translated = TranslatedResponse(
-            response, client=client, provider=target, stream=inbound.stream, include_usage=request.include_usage
-        )
-        return Outbound(provider, translated, translated=True)
+        policy = self.resilience.policy(provider.name).retry
+        try:
+            outbound = await send_to(
+                provider,
+                inbound,
+                body,
+                model=self.router.models.get(provider.name),
+                default_max_tokens=self.router.max_tokens.get(provider.name, 4096),
+                metrics=self._metrics,
+                tap=tap,
+            )
+        except UpstreamError as exc:
+            in_flight.release(provider.name)
+            self._metrics.upstream_errors.labels(provider.name, exc.code or "error").inc()
+            failure = policy.classify(None, error=exc)
+            self.resilience.failed(provider.name, failure.reason)
+            return _Attempted(None, exc, failure)
+        except BaseException:
+            in_flight.release(provider.name)
+            self.resilience.abandoned(provider.name)
+            raise
+        # Busy until the relay closes the response (`Outbound.close`).
+        outbound.on_close = lambda: in_flight.release(provider.name)
+        response = outbound.response
+        verdict: Verdict | None = None
+        if response.status >= 400:
+            if more and response.status in policy.retry_on_statuses:
+                error_body = await response.read()
+                outbound.response = BufferedResponse(response, error_body)
+                verdict = policy.classify(response.status, response.headers, error_body[:4096])
+            else:
+                verdict = policy.classify(response.status, response.headers)
+            self.resilience.failed(provider.name, verdict.reason)
+            # A non-retryable error (400, 401...) is the answer: pass it on without failing over.
+            return _Attempted(outbound, None, verdict if verdict.retryable else None)
+        if more and response.is_event_stream and self._peek_s > 0:
+            peeked, first = await peek_first_chunk(response, self._peek_s)
+            outbound.response = peeked
+            error_type = first_sse_event_is_error(first) if first is not None else None
+            if error_type is not None:
+                verdict = policy.classify(response.status, response.headers, first or b"")
+                self.resilience.failed(provider.name, verdict.reason)
+                return _Attempted(outbound, None, verdict if verdict.retryable else None)
+        self.resilience.succeeded(provider.name, time.perf_counter() - started)
+        return _Attempted(outbound, None, None)

@@ -14,7 +14,9 @@ from typing import Literal, Protocol
 __all__ = [
     "Dialect",
     "Endpoint",
+    "ExchangeRecord",
     "Headers",
+    "Outcome",
     "Provider",
     "ProviderDialect",
     "UpstreamCall",
@@ -108,3 +110,47 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Close pooled connections; called once at shutdown."""
         ...
+
+
+Outcome = Literal["ok", "upstream_error", "client_disconnected", "upstream_timeout", "rejected", "interrupted"]
+"""How an exchange ended, as recorded: `rejected` = refused by the gateway before any upstream call."""
+
+
+@dataclass(slots=True)
+class ExchangeRecord:
+    """What the server observed of one request/response, handed to the recorder (a copy, off the hot path).
+
+    Times: `started_at` is wall-clock UTC seconds (`time.time()`); the `*_ms` fields are milliseconds after the
+    request arrived. Bodies are the bytes the *client* sent and received (after translation, in the client's
+    dialect); a compressed non-stream body keeps its `content-encoding` in `response_headers`. Stream bodies are
+    kept as the relayed chunks with their arrival offsets, capped (`response_truncated` then says so).
+    Headers never include credentials (`authorization`, `x-api-key`, cookies are removed before recording).
+    """
+
+    request_id: str
+    started_at: float
+    listener: Dialect
+    endpoint: Endpoint
+    method: str
+    path: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytes
+    model_requested: str | None
+    is_streaming: bool
+    client_ip: str | None = None
+    provider: str | None = None
+    provider_dialect: ProviderDialect | None = None
+    model_sent: str | None = None
+    translated: bool = False
+    status: int | None = None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: bytes = b""
+    stream_chunks: list[bytes] = field(default_factory=list)
+    chunk_offsets_ms: list[float] = field(default_factory=list)
+    response_truncated: bool = False
+    upstream_sent_ms: float | None = None
+    upstream_head_ms: float | None = None
+    first_byte_ms: float | None = None
+    finished_ms: float | None = None
+    outcome: Outcome | None = None
+    error: str | None = None

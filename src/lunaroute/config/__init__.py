@@ -19,6 +19,8 @@ from lunaroute.config._schema import (
     ProviderType,
     RoutingConfig,
     RuleConfig,
+    SessionRecordingConfig,
+    SwitchNotificationConfig,
 )
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "ProviderType",
     "RoutingConfig",
     "RuleConfig",
+    "SessionRecordingConfig",
+    "SwitchNotificationConfig",
     "config_from_mapping",
     "home_dir",
     "load_config",

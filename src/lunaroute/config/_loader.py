@@ -160,6 +160,25 @@ def _validate(config: Config, source: str) -> None:
             path="$.bypass.provider",
         )
     _validate_rules(config, enabled, source)
+    _validate_recording(config, source)
+
+
+def _validate_recording(config: Config, source: str) -> None:
+    rec = config.session_recording
+    where = "$.session_recording"
+    if not 0.0 <= rec.sample_rate <= 1.0:
+        raise ConfigError("must be between 0 and 1", source=source, path=f"{where}.sample_rate")
+    for key, value in (
+        ("worker.batch_size", rec.worker.batch_size),
+        ("worker.max_queue_events", rec.worker.max_queue_events),
+        ("max_capture_bytes", rec.max_capture_bytes),
+        ("max_user_agent_length", rec.max_user_agent_length),
+        ("postgres.max_connections", rec.postgres.max_connections),
+    ):
+        if value <= 0:
+            raise ConfigError("must be > 0", source=source, path=f"{where}.{key}")
+    if rec.postgres.min_connections > rec.postgres.max_connections:
+        raise ConfigError("must not exceed max_connections", source=source, path=f"{where}.postgres.min_connections")
 
 
 def _validate_rules(config: Config, enabled: set[str], source: str) -> None:

@@ -18,6 +18,8 @@ __all__ = [
     "ProviderType",
     "RoutingConfig",
     "RuleConfig",
+    "SessionRecordingConfig",
+    "SwitchNotificationConfig",
     "default_providers",
 ]
 
@@ -47,9 +49,21 @@ class HttpClientConfig(_Strict):
     """The pooled upstream client of one provider."""
 
     timeout_secs: float = 600.0
+    """Read timeout: the default for both the first byte and the silence between stream chunks."""
     connect_timeout_secs: float = 10.0
+    first_byte_timeout_secs: float | None = None
+    """Longest wait for the response head (thinking models are slow); default `timeout_secs`."""
+    idle_timeout_secs: float | None = None
+    """Longest silence between two chunks of a response; default `timeout_secs`."""
+    total_timeout_secs: float | None = None
+    """Deadline for the whole exchange, retries included (None: no deadline)."""
     pool_idle_timeout_secs: float = 600.0
     tcp_keepalive_secs: int | None = 60
+    max_retries: int = 0
+    """Retries of the same provider on connect errors, timeouts, 408/429/5xx/529 (never after the first byte)."""
+    retry_base_delay_ms: float = 250.0
+    retry_max_delay_ms: float = 8000.0
+    max_retry_after_secs: float = 60.0
 
 
 class MockConfig(_Strict):
@@ -76,6 +90,60 @@ class ProviderConfig(_Strict):
     """`max_tokens` sent to an Anthropic-dialect provider when a translated request carries none."""
 
 
+class RetentionConfig(_Strict):
+    """Clean-up of recorded sessions, run at start and then every `cleanup_interval_minutes`."""
+
+    max_age_days: int | None = 30
+    max_total_size_gb: float | None = 10
+    compress_after_days: int | None = 7
+    cleanup_interval_minutes: float = 60
+
+
+class JsonlConfig(_Strict):
+    enabled: bool = True
+    directory: str = "~/.lunaroute/sessions"
+    fsync: bool = False
+    retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
+
+
+class SqliteConfig(_Strict):
+    enabled: bool = True
+    path: str = "~/.lunaroute/sessions.db"
+    synchronous: Literal["normal", "full"] = "normal"
+
+
+class PostgresConfig(_Strict):
+    enabled: bool = False
+    connection_string: str = "postgresql://localhost/lunaroute"
+    schema: str | None = None
+    max_connections: int = 5
+    min_connections: int = 1
+    acquire_timeout_seconds: float = 30
+    idle_timeout_seconds: float = 600
+
+
+class WorkerConfig(_Strict):
+    batch_size: int = 100
+    batch_timeout_ms: float = 100
+    max_queue_events: int = 10_000
+
+
+class SessionRecordingConfig(_Strict):
+    """What is recorded and where. On by default: JSONL files and SQLite under `~/.lunaroute/`."""
+
+    enabled: bool = True
+    jsonl: JsonlConfig = msgspec.field(default_factory=JsonlConfig)
+    sqlite: SqliteConfig = msgspec.field(default_factory=SqliteConfig)
+    postgres: PostgresConfig = msgspec.field(default_factory=PostgresConfig)
+    worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
+    journal_directory: str = "~/.lunaroute/journal"
+    capture_user_agent: bool = True
+    max_user_agent_length: int = 255
+    client_ip: Literal["none", "anonymized", "full"] = "none"
+    sample_rate: float = 1.0
+    max_capture_bytes: int = 8 * 1024 * 1024
+
+
 class RuleConfig(_Strict, kw_only=True):
     """One routing rule: requests whose model matches `model_pattern` (a regex, searched) go to `primary`,
     then to each of `fallbacks` in order when the one before fails before answering."""
@@ -83,15 +151,58 @@ class RuleConfig(_Strict, kw_only=True):
     name: str
     model_pattern: str | None = None
     listener: Literal["openai", "anthropic"] | None = None
+    path_pattern: str | None = None
+    header: str | None = None
+    """`NAME: REGEX` — the rule matches only when the request header NAME matches REGEX."""
     primary: str
     fallbacks: list[str] = msgspec.field(default_factory=list)
     priority: int = 10
+    strategy: Literal["priority", "round_robin", "weighted", "least_busy", "latency"] = "priority"
+    weights: dict[str, int] = msgspec.field(default_factory=dict)
+    sticky_sessions: bool = False
+    sticky_ttl_secs: float = 3600
+
+
+class BreakerSettings(_Strict):
+    """Circuit breaker per provider (see `lunaroute.routing` for the state machine)."""
+
+    enabled: bool = True
+    failure_threshold: int = 5
+    success_threshold: int = 2
+    cooldown_secs: float = 30
+    half_open_max_probes: int = 1
+    window_secs: float = 60
+    failure_rate_threshold: float = 0.5
+    min_requests: int = 20
+
+
+class HealthSettings(_Strict):
+    window_secs: float = 60
+    min_requests: int = 10
+    healthy_success_rate: float = 0.95
+    unhealthy_success_rate: float = 0.75
+
+
+class SwitchNotificationConfig(_Strict):
+    """Tell the model (and so the user) that a fallback provider answered instead of the usual one."""
+
+    enabled: bool = False
+    default_message: str = (
+        "IMPORTANT: Please inform the user that due to temporary service issues with ${original_provider}, "
+        "this response is being served by ${new_provider} (${reason})."
+    )
 
 
 class RoutingConfig(_Strict):
     """Rules that pick providers by model; with no rules, each dialect goes to its default provider."""
 
     rules: list[RuleConfig] = msgspec.field(default_factory=list)
+    circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
+    health: HealthSettings = msgspec.field(default_factory=HealthSettings)
+    provider_switch_notification: SwitchNotificationConfig = msgspec.field(default_factory=SwitchNotificationConfig)
+    first_event_peek_ms: float = 2000
+    """With retries or fallbacks left, wait this long for the first stream event (to fail over on an error
+    event) before committing the stream to the client."""
 
 
 class BypassConfig(_Strict):
@@ -116,6 +227,7 @@ class Config(_Strict):
     http_server: HttpServerConfig = msgspec.field(default_factory=HttpServerConfig)
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=lambda: default_providers())
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
+    session_recording: SessionRecordingConfig = msgspec.field(default_factory=SessionRecordingConfig)
     bypass: BypassConfig = msgspec.field(default_factory=BypassConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
 

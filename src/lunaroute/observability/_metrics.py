@@ -76,6 +76,24 @@ class Metrics:
             buckets=_OVERHEAD_BUCKETS,
             registry=self.registry,
         )
+        self.retries = Counter(
+            "lunaroute_retries_total",
+            "Upstream attempts repeated on the same provider, by provider and reason.",
+            ("provider", "reason"),
+            registry=self.registry,
+        )
+        self.breaker_skips = Counter(
+            "lunaroute_breaker_skips_total",
+            "Providers skipped because their circuit breaker was open.",
+            ("provider",),
+            registry=self.registry,
+        )
+        self.breaker_transitions = Counter(
+            "lunaroute_breaker_transitions_total",
+            "Circuit breaker state changes, by provider, old and new state.",
+            ("provider", "from_state", "to_state"),
+            registry=self.registry,
+        )
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
 
     def count_request(self, listener: str, endpoint: str, provider: str, status: int) -> None:

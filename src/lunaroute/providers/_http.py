@@ -34,10 +34,11 @@ def map_client_error(exc: BaseException) -> Exception:
 class HttpUpstreamResponse:
     """An `UpstreamResponse` over an aiohttp client response."""
 
-    __slots__ = ("_response", "headers", "status")
+    __slots__ = ("_idle", "_response", "headers", "status")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, idle_timeout: float | None = None) -> None:
         self._response = response
+        self._idle = idle_timeout
         self.status = response.status
         self.headers: Headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.raw_headers]
 
@@ -53,9 +54,14 @@ class HttpUpstreamResponse:
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         content = self._response.content
+        idle = self._idle
         try:
             while True:
-                chunk = await content.readany()
+                if idle is None:
+                    chunk = await content.readany()
+                else:
+                    async with asyncio.timeout(idle):
+                        chunk = await content.readany()
                 if not chunk:
                     return
                 yield chunk
@@ -80,6 +86,10 @@ class HttpProvider:
         self._prefix = "/v1" if config.provider_type == "anthropic" else ""
         self._env = env
         self._session: aiohttp.ClientSession | None = None
+        client = config.http_client
+        self._split_timeouts = client.first_byte_timeout_secs is not None or client.idle_timeout_secs is not None
+        self._first_byte = client.first_byte_timeout_secs or client.timeout_secs
+        self._idle = client.idle_timeout_secs or client.timeout_secs
 
     def _open(self) -> aiohttp.ClientSession:
         client = self._config.http_client
@@ -89,7 +99,10 @@ class HttpProvider:
             ttl_dns_cache=300,
             socket_factory=_socket_factory(client.tcp_keepalive_secs),
         )
-        timeout = aiohttp.ClientTimeout(total=None, connect=client.connect_timeout_secs, sock_read=client.timeout_secs)
+        # Fast path: one socket read timeout covers the first byte and the gaps between chunks. When they are
+        # configured apart, each is enforced with its own timer instead (see `send` and `iter_chunks`).
+        sock_read = None if self._split_timeouts else client.timeout_secs
+        timeout = aiohttp.ClientTimeout(total=None, connect=client.connect_timeout_secs, sock_read=sock_read)
         return aiohttp.ClientSession(
             connector=connector,
             timeout=timeout,
@@ -114,17 +127,22 @@ class HttpProvider:
                 (name.lower(), render_template(value, variables, self._env))
                 for name, value in self._config.request_headers.items()
             ]
+        request = session.request(
+            call.method,
+            self.url_for(call),
+            data=call.body if call.body else None,
+            headers=headers,
+            allow_redirects=False,
+        )
         try:
-            response = await session.request(
-                call.method,
-                self.url_for(call),
-                data=call.body if call.body else None,
-                headers=headers,
-                allow_redirects=False,
-            )
+            if self._split_timeouts:
+                async with asyncio.timeout(self._first_byte):
+                    response = await request
+            else:
+                response = await request
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_client_error(exc) from exc
-        return HttpUpstreamResponse(response)
+        return HttpUpstreamResponse(response, self._idle if self._split_timeouts else None)
 
     async def aclose(self) -> None:
         if self._session is not None:

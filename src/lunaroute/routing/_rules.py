@@ -1,4 +1,4 @@
-"""Routing rules: match a request on its model (and optionally dialect), choose the provider chain.
+"""Routing rules: match a request on its model, dialect, path and a header; choose and order the provider chain.
 
 Pure: rules are compiled once at start-up; `RuleTable.match` is a first-match scan in priority order.
 """
@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from lunaroute.types import Dialect
+from lunaroute.routing._strategies import PriorityStrategy, Strategy
+from lunaroute.types import Dialect, Headers
 
 __all__ = ["Rule", "RuleTable"]
 
@@ -24,10 +25,21 @@ class Rule:
     fallbacks: tuple[str, ...]
     priority: int
     listener: Dialect | None = None
+    path_pattern: re.Pattern[str] | None = None
+    header: tuple[str, re.Pattern[str]] | None = None
+    strategy: Strategy = field(default_factory=PriorityStrategy)
+    sticky: bool = False
 
-    def matches(self, model: str | None, dialect: Dialect) -> bool:
+    def matches(self, model: str | None, dialect: Dialect, path: str, headers: Headers) -> bool:
         if self.listener is not None and self.listener != dialect:
             return False
+        if self.path_pattern is not None and self.path_pattern.search(path) is None:
+            return False
+        if self.header is not None:
+            name, pattern = self.header
+            value = next((v for k, v in headers if k == name), None)
+            if value is None or pattern.search(value) is None:
+                return False
         if self.model_pattern is None:
             return True
         return model is not None and self.model_pattern.search(model) is not None
@@ -44,8 +56,8 @@ class RuleTable:
         indexed = sorted(enumerate(rules), key=lambda item: (-item[1].priority, item[0]))
         self.rules: tuple[Rule, ...] = tuple(rule for _, rule in indexed)
 
-    def match(self, model: str | None, dialect: Dialect) -> Rule | None:
+    def match(self, model: str | None, dialect: Dialect, path: str = "", headers: Headers = ()) -> Rule | None:
         for rule in self.rules:
-            if rule.matches(model, dialect):
+            if rule.matches(model, dialect, path, headers):
                 return rule
         return None

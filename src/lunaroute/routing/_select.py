@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from lunaroute.errors import InvalidRequest, NotFound
 from lunaroute.routing._rules import RuleTable
-from lunaroute.types import Dialect, Provider
+from lunaroute.types import Dialect, Headers, Provider
 
 __all__ = ["PROVIDER_HEADER", "Decision", "Router"]
 
@@ -48,10 +48,20 @@ class Router:
         return provider
 
     def decide(
-        self, dialect: Dialect, *, model: str | None, bypass: bool, requested: str | None, marker: str | None
+        self,
+        dialect: Dialect,
+        *,
+        model: str | None,
+        bypass: bool,
+        requested: str | None,
+        marker: str | None,
+        path: str = "",
+        headers: Headers = (),
+        session_key: Callable[[], str | None] | None = None,
     ) -> Decision:
         """Precedence: the `x-lunaroute-provider` header, a `[LUNAROUTE:name]` marker, the first matching rule
-        (requests with a model only), `bypass.provider` for bypassed paths, then the dialect's default.
+        (its strategy orders the chain; `session_key` is called only for sticky rules), `bypass.provider` for
+        bypassed paths, then the dialect's default.
 
         Raises `InvalidRequest` for a header or marker naming no enabled provider, `NotFound` when no provider
         serves the dialect.
@@ -61,9 +71,11 @@ class Router:
         if marker is not None:
             return Decision((self._named(marker, "the [LUNAROUTE:...] marker"),), "marker")
         if not bypass:
-            rule = self.rules.match(model, dialect)
+            rule = self.rules.match(model, dialect, path, headers)
             if rule is not None:
-                return Decision(tuple(self.providers[name] for name in rule.chain), "rule", rule.name)
+                session = session_key() if rule.sticky and session_key is not None else None
+                order = rule.strategy.order(rule.chain, session_id=session)
+                return Decision(tuple(self.providers[name] for name in order), "rule", rule.name)
         elif self.bypass_provider is not None:
             return Decision((self.providers[self.bypass_provider],), "bypass")
         name = self.defaults.get(dialect)

@@ -8,10 +8,13 @@ from aiohttp import web
 
 from lunaroute.config import Config
 from lunaroute.observability import Metrics
+from lunaroute.observability._collectors import ResilienceCollector
 from lunaroute.pipeline import Pipeline
-from lunaroute.providers import build_router
+from lunaroute.recording._setup import RecordingStack, open_recording
+from lunaroute.routing._breaker import BreakerState
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
+from lunaroute.server._wiring import build_resilience, build_router
 
 __all__ = ["create_app"]
 
@@ -19,8 +22,20 @@ __all__ = ["create_app"]
 def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Application:
     """The aiohttp application for `config`. Providers open their pools lazily and close on cleanup."""
     metrics = Metrics()
-    router = build_router(config, env)
-    pipeline = Pipeline(router, metrics)
+
+    def on_transition(provider: str, old: BreakerState, new: BreakerState, reason: str) -> None:
+        metrics.breaker_transitions.labels(provider, old.value, new.value).inc()
+
+    resilience = build_resilience(config, on_transition)
+    metrics.registry.register(ResilienceCollector(resilience))
+    router = build_router(config, resilience, env)
+    pipeline = Pipeline(
+        router,
+        metrics,
+        resilience,
+        notification=config.routing.provider_switch_notification,
+        first_event_peek_s=config.routing.first_event_peek_ms / 1000.0,
+    )
     server = config.http_server
     gateway = Gateway(
         config=config,
@@ -38,9 +53,22 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_get("/metrics", handle_metrics)
     app.router.add_route("*", "/{tail:.*}", handle_proxy)
 
-    async def close_providers(_: web.Application) -> None:
+    recording: list[RecordingStack] = []
+
+    async def open_stores(_: web.Application) -> None:
+        if config.session_recording.enabled:
+            stack = await open_recording(config.session_recording)
+            recording.append(stack)
+            gateway.capture = stack.capture
+
+    async def close_everything(_: web.Application) -> None:
+        # Runs after the listener stopped and in-flight requests finished: record what they left, then close.
+        gateway.capture = None
+        for stack in recording:
+            await stack.aclose()
         for provider in router.providers.values():
             await provider.aclose()
 
-    app.on_cleanup.append(close_providers)
+    app.on_startup.append(open_stores)
+    app.on_cleanup.append(close_everything)
     return app

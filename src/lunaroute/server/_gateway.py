@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from lunaroute.config import Config
 from lunaroute.observability import Metrics
 from lunaroute.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from lunaroute.recording._capture import Capture
 
 __all__ = ["GATEWAY", "Gateway"]
 
@@ -20,6 +24,7 @@ class Gateway:
     metrics: Metrics
     keepalive_secs: float | None
     log_requests: bool
+    capture: Capture | None = None
 
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)

@@ -12,15 +12,17 @@ import msgspec
 from aiohttp import web
 
 from lunaroute import __version__
+from lunaroute.calls import Inbound, Outbound
 from lunaroute.dialects.errors import error_body, error_headers
-from lunaroute.errors import LunaRouteError, UnsupportedMedia
+from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
+from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
-from lunaroute.pipeline import JSON_ENDPOINTS, Inbound, Outbound, inspect_body
+from lunaroute.recording._tap import RecordingTap, client_ip_for, recordable_headers
 from lunaroute.routing import classify, normalise_path
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._limits import check_headers, read_body
 from lunaroute.server._relay import RelayOutcome, relay_body, relay_stream, wants_streamed_relay
-from lunaroute.types import Dialect
+from lunaroute.types import Dialect, Endpoint, ExchangeRecord, Outcome
 
 __all__ = ["handle_health", "handle_metrics", "handle_proxy", "handle_ready", "handle_root"]
 
@@ -57,17 +59,19 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
     started = time.perf_counter()
     request_id = _request_id(request)
-    raw_path = request.raw_path
     dialect: Dialect = "openai"
-    endpoint = "unknown"
+    endpoint: Endpoint | None = None
+    headers: list[tuple[str, str]] = []
+    body = b""
+    tap: RecordingTap | None = None
     gw.metrics.in_flight.inc()
     try:
         try:
-            path = normalise_path(raw_path)
+            path = normalise_path(request.raw_path)
             dialect = _guess_dialect(path, request)
             headers = check_headers(request, gw.config.http_server)
             route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
-            dialect, endpoint = route.endpoint.dialect, route.endpoint.value
+            dialect, endpoint = route.endpoint.dialect, route.endpoint
             _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
             body = await read_body(request, gw.config.http_server.max_request_body_bytes)
             model, stream = inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False)
@@ -82,21 +86,98 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
                 request_id=request_id,
                 started=started,
             )
-            outbound = await gw.pipeline.send(inbound)
+            tap = _tap_for(gw, request, inbound)
+            outbound = await gw.pipeline.send(inbound, tap)
         except LunaRouteError as exc:
-            _finish(gw, dialect, endpoint, "gateway", exc.status, started, request, request_id)
+            label = endpoint.value if endpoint is not None else "unknown"
+            _finish(gw, dialect, label, "gateway", exc.status, started, request, request_id)
+            if gw.capture is not None and endpoint is not None:
+                tap = tap or _rejected_tap(gw, request, request_id, dialect, endpoint, headers, body, started)
+                outcome: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "rejected"
+                if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
+                    outcome = "upstream_error"
+                tap.finish(exc.status, outcome, exc.message)
             return _error(dialect, exc, request_id)
         except asyncio.CancelledError:
             # The client went away before the upstream answered (aiohttp cancels the handler).
-            gw.metrics.disconnects.labels(dialect, endpoint).inc()
-            _finish(gw, dialect, endpoint, "gateway", CLIENT_CLOSED, started, request, request_id)
+            label = endpoint.value if endpoint is not None else "unknown"
+            gw.metrics.disconnects.labels(dialect, label).inc()
+            _finish(gw, dialect, label, "gateway", CLIENT_CLOSED, started, request, request_id)
+            if tap is not None:
+                tap.finish(None, "client_disconnected")
             raise
-        return await _relay(request, gw, inbound, outbound)
+        return await _relay(request, gw, inbound, outbound, tap)
     finally:
         gw.metrics.in_flight.dec()
 
 
-async def _relay(request: web.Request, gw: Gateway, inbound: Inbound, outbound: Outbound) -> web.StreamResponse:
+def _tap_for(gw: Gateway, request: web.Request, inbound: Inbound) -> RecordingTap | None:
+    capture = gw.capture
+    if capture is None:
+        return None
+    return _make_tap(
+        gw,
+        request,
+        inbound.request_id,
+        inbound.dialect,
+        inbound.route.endpoint,
+        inbound.headers,
+        inbound.body,
+        inbound.started,
+        model=inbound.model,
+        stream=inbound.stream,
+    )
+
+
+def _rejected_tap(
+    gw: Gateway,
+    request: web.Request,
+    request_id: str,
+    dialect: Dialect,
+    endpoint: Endpoint,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    started: float,
+) -> RecordingTap:
+    return _make_tap(gw, request, request_id, dialect, endpoint, headers, body, started, model=None, stream=False)
+
+
+def _make_tap(
+    gw: Gateway,
+    request: web.Request,
+    request_id: str,
+    dialect: Dialect,
+    endpoint: Endpoint,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    started: float,
+    *,
+    model: str | None,
+    stream: bool,
+) -> RecordingTap:
+    assert gw.capture is not None
+    rec = gw.config.session_recording
+    record = ExchangeRecord(
+        request_id=request_id,
+        started_at=time.time() - (time.perf_counter() - started),
+        listener=dialect,
+        endpoint=endpoint,
+        method=request.method,
+        path=request.path,
+        request_headers=recordable_headers(
+            headers, capture_user_agent=rec.capture_user_agent, max_user_agent=rec.max_user_agent_length
+        ),
+        request_body=body,
+        model_requested=model,
+        is_streaming=stream,
+        client_ip=client_ip_for(request.remote, rec.client_ip),
+    )
+    return RecordingTap(gw.capture, record, started=started, limit=rec.max_capture_bytes)
+
+
+async def _relay(
+    request: web.Request, gw: Gateway, inbound: Inbound, outbound: Outbound, tap: RecordingTap | None
+) -> web.StreamResponse:
     provider = outbound.provider.name
     response_upstream = outbound.response
     endpoint = inbound.route.endpoint.value
@@ -112,22 +193,30 @@ async def _relay(request: web.Request, gw: Gateway, inbound: Inbound, outbound: 
                 keepalive_secs=gw.keepalive_secs,
                 metrics=gw.metrics,
                 labels=(inbound.dialect, endpoint),
+                tap=tap,
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
                 gw.metrics.disconnects.labels(inbound.dialect, endpoint).inc()
                 status = CLIENT_CLOSED
             return response
         try:
-            return await relay_body(response_upstream, extra)
+            response = await relay_body(response_upstream, extra, tap)
+            status = response.status
+            return response
         except LunaRouteError as exc:
             status = exc.status
+            if tap is not None:
+                kind: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
+                tap.finish(exc.status, kind, exc.message)
             return _error(inbound.dialect, exc, inbound.request_id)
     except asyncio.CancelledError:
         gw.metrics.disconnects.labels(inbound.dialect, endpoint).inc()
         status = CLIENT_CLOSED
+        if tap is not None:
+            tap.finish(None, "client_disconnected")
         raise
     finally:
-        response_upstream.close()
+        outbound.close()
         _finish(gw, inbound.dialect, endpoint, provider, status, inbound.started, request, inbound.request_id)
 
 
@@ -181,12 +270,23 @@ async def handle_health(request: web.Request) -> web.Response:
 
 
 async def handle_ready(request: web.Request) -> web.Response:
-    """Ready while at least one served dialect has an enabled provider; lists the providers."""
+    """Ready while some served dialect has a provider whose circuit is not open; lists every provider's
+    dialect, breaker state and health."""
     gw = request.app[GATEWAY]
-    table = gw.pipeline.router
-    providers = {name: {"dialect": p.dialect} for name, p in table.providers.items()}
-    ready = bool(table.defaults)
-    body = {"status": "ready" if ready else "not_ready", "dialects": dict(table.defaults), "providers": providers}
+    router = gw.pipeline.router
+    resilience = gw.pipeline.resilience
+    health = resilience.health.snapshot()
+    providers = {
+        name: {
+            "dialect": p.dialect,
+            "breaker": resilience.state(name).value,
+            "health": msgspec.to_builtins(health[name]) if name in health else None,
+        }
+        for name, p in router.providers.items()
+    }
+    usable = [name for name in router.providers if resilience.state(name).value != "open"]
+    ready = bool(router.defaults) and bool(usable)
+    body = {"status": "ready" if ready else "not_ready", "dialects": dict(router.defaults), "providers": providers}
     return web.Response(status=200 if ready else 503, body=_encode(body), content_type=_JSON)
 
 

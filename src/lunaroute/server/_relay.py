@@ -16,12 +16,13 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from lunaroute.dialects.errors import stream_error_event
-from lunaroute.errors import UpstreamError
+from lunaroute.errors import UpstreamError, UpstreamTimeout
 from lunaroute.observability import Metrics
 from lunaroute.providers._headers import forward_response_headers
-from lunaroute.types import Dialect, UpstreamResponse
+from lunaroute.recording._tap import RecordingTap
+from lunaroute.types import Dialect, Outcome, UpstreamResponse
 
-__all__ = ["RelayOutcome", "relay_body", "relay_stream"]
+__all__ = ["RelayOutcome", "outcome_of", "relay_body", "relay_stream", "wants_streamed_relay"]
 
 KEEPALIVE = b": keepalive\n\n"
 _BUFFER_LIMIT = 1 << 20
@@ -68,9 +69,20 @@ def wants_streamed_relay(upstream: UpstreamResponse, bypass: bool) -> bool:
     return length is None or not length.isdigit() or int(length) > _BUFFER_LIMIT
 
 
-async def relay_body(upstream: UpstreamResponse, extra: dict[str, str]) -> web.Response:
-    """Read the whole upstream body and answer with it unchanged (encoding included)."""
+def outcome_of(status: int) -> Outcome:
+    return "ok" if status < 400 else "upstream_error"
+
+
+async def relay_body(upstream: UpstreamResponse, extra: dict[str, str], tap: RecordingTap | None) -> web.Response:
+    """Read the whole upstream body and answer with it unchanged (encoding included).
+
+    The exchange is handed to the recorder (`tap.finish`) before the response is returned to the client.
+    """
     body = await upstream.read()
+    if tap is not None:
+        tap.head(upstream.status, upstream.headers)
+        tap.body(body)
+        tap.finish(upstream.status, outcome_of(upstream.status))
     return web.Response(status=upstream.status, body=body, headers=_client_headers(upstream, extra))
 
 
@@ -83,15 +95,25 @@ async def relay_stream(
     keepalive_secs: float | None,
     metrics: Metrics,
     labels: tuple[str, str],
+    tap: RecordingTap | None,
 ) -> tuple[web.StreamResponse, str]:
-    """Relay the upstream body chunk by chunk. Returns the response and its `RelayOutcome`."""
+    """Relay the upstream body chunk by chunk. Returns the response and its `RelayOutcome`.
+
+    Each chunk goes to the client first and to `tap` (the recorder's copy) second; the exchange is handed to the
+    recorder before the final chunk of the HTTP response (`write_eof`), so a client that saw the end of its
+    response has its session journaled.
+    """
     encoding = _content_encoding(upstream)
     decode = _decoder_for(encoding) if upstream.is_event_stream else None
     drop = ("content-encoding",) if decode is not None else ()
     response = web.StreamResponse(status=upstream.status, headers=_client_headers(upstream, extra, drop))
+    if tap is not None:
+        tap.head(upstream.status, upstream.headers)
     try:
         await response.prepare(request)
     except ConnectionError:
+        if tap is not None:
+            tap.finish(upstream.status, "client_disconnected")
         return response, RelayOutcome.CLIENT_DISCONNECTED
     loop = asyncio.get_running_loop()
     state = _StreamState(loop.time())
@@ -109,16 +131,28 @@ async def relay_stream(
             state.last = loop.time()
             await response.write(chunk)
             chunks.inc()
+            if tap is not None:
+                tap.chunk(chunk)
+        if tap is not None:
+            tap.finish(upstream.status, outcome_of(upstream.status))
         await response.write_eof()
     except UpstreamError as exc:
         outcome = RelayOutcome.UPSTREAM_ERROR
+        tail = b""
+        if upstream.is_event_stream:
+            tail = (b"" if state.at_boundary else b"\n\n") + stream_error_event(dialect, exc)
+        if tap is not None:
+            tap.chunk(tail)
+            kind: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
+            tap.finish(upstream.status, kind, exc.message)
         with contextlib.suppress(ConnectionError):
-            if upstream.is_event_stream:
-                prefix = b"" if state.at_boundary else b"\n\n"
-                await response.write(prefix + stream_error_event(dialect, exc))
+            if tail:
+                await response.write(tail)
             await response.write_eof()
     except ConnectionError:
         outcome = RelayOutcome.CLIENT_DISCONNECTED
+        if tap is not None:
+            tap.finish(upstream.status, "client_disconnected")
     finally:
         if keeper is not None:
             keeper.cancel()

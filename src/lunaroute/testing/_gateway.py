@@ -20,7 +20,9 @@ def upstream_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
         "providers": {
             "openai": {"base_url": f"{upstream_url}/v1"},
             "anthropic": {"base_url": upstream_url},
-        }
+        },
+        # Tests opt in to recording with their own paths; never write to the user's home.
+        "session_recording": {"enabled": False},
     }
     for key, value in overrides.items():
         if key == "providers":

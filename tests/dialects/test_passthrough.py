@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lunaroute.dialects.passthrough import inspect_body, rewrite_model
 from lunaroute.errors import InvalidRequest
-from lunaroute.pipeline import inspect_body, rewrite_model
 from lunaroute.types import Endpoint
 
 CHAT = Endpoint.OPENAI_CHAT

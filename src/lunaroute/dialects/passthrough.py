@@ -1,0 +1,94 @@
+"""Passthrough inspection: the little a gateway must read from a JSON body it forwards as bytes.
+
+Pure: `inspect_body` validates just enough to route safely (a JSON object, `model` and `stream` well typed and not
+duplicated); `rewrite_model` patches the top-level `model` and keeps every other value as its original bytes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+
+from lunaroute.errors import InvalidRequest
+from lunaroute.types import Endpoint
+
+__all__ = ["JSON_ENDPOINTS", "inspect_body", "rewrite_model"]
+
+JSON_ENDPOINTS = frozenset(
+    {
+        Endpoint.ANTHROPIC_MESSAGES,
+        Endpoint.ANTHROPIC_COUNT_TOKENS,
+        Endpoint.OPENAI_CHAT,
+        Endpoint.OPENAI_COMPLETIONS,
+        Endpoint.OPENAI_RESPONSES,
+        Endpoint.OPENAI_EMBEDDINGS,
+    }
+)
+_NEEDS_MODEL = frozenset(
+    {Endpoint.ANTHROPIC_MESSAGES, Endpoint.OPENAI_CHAT, Endpoint.OPENAI_COMPLETIONS, Endpoint.OPENAI_RESPONSES}
+)
+
+
+_top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_encoder = msgspec.json.Encoder()
+
+
+def rewrite_model(body: bytes, model: str) -> bytes:
+    """`body` with its top-level `model` replaced; every other value is kept as its original bytes."""
+    top = _top_decoder.decode(body)
+    top["model"] = msgspec.Raw(_encoder.encode(model))
+    return _encoder.encode(top)
+
+
+class _Head(msgspec.Struct):
+    """The two fields passthrough needs from a body; every other key is skipped without being built."""
+
+    model: str | None = None
+    stream: bool | None = None
+
+
+_head_decoder = msgspec.json.Decoder(_Head)
+
+
+def inspect_body(endpoint: Endpoint, body: bytes) -> tuple[str | None, bool]:
+    """`(model, stream)` of a JSON request body, validating just enough to route it safely.
+
+    Raises `InvalidRequest` for a body that is not a UTF-8 JSON object, a non-string `model`, a non-boolean
+    `stream`, a model name with control characters, a missing model where one is required, or a duplicated
+    top-level `model`/`stream` key (routing and the upstream must not read different values).
+    """
+    if not body:
+        raise InvalidRequest("the request body is empty; a JSON object is required")
+    try:
+        head = _head_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        if " - at `$." not in text:
+            raise InvalidRequest("the request body must be a JSON object") from None
+        message, _, where = text.rpartition(" - at `$.")
+        raise InvalidRequest(message, param=where.rstrip("`")) from None
+    except (msgspec.DecodeError, RecursionError):
+        raise InvalidRequest("the request body is not valid JSON") from None
+    model = head.model
+    if model is not None and (not model or any(ord(c) < 0x20 or ord(c) == 0x7F for c in model)):
+        raise InvalidRequest("model must be a non-empty name without control characters", param="model")
+    if model is None and endpoint in _NEEDS_MODEL:
+        raise InvalidRequest("model is required", param="model")
+    if body.count(b'"model"') > 1 or body.count(b'"stream"') > 1:
+        _reject_duplicate_keys(body)
+    return model, bool(head.stream)
+
+
+def _reject_duplicate_keys(body: bytes) -> None:
+    """Slow path, taken only when `"model"`/`"stream"` occur more than once: refuse top-level duplicates."""
+    seen_last: list[bool] = []
+
+    def hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [k for k, _ in pairs]
+        seen_last.append(any(keys.count(k) > 1 for k in ("model", "stream")))
+        return dict(pairs)
+
+    json.loads(body, object_pairs_hook=hook)
+    if seen_last and seen_last[-1]:
+        raise InvalidRequest("duplicate top-level keys are not allowed", param="model")

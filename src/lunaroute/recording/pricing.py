@@ -1,0 +1,139 @@
+"""Model prices for cost estimates: the `genai-prices` table shipped in that package, then a fallback of ours.
+
+Everything is local: `genai-prices` carries its data inside the package and is never asked to update (no
+network at run time); when it is not installed or cannot match a model, `FALLBACK_PRICES` (list prices of
+the common Anthropic and OpenAI models, USD per million tokens) is matched by longest model-name prefix.
+A cost is an estimate at list price: no batch or priority tiers, no negotiated discounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from importlib import metadata
+from typing import NamedTuple
+
+from lunaroute.model import Usage
+from lunaroute.recording.events import CostEstimate
+
+__all__ = ["FALLBACK_PRICES", "FALLBACK_VERSION", "PRICES_VERSION", "Price", "estimate_cost"]
+
+
+class Price(NamedTuple):
+    """USD per million tokens: input, output, cache read, cache write (None: billed as input)."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+
+FALLBACK_VERSION = "2025-11"
+FALLBACK_PRICES: dict[str, Price] = {
+    "claude-opus-4-5": Price(5, 25, 0.5, 6.25),
+    "claude-opus-4": Price(15, 75, 1.5, 18.75),
+    "claude-sonnet-4": Price(3, 15, 0.3, 3.75),
+    "claude-3-7-sonnet": Price(3, 15, 0.3, 3.75),
+    "claude-3-5-sonnet": Price(3, 15, 0.3, 3.75),
+    "claude-haiku-4-5": Price(1, 5, 0.1, 1.25),
+    "claude-3-5-haiku": Price(0.8, 4, 0.08, 1),
+    "claude-3-haiku": Price(0.25, 1.25, 0.03, 0.3),
+    "gpt-4o": Price(2.5, 10, 1.25),
+    "gpt-4o-mini": Price(0.15, 0.6, 0.075),
+    "gpt-4.1": Price(2, 8, 0.5),
+    "gpt-4.1-mini": Price(0.4, 1.6, 0.1),
+    "gpt-4.1-nano": Price(0.1, 0.4, 0.025),
+    "gpt-5": Price(1.25, 10, 0.125),
+    "gpt-5-mini": Price(0.25, 2, 0.025),
+    "gpt-5-nano": Price(0.05, 0.4, 0.005),
+    "o1": Price(15, 60, 7.5),
+    "o1-mini": Price(1.1, 4.4, 0.55),
+    "o3": Price(2, 8, 0.5),
+    "o3-mini": Price(1.1, 4.4, 0.55),
+    "o4-mini": Price(1.1, 4.4, 0.275),
+}
+"""Fallback prices by model-name prefix (a dated or suffixed name such as `gpt-5-codex` matches `gpt-5`)."""
+
+
+def _genai_prices_version() -> str | None:
+    try:
+        return metadata.version("genai-prices")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+PRICES_VERSION = f"genai-prices {_genai_prices_version() or 'absent'}; lunaroute fallback {FALLBACK_VERSION}"
+"""Which price data `estimate_cost` uses (recorded beside costs so they can be recomputed)."""
+
+_PROVIDER_IDS = {"anthropic", "openai"}
+
+
+def _estimate(provider: str, model: str, usage: Usage, input_usd: float, output_usd: float) -> CostEstimate:
+    total = input_usd + output_usd
+    tokens = usage.total_input_tokens + usage.output_tokens
+    reasoning_share = min(usage.reasoning_tokens / usage.output_tokens, 1.0) if usage.output_tokens else 0.0
+    return CostEstimate(
+        provider=provider,
+        model=model,
+        input_cost_usd=input_usd,
+        output_cost_usd=output_usd,
+        thinking_cost_usd=output_usd * reasoning_share if reasoning_share else None,
+        total_cost_usd=total,
+        cost_per_1k_tokens=total / tokens * 1000 if tokens else 0.0,
+    )
+
+
+def _from_genai_prices(model: str, provider: str, usage: Usage, at: dt.datetime | None) -> tuple[float, float] | None:
+    try:
+        import genai_prices
+    except ImportError:
+        return None
+    priced = genai_prices.Usage(
+        input_tokens=usage.total_input_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_creation_tokens,
+        output_tokens=usage.output_tokens,
+    )
+    provider_id = provider if provider in _PROVIDER_IDS else None
+    try:
+        result = genai_prices.calc_price(priced, model, provider_id=provider_id, genai_request_timestamp=at)
+    except (LookupError, ValueError, TypeError, ArithmeticError):
+        return None
+    return float(result.input_price), float(result.output_price)
+
+
+def _fallback_price(model: str) -> Price | None:
+    name = model.rsplit("/", 1)[-1].lower()
+    matches = [prefix for prefix in FALLBACK_PRICES if name.startswith(prefix)]
+    return FALLBACK_PRICES[max(matches, key=len)] if matches else None
+
+
+def _from_fallback(model: str, usage: Usage) -> tuple[float, float] | None:
+    price = _fallback_price(model)
+    if price is None:
+        return None
+    per_token = Decimal(1) / Decimal(1_000_000)
+    cache_read = price.cache_read if price.cache_read is not None else price.input
+    cache_write = price.cache_write if price.cache_write is not None else price.input
+    input_usd = (
+        Decimal(usage.input_tokens) * Decimal(str(price.input))
+        + Decimal(usage.cache_read_tokens) * Decimal(str(cache_read))
+        + Decimal(usage.cache_creation_tokens) * Decimal(str(cache_write))
+    ) * per_token
+    output_usd = Decimal(usage.output_tokens) * Decimal(str(price.output)) * per_token
+    return float(input_usd), float(output_usd)
+
+
+def estimate_cost(provider: str, model: str, usage: Usage, *, at: dt.datetime | None = None) -> CostEstimate | None:
+    """The list-price cost of `usage` on `model`, or None when no table knows the model.
+
+    `provider` is the gateway's provider name: `anthropic`/`openai` pin the price table's provider, any other
+    name lets the table find the model's provider. `at` picks prices in force at that instant (default now).
+    `thinking_cost_usd` is the reasoning share of the output cost (already inside `output_cost_usd`).
+    """
+    if not model:
+        return None
+    costs = _from_genai_prices(model, provider, usage, at) or _from_fallback(model, usage)
+    if costs is None:
+        return None
+    return _estimate(provider, model, usage, *costs)

@@ -1,0 +1,55 @@
+"""Cost estimates: the genai-prices table, our fallback, and unknown models."""
+
+from __future__ import annotations
+
+import pytest
+
+from lunaroute.model import Usage
+from lunaroute.recording import pricing
+from lunaroute.recording.pricing import PRICES_VERSION, estimate_cost
+
+
+def test_anthropic_with_cache_tokens() -> None:
+    usage = Usage(input_tokens=1000, cache_read_tokens=2000, cache_creation_tokens=400, output_tokens=500)
+    cost = estimate_cost("anthropic", "claude-sonnet-4-5-20250929", usage)
+    assert cost is not None
+    assert cost.provider == "anthropic"
+    assert cost.model == "claude-sonnet-4-5-20250929"
+    # $3 input, $0.30 cache read, $3.75 cache write, $15 output per million tokens.
+    assert cost.input_cost_usd == pytest.approx((1000 * 3 + 2000 * 0.3 + 400 * 3.75) / 1e6)
+    assert cost.output_cost_usd == pytest.approx(500 * 15 / 1e6)
+    assert cost.total_cost_usd == pytest.approx(cost.input_cost_usd + cost.output_cost_usd)
+    assert cost.cost_per_1k_tokens == pytest.approx(cost.total_cost_usd / 3900 * 1000)
+    assert cost.thinking_cost_usd is None
+
+
+def test_reasoning_share_of_output() -> None:
+    cost = estimate_cost("openai", "gpt-5", Usage(input_tokens=100, output_tokens=1000, reasoning_tokens=250))
+    assert cost is not None
+    assert cost.thinking_cost_usd == pytest.approx(cost.output_cost_usd / 4)
+
+
+def test_unknown_model_and_custom_provider_name() -> None:
+    assert estimate_cost("ollama", "llama3:8b-instruct-q4", Usage(input_tokens=10, output_tokens=10)) is None
+    assert estimate_cost("openai", "", Usage(input_tokens=10)) is None
+    assert estimate_cost("my-openai-pool", "gpt-4o-mini", Usage(input_tokens=1_000_000)) is not None
+
+
+def test_fallback_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pricing, "_from_genai_prices", lambda *args: None)
+    cost = estimate_cost(
+        "openai",
+        "openai/gpt-4o-mini-2024-07-18",
+        Usage(input_tokens=1_000_000, cache_read_tokens=1_000_000, output_tokens=1_000_000),
+    )
+    assert cost is not None
+    assert (cost.input_cost_usd, cost.output_cost_usd) == pytest.approx((0.15 + 0.075, 0.6))
+    opus = estimate_cost("anthropic", "claude-opus-4-1-20250805", Usage(output_tokens=1_000_000))
+    assert opus is not None
+    assert opus.output_cost_usd == pytest.approx(75)
+    assert estimate_cost("openai", "gpt-3.5-turbo", Usage(input_tokens=1)) is None
+
+
+def test_version_names_both_tables() -> None:
+    assert "genai-prices" in PRICES_VERSION
+    assert pricing.FALLBACK_VERSION in PRICES_VERSION
