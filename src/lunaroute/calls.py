@@ -54,6 +54,8 @@ class Outbound:
     translated: bool = False
     reason: str = "default"
     on_close: Callable[[], None] | None = None
+    deadline: float | None = None
+    """Event-loop time by which the whole exchange must end (`total_timeout_secs`), or None."""
 
     def close(self) -> None:
         """Release the upstream response and whatever was held for it; idempotent."""

@@ -26,7 +26,7 @@ from lunaroute.routing._notify import inject_notice, render_notice
 from lunaroute.routing._resilience import Resilience
 from lunaroute.routing._retry import Verdict, first_sse_event_is_error
 from lunaroute.routing._sticky import session_key_for
-from lunaroute.types import Endpoint, Provider
+from lunaroute.types import Endpoint, Provider, UpstreamResponse
 
 __all__ = ["Inbound", "Outbound", "Pipeline"]
 
@@ -41,6 +41,19 @@ class _Attempted:
     outbound: Outbound | None
     error: UpstreamError | None
     verdict: Verdict | None
+
+
+def _provider_failed(verdict: Verdict) -> bool:
+    """Whether another provider may do better: the failure was the provider's (or its account's), not the
+    request's. A quota error is never retried on the same provider but may fail over."""
+    return verdict.retryable or verdict.reason == "quota_exhausted"
+
+
+def _is_html_page(response: UpstreamResponse, inbound: Inbound) -> bool:
+    if inbound.route.bypass:
+        return False
+    content_type = next((v for k, v in response.headers if k == "content-type"), "")
+    return content_type.lstrip().lower().startswith("text/html")
 
 
 class Pipeline:
@@ -86,7 +99,9 @@ class Pipeline:
             return await self._through_chain(inbound, decision.chain, decision.reason, body, tap)
         try:
             async with asyncio.timeout_at(deadline):
-                return await self._through_chain(inbound, decision.chain, decision.reason, body, tap)
+                outbound = await self._through_chain(inbound, decision.chain, decision.reason, body, tap)
+            outbound.deadline = deadline
+            return outbound
         except TimeoutError:
             raise UpstreamTimeout("the request's total deadline passed before an answer arrived") from None
 
@@ -113,7 +128,7 @@ class Pipeline:
                 result.outbound.reason = reason if position == 0 else "fallback"
                 return result.outbound
             why = result.verdict.reason if result.verdict is not None else "error"
-            if has_next and (result.verdict is None or result.verdict.retryable):
+            if has_next and (result.verdict is None or _provider_failed(result.verdict)):
                 self._metrics.fallbacks.labels(provider.name, chain[position + 1].name, why).inc()
                 if result.outbound is not None:
                     result.outbound.close()
@@ -197,6 +212,13 @@ class Pipeline:
         # Busy until the relay closes the response (`Outbound.close`).
         outbound.on_close = lambda: in_flight.release(provider.name)
         response = outbound.response
+        if _is_html_page(response, inbound):
+            # A CDN or proxy error page where an API answer belongs: never passed on as it is.
+            outbound.close()
+            error = UpstreamError(f"provider {provider.name!r} answered with an HTML page instead of the API")
+            failure = policy.classify(None, error=error)
+            self.resilience.failed(provider.name, failure.reason)
+            return _Attempted(None, error, failure)
         verdict: Verdict | None = None
         if response.status >= 400:
             if more and response.status in policy.retry_on_statuses:
@@ -205,16 +227,20 @@ class Pipeline:
                 verdict = policy.classify(response.status, response.headers, error_body[:4096])
             else:
                 verdict = policy.classify(response.status, response.headers)
+            if not _provider_failed(verdict):
+                # The request was refused (400, 401, 404...): the provider works; this is the answer.
+                self.resilience.succeeded(provider.name, time.perf_counter() - started)
+                return _Attempted(outbound, None, None)
             self.resilience.failed(provider.name, verdict.reason)
-            # A non-retryable error (400, 401...) is the answer: pass it on without failing over.
-            return _Attempted(outbound, None, verdict if verdict.retryable else None)
+            return _Attempted(outbound, None, verdict)
         if more and response.is_event_stream and self._peek_s > 0:
             peeked, first = await peek_first_chunk(response, self._peek_s)
             outbound.response = peeked
             error_type = first_sse_event_is_error(first) if first is not None else None
             if error_type is not None:
                 verdict = policy.classify(response.status, response.headers, first or b"")
-                self.resilience.failed(provider.name, verdict.reason)
-                return _Attempted(outbound, None, verdict if verdict.retryable else None)
+                if _provider_failed(verdict):
+                    self.resilience.failed(provider.name, verdict.reason)
+                    return _Attempted(outbound, None, verdict)
         self.resilience.succeeded(provider.name, time.perf_counter() - started)
         return _Attempted(outbound, None, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -110,3 +111,25 @@ def test_stop_ignores_a_stale_pid_of_another_process(home: dict[str, str]) -> No
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_route_dry_run(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "providers:\n  local: {provider_type: openai, base_url: 'http://127.0.0.1:9/v1', model: qwen}\n"
+        "routing:\n  rules:\n    - {name: claude-local, model_pattern: '^claude-', primary: local, fallbacks: [anthropic]}\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["route", "--config", str(path), "--model", "claude-sonnet-4-6", "--json"])
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.output)
+    assert decision["rule"] == "claude-local"
+    assert [(s["provider"], s["translated"], s["model_sent"]) for s in decision["chain"]] == [
+        ("local", True, "qwen"),
+        ("anthropic", False, "claude-sonnet-4-6"),
+    ]
+    result = runner.invoke(cli, ["route", "--config", str(path), "--model", "gpt-4o", "--dialect", "openai"])
+    assert "default" in result.output
+    assert "openai (openai, passthrough" in result.output
+    result = runner.invoke(cli, ["route", "--config", str(path), "--model", "m", "--header", "x-lunaroute-provider=zz"])
+    assert result.exit_code == 1

@@ -98,6 +98,19 @@ def stop(config_path: str | None, host: str | None, port: int | None) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@_config_option
+@click.option("--model", required=True, help="The model the request asks for.")
+@click.option("--header", multiple=True, help="A request header NAME=VALUE (repeatable).")
+@click.option("--dialect", type=click.Choice(["anthropic", "openai"]), default="anthropic", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def route(config_path: str | None, model: str, header: tuple[str, ...], dialect: str, as_json: bool) -> None:
+    """Show which providers would serve a request (a dry run of the router; nothing is sent)."""
+    from lunaroute.cli._route import print_route
+
+    print_route(_load(config_path), model, header, dialect, as_json)  # type: ignore[arg-type]
+
+
 @cli.group()
 def config() -> None:
     """Check or show the configuration."""

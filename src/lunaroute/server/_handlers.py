@@ -194,13 +194,14 @@ async def _relay(
                 metrics=gw.metrics,
                 labels=(inbound.dialect, endpoint),
                 tap=tap,
+                deadline=outbound.deadline,
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
                 gw.metrics.disconnects.labels(inbound.dialect, endpoint).inc()
                 status = CLIENT_CLOSED
             return response
         try:
-            response = await relay_body(response_upstream, extra, tap)
+            response = await relay_body(response_upstream, extra, tap, outbound.deadline)
             status = response.status
             return response
         except LunaRouteError as exc:

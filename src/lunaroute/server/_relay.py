@@ -73,12 +73,18 @@ def outcome_of(status: int) -> Outcome:
     return "ok" if status < 400 else "upstream_error"
 
 
-async def relay_body(upstream: UpstreamResponse, extra: dict[str, str], tap: RecordingTap | None) -> web.Response:
-    """Read the whole upstream body and answer with it unchanged (encoding included).
+async def relay_body(
+    upstream: UpstreamResponse, extra: dict[str, str], tap: RecordingTap | None, deadline: float | None = None
+) -> web.Response:
+    """Read the whole upstream body (by `deadline`, event-loop time) and answer with it unchanged.
 
     The exchange is handed to the recorder (`tap.finish`) before the response is returned to the client.
     """
-    body = await upstream.read()
+    try:
+        async with asyncio.timeout_at(deadline):
+            body = await upstream.read()
+    except TimeoutError:
+        raise UpstreamTimeout("the request's total deadline passed during the response") from None
     if tap is not None:
         tap.head(upstream.status, upstream.headers)
         tap.body(body)
@@ -96,9 +102,11 @@ async def relay_stream(
     metrics: Metrics,
     labels: tuple[str, str],
     tap: RecordingTap | None,
+    deadline: float | None = None,
 ) -> tuple[web.StreamResponse, str]:
     """Relay the upstream body chunk by chunk. Returns the response and its `RelayOutcome`.
 
+    `deadline` (event-loop time) ends the relay with an upstream-timeout error event.
     Each chunk goes to the client first and to `tap` (the recorder's copy) second; the exchange is handed to the
     recorder before the final chunk of the HTTP response (`write_eof`), so a client that saw the end of its
     response has its session journaled.
@@ -123,16 +131,20 @@ async def relay_stream(
     chunks = metrics.stream_chunks.labels(*labels)
     outcome = RelayOutcome.COMPLETE
     try:
-        async for raw in upstream.iter_chunks():
-            chunk = decode(raw) if decode is not None else raw
-            if not chunk:
-                continue
-            state.at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
-            state.last = loop.time()
-            await response.write(chunk)
-            chunks.inc()
-            if tap is not None:
-                tap.chunk(chunk)
+        try:
+            async with asyncio.timeout_at(deadline):
+                async for raw in upstream.iter_chunks():
+                    chunk = decode(raw) if decode is not None else raw
+                    if not chunk:
+                        continue
+                    state.at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
+                    state.last = loop.time()
+                    await response.write(chunk)
+                    chunks.inc()
+                    if tap is not None:
+                        tap.chunk(chunk)
+        except TimeoutError:
+            raise UpstreamTimeout("the request's total deadline passed during the response") from None
         if tap is not None:
             tap.finish(upstream.status, outcome_of(upstream.status))
         await response.write_eof()

@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 CHARS_PER_TOKEN = 4
+_MAX_MS = 1e10
+"""Offsets past ~115 days are clock errors, not durations: they are recorded as 0."""
 
 
 def instant(record: ExchangeRecord, offset_ms: float | None) -> dt.datetime:
@@ -41,12 +43,12 @@ def instant(record: ExchangeRecord, offset_ms: float | None) -> dt.datetime:
 
 
 def _ms(value: float | None) -> int:
-    return max(0, round(value)) if value is not None and math.isfinite(value) else 0
+    return max(0, round(value)) if value is not None and math.isfinite(value) and value < _MAX_MS else 0
 
 
 def offset_ms(value: float | None) -> float:
     """`value` when it is a finite, non-negative offset; else 0.0 (a record's clock fields are advisory)."""
-    return value if value is not None and math.isfinite(value) and value > 0 else 0.0
+    return value if value is not None and math.isfinite(value) and 0 < value < _MAX_MS else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ def streaming_stats(record: ExchangeRecord, timing: Timings) -> StreamingStats |
     """Chunk timing of a streamed exchange: latencies are the gaps between consecutive relayed chunks."""
     if not record.is_streaming or not record.chunk_offsets_ms:
         return None
-    offsets = [o for o in record.chunk_offsets_ms if math.isfinite(o)]
+    offsets = [o for o in record.chunk_offsets_ms if math.isfinite(o) and 0 <= o < _MAX_MS]
     gaps = sorted(max(0.0, b - a) for a, b in itertools.pairwise(offsets))
     return StreamingStats(
         time_to_first_token_ms=timing.time_to_first_token_ms or _ms(offsets[0] if offsets else None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -84,9 +85,11 @@ class SessionTracker:
             return seen
 
     @staticmethod
-    def estimate_ms(seen: ToolCallSeen, result_arrived_at: float) -> int:
-        """Estimated execution time of `seen` whose result arrived at `result_arrived_at` (never negative)."""
-        return max(0, round((result_arrived_at - seen.sent_at) * 1000))
+    def estimate_ms(seen: ToolCallSeen, result_arrived_at: float) -> int | None:
+        """Estimated execution time of `seen` whose result arrived at `result_arrived_at`: never negative,
+        None when either instant is not a real time."""
+        elapsed = (result_arrived_at - seen.sent_at) * 1000
+        return max(0, round(elapsed)) if math.isfinite(elapsed) else None
 
     def _expire(self, now: float) -> None:
         # Sessions are in least-recently-touched order, so expired ones are at the front.
