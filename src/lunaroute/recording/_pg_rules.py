@@ -127,7 +127,8 @@ async def _tool_call(
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (session_id, request_id, tool_call_id) "
         "DO UPDATE SET execution_time_ms = COALESCE(EXCLUDED.execution_time_ms, tool_call_executions.execution_time_ms), "
         "output_size_bytes = COALESCE(EXCLUDED.output_size_bytes, tool_call_executions.output_size_bytes), "
-        "success = COALESCE(EXCLUDED.success, tool_call_executions.success)",
+        "success = COALESCE(EXCLUDED.success, tool_call_executions.success), "
+        "tool_arguments = COALESCE(tool_call_executions.tool_arguments, EXCLUDED.tool_arguments)",
         *key,
         _t(tool_name),
         _t(tool_arguments),

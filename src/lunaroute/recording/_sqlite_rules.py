@@ -166,9 +166,10 @@ def _tool_call(
         ).fetchone()
         b.conn.execute(
             "UPDATE tool_call_executions SET execution_time_ms = COALESCE(?, execution_time_ms), "
-            "output_size_bytes = COALESCE(?, output_size_bytes), success = COALESCE(?, success) "
+            "output_size_bytes = COALESCE(?, output_size_bytes), success = COALESCE(?, success), "
+            "tool_arguments = COALESCE(tool_arguments, ?) "
             "WHERE session_id = ? AND request_id = ? AND tool_call_id = ?",
-            (_i(execution_time_ms), _i(output_size_bytes), success, *key),
+            (_i(execution_time_ms), _i(output_size_bytes), success, tool_arguments, *key),
         )
     new_call = 1 if inserted else 0
     new_error = 1 if success is False and (prior is None or prior[0] != 0) else 0
