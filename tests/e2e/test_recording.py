@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,8 @@ def recording_config(tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def recording_gateway(make_gateway: GatewayFactory, tmp_path: Path) -> AsyncIterator[GatewayServer]:
-    gateway = await make_gateway(session_recording=recording_config(tmp_path))
-    yield gateway
+async def recording_gateway(make_gateway: GatewayFactory, tmp_path: Path) -> GatewayServer:
+    return await make_gateway(session_recording=recording_config(tmp_path))
 
 
 def rows(db: Path, sql: str, *params: Any) -> list[sqlite3.Row]:

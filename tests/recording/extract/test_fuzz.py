@@ -73,6 +73,7 @@ TYPES = [
     "input_json_delta",
     "text_delta",
     "reasoning",
+    "x",  # a tool call id the tracker knows
 ]
 # Objects built from the wire vocabulary reach far deeper into the parsers than random text.
 wire_values = st.recursive(
@@ -146,6 +147,7 @@ def records(draw: st.DrawFn) -> ExchangeRecord:
 @given(records())
 def test_any_exchange_yields_encodable_events_ending_with_completed(record: ExchangeRecord) -> None:
     tracker = SessionTracker(max_sessions=4)
+    tracker.remember("", "x", "Known", record.started_at - 1.5)
     start = events_at_start(record, tracker)
     end = events_at_end(record, tracker)
     assert isinstance(end[-1], Completed)
