@@ -1,0 +1,74 @@
+"""The bytes the benchmark sends and the upstreams answer: a ~2 KB chat request, a JSON reply, an SSE reply."""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["STREAM_HEADER", "chat_request", "json_reply", "sse_events", "sse_reply"]
+
+STREAM_HEADER = "x-bench-stream"
+"""Sent with streaming requests; the nginx upstream answers with the event stream when it sees it."""
+
+_MODEL = "gpt-4o-mini"
+_SYSTEM = "You are a concise assistant that answers questions about software performance. " * 6
+_USER = "Explain why a reverse proxy adds latency and how event loops and connection pools reduce it. " * 15
+
+
+def chat_request(stream: bool) -> bytes:
+    """A small chat request of about 2 KB, the shape a coding assistant sends."""
+    body = {
+        "model": _MODEL,
+        "messages": [
+            {"role": "system", "content": _SYSTEM.strip()},
+            {"role": "user", "content": _USER.strip()},
+        ],
+        "max_tokens": 256,
+        "temperature": 0.2,
+        "stream": stream,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def json_reply() -> str:
+    """A non-streamed chat completion (no `'` nor `$`, so it fits an nginx `return` string)."""
+    body = {
+        "id": "chatcmpl-bench0001",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": _MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Proxies add a hop; pools and event loops hide it."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 420, "completion_tokens": 12, "total_tokens": 432},
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _chunk(delta: dict[str, str], finish: str | None) -> bytes:
+    body = {
+        "id": "chatcmpl-bench0001",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": _MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+
+
+def sse_events(count: int = 10) -> list[bytes]:
+    """`count` chat.completion.chunk events then `data: [DONE]`, each a complete SSE event."""
+    words = ["Proxies", " add", " a", " hop;", " pools", " and", " loops", " hide", " it", "."]
+    events = [_chunk({"role": "assistant", "content": ""}, None)]
+    events += [_chunk({"content": words[i % len(words)]}, None) for i in range(count - 2)]
+    events.append(_chunk({}, "stop"))
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def sse_reply() -> bytes:
+    """The whole event stream as one body."""
+    return b"".join(sse_events())

@@ -1,0 +1,125 @@
+"""Upstreams to proxy to: nginx with a generated config, else a fast aiohttp server; and a slow-stream server.
+
+Run as a script it is the aiohttp upstream: `python _upstreams.py PORT fast|ttfb [PAUSE_SECS]`.
+`fast` answers JSON at once, or the whole event stream when the request carries the stream header;
+`ttfb` writes the first SSE event at once and the rest after the pause (for time-to-first-byte).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from _payloads import STREAM_HEADER, json_reply, sse_events, sse_reply
+
+__all__ = ["aiohttp_upstream_argv", "nginx_argv", "write_nginx_conf"]
+
+_NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  etag off;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      if ($http_{stream_var}) {{ rewrite ^ /__events last; }}
+      default_type application/json;
+      return 200 '{json}';
+    }}
+    location = /__events {{
+      internal;
+      default_type text/event-stream;
+      alias {dir}/events.txt;
+      # The static module refuses POST; re-enter as GET to serve the file.
+      error_page 405 =200 $uri;
+    }}
+  }}
+}}
+"""
+
+
+def write_nginx_conf(directory: Path, port: int) -> Path:
+    """Write nginx.conf and events.txt into `directory` (made readable for nginx's unprivileged worker)."""
+    directory.chmod(0o755)
+    events = directory / "events.txt"
+    events.write_bytes(sse_reply())
+    events.chmod(0o644)
+    conf = directory / "nginx.conf"
+    stream_var = STREAM_HEADER.replace("-", "_")
+    conf.write_text(_NGINX_CONF.format(dir=directory, port=port, stream_var=stream_var, json=json_reply()))
+    return conf
+
+
+def nginx_argv(binary: str, conf: Path) -> list[str]:
+    """The command that runs nginx in the foreground on `conf` (prefix and error log in its directory)."""
+    return [binary, "-c", str(conf), "-p", f"{conf.parent}/", "-e", str(conf.parent / "nginx-error.log")]
+
+
+def aiohttp_upstream_argv(port: int, mode: str, pause: float = 0.0) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), str(port), mode, str(pause)]
+
+
+def _fast_app() -> web.Application:
+    json_body = json_reply().encode()
+    stream_body = sse_reply()
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        if STREAM_HEADER in request.headers:
+            return web.Response(body=stream_body, content_type="text/event-stream")
+        return web.Response(body=json_body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", handle)
+    return app
+
+
+def _ttfb_app(pause: float) -> web.Application:
+    first, *rest = sse_events()
+    rest_body = b"".join(rest)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
+        await response.prepare(request)
+        await response.write(first)
+        await asyncio.sleep(pause)
+        await response.write(rest_body)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", handle)
+    return app
+
+
+def _main(argv: list[str]) -> None:
+    port, mode = int(argv[0]), argv[1]
+    pause = float(argv[2]) if len(argv) > 2 else 0.0
+    app = _fast_app() if mode == "fast" else _ttfb_app(pause)
+    loop = None
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        pass
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, loop=loop)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
