@@ -93,7 +93,7 @@ class Pipeline:
             headers=inbound.headers,
             session_key=lambda: session_key_for(inbound.headers, inbound.body),
         )
-        self._metrics.overhead.labels(inbound.dialect, endpoint.value).observe(time.perf_counter() - inbound.started)
+        self._metrics.observe_overhead(inbound.dialect, endpoint.value, time.perf_counter() - inbound.started)
         deadline = self._deadline(decision.primary.name)
         if deadline is None:
             return await self._through_chain(inbound, decision.chain, decision.reason, body, tap)

@@ -48,7 +48,12 @@ class Endpoint(enum.StrEnum):
 
     @property
     def dialect(self) -> Dialect:
-        return "anthropic" if self.value.startswith("anthropic.") else "openai"
+        return _ENDPOINT_DIALECT[self]
+
+
+_ENDPOINT_DIALECT: dict[Endpoint, Dialect] = {
+    e: ("anthropic" if e.value.startswith("anthropic.") else "openai") for e in Endpoint
+}
 
 
 @dataclass(slots=True)

@@ -205,3 +205,12 @@ async def test_readyz_without_providers(make_gateway: GatewayFactory) -> None:
         async with session.post(f"{gw.url}/v1/messages", json={"model": "m"}) as response:
             assert response.status == 404
             assert (await response.json())["error"]["type"] == "not_found_error"
+
+
+async def test_query_string_is_forwarded_raw(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway()
+    async with aiohttp.ClientSession() as session:
+        url = f"{gw.url}/v1/models?after=a%26b%3Dc&limit=2"
+        async with session.get(aiohttp.client.URL(url, encoded=True)) as response:
+            assert response.status == 200
+    assert upstream.last_request.query_string == "after=a%26b%3Dc&limit=2"

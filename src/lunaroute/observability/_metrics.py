@@ -94,6 +94,8 @@ class Metrics:
             ("provider", "from_state", "to_state"),
             registry=self.registry,
         )
+        self._duration_children: dict[tuple[str, str], Histogram] = {}
+        self._overhead_children: dict[tuple[str, str], Histogram] = {}
         self._request_children: dict[tuple[str, str, str, str], Counter] = {}
 
     def count_request(self, listener: str, endpoint: str, provider: str, status: int) -> None:
@@ -102,6 +104,20 @@ class Metrics:
         if child is None:
             child = self._request_children[key] = self.requests.labels(*key)
         child.inc()
+
+    def observe_duration(self, listener: str, endpoint: str, seconds: float) -> None:
+        key = (listener, endpoint)
+        child = self._duration_children.get(key)
+        if child is None:
+            child = self._duration_children[key] = self.duration.labels(*key)
+        child.observe(seconds)
+
+    def observe_overhead(self, listener: str, endpoint: str, seconds: float) -> None:
+        key = (listener, endpoint)
+        child = self._overhead_children.get(key)
+        if child is None:
+            child = self._overhead_children[key] = self.overhead.labels(*key)
+        child.observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,6 +11,7 @@ import socket
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
+from yarl import URL
 
 from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
@@ -19,6 +20,7 @@ from lunaroute.types import Headers, ProviderDialect, UpstreamCall
 
 __all__ = ["HttpProvider", "HttpUpstreamResponse"]
 
+_URL_CACHE_SIZE = 1024
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 
 
@@ -86,6 +88,7 @@ class HttpProvider:
         self._prefix = "/v1" if config.provider_type == "anthropic" else ""
         self._env = env
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[tuple[str, str], URL] = {}
         client = config.http_client
         self._split_timeouts = client.first_byte_timeout_secs is not None or client.idle_timeout_secs is not None
         self._first_byte = client.first_byte_timeout_secs or client.timeout_secs
@@ -111,9 +114,16 @@ class HttpProvider:
             raise_for_status=False,
         )
 
-    def url_for(self, call: UpstreamCall) -> str:
-        url = f"{self._base}{self._prefix}{call.path}"
-        return f"{url}?{call.query}" if call.query else url
+    def url_for(self, call: UpstreamCall) -> URL:
+        """The upstream URL; path and query are already percent-encoded (they are the client's raw ones)."""
+        key = (call.path, call.query)
+        url = self._urls.get(key)
+        if url is None:
+            text = f"{self._base}{self._prefix}{call.path}"
+            url = URL(f"{text}?{call.query}" if call.query else text, encoded=True)
+            if len(self._urls) < _URL_CACHE_SIZE:
+                self._urls[key] = url
+        return url
 
     async def send(self, call: UpstreamCall) -> HttpUpstreamResponse:
         session = self._session

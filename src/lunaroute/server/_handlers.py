@@ -78,7 +78,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             inbound = Inbound(
                 route=route,
                 method=request.method,
-                query=request.query_string,
+                query=request.rel_url.raw_query_string,
                 headers=headers,
                 body=body,
                 model=model,
@@ -244,7 +244,7 @@ def _finish(
 ) -> None:
     elapsed = time.perf_counter() - started
     gw.metrics.count_request(dialect, endpoint, provider, status)
-    gw.metrics.duration.labels(dialect, endpoint).observe(elapsed)
+    gw.metrics.observe_duration(dialect, endpoint, elapsed)
     if gw.log_requests:
         _log.info(
             "request",
