@@ -49,10 +49,10 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
 
 def test_serve_refuses_a_broken_config(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("ui:\n  enabled: true\n")
+    path.write_text("telemetry:\n  enabled: true\n")
     result = CliRunner().invoke(cli, ["serve", "--config", str(path)])
     assert result.exit_code == 2
-    assert "unknown field `ui`" in result.output
+    assert "unknown field `telemetry`" in result.output
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lunaroute.config import Config, config_from_mapping, load_config, resolve_config_path
+from lunaroute.config import config_from_mapping, load_config, resolve_config_path
 from lunaroute.errors import ConfigError
 
 
@@ -52,8 +52,8 @@ def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
 
 def test_unwired_sections_are_rejected_like_unknown_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        load_config(write(tmp_path, "c.yaml", "ui:\n  enabled: true\n"))
-    assert "ui" in str(info.value)
+        load_config(write(tmp_path, "c.yaml", "telemetry:\n  enabled: true\n"))
+    assert "telemetry" in str(info.value)
 
 
 def test_wrong_type_names_the_key(tmp_path: Path) -> None:
@@ -144,4 +144,4 @@ def test_resolve_config_path_order(tmp_path: Path) -> None:
 
 
 def test_empty_file_is_defaults(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, "c.yaml", "")) == Config()
+    assert load_config(write(tmp_path, "c.yaml", "")) == load_config(None)

@@ -62,7 +62,7 @@ async def traffic(port: int, prefix: str, acknowledged: list[str], stop: asyncio
                     await response.read()
                     if response.status == 200:
                         acknowledged.append(request_id)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 return
 
 

@@ -37,6 +37,7 @@ V5_INDEXES = {
     "idx_session_stats_model_covering",
     "idx_session_stats_user_agent",
     "idx_session_stats_session_time",
+    "idx_session_stats_created",
     "idx_tool_stats_model",
     "idx_tool_stats_session",
     "idx_tool_stats_name",
@@ -49,6 +50,7 @@ V5_INDEXES = {
     "idx_stream_metrics_session",
     "idx_stream_metrics_ttft",
     "idx_stream_metrics_chunks",
+    "idx_stream_metrics_created",
 }
 
 

@@ -9,6 +9,7 @@ import click
 
 from lunaroute import __version__
 from lunaroute.cli._background import pid_file_for, start_detached, stop_server, wait_healthy
+from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
 from lunaroute.config import Config, load_config, resolve_config_path
 from lunaroute.errors import ConfigError
@@ -134,6 +135,10 @@ def config_check(file: str | None) -> None:
 def config_show(config_path: str | None) -> None:
     """Print the effective configuration as YAML, secrets masked."""
     click.echo(render_effective_config(_load(config_path)), nl=False)
+
+
+cli.add_command(sessions_group, "sessions")
+cli.add_command(import_sessions_command, "import-sessions")
 
 
 def _url_host(host: str) -> str:

@@ -21,6 +21,7 @@ from lunaroute.config._schema import (
     RuleConfig,
     SessionRecordingConfig,
     SwitchNotificationConfig,
+    UiConfig,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "RuleConfig",
     "SessionRecordingConfig",
     "SwitchNotificationConfig",
+    "UiConfig",
     "config_from_mapping",
     "home_dir",
     "load_config",

@@ -5,6 +5,7 @@ Environment variables are read here and nowhere else in the package (see STYLE.m
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -49,7 +50,7 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
     """Load `path` (None means the built-in defaults). Raises `ConfigError` naming the file, key path and reason."""
     env = os.environ if env is None else env
     if path is None:
-        return Config()
+        return config_from_mapping({}, source="<defaults>", env=env)
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -80,6 +81,7 @@ def config_from_mapping(raw: object, *, source: str = "<config>", env: Mapping[s
         }
     for name, (ptype, url) in BUILTIN_PROVIDERS.items():
         config.providers.setdefault(name, ProviderConfig(provider_type=ptype, base_url=url))
+    _resolve_paths(config, env)
     _validate(config, source)
     return config
 
@@ -161,6 +163,16 @@ def _validate(config: Config, source: str) -> None:
         )
     _validate_rules(config, enabled, source)
     _validate_recording(config, source)
+    _validate_ui(config, source)
+
+
+def _resolve_paths(config: Config, env: Mapping[str, str]) -> None:
+    """Recording paths left unset live under `LUNAROUTE_HOME`; `~` is expanded everywhere."""
+    rec = config.session_recording
+    home = home_dir(env)
+    rec.jsonl.directory = str(Path(rec.jsonl.directory or home / "sessions").expanduser())
+    rec.sqlite.path = str(Path(rec.sqlite.path or home / "sessions.db").expanduser())
+    rec.journal_directory = str(Path(rec.journal_directory or home / "journal").expanduser())
 
 
 def _validate_recording(config: Config, source: str) -> None:
@@ -179,6 +191,35 @@ def _validate_recording(config: Config, source: str) -> None:
             raise ConfigError("must be > 0", source=source, path=f"{where}.{key}")
     if rec.postgres.min_connections > rec.postgres.max_connections:
         raise ConfigError("must not exceed max_connections", source=source, path=f"{where}.postgres.min_connections")
+
+
+def _validate_ui(config: Config, source: str) -> None:
+    ui, rec = config.ui, config.session_recording
+    has_store = rec.enabled and rec.sqlite.enabled
+    if ui.enabled is None:
+        ui.enabled = has_store
+    elif ui.enabled and not has_store:
+        raise ConfigError(
+            "the UI reads the SQLite session store: enable session_recording and session_recording.sqlite",
+            source=source,
+            path="$.ui.enabled",
+        )
+    if not 0 < ui.port < 65536:
+        raise ConfigError("must be between 1 and 65535", source=source, path="$.ui.port")
+    if ui.enabled and not is_loopback(ui.host) and not ui.auth_token:
+        raise ConfigError(
+            f"the UI listens on {ui.host}, beyond this machine: set ui.auth_token", source=source, path="$.ui"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _validate_rules(config: Config, enabled: set[str], source: str) -> None:

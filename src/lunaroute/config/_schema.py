@@ -20,6 +20,7 @@ __all__ = [
     "RuleConfig",
     "SessionRecordingConfig",
     "SwitchNotificationConfig",
+    "UiConfig",
     "default_providers",
 ]
 
@@ -101,14 +102,16 @@ class RetentionConfig(_Strict):
 
 class JsonlConfig(_Strict):
     enabled: bool = True
-    directory: str = "~/.lunaroute/sessions"
+    directory: str | None = None
+    """Default `$LUNAROUTE_HOME/sessions`."""
     fsync: bool = False
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
 
 
 class SqliteConfig(_Strict):
     enabled: bool = True
-    path: str = "~/.lunaroute/sessions.db"
+    path: str | None = None
+    """Default `$LUNAROUTE_HOME/sessions.db`."""
     synchronous: Literal["normal", "full"] = "normal"
 
 
@@ -136,7 +139,8 @@ class SessionRecordingConfig(_Strict):
     sqlite: SqliteConfig = msgspec.field(default_factory=SqliteConfig)
     postgres: PostgresConfig = msgspec.field(default_factory=PostgresConfig)
     worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
-    journal_directory: str = "~/.lunaroute/journal"
+    journal_directory: str | None = None
+    """Default `$LUNAROUTE_HOME/journal`: exchanges not yet recorded, replayed after a crash."""
     capture_user_agent: bool = True
     max_user_agent_length: int = 255
     client_ip: Literal["none", "anonymized", "full"] = "none"
@@ -218,6 +222,19 @@ class LoggingConfig(_Strict):
     format: Literal["auto", "json", "text"] = "auto"
 
 
+class UiConfig(_Strict):
+    """The second listener: the read-only session API (and, later, the web pages)."""
+
+    enabled: bool | None = None
+    """None: on whenever sessions are recorded to SQLite; true without a SQLite store is an error."""
+    host: str = "127.0.0.1"
+    port: int = 8082
+    auth_token: str | None = None
+    """Required (as `Authorization: Bearer`) when set; mandatory when `host` is not a loopback address."""
+    export_enabled: bool = True
+    delete_enabled: bool = False
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -229,6 +246,7 @@ class Config(_Strict):
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     session_recording: SessionRecordingConfig = msgspec.field(default_factory=SessionRecordingConfig)
     bypass: BypassConfig = msgspec.field(default_factory=BypassConfig)
+    ui: UiConfig = msgspec.field(default_factory=UiConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
 
 

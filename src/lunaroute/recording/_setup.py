@@ -27,8 +27,10 @@ class RecordingStack:
         await self.capture.aclose()
 
 
-def _path(value: str) -> Path:
-    return Path(value).expanduser()
+def _path(value: str | None) -> Path:
+    if value is None:
+        raise ValueError("recording paths are resolved when the config is loaded")
+    return Path(value)
 
 
 async def open_recording(config: SessionRecordingConfig) -> RecordingStack:

@@ -122,6 +122,8 @@ SESSION_STATS_DDL = (
     "ON session_stats(model_name, input_tokens, output_tokens, thinking_tokens)",
     "CREATE INDEX IF NOT EXISTS idx_session_stats_user_agent ON session_stats(user_agent)",
     "CREATE INDEX IF NOT EXISTS idx_session_stats_session_time ON session_stats(session_id, created_at DESC)",
+    # Beyond the Rust v5 schema (compatible with it): time-window statistics read only their window.
+    "CREATE INDEX IF NOT EXISTS idx_session_stats_created ON session_stats(created_at)",
 )
 
 TOOL_STATS_DDL = (
@@ -191,6 +193,7 @@ STREAM_METRICS_DDL = (
     "CREATE INDEX IF NOT EXISTS idx_stream_metrics_session ON stream_metrics(session_id)",
     "CREATE INDEX IF NOT EXISTS idx_stream_metrics_ttft ON stream_metrics(time_to_first_token_ms)",
     "CREATE INDEX IF NOT EXISTS idx_stream_metrics_chunks ON stream_metrics(total_chunks DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_stream_metrics_created ON stream_metrics(created_at)",
 )
 
 V5_DDL: tuple[str, ...] = (

@@ -65,6 +65,7 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
     sock = open_listener(config.host, config.port, config.http_server)
     site = web.SockSite(runner, sock)
     await site.start()
+    ui_runner = await _start_ui(config)
     if pid_file is not None:
         _write_pid(pid_file)
     _log.info("listening", extra={"host": config.host, "port": config.port, "dialects": config.api_dialect})
@@ -78,10 +79,25 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if ui_runner is not None:
+            await ui_runner.cleanup()
         await runner.cleanup()
         if pid_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(pid_file)
+
+
+async def _start_ui(config: Config) -> web.AppRunner | None:
+    """The UI listener (session API), started after the gateway so the session store exists."""
+    if not config.ui.enabled:
+        return None
+    from lunaroute.ui import build_ui_app
+
+    runner = web.AppRunner(build_ui_app(config), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, config.ui.host, config.ui.port, reuse_address=True).start()
+    _log.info("ui listening", extra={"host": config.ui.host, "port": config.ui.port})
+    return runner
 
 
 def _write_pid(pid_file: Path) -> None:

@@ -1,6 +1,7 @@
 """Turning what the server observed of one exchange (`lunaroute.types.ExchangeRecord`) into session events.
 
-Pure: no I/O, no clock (every timestamp derives from the record). Per exchange, call `events_at_start`
+Pure: no I/O, and every timestamp derives from the record (the clock is read only for a record whose
+start time is unusable). Per exchange, call `events_at_start`
 when the request is known and `events_at_end` when it finished, with one `SessionTracker` shared by all
 exchanges (it carries tool calls from one request to the next). Both return events in recording order and
 never raise for any request or response content.

@@ -87,7 +87,7 @@ def _response_events(
     stats = token_stats(usage, anthropic=record.listener == "anthropic", generation_ms=timing.generation_ms)
     calls = [b for b in response.content if isinstance(b, ToolUseBlock)]
     texts = [b.text for b in response.content if isinstance(b, TextBlock | RefusalBlock)]
-    end = instant(record, record.finished_ms)
+    end = instant(record, timing.total_duration_ms)
     raw_size = len(record.response_body) or sum(len(c) for c in record.stream_chunks)
     recorded = ResponseRecorded(
         session_id=session_id,
@@ -174,7 +174,7 @@ def _completed(
     return Completed(
         session_id=session_id,
         request_id=record.request_id,
-        timestamp=instant(record, record.finished_ms),
+        timestamp=instant(record, timing.total_duration_ms),
         success=success,
         error=error,
         finish_reason=parsed.finish_reason,
@@ -213,7 +213,8 @@ def _completed(
 def events_at_end(record: ExchangeRecord, tracker: SessionTracker) -> list[SessionEvent]:
     """The events of a finished exchange, in order; never raises, and always ends with `completed`.
 
-    [`stream_started`] (a stream whose first byte came, `time_to_first_token_ms` = `first_byte_ms`);
+    [`stream_started`] (a stream answered with a 2xx/3xx whose first byte came; its `time_to_first_token_ms`
+    is `first_byte_ms`);
     `response_recorded` and one `tool_call_recorded` per tool call (each remembered in `tracker`) when
     the endpoint is a generation (Anthropic messages, OpenAI chat, Responses) and an answer arrived, even
     a partial one (client gone, upstream failed mid-stream, copy truncated); then `completed` with the
@@ -225,7 +226,7 @@ def events_at_end(record: ExchangeRecord, tracker: SessionTracker) -> list[Sessi
     timing = timings(record)
     view = read_request(record.request_body, record.endpoint)
     events: list[SessionEvent] = []
-    if record.is_streaming and timing.time_to_first_token_ms > 0:
+    if record.is_streaming and (record.status or 0) < 400 and timing.time_to_first_token_ms > 0:
         events.append(
             StreamStarted(
                 session_id=session_id,

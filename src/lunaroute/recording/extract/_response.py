@@ -38,10 +38,11 @@ class ParsedResponse:
     `response` is None when there is no generation to record (another endpoint, an upstream error, an
     unreadable body). `finish_reason` is the client dialect's wire string. `error` is an error the upstream
     reported (HTTP status or mid-stream event); `note` says why the body could not be read (a recording
-    problem, not a failed exchange). `cut_short` means a stream ended before
-    its end marker (content, usage and finish are then partial). `json` is the response as JSON: the body
-    itself, or for a stream the assembled answer in the dialect's non-stream shape. `usage` is set for
-    other endpoints whose answer reports one (embeddings, legacy completions).
+    problem, not a failed exchange). `cut_short` means a stream ended before its end marker (content, usage
+    and finish are then partial). `json` is the response as JSON: the body itself, or for a stream the
+    assembled answer in the dialect's non-stream shape (Anthropic/OpenAI chat) or the final `response`
+    object (Responses API); thinking text is found there. `usage` is set for other endpoints whose answer
+    reports one (embeddings, legacy completions).
     """
 
     response: Response | None = None
@@ -84,11 +85,8 @@ def _codec_stream(record: ExchangeRecord, data: bytes) -> ParsedResponse:
     is_chat = record.endpoint is Endpoint.OPENAI_CHAT
     decoder = openai_chat.StreamDecoder() if is_chat else anthropic_messages.StreamDecoder()
     acc = Accumulator()
-    # Feed the chunks as relayed (when the copy was not decompressed) so chunking quirks are exercised.
-    pieces = record.stream_chunks if data == b"".join(record.stream_chunks) else [data]
-    for piece in pieces:
-        for event in decoder.feed(piece):
-            acc.feed(event)
+    for event in decoder.feed(data):
+        acc.feed(event)
     error = acc.error
     tail = decoder.finish()
     # An error first produced by `finish()` is the decoder noting the missing end marker: the stream was cut.
@@ -176,8 +174,8 @@ def parse_response(record: ExchangeRecord) -> ParsedResponse:
     """Read `record`'s response copy in the client's dialect (`record.endpoint`).
 
     Upstream errors (status >= 400) are decoded with the dialect's `decode_error` into `error`; endpoints
-    other than `GENERATION_ENDPOINTS` give only `json`. Raises nothing for content it cannot read; callers
-    still guard against the unexpected (see `events_at_end`).
+    other than `GENERATION_ENDPOINTS` give at most a `usage`. Raises nothing for content it cannot read;
+    callers still guard against the unexpected (see `events_at_end`).
     """
     try:
         data = response_bytes(record)

@@ -56,7 +56,7 @@ class Timings:
     """Durations of one exchange, in milliseconds.
 
     `pre_processing_ms`: arrival → request sent upstream. `provider_latency_ms`: sent upstream → the
-    exchange finished. `generation_ms`: first byte → finished for a stream, else the provider latency (the
+    exchange finished. `total_duration_ms`: arrival → finished (the last chunk when no finish was noted). `generation_ms`: first byte → finished for a stream, else the provider latency (the
     time tokens were being produced, for tokens/second). `post_processing_ms` is 0: the record has no
     instant at which the upstream's answer was complete, so relay time cannot be told from provider time.
     """

@@ -1,0 +1,89 @@
+"""The read side of session recording: the `SessionStore` queries, raw JSONL events, and exports.
+
+`SqliteSessionStore` reads a schema-v5 `sessions.db`; `JsonlArchive` reads the raw events of a session from
+the JSONL tree; `export` turns either into JSONL, JSON or CSV.
+"""
+
+from lunaroute.recording.query._models import (
+    CostStats,
+    HourOfDay,
+    ModelSpending,
+    ModelUsage,
+    Order,
+    OverviewStats,
+    PriceFn,
+    RequestRow,
+    SessionDetail,
+    SessionFilter,
+    SessionPage,
+    SessionSummary,
+    SessionToolStats,
+    SpendingHour,
+    SpendingStats,
+    StreamMetricRow,
+    TimelineEntry,
+    TimelinePage,
+    TokenCounts,
+    TokensPerDay,
+    ToolBreakdown,
+    ToolCallRow,
+    ToolStatRow,
+    ToolUsage,
+)
+from lunaroute.recording.query._store import MAX_PAGE, SessionStore, StoreUnavailable
+from lunaroute.recording.query.export import (
+    ExportFormat,
+    SessionExport,
+    csv_cell,
+    events_jsonl,
+    requests_csv,
+    sessions_csv,
+    to_json,
+)
+from lunaroute.recording.query.importer import ImportReport, import_jsonl
+from lunaroute.recording.query.raw import InvalidSessionId, JsonlArchive
+from lunaroute.recording.query.sqlite import SqliteSessionStore
+from lunaroute.recording.query.timeparse import parse_when
+
+__all__ = [
+    "MAX_PAGE",
+    "CostStats",
+    "ExportFormat",
+    "HourOfDay",
+    "ImportReport",
+    "InvalidSessionId",
+    "JsonlArchive",
+    "ModelSpending",
+    "ModelUsage",
+    "Order",
+    "OverviewStats",
+    "PriceFn",
+    "RequestRow",
+    "SessionDetail",
+    "SessionExport",
+    "SessionFilter",
+    "SessionPage",
+    "SessionStore",
+    "SessionSummary",
+    "SessionToolStats",
+    "SpendingHour",
+    "SpendingStats",
+    "SqliteSessionStore",
+    "StoreUnavailable",
+    "StreamMetricRow",
+    "TimelineEntry",
+    "TimelinePage",
+    "TokenCounts",
+    "TokensPerDay",
+    "ToolBreakdown",
+    "ToolCallRow",
+    "ToolStatRow",
+    "ToolUsage",
+    "csv_cell",
+    "events_jsonl",
+    "import_jsonl",
+    "parse_when",
+    "requests_csv",
+    "sessions_csv",
+    "to_json",
+]

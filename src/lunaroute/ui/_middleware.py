@@ -1,0 +1,69 @@
+"""Middlewares of the UI listener: bearer-token auth, and JSON error bodies for every failure.
+
+Errors are `{"error": {"status": n, "message": "..."}}`. A bad parameter is 400, an unreadable store 503;
+aiohttp's own 404/405 get the same JSON shape. Every response carries `Cache-Control: no-store` and
+`X-Content-Type-Options: nosniff`; no CORS header is ever sent, so browsers keep other origins out.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from lunaroute.recording.query import InvalidSessionId, StoreUnavailable
+from lunaroute.ui._params import BadParam
+
+__all__ = ["auth_middleware", "error_middleware", "json_error"]
+
+_log = logging.getLogger("lunaroute.ui")
+
+
+def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = msgspec.json.encode({"error": {"status": status, "message": message}})
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+
+def _secure(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into a JSON error response (outermost middleware)."""
+    try:
+        return _secure(await handler(request))
+    except (BadParam, InvalidSessionId) as exc:
+        return _secure(json_error(400, str(exc)))
+    except StoreUnavailable as exc:
+        _log.warning("session store unavailable: %s", exc)
+        return _secure(json_error(503, "the session store is unavailable"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _secure(
+            json_error(exc.status, exc.reason, {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None)
+        )
+
+
+def auth_middleware(token: str) -> Middleware:
+    """Require `Authorization: Bearer <token>` on every request (constant-time comparison)."""
+    expected = token.encode("utf-8")
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        ok = scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode("utf-8", "surrogateescape"), expected
+        )
+        if not ok:
+            return json_error(401, "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="lunaroute"'})
+        return await handler(request)
+
+    return check

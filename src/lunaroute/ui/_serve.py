@@ -1,0 +1,51 @@
+"""Build the UI listener's application from the config: the session store, prices, the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from lunaroute.config import Config
+from lunaroute.model import Usage
+from lunaroute.recording.pricing import estimate_cost
+from lunaroute.recording.query import SqliteSessionStore, TokenCounts
+from lunaroute.ui.api import create_api_app
+
+__all__ = ["build_ui_app", "price_of"]
+
+UI_STORE: web.AppKey[SqliteSessionStore] = web.AppKey("ui_store", SqliteSessionStore)
+
+
+def price_of(provider: str, model: str, tokens: TokenCounts) -> float | None:
+    """The estimated cost in USD of `tokens` on `model`, from the price table shipped in the package."""
+    usage = Usage(
+        input_tokens=tokens.input,
+        output_tokens=tokens.output + tokens.thinking,
+        cache_read_tokens=tokens.cache_read,
+        cache_creation_tokens=tokens.cache_creation,
+        reasoning_tokens=tokens.reasoning,
+    )
+    estimate = estimate_cost(provider, model, usage)
+    return estimate.total_cost_usd if estimate is not None else None
+
+
+def build_ui_app(config: Config) -> web.Application:
+    """The UI application; its session store closes with it."""
+    recording = config.session_recording
+    store = SqliteSessionStore(Path(recording.sqlite.path or "sessions.db"), price=price_of)
+    jsonl_dir = Path(recording.jsonl.directory) if recording.jsonl.enabled and recording.jsonl.directory else None
+    app = create_api_app(
+        store,
+        jsonl_dir=jsonl_dir,
+        export_enabled=config.ui.export_enabled,
+        delete_enabled=config.ui.delete_enabled,
+        auth_token=config.ui.auth_token,
+    )
+    app[UI_STORE] = store
+
+    async def close_store(_: web.Application) -> None:
+        await store.close()
+
+    app.on_cleanup.append(close_store)
+    return app
