@@ -119,6 +119,7 @@ def _gateway_config(directory: Path, upstream_port: int, name: str) -> Path:
         f'  openai: {{base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
         f'  anthropic: {{base_url: "http://127.0.0.1:{upstream_port}"}}\n'
         "http_server: {sse_keepalive_enabled: true}\n"
+        "session_recording: {enabled: false}\n"
     )
     return path
 

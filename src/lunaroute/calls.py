@@ -56,6 +56,8 @@ class Outbound:
     on_close: Callable[[], None] | None = None
     deadline: float | None = None
     """Event-loop time by which the whole exchange must end (`total_timeout_secs`), or None."""
+    sent_at: float = 0.0
+    """`time.perf_counter()` when the call that produced this answer was sent upstream."""
 
     def close(self) -> None:
         """Release the upstream response and whatever was held for it; idempotent."""
@@ -90,7 +92,7 @@ async def send_to(
             method=inbound.method,
             path=inbound.route.upstream_path,
             query=inbound.query,
-            headers=forward_request_headers(inbound.headers, stream=inbound.stream),
+            headers=forward_request_headers(inbound.headers, stream=inbound.stream, request_id=inbound.request_id),
             body=body,
             stream=inbound.stream,
             model=sent_model,
@@ -98,12 +100,13 @@ async def send_to(
         )
         if tap is not None:
             tap.routed(provider.name, provider.dialect, sent_model, translated=False)
-        return Outbound(provider, await provider.send(call))
+        sent_at = time.perf_counter()
+        return Outbound(provider, await provider.send(call), sent_at=sent_at)
     endpoint = inbound.route.endpoint
     if endpoint is Endpoint.ANTHROPIC_COUNT_TOKENS:
         if tap is not None:
             tap.routed(provider.name, provider.dialect, model, translated=True)
-        return Outbound(provider, count_tokens_locally(body), translated=True)
+        return Outbound(provider, count_tokens_locally(body), translated=True, sent_at=time.perf_counter())
     if endpoint not in _TRANSLATABLE or provider.dialect == "any":
         raise UnsupportedFeature(
             f"{endpoint.value} requests cannot be served by provider {provider.name!r}, "
@@ -120,7 +123,9 @@ async def send_to(
         method="POST",
         path=target.path,
         query="",
-        headers=translate_headers(forward_request_headers(inbound.headers, stream=True), client, target),
+        headers=translate_headers(
+            forward_request_headers(inbound.headers, stream=True, request_id=inbound.request_id), client, target
+        ),
         body=upstream_body,
         stream=inbound.stream,
         model=model or inbound.model,
@@ -128,8 +133,9 @@ async def send_to(
     )
     if tap is not None:
         tap.routed(provider.name, provider.dialect, call.model, translated=True)
+    sent_at = time.perf_counter()
     response = await provider.send(call)
     translated = TranslatedResponse(
         response, client=client, provider=target, stream=inbound.stream, include_usage=request.include_usage
     )
-    return Outbound(provider, translated, translated=True)
+    return Outbound(provider, translated, translated=True, sent_at=sent_at)

@@ -214,3 +214,25 @@ async def test_query_string_is_forwarded_raw(upstream: FakeUpstream, make_gatewa
         async with session.get(aiohttp.client.URL(url, encoded=True)) as response:
             assert response.status == 200
     assert upstream.last_request.query_string == "after=a%26b%3Dc&limit=2"
+
+
+async def test_request_id_is_kept_sent_upstream_and_returned(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await make_gateway()
+    status, headers, _ = await post(
+        f"{gw.url}/v1/chat/completions", b'{"model":"m","messages":[]}', {"x-request-id": "abc-123"}
+    )
+    assert status == 200
+    assert upstream.last_request.header("x-request-id") == "abc-123"
+    assert headers["x-lunaroute-request-id"] == "abc-123"
+    assert float(headers["x-lunaroute-overhead-ms"]) >= 0
+    _, headers, _ = await post(
+        f"{gw.url}/v1/chat/completions", b'{"model":"m","messages":[]}', {"x-request-id": "bad id!"}
+    )
+    generated = headers["x-lunaroute-request-id"]
+    assert generated != "bad id!"
+    assert upstream.last_request.header("x-request-id") == generated
+    status, headers, _ = await post(f"{gw.url}/v1/chat/completions", b"{", {"x-request-id": "err-1"})
+    assert status == 400
+    assert headers["x-request-id"] == "err-1"

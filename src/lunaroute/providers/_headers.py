@@ -49,10 +49,11 @@ def _connection_tokens(headers: Headers) -> set[str]:
     return tokens
 
 
-def forward_request_headers(headers: Headers, *, stream: bool) -> list[tuple[str, str]]:
+def forward_request_headers(headers: Headers, *, stream: bool, request_id: str | None = None) -> list[tuple[str, str]]:
     """Client headers fit to send upstream: no hop-by-hop, `host`, `content-length`, nor `x-lunaroute-*`.
 
     For streamed requests `accept-encoding` becomes `identity` so the relay can read the events it forwards.
+    `request_id` is sent as `x-request-id` when the client sent none.
     """
     extra = _connection_tokens(headers)
     out = [
@@ -63,6 +64,8 @@ def forward_request_headers(headers: Headers, *, stream: bool) -> list[tuple[str
     if stream:
         out = [(n, v) for n, v in out if n != "accept-encoding"]
         out.append(("accept-encoding", "identity"))
+    if request_id is not None and not any(n == "x-request-id" for n, _ in out):
+        out.append(("x-request-id", request_id))
     return out
 
 

@@ -51,6 +51,7 @@ def _guess_dialect(path: str, request: web.Request) -> Dialect:
 def _error(dialect: Dialect, exc: LunaRouteError, request_id: str) -> web.Response:
     headers = error_headers(exc)
     headers["x-lunaroute-request-id"] = request_id
+    headers["x-request-id"] = request_id
     return web.Response(status=exc.status, body=error_body(dialect, exc), headers=headers)
 
 
@@ -182,6 +183,8 @@ async def _relay(
     response_upstream = outbound.response
     endpoint = inbound.route.endpoint.value
     extra = {"x-lunaroute-request-id": inbound.request_id, "x-lunaroute-provider": provider}
+    if not any(name == "x-request-id" for name, _ in response_upstream.headers):
+        extra["x-request-id"] = inbound.request_id
     status = response_upstream.status
     try:
         if wants_streamed_relay(response_upstream, inbound.route.bypass):
@@ -201,7 +204,9 @@ async def _relay(
                 status = CLIENT_CLOSED
             return response
         try:
-            response = await relay_body(response_upstream, extra, tap, outbound.deadline)
+            response = await relay_body(
+                response_upstream, extra, tap, outbound.deadline, pre_ms=(outbound.sent_at - inbound.started) * 1000
+            )
             status = response.status
             return response
         except LunaRouteError as exc:

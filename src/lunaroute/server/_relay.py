@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import zlib
 from collections.abc import Callable
 
@@ -74,22 +75,32 @@ def outcome_of(status: int) -> Outcome:
 
 
 async def relay_body(
-    upstream: UpstreamResponse, extra: dict[str, str], tap: RecordingTap | None, deadline: float | None = None
+    upstream: UpstreamResponse,
+    extra: dict[str, str],
+    tap: RecordingTap | None,
+    deadline: float | None = None,
+    *,
+    pre_ms: float = 0.0,
 ) -> web.Response:
     """Read the whole upstream body (by `deadline`, event-loop time) and answer with it unchanged.
 
     The exchange is handed to the recorder (`tap.finish`) before the response is returned to the client.
+    `x-lunaroute-overhead-ms` tells the client the gateway's own time: `pre_ms` (arrival to upstream send)
+    plus what followed the upstream's last byte.
     """
     try:
         async with asyncio.timeout_at(deadline):
             body = await upstream.read()
     except TimeoutError:
         raise UpstreamTimeout("the request's total deadline passed during the response") from None
+    read_done = time.perf_counter()
     if tap is not None:
         tap.head(upstream.status, upstream.headers)
         tap.body(body)
         tap.finish(upstream.status, outcome_of(upstream.status))
-    return web.Response(status=upstream.status, body=body, headers=_client_headers(upstream, extra))
+    headers = _client_headers(upstream, extra)
+    headers["x-lunaroute-overhead-ms"] = f"{pre_ms + (time.perf_counter() - read_done) * 1000:.3f}"
+    return web.Response(status=upstream.status, body=body, headers=headers)
 
 
 async def relay_stream(
