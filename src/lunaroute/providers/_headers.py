@@ -53,7 +53,7 @@ def forward_request_headers(headers: Headers, *, stream: bool, request_id: str |
     """Client headers fit to send upstream: no hop-by-hop, `host`, `content-length`, nor `x-lunaroute-*`.
 
     For streamed requests `accept-encoding` becomes `identity` so the relay can read the events it forwards.
-    `request_id` is sent as `x-request-id` when the client sent none.
+    `request_id` (the client's own when it was valid) is sent as `x-request-id`.
     """
     extra = _connection_tokens(headers)
     out = [
@@ -64,7 +64,8 @@ def forward_request_headers(headers: Headers, *, stream: bool, request_id: str |
     if stream:
         out = [(n, v) for n, v in out if n != "accept-encoding"]
         out.append(("accept-encoding", "identity"))
-    if request_id is not None and not any(n == "x-request-id" for n, _ in out):
+    if request_id is not None:
+        out = [(n, v) for n, v in out if n != "x-request-id"]
         out.append(("x-request-id", request_id))
     return out
 
