@@ -117,7 +117,7 @@ async def send_to(
     upstream_body, request = translate_request(
         client, target, body, model_name=model or inbound.model, default_max_tokens=default_max_tokens
     )
-    metrics.translation.labels(inbound.dialect, provider.dialect).observe(time.perf_counter() - started)
+    metrics.translated(inbound.dialect, provider.dialect, time.perf_counter() - started)
     call = UpstreamCall(
         endpoint=target.endpoint,
         method="POST",

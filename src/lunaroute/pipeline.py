@@ -93,7 +93,7 @@ class Pipeline:
             headers=inbound.headers,
             session_key=lambda: session_key_for(inbound.headers, inbound.body),
         )
-        self._metrics.observe_overhead(inbound.dialect, endpoint.value, time.perf_counter() - inbound.started)
+        self._metrics.overhead_seen(inbound.dialect, endpoint.value, time.perf_counter() - inbound.started)
         deadline = self._deadline(decision.primary.name)
         if deadline is None:
             return await self._through_chain(inbound, decision.chain, decision.reason, body, tap)
@@ -117,7 +117,7 @@ class Pipeline:
         for position, provider in enumerate(chain):
             if not self.resilience.allow(provider.name):
                 skipped.append(provider.name)
-                self._metrics.breaker_skips.labels(provider.name).inc()
+                self._metrics.breaker_skipped(provider.name)
                 continue
             attempt_body = body
             if position > 0 and self._notification is not None and self._notification.enabled:
@@ -129,7 +129,7 @@ class Pipeline:
                 return result.outbound
             why = result.verdict.reason if result.verdict is not None else "error"
             if has_next and (result.verdict is None or _provider_failed(result.verdict)):
-                self._metrics.fallbacks.labels(provider.name, chain[position + 1].name, why).inc()
+                self._metrics.fell_back(provider.name, chain[position + 1].name, why)
                 if result.outbound is not None:
                     result.outbound.close()
                 last_error = result.error or last_error
@@ -174,7 +174,7 @@ class Pipeline:
             wait = policy.delay(attempt, result.verdict.retry_after, None, retry_after_ms=result.verdict.retry_after_ms)
             if wait is None:
                 return result
-            self._metrics.retries.labels(provider.name, result.verdict.reason).inc()
+            self._metrics.retried(provider.name, result.verdict.reason)
             if result.outbound is not None:
                 result.outbound.close()
             await asyncio.sleep(wait)
@@ -201,7 +201,7 @@ class Pipeline:
             )
         except UpstreamError as exc:
             in_flight.release(provider.name)
-            self._metrics.upstream_errors.labels(provider.name, exc.code or "error").inc()
+            self._metrics.upstream_error(provider.name, exc.code or "error")
             failure = policy.classify(None, error=exc)
             self.resilience.failed(provider.name, failure.reason)
             return _Attempted(None, exc, failure)
@@ -209,6 +209,7 @@ class Pipeline:
             in_flight.release(provider.name)
             self.resilience.abandoned(provider.name)
             raise
+        self._metrics.upstream_head(provider.name, time.perf_counter() - outbound.sent_at)
         # Busy until the relay closes the response (`Outbound.close`).
         outbound.on_close = lambda: in_flight.release(provider.name)
         response = outbound.response

@@ -190,8 +190,8 @@ async def test_root_health_ready_metrics(make_gateway: GatewayFactory) -> None:
         async with session.get(f"{gw.url}/metrics") as response:
             text = await response.text()
     assert (
-        'lunaroute_requests_total{endpoint="openai.chat_completions",listener="openai",provider="openai",status="200"} 1.0'
-        in text
+        'lunaroute_requests_total{endpoint="openai.chat_completions",listener="openai",provider="openai",'
+        'status="200",streaming="false"} 1.0' in text
     )
     assert "lunaroute_request_duration_seconds_bucket" in text
     assert "lunaroute_gateway_overhead_seconds_count" in text

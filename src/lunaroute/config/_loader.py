@@ -164,6 +164,12 @@ def _validate(config: Config, source: str) -> None:
     _validate_rules(config, enabled, source)
     _validate_recording(config, source)
     _validate_ui(config, source)
+    for i, pattern in enumerate(config.observability.metrics.model_label_allow):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            where = f"$.observability.metrics.model_label_allow[{i}]"
+            raise ConfigError(f"not a valid regex: {exc}", source=source, path=where) from None
 
 
 def _resolve_paths(config: Config, env: Mapping[str, str]) -> None:

@@ -13,7 +13,9 @@ __all__ = [
     "HttpClientConfig",
     "HttpServerConfig",
     "LoggingConfig",
+    "MetricsConfig",
     "MockConfig",
+    "ObservabilityConfig",
     "ProviderConfig",
     "ProviderType",
     "RoutingConfig",
@@ -235,6 +237,20 @@ class UiConfig(_Strict):
     delete_enabled: bool = False
 
 
+class MetricsConfig(_Strict):
+    """Prometheus metrics at `/metrics`."""
+
+    enabled: bool = True
+    model_label_allow: list[str] = msgspec.field(default_factory=list)
+    """Regexes: only matching model names become `model` label values (empty: any), the rest `other`."""
+    max_model_labels: int = 64
+    """At most this many distinct model label values; later models are counted as `other`."""
+
+
+class ObservabilityConfig(_Strict):
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -247,6 +263,7 @@ class Config(_Strict):
     session_recording: SessionRecordingConfig = msgspec.field(default_factory=SessionRecordingConfig)
     bypass: BypassConfig = msgspec.field(default_factory=BypassConfig)
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
+    observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
 
 

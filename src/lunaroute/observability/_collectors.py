@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from lunaroute.recording._capture import Capture
 from lunaroute.routing._breaker import BreakerState
 from lunaroute.routing._health import HealthStatus
 from lunaroute.routing._resilience import Resilience
 
-__all__ = ["BREAKER_VALUES", "HEALTH_VALUES", "ResilienceCollector"]
+__all__ = ["BREAKER_VALUES", "HEALTH_VALUES", "RecorderCollector", "ResilienceCollector"]
 
 BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
 HEALTH_VALUES = {
@@ -60,3 +61,45 @@ class ResilienceCollector(Collector):
         yield health
         yield rate
         yield busy
+
+
+class RecorderCollector(Collector):
+    """`lunaroute_recorder_*`: queue depths and event counts of the session recorder, read at scrape time."""
+
+    def __init__(self, capture: Capture) -> None:
+        self._capture = capture
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        capture = self._capture
+        recorder = capture.recorder
+        queue = GaugeMetricFamily(
+            "lunaroute_recorder_queue_depth", "Items waiting in the recorder, by stage.", labels=["stage"]
+        )
+        queue.add_metric(["capture"], float(capture.queue_depth))
+        queue.add_metric(["events"], float(recorder.queue_depth))
+        written = CounterMetricFamily(
+            "lunaroute_recorder_events_written", "Session events written, by writer.", labels=["writer"]
+        )
+        failed = CounterMetricFamily(
+            "lunaroute_recorder_events_failed",
+            "Session events a writer failed to take directly (they went to its spool), by writer.",
+            labels=["writer"],
+        )
+        for name, count in recorder.events_written.items():
+            written.add_metric([name], float(count))
+        for name, count in recorder.events_failed.items():
+            failed.add_metric([name], float(count))
+        spooled = CounterMetricFamily("lunaroute_recorder_events_spooled", "Session events put in a durable spool.")
+        spooled.add_metric([], float(recorder.events_spooled))
+        lost = CounterMetricFamily(
+            "lunaroute_recorder_events_lost", "Session events that reached neither their store nor a spool."
+        )
+        lost.add_metric([], float(recorder.events_lost))
+        exchanges = CounterMetricFamily(
+            "lunaroute_recorder_exchanges", "Exchanges handed to the recorder, by stage.", labels=["stage"]
+        )
+        exchanges.add_metric(["begun"], float(capture.stats.begun))
+        exchanges.add_metric(["ended"], float(capture.stats.ended))
+        exchanges.add_metric(["sampled_out"], float(capture.stats.sampled_out))
+        exchanges.add_metric(["extraction_failed"], float(capture.stats.extraction_failures))
+        yield from (queue, written, failed, spooled, lost, exchanges)

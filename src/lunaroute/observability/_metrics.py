@@ -1,123 +1,378 @@
 """Prometheus metrics of one gateway instance, in its own registry (no process-global state).
 
-Every family defined here is incremented on the request path; `tests/observability` asserts each one moves.
+The request path talks to a `Metrics` (or, with metrics off, a `NullMetrics`) through the small methods below;
+every family defined here is moved by one of them, and `tests/observability` asserts that each one moves.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "ModelLabels", "NullMetrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+OTHER = "other"
+
+
+class ModelLabels:
+    """Bounds the `model` label: names matching `allow` (all, when empty) keep their value until `max_distinct`
+    names were seen; every other name becomes `other`, so a client cannot blow up the series count."""
+
+    def __init__(self, allow: Sequence[str] = (), max_distinct: int = 64) -> None:
+        self._allow = [re.compile(p) for p in allow]
+        self._max = max_distinct
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, model: str | None) -> str:
+        if not model:
+            return "unknown"
+        label = self._seen.get(model)
+        if label is not None:
+            return label
+        allowed = not self._allow or any(p.search(model) for p in self._allow)
+        label = model if allowed and len(self._seen) < self._max else OTHER
+        if len(self._seen) < self._max * 4:
+            self._seen[model] = label
+        return label
 
 
 class Metrics:
-    """The metric families and cheap cached label children for the hot path."""
+    """The metric families, with cached label children for the per-request calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, model_labels: ModelLabels | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.model_label = model_labels or ModelLabels()
+        r = self.registry
         self.requests = Counter(
             "lunaroute_requests_total",
-            "Requests answered, by client dialect, endpoint, provider and HTTP status.",
-            ("listener", "endpoint", "provider", "status"),
-            registry=self.registry,
+            "Requests answered, by client dialect, endpoint, provider that finally served, status and streaming.",
+            ("listener", "endpoint", "provider", "status", "streaming"),
+            registry=r,
         )
         self.duration = Histogram(
             "lunaroute_request_duration_seconds",
             "Time from the request's arrival to the end of its response (streams included).",
             ("listener", "endpoint"),
             buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=r,
         )
         self.overhead = Histogram(
             "lunaroute_gateway_overhead_seconds",
             "Time spent in the gateway's own code before the upstream call was sent.",
             ("listener", "endpoint"),
             buckets=_OVERHEAD_BUCKETS,
-            registry=self.registry,
+            registry=r,
         )
-        self.in_flight = Gauge("lunaroute_requests_in_flight", "Requests being answered now.", registry=self.registry)
-        self.upstream_errors = Counter(
-            "lunaroute_upstream_errors_total",
-            "Upstream calls that failed before or during the response, by kind (unreachable, timeout).",
-            ("provider", "kind"),
-            registry=self.registry,
+        self.upstream_ttfb = Histogram(
+            "lunaroute_upstream_ttfb_seconds",
+            "Time from sending a call upstream to its response head.",
+            ("provider",),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
-        self.keepalives = Counter(
-            "lunaroute_sse_keepalives_total",
-            "SSE keepalive comments sent to clients while an upstream stream was silent.",
-            registry=self.registry,
-        )
-        self.disconnects = Counter(
-            "lunaroute_client_disconnects_total",
-            "Requests whose client went away before the response was complete.",
+        self.first_byte = Histogram(
+            "lunaroute_stream_first_byte_seconds",
+            "Time to first token of streams: request arrival to the first stream bytes sent to the client.",
             ("listener", "endpoint"),
-            registry=self.registry,
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
-        self.stream_chunks = Counter(
-            "lunaroute_stream_chunks_total",
-            "Stream chunks relayed to clients.",
+        self.stream_duration = Histogram(
+            "lunaroute_stream_duration_seconds",
+            "Time from the first to the last stream bytes sent to the client.",
             ("listener", "endpoint"),
-            registry=self.registry,
-        )
-        self.fallbacks = Counter(
-            "lunaroute_fallbacks_total",
-            "Requests passed on from one provider to the next in their chain, by reason.",
-            ("from_provider", "to_provider", "reason"),
-            registry=self.registry,
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.translation = Histogram(
             "lunaroute_translation_seconds",
             "Time to translate a request from the client's dialect to the provider's.",
             ("from_dialect", "to_dialect"),
             buckets=_OVERHEAD_BUCKETS,
-            registry=self.registry,
+            registry=r,
+        )
+        self.in_flight = Gauge("lunaroute_requests_in_flight", "Requests being answered now.", registry=r)
+        self.upstream_errors = Counter(
+            "lunaroute_upstream_errors_total",
+            "Upstream calls that failed before or during the response, by kind (unreachable, timeout).",
+            ("provider", "kind"),
+            registry=r,
+        )
+        self.keepalives = Counter(
+            "lunaroute_sse_keepalives_total",
+            "SSE keepalive comments sent to clients while an upstream stream was silent.",
+            registry=r,
+        )
+        self.disconnects = Counter(
+            "lunaroute_client_disconnects_total",
+            "Requests whose client went away before the response was complete.",
+            ("listener", "endpoint"),
+            registry=r,
+        )
+        self.stream_chunks = Counter(
+            "lunaroute_stream_chunks_total", "Stream chunks relayed to clients.", ("listener", "endpoint"), registry=r
+        )
+        self.fallbacks = Counter(
+            "lunaroute_fallbacks_total",
+            "Requests passed on from one provider to the next in their chain, by reason.",
+            ("from_provider", "to_provider", "reason"),
+            registry=r,
         )
         self.retries = Counter(
             "lunaroute_retries_total",
             "Upstream attempts repeated on the same provider, by provider and reason.",
             ("provider", "reason"),
-            registry=self.registry,
+            registry=r,
         )
         self.breaker_skips = Counter(
             "lunaroute_breaker_skips_total",
             "Providers skipped because their circuit breaker was open.",
             ("provider",),
-            registry=self.registry,
+            registry=r,
         )
         self.breaker_transitions = Counter(
             "lunaroute_breaker_transitions_total",
             "Circuit breaker state changes, by provider, old and new state.",
             ("provider", "from_state", "to_state"),
-            registry=self.registry,
+            registry=r,
         )
-        self._duration_children: dict[tuple[str, str], Histogram] = {}
-        self._overhead_children: dict[tuple[str, str], Histogram] = {}
-        self._request_children: dict[tuple[str, str, str, str], Counter] = {}
+        self.tokens = Counter(
+            "lunaroute_tokens_total",
+            "Tokens by provider, model and kind (input, output, cache_read, cache_creation, reasoning), "
+            "as recorded (estimated when a stream carried no usage).",
+            ("provider", "model", "kind"),
+            registry=r,
+        )
+        self.cost = Counter(
+            "lunaroute_cost_usd_total",
+            "Estimated cost in US dollars from the shipped price table, by provider and model.",
+            ("provider", "model"),
+            registry=r,
+        )
+        self._counters: dict[tuple[object, ...], Counter] = {}
+        self._histograms: dict[tuple[object, ...], Histogram] = {}
 
-    def count_request(self, listener: str, endpoint: str, provider: str, status: int) -> None:
-        key = (listener, endpoint, provider, str(status))
-        child = self._request_children.get(key)
+    def _count(self, metric: Counter, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        key = (id(metric), *labels)
+        child = self._counters.get(key)
         if child is None:
-            child = self._request_children[key] = self.requests.labels(*key)
-        child.inc()
+            child = self._counters[key] = metric.labels(*labels)
+        child.inc(amount)
 
-    def observe_duration(self, listener: str, endpoint: str, seconds: float) -> None:
-        key = (listener, endpoint)
-        child = self._duration_children.get(key)
+    def _observe(self, metric: Histogram, labels: tuple[str, ...], value: float) -> None:
+        key = (id(metric), *labels)
+        child = self._histograms.get(key)
         if child is None:
-            child = self._duration_children[key] = self.duration.labels(*key)
-        child.observe(seconds)
+            child = self._histograms[key] = metric.labels(*labels)
+        child.observe(value)
 
-    def observe_overhead(self, listener: str, endpoint: str, seconds: float) -> None:
-        key = (listener, endpoint)
-        child = self._overhead_children.get(key)
-        if child is None:
-            child = self._overhead_children[key] = self.overhead.labels(*key)
-        child.observe(seconds)
+    # -- the request path -------------------------------------------------------------------------------
 
-    def exposition(self) -> bytes:
+    def request_started(self) -> None:
+        self.in_flight.inc()
+
+    def request_ended(
+        self, listener: str, endpoint: str, provider: str, status: int, streaming: bool, seconds: float
+    ) -> None:
+        self.in_flight.dec()
+        self._count(self.requests, (listener, endpoint, provider, str(status), "true" if streaming else "false"))
+        self._observe(
+            self.duration,
+            (
+                listener,
+                endpoint,
+            ),
+            seconds,
+        )
+
+    def overhead_seen(self, listener: str, endpoint: str, seconds: float) -> None:
+        self._observe(
+            self.overhead,
+            (
+                listener,
+                endpoint,
+            ),
+            seconds,
+        )
+
+    def upstream_head(self, provider: str, seconds: float) -> None:
+        self._observe(self.upstream_ttfb, (provider,), seconds)
+
+    def stream_started(self, listener: str, endpoint: str, seconds: float) -> None:
+        self._observe(
+            self.first_byte,
+            (
+                listener,
+                endpoint,
+            ),
+            seconds,
+        )
+
+    def stream_ended(self, listener: str, endpoint: str, seconds: float, chunks: int) -> None:
+        self._observe(
+            self.stream_duration,
+            (
+                listener,
+                endpoint,
+            ),
+            seconds,
+        )
+        self._count(
+            self.stream_chunks,
+            (
+                listener,
+                endpoint,
+            ),
+            chunks,
+        )
+
+    def keepalive_sent(self) -> None:
+        self.keepalives.inc()
+
+    def client_gone(self, listener: str, endpoint: str) -> None:
+        self._count(
+            self.disconnects,
+            (
+                listener,
+                endpoint,
+            ),
+        )
+
+    def translated(self, from_dialect: str, to_dialect: str, seconds: float) -> None:
+        self._observe(
+            self.translation,
+            (
+                from_dialect,
+                to_dialect,
+            ),
+            seconds,
+        )
+
+    def upstream_error(self, provider: str, kind: str) -> None:
+        self._count(
+            self.upstream_errors,
+            (
+                provider,
+                kind,
+            ),
+        )
+
+    def fell_back(self, from_provider: str, to_provider: str, reason: str) -> None:
+        self._count(
+            self.fallbacks,
+            (
+                from_provider,
+                to_provider,
+                reason,
+            ),
+        )
+
+    def retried(self, provider: str, reason: str) -> None:
+        self._count(
+            self.retries,
+            (
+                provider,
+                reason,
+            ),
+        )
+
+    def breaker_skipped(self, provider: str) -> None:
+        self._count(self.breaker_skips, (provider,))
+
+    def breaker_changed(self, provider: str, old: str, new: str) -> None:
+        self._count(
+            self.breaker_transitions,
+            (
+                provider,
+                old,
+                new,
+            ),
+        )
+
+    # -- the recorder (off the request path) --------------------------------------------------------------
+
+    def tokens_used(self, provider: str, model: str | None, counts: dict[str, int]) -> None:
+        label = self.model_label(model)
+        for kind, value in counts.items():
+            if value > 0:
+                self._count(
+                    self.tokens,
+                    (
+                        provider,
+                        label,
+                        kind,
+                    ),
+                    value,
+                )
+
+    def cost_incurred(self, provider: str, model: str | None, usd: float) -> None:
+        if usd > 0:
+            self._count(self.cost, (provider, self.model_label(model)), usd)
+
+    def exposition(self) -> bytes | None:
         return generate_latest(self.registry)
+
+
+class NullMetrics(Metrics):
+    """Metrics switched off (`observability.metrics.enabled: false`): every call is a no-op, `/metrics` is 404."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def request_started(self) -> None:
+        return None
+
+    def request_ended(
+        self, listener: str, endpoint: str, provider: str, status: int, streaming: bool, seconds: float
+    ) -> None:
+        return None
+
+    def overhead_seen(self, listener: str, endpoint: str, seconds: float) -> None:
+        return None
+
+    def upstream_head(self, provider: str, seconds: float) -> None:
+        return None
+
+    def stream_started(self, listener: str, endpoint: str, seconds: float) -> None:
+        return None
+
+    def stream_ended(self, listener: str, endpoint: str, seconds: float, chunks: int) -> None:
+        return None
+
+    def keepalive_sent(self) -> None:
+        return None
+
+    def client_gone(self, listener: str, endpoint: str) -> None:
+        return None
+
+    def translated(self, from_dialect: str, to_dialect: str, seconds: float) -> None:
+        return None
+
+    def upstream_error(self, provider: str, kind: str) -> None:
+        return None
+
+    def fell_back(self, from_provider: str, to_provider: str, reason: str) -> None:
+        return None
+
+    def retried(self, provider: str, reason: str) -> None:
+        return None
+
+    def breaker_skipped(self, provider: str) -> None:
+        return None
+
+    def breaker_changed(self, provider: str, old: str, new: str) -> None:
+        return None
+
+    def tokens_used(self, provider: str, model: str | None, counts: dict[str, int]) -> None:
+        return None
+
+    def cost_incurred(self, provider: str, model: str | None, usd: float) -> None:
+        return None
+
+    def exposition(self) -> bytes | None:
+        return None

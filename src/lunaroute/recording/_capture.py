@@ -31,6 +31,8 @@ _log = logging.getLogger("lunaroute.recording.capture")
 _CHECKPOINT_SECS = 1.0
 
 Redactor = Callable[[SessionEvent], SessionEvent]
+Observer = Callable[[ExchangeRecord, list[SessionEvent]], None]
+"""Sees each finished exchange with the events derived from it (the metrics count tokens and cost here)."""
 
 
 @dataclass(slots=True)
@@ -56,6 +58,7 @@ class Capture:
         sample_rate: float = 1.0,
         journal_fsync: bool = False,
         redact: Redactor | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.recorder = recorder
         self.journal = Journal(journal_dir, fsync=journal_fsync)
@@ -63,6 +66,7 @@ class Capture:
         self.stats = CaptureStats()
         self._sample_rate = sample_rate
         self._redact = redact
+        self._observer = observer
         self._queue: deque[tuple[Literal["start", "end"], ExchangeRecord]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -155,7 +159,10 @@ class Capture:
             self._wake.clear()
             while self._queue:
                 kind, record = self._queue.popleft()
-                self._emit(self._events(kind, record))
+                events = self._events(kind, record)
+                self._emit(events)
+                if kind == "end" and self._observer is not None:
+                    self._observer(record, events)
                 if len(self._queue) % 64 == 0:
                     await asyncio.sleep(0)  # let the request path run between long runs of parsing
             await self._checkpoint()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lunaroute.config import SessionRecordingConfig
-from lunaroute.recording._capture import Capture
+from lunaroute.recording._capture import Capture, Observer
 from lunaroute.recording._types import SessionWriter
 from lunaroute.recording.jsonl import JsonlWriter
 from lunaroute.recording.recorder import Recorder
@@ -33,7 +33,7 @@ def _path(value: str | None) -> Path:
     return Path(value)
 
 
-async def open_recording(config: SessionRecordingConfig) -> RecordingStack:
+async def open_recording(config: SessionRecordingConfig, observer: Observer | None = None) -> RecordingStack:
     """Open every enabled store, start the recorder and the capture task (and retention when configured)."""
     writers: list[SessionWriter] = []
     jsonl_dir = _path(config.jsonl.directory) if config.jsonl.enabled else None
@@ -64,7 +64,7 @@ async def open_recording(config: SessionRecordingConfig) -> RecordingStack:
         batch_timeout_ms=config.worker.batch_timeout_ms,
         max_queue_events=config.worker.max_queue_events,
     )
-    capture = Capture(recorder, journal_dir, sample_rate=config.sample_rate)
+    capture = Capture(recorder, journal_dir, sample_rate=config.sample_rate, observer=observer)
     await capture.start()
     retention = None
     policy = config.jsonl.retention

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from lunaroute.config import Config
-from lunaroute.observability import Metrics
-from lunaroute.observability._collectors import ResilienceCollector
+from lunaroute.observability import Metrics, ModelLabels, NullMetrics
+from lunaroute.observability._collectors import RecorderCollector, ResilienceCollector
+from lunaroute.observability._usage import usage_counter
 from lunaroute.pipeline import Pipeline
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
@@ -21,10 +22,11 @@ __all__ = ["create_app"]
 
 def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Application:
     """The aiohttp application for `config`. Providers open their pools lazily and close on cleanup."""
-    metrics = Metrics()
+    mconf = config.observability.metrics
+    metrics = Metrics(ModelLabels(mconf.model_label_allow, mconf.max_model_labels)) if mconf.enabled else NullMetrics()
 
     def on_transition(provider: str, old: BreakerState, new: BreakerState, reason: str) -> None:
-        metrics.breaker_transitions.labels(provider, old.value, new.value).inc()
+        metrics.breaker_changed(provider, old.value, new.value)
 
     resilience = build_resilience(config, on_transition)
     metrics.registry.register(ResilienceCollector(resilience))
@@ -57,9 +59,11 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
 
     async def open_stores(_: web.Application) -> None:
         if config.session_recording.enabled:
-            stack = await open_recording(config.session_recording)
+            stack = await open_recording(config.session_recording, observer=usage_counter(metrics))
             recording.append(stack)
             gateway.capture = stack.capture
+            if not isinstance(metrics, NullMetrics):
+                metrics.registry.register(RecorderCollector(stack.capture))
 
     async def close_everything(_: web.Application) -> None:
         # Runs after the listener stopped and in-flight requests finished: record what they left, then close.

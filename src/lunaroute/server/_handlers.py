@@ -65,51 +65,48 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     headers: list[tuple[str, str]] = []
     body = b""
     tap: RecordingTap | None = None
-    gw.metrics.in_flight.inc()
+    gw.metrics.request_started()
     try:
-        try:
-            path = normalise_path(request.raw_path)
-            dialect = _guess_dialect(path, request)
-            headers = check_headers(request, gw.config.http_server)
-            route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
-            dialect, endpoint = route.endpoint.dialect, route.endpoint
-            _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
-            body = await read_body(request, gw.config.http_server.max_request_body_bytes)
-            model, stream = inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False)
-            inbound = Inbound(
-                route=route,
-                method=request.method,
-                query=request.rel_url.raw_query_string,
-                headers=headers,
-                body=body,
-                model=model,
-                stream=stream,
-                request_id=request_id,
-                started=started,
-            )
-            tap = _tap_for(gw, request, inbound)
-            outbound = await gw.pipeline.send(inbound, tap)
-        except LunaRouteError as exc:
-            label = endpoint.value if endpoint is not None else "unknown"
-            _finish(gw, dialect, label, "gateway", exc.status, started, request, request_id)
-            if gw.capture is not None and endpoint is not None:
-                tap = tap or _rejected_tap(gw, request, request_id, dialect, endpoint, headers, body, started)
-                outcome: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "rejected"
-                if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
-                    outcome = "upstream_error"
-                tap.finish(exc.status, outcome, exc.message)
-            return _error(dialect, exc, request_id)
-        except asyncio.CancelledError:
-            # The client went away before the upstream answered (aiohttp cancels the handler).
-            label = endpoint.value if endpoint is not None else "unknown"
-            gw.metrics.disconnects.labels(dialect, label).inc()
-            _finish(gw, dialect, label, "gateway", CLIENT_CLOSED, started, request, request_id)
-            if tap is not None:
-                tap.finish(None, "client_disconnected")
-            raise
-        return await _relay(request, gw, inbound, outbound, tap)
-    finally:
-        gw.metrics.in_flight.dec()
+        path = normalise_path(request.raw_path)
+        dialect = _guess_dialect(path, request)
+        headers = check_headers(request, gw.config.http_server)
+        route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
+        dialect, endpoint = route.endpoint.dialect, route.endpoint
+        _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
+        body = await read_body(request, gw.config.http_server.max_request_body_bytes)
+        model, stream = inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False)
+        inbound = Inbound(
+            route=route,
+            method=request.method,
+            query=request.rel_url.raw_query_string,
+            headers=headers,
+            body=body,
+            model=model,
+            stream=stream,
+            request_id=request_id,
+            started=started,
+        )
+        tap = _tap_for(gw, request, inbound)
+        outbound = await gw.pipeline.send(inbound, tap)
+    except LunaRouteError as exc:
+        label = endpoint.value if endpoint is not None else "unknown"
+        _finish(gw, dialect, label, "gateway", exc.status, started, request, request_id)
+        if gw.capture is not None and endpoint is not None:
+            tap = tap or _rejected_tap(gw, request, request_id, dialect, endpoint, headers, body, started)
+            outcome: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "rejected"
+            if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
+                outcome = "upstream_error"
+            tap.finish(exc.status, outcome, exc.message)
+        return _error(dialect, exc, request_id)
+    except asyncio.CancelledError:
+        # The client went away before the upstream answered (aiohttp cancels the handler).
+        label = endpoint.value if endpoint is not None else "unknown"
+        gw.metrics.client_gone(dialect, label)
+        _finish(gw, dialect, label, "gateway", CLIENT_CLOSED, started, request, request_id)
+        if tap is not None:
+            tap.finish(None, "client_disconnected")
+        raise
+    return await _relay(request, gw, inbound, outbound, tap)
 
 
 def _tap_for(gw: Gateway, request: web.Request, inbound: Inbound) -> RecordingTap | None:
@@ -198,9 +195,10 @@ async def _relay(
                 labels=(inbound.dialect, endpoint),
                 tap=tap,
                 deadline=outbound.deadline,
+                started=inbound.started,
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
-                gw.metrics.disconnects.labels(inbound.dialect, endpoint).inc()
+                gw.metrics.client_gone(inbound.dialect, endpoint)
                 status = CLIENT_CLOSED
             return response
         try:
@@ -216,14 +214,25 @@ async def _relay(
                 tap.finish(exc.status, kind, exc.message)
             return _error(inbound.dialect, exc, inbound.request_id)
     except asyncio.CancelledError:
-        gw.metrics.disconnects.labels(inbound.dialect, endpoint).inc()
+        gw.metrics.client_gone(inbound.dialect, endpoint)
         status = CLIENT_CLOSED
         if tap is not None:
             tap.finish(None, "client_disconnected")
         raise
     finally:
         outbound.close()
-        _finish(gw, inbound.dialect, endpoint, provider, status, inbound.started, request, inbound.request_id)
+        _finish(
+            gw,
+            inbound.dialect,
+            endpoint,
+            provider,
+            status,
+            inbound.started,
+            request,
+            inbound.request_id,
+            streaming=inbound.stream,
+            model=inbound.model,
+        )
 
 
 def _check_content_type(request: web.Request, is_json: bool) -> None:
@@ -246,10 +255,12 @@ def _finish(
     started: float,
     request: web.Request,
     request_id: str,
+    *,
+    streaming: bool = False,
+    model: str | None = None,
 ) -> None:
     elapsed = time.perf_counter() - started
-    gw.metrics.count_request(dialect, endpoint, provider, status)
-    gw.metrics.observe_duration(dialect, endpoint, elapsed)
+    gw.metrics.request_ended(dialect, endpoint, provider, status, streaming, elapsed)
     if gw.log_requests:
         _log.info(
             "request",
@@ -261,6 +272,8 @@ def _finish(
                 "endpoint": endpoint,
                 "provider": provider,
                 "status": status,
+                "model": model,
+                "streaming": streaming,
                 "duration_ms": round(elapsed * 1000, 3),
             },
         )
@@ -298,6 +311,9 @@ async def handle_ready(request: web.Request) -> web.Response:
 
 async def handle_metrics(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    response = web.Response(body=gw.metrics.exposition())
+    body = gw.metrics.exposition()
+    if body is None:
+        raise web.HTTPNotFound(text="metrics are disabled", content_type="text/plain")
+    response = web.Response(body=body)
     response.headers["content-type"] = CONTENT_TYPE_LATEST
     return response

@@ -114,6 +114,7 @@ async def relay_stream(
     labels: tuple[str, str],
     tap: RecordingTap | None,
     deadline: float | None = None,
+    started: float = 0.0,
 ) -> tuple[web.StreamResponse, str]:
     """Relay the upstream body chunk by chunk. Returns the response and its `RelayOutcome`.
 
@@ -139,7 +140,8 @@ async def relay_stream(
     keeper = None
     if keepalive_secs and upstream.is_event_stream:
         keeper = asyncio.create_task(_keepalive(response, state, keepalive_secs, metrics))
-    chunks = metrics.stream_chunks.labels(*labels)
+    relayed = 0
+    first_at = 0.0
     outcome = RelayOutcome.COMPLETE
     try:
         try:
@@ -151,7 +153,10 @@ async def relay_stream(
                     state.at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
                     state.last = loop.time()
                     await response.write(chunk)
-                    chunks.inc()
+                    if not relayed:
+                        first_at = time.perf_counter()
+                        metrics.stream_started(labels[0], labels[1], first_at - started)
+                    relayed += 1
                     if tap is not None:
                         tap.chunk(chunk)
         except TimeoutError:
@@ -181,6 +186,8 @@ async def relay_stream(
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+        if relayed:
+            metrics.stream_ended(labels[0], labels[1], time.perf_counter() - first_at, relayed)
     return response, outcome
 
 
@@ -205,5 +212,5 @@ async def _keepalive(response: web.StreamResponse, state: _StreamState, interval
                 await response.write(KEEPALIVE)
             except ConnectionError:
                 return
-            metrics.keepalives.inc()
+            metrics.keepalive_sent()
         state.last = loop.time()
