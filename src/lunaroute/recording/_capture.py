@@ -145,8 +145,11 @@ class Capture:
                 open_starts[entry.record.request_id] = entry.record
                 self._emit(self._events("start", entry.record))
             else:
-                open_starts.pop(entry.record.request_id, None)
-                self._emit(self._events("end", entry.record))
+                start = open_starts.pop(entry.record.request_id, None)
+                record = entry.record
+                if start is not None and not record.request_body:
+                    record.request_body = start.request_body
+                self._emit(self._events("end", record))
         for record in open_starts.values():
             record.outcome = "interrupted"
             record.error = "the gateway stopped before this exchange finished"

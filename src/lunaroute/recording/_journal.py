@@ -11,6 +11,7 @@ recorded as `interrupted`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator
@@ -72,9 +73,14 @@ class Journal:
         return self._segment
 
     def append(self, kind: Literal["start", "end"], record: ExchangeRecord) -> None:
-        """Write one entry with a single `write()` (blocking, microseconds: the page cache)."""
+        """Write one entry with a single `write()` (blocking, microseconds: the page cache).
+
+        An end entry leaves the request body out: its start entry, earlier in the journal, has it.
+        """
         if self._fd is None:
             raise RuntimeError("journal is not open")
+        if kind == "end" and record.request_body:
+            record = dataclasses.replace(record, request_body=b"")
         line = _encoder.encode(JournalEntry(kind, record)) + b"\n"
         view = memoryview(line)
         while view:
