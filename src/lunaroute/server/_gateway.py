@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -25,6 +27,12 @@ class Gateway:
     keepalive_secs: float | None
     log_requests: bool
     capture: Capture | None = None
+    _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
+    _id_counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def new_request_id(self) -> str:
+        """A request id unique to this process run: a random prefix and a counter (no syscall per request)."""
+        return f"{self._id_prefix}{next(self._id_counter):08x}"
 
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)

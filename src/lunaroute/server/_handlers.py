@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 
@@ -34,11 +33,11 @@ _JSON = "application/json"
 _encode = msgspec.json.Encoder().encode
 
 
-def _request_id(request: web.Request) -> str:
+def _request_id(request: web.Request, gw: Gateway) -> str:
     given = request.headers.get("x-request-id")
     if given is not None and _REQUEST_ID.fullmatch(given):
         return given
-    return os.urandom(12).hex()
+    return gw.new_request_id()
 
 
 def _guess_dialect(path: str, request: web.Request) -> Dialect:
@@ -59,7 +58,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     """Every API path: classify, read, send through the pipeline, relay."""
     gw = request.app[GATEWAY]
     started = time.perf_counter()
-    request_id = _request_id(request)
+    request_id = _request_id(request, gw)
     dialect: Dialect = "openai"
     endpoint: Endpoint | None = None
     headers: list[tuple[str, str]] = []
