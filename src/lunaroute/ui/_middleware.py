@@ -7,6 +7,7 @@ aiohttp's own 404/405 get the same JSON shape. Every response carries `Cache-Con
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 
@@ -17,7 +18,10 @@ from aiohttp.typedefs import Handler, Middleware
 from lunaroute.recording.query import InvalidSessionId, StoreUnavailable
 from lunaroute.ui._params import BadParam
 
-__all__ = ["auth_middleware", "error_middleware", "json_error"]
+__all__ = ["AUTH_COOKIE", "auth_middleware", "cookie_credential", "error_middleware", "json_error"]
+
+AUTH_COOKIE = "lunaroute_ui"
+"""The cookie the web pages set (`?token=`) and that `auth_middleware` accepts instead of the bearer header."""
 
 _log = logging.getLogger("lunaroute.ui")
 
@@ -51,9 +55,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
+def cookie_credential(token: str) -> str:
+    """The `AUTH_COOKIE` value for `token`: a digest of it, so the cookie never holds the token itself."""
+    return hashlib.sha256(b"lunaroute-ui-cookie\x00" + token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def auth_middleware(token: str) -> Middleware:
-    """Require `Authorization: Bearer <token>` on every request (constant-time comparison)."""
+    """Require `Authorization: Bearer <token>` or the `AUTH_COOKIE` on every request (constant-time)."""
     expected = token.encode("utf-8")
+    expected_cookie = cookie_credential(token).encode("ascii")
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -62,6 +72,7 @@ def auth_middleware(token: str) -> Middleware:
         ok = scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode("utf-8", "surrogateescape"), expected
         )
+        ok = ok or hmac.compare_digest(request.cookies.get(AUTH_COOKIE, "").encode("utf-8", "replace"), expected_cookie)
         if not ok:
             return json_error(401, "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="lunaroute"'})
         return await handler(request)

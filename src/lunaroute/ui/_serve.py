@@ -11,6 +11,7 @@ from lunaroute.model import Usage
 from lunaroute.recording.pricing import estimate_cost
 from lunaroute.recording.query import SqliteSessionStore, TokenCounts
 from lunaroute.ui.api import create_api_app
+from lunaroute.ui.pages import add_pages
 
 __all__ = ["build_ui_app", "price_of"]
 
@@ -31,7 +32,7 @@ def price_of(provider: str, model: str, tokens: TokenCounts) -> float | None:
 
 
 def build_ui_app(config: Config) -> web.Application:
-    """The UI application; its session store closes with it."""
+    """The UI application (the JSON API and the web pages); its session store closes with it."""
     recording = config.session_recording
     store = SqliteSessionStore(Path(recording.sqlite.path or "sessions.db"), price=price_of)
     jsonl_dir = Path(recording.jsonl.directory) if recording.jsonl.enabled and recording.jsonl.directory else None
@@ -43,6 +44,15 @@ def build_ui_app(config: Config) -> web.Application:
         auth_token=config.ui.auth_token,
     )
     app[UI_STORE] = store
+    add_pages(
+        app,
+        store,
+        jsonl_dir=jsonl_dir,
+        export_enabled=config.ui.export_enabled,
+        delete_enabled=config.ui.delete_enabled,
+        auth_token=config.ui.auth_token,
+        price=price_of,
+    )
 
     async def close_store(_: web.Application) -> None:
         await store.close()

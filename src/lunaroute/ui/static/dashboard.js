@@ -1,0 +1,262 @@
+// LunaRoute UI, dashboard: fills the cards from the JSON API and polls it every few seconds while visible.
+"use strict";
+(() => {
+  const root = document.getElementById("dashboard");
+  if (!root) return;
+  const { h, fmt, bars, hbars, tokenBar } = window.LunaCharts;
+  const hours = Number(root.dataset.hours) || 24;
+  // Every poll reads the window's figures; the all-time and per-client ones change slowly and cost more to read.
+  const POLL_MS = 5000, SLOW_MS = 30000, COSTS_MS = 60000, CLIENTS = 6;
+  const $ = (id) => document.getElementById(id);
+  const live = $("live");
+  const state = { metric: "requests", spending: null, costs: null, costsAt: 0, slowAt: 0, timer: 0, busy: false };
+
+  async function getJSON(path) {
+    const r = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!r.ok) {
+      let message = `${r.status}`;
+      try { message = (await r.json()).error.message; } catch (_) { /* not JSON */ }
+      throw new Error(`${path}: ${message}`);
+    }
+    return r.json();
+  }
+
+  function kpi(key, value, text, sub, title) {
+    const v = root.querySelector(`[data-kpi="${key}"]`);
+    v.textContent = text;
+    v.dataset.value = value === null || value === undefined ? "" : String(value);
+    v.title = title || "";
+    root.querySelector(`[data-sub="${key}"]`).textContent = sub || "";
+    return v;
+  }
+
+  const windowName = { 1: "last hour", 24: "last 24 hours", 168: "last 7 days", 720: "last 30 days" }[hours] || `last ${hours} h`;
+
+  function renderKpis(o, spending) {
+    kpi("requests", o.requests, fmt.int(o.requests), windowName);
+    kpi("sessions", o.sessions, fmt.int(o.sessions), `${fmt.int(o.active_sessions)} with requests`);
+    kpi("tokens", o.total_tokens, fmt.compact(o.total_tokens),
+      `${fmt.compact(o.tokens.input)} in · ${fmt.compact(o.tokens.output)} out`, fmt.int(o.total_tokens));
+    kpi("cost", o.total_cost_usd, fmt.cost(o.total_cost_usd),
+      spending && spending.avg_cost_per_session !== null ? `${fmt.cost(spending.avg_cost_per_session)} per session` : "");
+    kpi("errors", o.failed_sessions, fmt.int(o.failed_sessions),
+      o.completed_sessions ? `${fmt.pct(o.success_rate)} of ${fmt.int(o.completed_sessions)} succeeded` : "none completed")
+      .classList.toggle("bad", o.failed_sessions > 0);
+    kpi("ttft", o.avg_ttft_ms, fmt.ms(o.avg_ttft_ms), o.p95_ttft_ms === null ? "streamed requests" : `p95 ${fmt.ms(o.p95_ttft_ms)}`);
+    kpi("latency", o.avg_duration_ms, fmt.ms(o.avg_duration_ms), "mean per session");
+  }
+
+  function bucketHours() {
+    return hours <= 48 ? 1 : hours <= 168 ? 3 : 24;
+  }
+
+  function renderActivity() {
+    const box = $("chart-activity");
+    const spending = state.spending;
+    if (!spending) return;
+    const step = bucketHours() * 3600e3;
+    const now = Date.now();
+    const first = Math.floor((now - hours * 3600e3) / step) * step;
+    const buckets = new Map();
+    for (let t = first; t <= now; t += step) buckets.set(t, { requests: 0, total_tokens: 0, cost_usd: 0 });
+    for (const row of spending.by_hour) {
+      const key = Math.floor(Date.parse(row.hour) / step) * step;
+      const b = buckets.get(key);
+      if (!b) continue;
+      b.requests += row.requests;
+      b.total_tokens += row.total_tokens;
+      b.cost_usd += row.cost_usd || 0;
+    }
+    const m = state.metric;
+    const format = m === "cost_usd" ? fmt.cost : fmt.compact;
+    const label = (t) => {
+      const d = new Date(t);
+      return step >= 86400e3 ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" })
+        : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    };
+    const points = [...buckets].map(([t, b]) => ({
+      label: label(t), value: b[m],
+      title: `${new Date(t).toLocaleString()}\n${fmt.int(b.requests)} requests · ${fmt.int(b.total_tokens)} tokens · ${fmt.cost(b.cost_usd)}`,
+    }));
+    bars(box, points, format, m !== "cost_usd");
+  }
+
+  function byProvider(spending) {
+    const acc = new Map();
+    for (const m of spending.by_model) {
+      const key = m.provider || "unknown";
+      const a = acc.get(key) || { name: key, requests: 0, tokens: 0, cost: null };
+      a.requests += m.request_count;
+      a.tokens += m.total_tokens;
+      if (m.cost_usd !== null) a.cost = (a.cost || 0) + m.cost_usd;
+      acc.set(key, a);
+    }
+    return [...acc.values()].sort((a, b) => b.requests - a.requests);
+  }
+
+  const usageText = (r) => `${fmt.int(r.requests)} req · ${fmt.compact(r.tokens)} tok · ${fmt.cost(r.cost)}`;
+
+  function renderTools(tools) {
+    const box = $("chart-tools");
+    box.textContent = "";
+    if (!tools.length) {
+      box.append(h("p", "muted", "No tool calls recorded yet."));
+      return;
+    }
+    const table = h("table", "mini");
+    const head = h("tr");
+    for (const [t, c] of [["Tool", ""], ["Calls", "num"], ["Errors", "num"], ["Success", "num"]]) head.append(h("th", c, t));
+    table.append(head);
+    for (const t of tools) {
+      const tr = h("tr");
+      tr.dataset.tool = t.tool_name;
+      tr.append(h("td", null, t.tool_name), h("td", "num", fmt.int(t.call_count)), h("td", "num", fmt.int(t.error_count)),
+        h("td", "num", fmt.pct(t.success_rate)));
+      table.append(tr);
+    }
+    box.append(table);
+  }
+
+  function renderCosts(spending) {
+    const box = $("chart-costs");
+    box.textContent = "";
+    const dl = h("dl", "costs");
+    const c = state.costs || {};
+    const rows = [
+      [`This window (${windowName})`, spending.total_cost_usd], ["Per session", spending.avg_cost_per_session],
+      ["Today (UTC)", c.today], ["This week", c.this_week], ["This month", c.this_month],
+      ["Projected per month", c.projection_monthly], ["All time", c.total],
+    ];
+    for (const [label, value] of rows) dl.append(h("dt", null, label), h("dd", null, fmt.cost(value)));
+    box.append(dl);
+  }
+
+  function renderRecent(sessions) {
+    const box = $("chart-recent");
+    box.textContent = "";
+    if (!sessions.length) {
+      box.append(h("p", "muted", "No sessions recorded yet. Point a client at the gateway and they appear here."));
+      return;
+    }
+    const table = h("table", "mini");
+    const head = h("tr");
+    for (const [t, c] of [["Started", ""], ["Session", ""], ["Client", ""], ["Model", ""], ["Requests", "num"],
+      ["Tokens", "num"], ["Cost", "num"], ["Status", ""]]) head.append(h("th", c, t));
+    table.append(head);
+    for (const s of sessions) {
+      const tr = h("tr");
+      const when = h("time", null, s.started_at || "");
+      if (s.started_at) when.setAttribute("datetime", s.started_at);
+      const link = h("a", "sid", s.session_id.length > 20 ? s.session_id.slice(0, 20) + "…" : s.session_id);
+      link.href = "/sessions/" + encodeURIComponent(s.session_id);
+      const status = s.success === null ? ["open", "open"] : s.success ? ["ok", "ok"] : ["failed", "failed"];
+      const cells = [h("td"), h("td"), h("td", null, s.user_agent || "—"), h("td", null, s.model_used || s.model_requested),
+        h("td", "num", fmt.int(s.request_count)), h("td", "num", fmt.int(s.total_tokens)), h("td", "num", fmt.cost(s.cost_usd)), h("td")];
+      cells[0].append(when);
+      cells[1].append(link);
+      cells[7].append(h("span", "badge " + status[0], status[1]));
+      tr.append(...cells);
+      table.append(tr);
+    }
+    box.append(table);
+    if (window.LunaLocalize) window.LunaLocalize(box);
+  }
+
+  async function clientsUsage(agents) {
+    const top = agents.slice(0, CLIENTS);
+    const rows = await Promise.all(top.map(async (ua) => {
+      const models = await getJSON(`/api/stats/models?hours=${hours}&user_agent=${encodeURIComponent(ua)}`);
+      const r = { name: ua, requests: 0, tokens: 0, cost: null };
+      for (const m of models) {
+        r.requests += m.request_count;
+        r.tokens += m.total_tokens;
+        if (m.cost_usd !== null) r.cost = (r.cost || 0) + m.cost_usd;
+      }
+      return r;
+    }));
+    return rows.filter((r) => r.requests > 0).sort((a, b) => b.requests - a.requests);
+  }
+
+  function renderFast(overview, spending, models, recent) {
+    state.spending = spending;
+    renderKpis(overview, spending);
+    renderActivity();
+    tokenBar($("chart-tokens"), overview.tokens);
+    renderCosts(spending);
+    hbars($("chart-models"), models.map((m) => ({
+      name: m.model_name, value: m.request_count,
+      text: usageText({ requests: m.request_count, tokens: m.total_tokens, cost: m.cost_usd }),
+    })));
+    hbars($("chart-providers"), byProvider(spending).map((p) => ({ name: p.name, value: p.requests, text: usageText(p) })));
+    renderRecent(recent);
+  }
+
+  async function refreshSlow() {
+    const [tools, agents, costs] = await Promise.all([
+      getJSON("/api/stats/tools?limit=8"),
+      getJSON("/api/user-agents"),
+      Date.now() - state.costsAt > COSTS_MS ? getJSON("/api/stats/costs") : Promise.resolve(null),
+    ]);
+    const clients = await clientsUsage(agents);
+    renderTools(tools);
+    hbars($("chart-clients"), clients.map((c) => ({
+      name: c.name, value: c.requests, text: usageText(c),
+      href: "/sessions?user_agent=" + encodeURIComponent(c.name),
+    })));
+    if (costs) {
+      state.costs = costs;
+      state.costsAt = Date.now();
+      if (state.spending) renderCosts(state.spending);
+    }
+    state.slowAt = Date.now();
+  }
+
+  async function refresh() {
+    if (state.busy) return;
+    state.busy = true;
+    const started = performance.now();
+    try {
+      const [overview, spending, models, recent] = await Promise.all([
+        getJSON(`/api/stats/overview?hours=${hours}`),
+        getJSON(`/api/stats/spending?hours=${hours}`),
+        getJSON(`/api/stats/models?hours=${hours}`),
+        getJSON("/api/sessions/recent?limit=8"),
+      ]);
+      renderFast(overview, spending, models, recent);
+      if (Date.now() - state.slowAt > SLOW_MS) await refreshSlow();
+      $("dash-error").hidden = true;
+      live.className = "live on";
+      live.textContent = "Live · updated " + new Date().toLocaleTimeString();
+      root.dataset.loaded = String(Number(root.dataset.loaded || 0) + 1);
+    } catch (err) {
+      const box = $("dash-error");
+      box.hidden = false;
+      box.textContent = "Could not load the statistics: " + err.message;
+      live.className = "live stale";
+      live.textContent = "Not updating";
+    } finally {
+      state.busy = false;
+      const took = performance.now() - started;
+      clearTimeout(state.timer);
+      if (!document.hidden) state.timer = setTimeout(refresh, Math.max(POLL_MS, 3 * took));
+    }
+  }
+
+  $("activity-metric").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-metric]");
+    if (!button) return;
+    state.metric = button.dataset.metric;
+    for (const b of ev.currentTarget.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === button));
+    renderActivity();
+  });
+  document.addEventListener("visibilitychange", () => {
+    clearTimeout(state.timer);
+    if (!document.hidden) refresh();
+  });
+  let resize = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resize);
+    resize = setTimeout(renderActivity, 150);
+  });
+  refresh();
+})();
