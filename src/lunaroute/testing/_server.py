@@ -32,8 +32,16 @@ class FakeUpstream:
     reset, and `stop()` cancels whatever is still running, so no test can hang on the fake.
     """
 
-    def __init__(self, *, default: Reply | None = None, max_reply_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        default: Reply | None = None,
+        max_reply_seconds: float = 30.0,
+        responder: Callable[[ReceivedRequest], Reply | None] | None = None,
+    ) -> None:
         self.default = default if default is not None else Reply()
+        self.responder = responder
+        """Chooses the reply from the request itself (for concurrent traffic); None falls back to the queue."""
         self.requests: list[ReceivedRequest] = []
         self.aborts: list[Abort] = []
         self.max_reply_seconds = max_reply_seconds
@@ -174,7 +182,8 @@ class FakeUpstream:
         received = ReceivedRequest(request.method, path, request.query_string, headers, body, time.monotonic())
         self.requests.append(received)
         self._notify()
-        reply = self._queue.popleft() if self._queue else self.default
+        chosen = self.responder(received) if self.responder is not None else None
+        reply = chosen or (self._queue.popleft() if self._queue else self.default)
         plan = plan_reply(reply, request.method, path, request.query_string, headers, body)
         progress = Progress()
         try:
