@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from lunaroute.dialects.passthrough import rewrite_model
 from lunaroute.errors import UnsupportedFeature
 from lunaroute.observability import Metrics
+from lunaroute.observability.tracing import NOOP_SPAN, SpanHandle
 from lunaroute.providers._headers import forward_request_headers
 from lunaroute.recording._tap import RecordingTap
 from lunaroute.routing import Route
@@ -39,6 +40,8 @@ class Inbound:
     stream: bool
     request_id: str
     started: float = field(default_factory=time.perf_counter)
+    span: SpanHandle = NOOP_SPAN
+    """The request's trace span (a no-op when tracing is off or the request is not sampled)."""
 
     @property
     def dialect(self) -> Dialect:
@@ -76,6 +79,7 @@ async def send_to(
     default_max_tokens: int,
     metrics: Metrics,
     tap: RecordingTap | None,
+    span: SpanHandle = NOOP_SPAN,
 ) -> Outbound:
     """Send `body` (the client's, possibly with markers stripped) to `provider`.
 
@@ -100,6 +104,7 @@ async def send_to(
         )
         if tap is not None:
             tap.routed(provider.name, provider.dialect, sent_model, translated=False)
+        span.inject(call.headers)
         sent_at = time.perf_counter()
         return Outbound(provider, await provider.send(call), sent_at=sent_at)
     endpoint = inbound.route.endpoint
@@ -114,9 +119,10 @@ async def send_to(
         )
     client, target = codec_for(inbound.dialect), codec_for(provider.dialect)
     started = time.perf_counter()
-    upstream_body, request = translate_request(
-        client, target, body, model_name=model or inbound.model, default_max_tokens=default_max_tokens
-    )
+    with inbound.span.translate():
+        upstream_body, request = translate_request(
+            client, target, body, model_name=model or inbound.model, default_max_tokens=default_max_tokens
+        )
     metrics.translated(inbound.dialect, provider.dialect, time.perf_counter() - started)
     call = UpstreamCall(
         endpoint=target.endpoint,
@@ -133,6 +139,7 @@ async def send_to(
     )
     if tap is not None:
         tap.routed(provider.name, provider.dialect, call.model, translated=True)
+    span.inject(call.headers)
     sent_at = time.perf_counter()
     response = await provider.send(call)
     translated = TranslatedResponse(

@@ -83,16 +83,18 @@ class Pipeline:
             found = find_marker(body)
             if found is not None:
                 body, marker = found.body, found.provider
-        decision = self.router.decide(
-            inbound.dialect,
-            model=inbound.model,
-            bypass=inbound.route.bypass,
-            requested=requested,
-            marker=marker,
-            path=inbound.route.upstream_path,
-            headers=inbound.headers,
-            session_key=lambda: session_key_for(inbound.headers, inbound.body),
-        )
+        inbound.span.set_request(model=inbound.model, request_id=inbound.request_id)
+        with inbound.span.routing():
+            decision = self.router.decide(
+                inbound.dialect,
+                model=inbound.model,
+                bypass=inbound.route.bypass,
+                requested=requested,
+                marker=marker,
+                path=inbound.route.upstream_path,
+                headers=inbound.headers,
+                session_key=lambda: session_key_for(inbound.headers, inbound.body),
+            )
         self._metrics.overhead_seen(inbound.dialect, endpoint.value, time.perf_counter() - inbound.started)
         deadline = self._deadline(decision.primary.name)
         if deadline is None:
@@ -189,6 +191,9 @@ class Pipeline:
         in_flight.acquire(provider.name)
         started = time.perf_counter()
         policy = self.resilience.policy(provider.name).retry
+        attempt = inbound.span.upstream(
+            provider.name, system=provider.dialect, model=self.router.models.get(provider.name) or inbound.model
+        )
         try:
             outbound = await send_to(
                 provider,
@@ -198,20 +203,32 @@ class Pipeline:
                 default_max_tokens=self.router.max_tokens.get(provider.name, 4096),
                 metrics=self._metrics,
                 tap=tap,
+                span=inbound.span,
             )
         except UpstreamError as exc:
+            attempt.record_error(exc)
+            attempt.end()
             in_flight.release(provider.name)
             self._metrics.upstream_error(provider.name, exc.code or "error")
             failure = policy.classify(None, error=exc)
             self.resilience.failed(provider.name, failure.reason)
             return _Attempted(None, exc, failure)
-        except BaseException:
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                attempt.record_error(exc)
+            attempt.end()
             in_flight.release(provider.name)
             self.resilience.abandoned(provider.name)
             raise
         self._metrics.upstream_head(provider.name, time.perf_counter() - outbound.sent_at)
-        # Busy until the relay closes the response (`Outbound.close`).
-        outbound.on_close = lambda: in_flight.release(provider.name)
+        # Busy (and its span open) until the relay closes the response (`Outbound.close`).
+        status = outbound.response.status
+
+        def released() -> None:
+            in_flight.release(provider.name)
+            attempt.end(status)
+
+        outbound.on_close = released
         response = outbound.response
         if _is_html_page(response, inbound):
             # A CDN or proxy error page where an API answer belongs: never passed on as it is.

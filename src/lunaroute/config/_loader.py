@@ -164,6 +164,9 @@ def _validate(config: Config, source: str) -> None:
     _validate_rules(config, enabled, source)
     _validate_recording(config, source)
     _validate_ui(config, source)
+    tracing = config.observability.tracing
+    if not 0.0 <= tracing.ratio <= 1.0:
+        raise ConfigError("must be between 0 and 1", source=source, path="$.observability.tracing.ratio")
     for i, pattern in enumerate(config.observability.metrics.model_label_allow):
         try:
             re.compile(pattern)

@@ -247,8 +247,23 @@ class MetricsConfig(_Strict):
     """At most this many distinct model label values; later models are counted as `other`."""
 
 
+class TracingConfig(_Strict):
+    """OpenTelemetry traces: a span per request with routing, translation and upstream children."""
+
+    enabled: bool = False
+    exporter: Literal["otlp_http", "otlp_grpc", "console", "none"] = "otlp_http"
+    endpoint: str | None = None
+    """OTLP/HTTP base URL (`/v1/traces` is added) or gRPC target; default the collector on localhost."""
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    service_name: str = "lunaroute"
+    sampler: Literal["always_on", "always_off", "ratio", "parent_based_ratio"] = "parent_based_ratio"
+    ratio: float = 1.0
+    timeout_secs: float = 10
+
+
 class ObservabilityConfig(_Strict):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
 
 
 class Config(_Strict):

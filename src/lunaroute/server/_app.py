@@ -10,6 +10,7 @@ from lunaroute.config import Config
 from lunaroute.observability import Metrics, ModelLabels, NullMetrics
 from lunaroute.observability._collectors import RecorderCollector, ResilienceCollector
 from lunaroute.observability._usage import usage_counter
+from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
@@ -39,12 +40,26 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         first_event_peek_s=config.routing.first_event_peek_ms / 1000.0,
     )
     server = config.http_server
+    tconf = config.observability.tracing
+    tracing = Tracing(
+        TracingSettings(
+            enabled=tconf.enabled,
+            exporter=tconf.exporter,
+            endpoint=tconf.endpoint,
+            headers=dict(tconf.headers),
+            service_name=tconf.service_name,
+            sampler=tconf.sampler,
+            ratio=tconf.ratio,
+            timeout_secs=tconf.timeout_secs,
+        )
+    )
     gateway = Gateway(
         config=config,
         pipeline=pipeline,
         metrics=metrics,
         keepalive_secs=server.sse_keepalive_interval_secs if server.sse_keepalive_enabled else None,
         log_requests=config.logging.log_requests,
+        tracing=tracing,
     )
     # The body is read by the handlers within max_request_body_bytes; aiohttp's own cap must not cut in first.
     app = web.Application(client_max_size=server.max_request_body_bytes, handler_args=None)
@@ -58,6 +73,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     recording: list[RecordingStack] = []
 
     async def open_stores(_: web.Application) -> None:
+        tracing.start()
         if config.session_recording.enabled:
             stack = await open_recording(config.session_recording, observer=usage_counter(metrics))
             recording.append(stack)
@@ -72,6 +88,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
             await stack.aclose()
         for provider in router.providers.values():
             await provider.aclose()
+        await tracing.aclose()
 
     app.on_startup.append(open_stores)
     app.on_cleanup.append(close_everything)

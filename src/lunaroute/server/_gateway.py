@@ -11,6 +11,7 @@ from aiohttp import web
 
 from lunaroute.config import Config
 from lunaroute.observability import Metrics
+from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class Gateway:
     keepalive_secs: float | None
     log_requests: bool
     capture: Capture | None = None
+    tracing: Tracing = field(default_factory=lambda: Tracing(TracingSettings()))
     _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
     _id_counter: itertools.count[int] = field(default_factory=itertools.count)
 

@@ -16,6 +16,7 @@ from lunaroute.dialects.errors import error_body, error_headers
 from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
 from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
+from lunaroute.observability.tracing import NOOP_SPAN
 from lunaroute.recording._tap import RecordingTap, client_ip_for, recordable_headers
 from lunaroute.routing import classify, normalise_path
 from lunaroute.server._gateway import GATEWAY, Gateway
@@ -64,11 +65,13 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     headers: list[tuple[str, str]] = []
     body = b""
     tap: RecordingTap | None = None
+    span = NOOP_SPAN
     gw.metrics.request_started()
     try:
         path = normalise_path(request.raw_path)
         dialect = _guess_dialect(path, request)
         headers = check_headers(request, gw.config.http_server)
+        span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
         dialect, endpoint = route.endpoint.dialect, route.endpoint
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
@@ -84,11 +87,15 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             stream=stream,
             request_id=request_id,
             started=started,
+            span=span,
         )
         tap = _tap_for(gw, request, inbound)
         outbound = await gw.pipeline.send(inbound, tap)
     except LunaRouteError as exc:
         label = endpoint.value if endpoint is not None else "unknown"
+        if exc.status >= 500:
+            span.record_error(exc)
+        span.end(exc.status)
         _finish(gw, dialect, label, "gateway", exc.status, started, request, request_id)
         if gw.capture is not None and endpoint is not None:
             tap = tap or _rejected_tap(gw, request, request_id, dialect, endpoint, headers, body, started)
@@ -101,6 +108,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         # The client went away before the upstream answered (aiohttp cancels the handler).
         label = endpoint.value if endpoint is not None else "unknown"
         gw.metrics.client_gone(dialect, label)
+        span.end(CLIENT_CLOSED)
         _finish(gw, dialect, label, "gateway", CLIENT_CLOSED, started, request, request_id)
         if tap is not None:
             tap.finish(None, "client_disconnected")
@@ -220,6 +228,8 @@ async def _relay(
         raise
     finally:
         outbound.close()
+        inbound.span.set_route(provider=provider, route=outbound.reason, translated=outbound.translated)
+        inbound.span.end(status)
         _finish(
             gw,
             inbound.dialect,
