@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,12 +59,18 @@ class LoadResult:
 
 
 class Loader:
-    """Runs load against a URL from `core`, with wrk when `wrk` is a path, else with `_pyload.py`."""
+    """Runs load against a URL from `core`, with wrk when `wrk` is a path, else with `_pyload.py`.
 
-    def __init__(self, work_dir: Path, core: int, wrk: str | None) -> None:
+    `body(stream)` gives the request body of each kind (default: the ~2 KB chat request); give each Loader with
+    another body its own `work_dir`, where it writes its bodies and scripts."""
+
+    def __init__(
+        self, work_dir: Path, core: int, wrk: str | None, body: Callable[[bool], bytes] = chat_request
+    ) -> None:
         self._dir = work_dir
         self._core = core
         self._wrk = wrk
+        self._body = body
         self._bodies = {stream: self._write_body(stream) for stream in (False, True)}
 
     @property
@@ -72,7 +79,7 @@ class Loader:
 
     def _write_body(self, stream: bool) -> Path:
         path = self._dir / f"request-{'stream' if stream else 'json'}.json"
-        path.write_bytes(chat_request(stream))
+        path.write_bytes(self._body(stream))
         return path
 
     def run(self, url: str, *, stream: bool, connections: int, seconds: float) -> LoadResult:

@@ -49,15 +49,39 @@ class Rule:
         return (self.primary, *self.fallbacks)
 
 
+_CACHE_SIZE = 4096
+
+
 class RuleTable:
-    """Rules sorted by descending `priority` (file order among equals); the first match wins."""
+    """Rules sorted by descending `priority` (file order among equals); the first match wins.
+
+    Decisions are cached by (model, dialect, path, the values of the headers rules look at), so a long rule
+    table costs one dictionary lookup per request once a model has been seen; the cache holds at most
+    4,096 keys and is cleared when full.
+    """
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         indexed = sorted(enumerate(rules), key=lambda item: (-item[1].priority, item[0]))
         self.rules: tuple[Rule, ...] = tuple(rule for _, rule in indexed)
+        self._header_names = tuple(sorted({rule.header[0] for rule in self.rules if rule.header is not None}))
+        self._cache: dict[tuple[object, ...], Rule | None] = {}
+
+    def _key(self, model: str | None, dialect: Dialect, path: str, headers: Headers) -> tuple[object, ...]:
+        if not self._header_names:
+            return (model, dialect, path)
+        values = tuple(next((v for k, v in headers if k == name), None) for name in self._header_names)
+        return (model, dialect, path, values)
 
     def match(self, model: str | None, dialect: Dialect, path: str = "", headers: Headers = ()) -> Rule | None:
-        for rule in self.rules:
-            if rule.matches(model, dialect, path, headers):
-                return rule
-        return None
+        if not self.rules:
+            return None
+        key = self._key(model, dialect, path, headers)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        found = next((rule for rule in self.rules if rule.matches(model, dialect, path, headers)), None)
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = found
+        return found

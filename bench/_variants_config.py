@@ -1,0 +1,118 @@
+"""The gateway configurations `variants.py` compares, their floors, and the Anthropic request it translates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from _payloads import chat_request
+
+__all__ = [
+    "ANTHROPIC_PATH",
+    "OPENAI_PATH",
+    "VARIANTS",
+    "Floor",
+    "Variant",
+    "anthropic_request",
+    "write_config",
+]
+
+OPENAI_PATH = "/v1/chat/completions"
+ANTHROPIC_PATH = "/v1/messages"
+RULE_COUNT = 100
+
+_MODEL = "claude-sonnet-4-5"
+_SYSTEM = "You are a concise assistant that answers questions about software performance. " * 6
+_USER = "Explain why a reverse proxy adds latency and how event loops and connection pools reduce it. " * 15
+
+
+def anthropic_request(stream: bool) -> bytes:
+    """An Anthropic Messages request of about 2 KB (`max_tokens`, `system`, one user message): the same text as
+    the chat request, so the two dialects carry the same payload."""
+    body = {
+        "model": _MODEL,
+        "max_tokens": 256,
+        "system": _SYSTEM.strip(),
+        "messages": [{"role": "user", "content": _USER.strip()}],
+        "temperature": 0.2,
+        "stream": stream,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A throughput floor on the ratio of two variants' req/s @32 (json and streaming alike)."""
+
+    numerator: str
+    denominator: str
+    minimum: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.numerator} / {self.denominator} ≥ {self.minimum:.2f}"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    summary: str
+    config: str
+    """YAML appended after the providers block (the upstream ports are filled in by `write_config`)."""
+    path: str = OPENAI_PATH
+    body: Callable[[bool], bytes] = chat_request
+    floor: Floor | None = None
+    max_ttfb_added_ms: float | None = None
+    """Ceiling on the streaming TTFB this variant adds to passthrough's (None: reported only)."""
+
+
+_NO_RECORDING = "session_recording: {enabled: false}\n"
+
+_RULES = "routing:\n  rules:\n" + "".join(
+    f'    - {{name: miss-{i}, model_pattern: "^nomatch-{i}-", primary: openai}}\n' for i in range(RULE_COUNT)
+)
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("passthrough", "recording off (as run.py); the baseline", _NO_RECORDING),
+    Variant(
+        "recording",
+        "session recording on: JSONL + SQLite in the temp dir, defaults otherwise",
+        # The UI listener comes on with SQLite recording; an ephemeral port instead of 8082 (filled in later).
+        "session_recording: {enabled: true}\nui: {port: {ui_port}}\n",
+        floor=Floor("recording", "passthrough", 0.85),
+    ),
+    Variant(
+        "translated",
+        "Anthropic request to /v1/messages, routed to the OpenAI upstream: translated both ways",
+        _NO_RECORDING + 'routing:\n  rules:\n    - {name: all, model_pattern: ".*", primary: openai}\n',
+        path=ANTHROPIC_PATH,
+        body=anthropic_request,
+        floor=Floor("translated", "passthrough", 0.50),
+        max_ttfb_added_ms=1.0,
+    ),
+    Variant(
+        "rules100",
+        f"{RULE_COUNT} rules that do not match, then a catch-all to openai",
+        _NO_RECORDING + _RULES + '    - {name: all, model_pattern: ".*", primary: openai}\n',
+        floor=Floor("rules100", "passthrough", 0.95),
+    ),
+    Variant(
+        "no-metrics",
+        "metrics off (observability.metrics.enabled: false): the baseline for the cost of metrics",
+        _NO_RECORDING + "observability: {metrics: {enabled: false}}\n",
+        floor=Floor("passthrough", "no-metrics", 0.90),
+    ),
+)
+
+
+def write_config(path: Path, variant: Variant, upstream_port: int, ui_port: int) -> Path:
+    """The variant's gateway config against the upstream on `upstream_port` (both providers point at it)."""
+    path.write_text(
+        "providers:\n"
+        f'  openai: {{base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
+        f'  anthropic: {{base_url: "http://127.0.0.1:{upstream_port}"}}\n'
+        "http_server: {sse_keepalive_enabled: true}\n" + variant.config.replace("{ui_port}", str(ui_port))
+    )
+    return path
