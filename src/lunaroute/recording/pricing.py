@@ -9,6 +9,7 @@ A cost is an estimate at list price: no batch or priority tiers, no negotiated d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from importlib import metadata
 from typing import NamedTuple
@@ -83,23 +84,56 @@ def _estimate(provider: str, model: str, usage: Usage, input_usd: float, output_
     )
 
 
-def _from_genai_prices(model: str, provider: str, usage: Usage, at: dt.datetime | None) -> tuple[float, float] | None:
+_TIER_INPUTS = (1_000, 150_000, 250_000)
+"""Representative prompt sizes of the price tiers (list prices change above 128k/200k input tokens)."""
+
+
+def _tier(input_tokens: int) -> int:
+    return 0 if input_tokens <= 128_000 else 1 if input_tokens <= 200_000 else 2
+
+
+@functools.lru_cache(maxsize=512)
+def _genai_rates(model: str, provider_id: str | None, tier: int, day: dt.date) -> tuple[float, ...] | None:
+    """USD per token for (input, cache read, cache write, output) of a model at a prompt-size tier and day.
+
+    Memoised: the price table's matching and calculation cost ~0.2 ms per call, and a gateway sees few distinct
+    models. Rates are derived from the table's own calculation at the tier's representative prompt size, so a
+    request is priced as the table prices a request of its tier.
+    """
     try:
         import genai_prices
     except ImportError:
         return None
-    priced = genai_prices.Usage(
-        input_tokens=usage.total_input_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_creation_tokens,
-        output_tokens=usage.output_tokens,
-    )
-    provider_id = provider if provider in _PROVIDER_IDS else None
+    base = _TIER_INPUTS[tier]
+    at = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+
+    def price(**counts: int) -> tuple[float, float]:
+        usage = genai_prices.Usage(**counts)
+        result = genai_prices.calc_price(usage, model, provider_id=provider_id, genai_request_timestamp=at)
+        return float(result.input_price), float(result.output_price)
+
+    probe = 1_000  # small enough that no probe moves the prompt into another price tier
     try:
-        result = genai_prices.calc_price(priced, model, provider_id=provider_id, genai_request_timestamp=at)
+        plain_in, _ = price(input_tokens=base)
+        with_read, _ = price(input_tokens=base + probe, cache_read_tokens=probe)
+        with_write, _ = price(input_tokens=base + probe, cache_write_tokens=probe)
+        _, out = price(input_tokens=base, output_tokens=probe)
     except (LookupError, ValueError, TypeError, ArithmeticError):
         return None
-    return float(result.input_price), float(result.output_price)
+    input_rate = plain_in / base
+    return input_rate, (with_read - plain_in) / probe, (with_write - plain_in) / probe, out / probe
+
+
+def _from_genai_prices(model: str, provider: str, usage: Usage, at: dt.datetime | None) -> tuple[float, float] | None:
+    day = (at or dt.datetime.now(dt.UTC)).date()
+    rates = _genai_rates(model, provider if provider in _PROVIDER_IDS else None, _tier(usage.total_input_tokens), day)
+    if rates is None:
+        return None
+    input_rate, read_rate, write_rate, output_rate = rates
+    input_usd = (
+        usage.input_tokens * input_rate + usage.cache_read_tokens * read_rate + usage.cache_creation_tokens * write_rate
+    )
+    return input_usd, usage.output_tokens * output_rate
 
 
 def _fallback_price(model: str) -> Price | None:
