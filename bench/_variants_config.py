@@ -104,6 +104,12 @@ VARIANTS: tuple[Variant, ...] = (
         _NO_RECORDING + "observability: {metrics: {enabled: false}}\n",
         floor=Floor("passthrough", "no-metrics", 0.90),
     ),
+    Variant(
+        "metrics+tracing",
+        "metrics on and tracing sampled at 0.01 (spans built and dropped by a `none` exporter)",
+        _NO_RECORDING + "observability: {tracing: {enabled: true, exporter: none, sampler: ratio, ratio: 0.01}}\n",
+        floor=Floor("metrics+tracing", "no-metrics", 0.90),
+    ),
 )
 
 

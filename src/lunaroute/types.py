@@ -147,6 +147,8 @@ class ExchangeRecord:
     provider_dialect: ProviderDialect | None = None
     model_sent: str | None = None
     translated: bool = False
+    route: str | None = None
+    """Why the provider was chosen: header, marker, rule, default, bypass or fallback."""
     status: int | None = None
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     response_body: bytes = b""

@@ -75,7 +75,9 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     async def open_stores(_: web.Application) -> None:
         tracing.start()
         if config.session_recording.enabled:
-            stack = await open_recording(config.session_recording, observer=usage_counter(metrics))
+            stack = await open_recording(
+                config.session_recording, observer=usage_counter(metrics, log_requests=config.logging.log_requests)
+            )
             recording.append(stack)
             gateway.capture = stack.capture
             if not isinstance(metrics, NullMetrics):

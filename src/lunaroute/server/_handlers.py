@@ -91,6 +91,8 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         )
         tap = _tap_for(gw, request, inbound)
         outbound = await gw.pipeline.send(inbound, tap)
+        if tap is not None:
+            tap.record.route = outbound.reason
     except LunaRouteError as exc:
         label = endpoint.value if endpoint is not None else "unknown"
         if exc.status >= 500:
@@ -270,7 +272,8 @@ def _finish(
 ) -> None:
     elapsed = time.perf_counter() - started
     gw.metrics.request_ended(dialect, endpoint, provider, status, streaming, elapsed)
-    if gw.log_requests:
+    if gw.log_requests and gw.capture is None:
+        # With recording on, the access line is written once the exchange is parsed (tokens, session id).
         _log.info(
             "request",
             extra={
