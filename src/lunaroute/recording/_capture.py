@@ -105,7 +105,7 @@ class Capture:
             self._skipped.add(record.request_id)
             self.stats.sampled_out += 1
             return
-        self.journal.append("start", record)
+        self.journal.stage("start", record)
         self._push("start", record)
         self.stats.begun += 1
 

@@ -44,6 +44,7 @@ class Journal:
         self._fsync = fsync
         self._fd: int | None = None
         self._segment = 0
+        self._staged: list[bytes] = []
         self.appended = 0
 
     def _segments(self) -> list[tuple[int, Path]]:
@@ -72,26 +73,39 @@ class Journal:
     def segment(self) -> int:
         return self._segment
 
+    def stage(self, kind: Literal["start", "end"], record: ExchangeRecord) -> None:
+        """Encode an entry now and write it with the next `append` or `flush` (starts need no write of their
+        own: what must reach the file before a client is answered is the end of its exchange)."""
+        self._staged.append(_encoder.encode(JournalEntry(kind, record)) + b"\n")
+
     def append(self, kind: Literal["start", "end"], record: ExchangeRecord) -> None:
-        """Write one entry with a single `write()` (blocking, microseconds: the page cache).
+        """Write the staged entries and this one with a single `write()` (blocking, microseconds: the page cache).
 
         An end entry leaves the request body out: its start entry, earlier in the journal, has it.
         """
-        if self._fd is None:
-            raise RuntimeError("journal is not open")
         if kind == "end" and record.request_body:
             record = dataclasses.replace(record, request_body=b"")
-        line = _encoder.encode(JournalEntry(kind, record)) + b"\n"
-        view = memoryview(line)
+        self._staged.append(_encoder.encode(JournalEntry(kind, record)) + b"\n")
+        self.flush()
+
+    def flush(self) -> None:
+        """Write whatever is staged."""
+        if not self._staged:
+            return
+        if self._fd is None:
+            raise RuntimeError("journal is not open")
+        lines, self._staged = self._staged, []
+        view = memoryview(b"".join(lines))
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
         if self._fsync:
             os.fsync(self._fd)
-        self.appended += 1
+        self.appended += len(lines)
 
     def rotate(self) -> int:
         """Start a new segment; return the number of the one just closed (deletable once processed)."""
+        self.flush()
         closed = self._segment
         if self._fd is not None:
             os.close(self._fd)
@@ -109,6 +123,7 @@ class Journal:
                     pass
 
     def close(self) -> None:
+        self.flush()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

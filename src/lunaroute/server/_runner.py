@@ -58,22 +58,27 @@ def make_runner(app: web.Application, server: HttpServerConfig) -> web.AppRunner
 
 
 async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_file: Path | None = None) -> None:
-    """Serve until SIGINT/SIGTERM, then stop accepting, let requests finish and close the providers."""
-    app = create_app(config, env)
-    runner = make_runner(app, config.http_server)
-    await runner.setup()
-    sock = open_listener(config.host, config.port, config.http_server)
-    site = web.SockSite(runner, sock)
-    await site.start()
-    ui_runner = await _start_ui(config)
-    if pid_file is not None:
-        _write_pid(pid_file)
-    _log.info("listening", extra={"host": config.host, "port": config.port, "dialects": config.api_dialect})
+    """Serve until SIGINT/SIGTERM, then stop accepting, let requests finish and close the providers.
+
+    The signal handlers are in place before the listener opens, so a signal that follows the first answered
+    request always gets a graceful shutdown.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    app = create_app(config, env)
+    runner = make_runner(app, config.http_server)
+    ui_runner: web.AppRunner | None = None
     try:
+        await runner.setup()
+        sock = open_listener(config.host, config.port, config.http_server)
+        site = web.SockSite(runner, sock)
+        await site.start()
+        ui_runner = await _start_ui(config)
+        if pid_file is not None:
+            _write_pid(pid_file)
+        _log.info("listening", extra={"host": config.host, "port": config.port, "dialects": config.api_dialect})
         await stop.wait()
         _log.info("shutting down")
     finally:
@@ -95,7 +100,19 @@ async def _start_ui(config: Config) -> web.AppRunner | None:
 
     runner = web.AppRunner(build_ui_app(config), access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, config.ui.host, config.ui.port, reuse_address=True).start()
+    try:
+        await web.TCPSite(runner, config.ui.host, config.ui.port, reuse_address=True).start()
+    except OSError as exc:
+        # The gateway serves without its UI rather than not at all (e.g. a second gateway on this machine).
+        _log.error(
+            "ui not started: cannot listen on %s:%s (%s)",
+            config.ui.host,
+            config.ui.port,
+            exc.strerror or exc,
+            extra={"host": config.ui.host, "port": config.ui.port},
+        )
+        await runner.cleanup()
+        return None
     _log.info("ui listening", extra={"host": config.ui.host, "port": config.ui.port})
     return runner
 
