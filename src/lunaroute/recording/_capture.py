@@ -73,6 +73,7 @@ class Capture:
         self._idle.set()
         self._skipped: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._commit_future: asyncio.Future[None] | None = None
         self._last_checkpoint = 0.0
 
     @property
@@ -109,14 +110,37 @@ class Capture:
         self._push("start", record)
         self.stats.begun += 1
 
-    def end(self, record: ExchangeRecord) -> None:
-        """The exchange is over (the record holds its outcome). Call before the client sees the end."""
+    def end(self, record: ExchangeRecord) -> asyncio.Future[None] | None:
+        """The exchange is over (the record holds its outcome). Call before the client sees the end, and await
+        the returned future before telling the client: it resolves once the entry is in the journal.
+
+        Entries of exchanges that end in the same event-loop iteration share one `write()` (group commit).
+        """
         if record.request_id in self._skipped:
             self._skipped.discard(record.request_id)
-            return
-        self.journal.append("end", record)
+            return None
+        self.journal.stage("end", record)
         self._push("end", record)
         self.stats.ended += 1
+        return self._commit()
+
+    def _commit(self) -> asyncio.Future[None]:
+        if self._commit_future is None:
+            loop = asyncio.get_running_loop()
+            self._commit_future = loop.create_future()
+            loop.call_soon(self._write_journal)
+        return self._commit_future
+
+    def _write_journal(self) -> None:
+        future, self._commit_future = self._commit_future, None
+        try:
+            self.journal.flush()
+        except OSError as exc:
+            # The exchange is still recorded from memory; only its crash protection is missing.
+            _log.error("could not write the capture journal: %s", exc)
+        finally:
+            if future is not None and not future.done():
+                future.set_result(None)
 
     def _push(self, kind: Literal["start", "end"], record: ExchangeRecord) -> None:
         self._queue.append((kind, record))
