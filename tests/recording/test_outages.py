@@ -125,3 +125,39 @@ async def test_database_down_episode_loses_nothing(schema: str, tmp_path: Path) 
 
 def _pending(spool_dir: Path) -> bool:
     return any(path.stat().st_size for path in (spool_dir / "spool").glob("*.spool.jsonl"))
+
+
+async def test_disk_full_episode_loses_nothing(tmp_path: Path) -> None:
+    """The session file is made to sit on `/dev/full` (every write fails with ENOSPC, as on a full disk); once
+    space is back (the file is a plain file again) the spooled events are written, in order, once."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    from lunaroute.recording import JsonlWriter, read_session_file
+
+    sessions = tmp_path / "sessions"
+    writer = JsonlWriter(sessions)
+    recorder = Recorder(
+        [writer], spool_dir=tmp_path / "spool", batch_timeout_ms=20, retry_initial_s=0.2, retry_max_s=0.5
+    )
+    await recorder.start()
+    events = request_events("full-disk", "r-1") + request_events("full-disk", "r-2")
+    day_dir = sessions / events[0].timestamp.date().isoformat()
+    day_dir.mkdir(parents=True)
+    target = day_dir / "full-disk.jsonl"
+    target.symlink_to("/dev/full")
+    try:
+        for event in events:
+            recorder.record(event)
+        await asyncio.sleep(0.8)
+        assert recorder.events_failed[writer.name] > 0
+        assert recorder.events_spooled > 0
+        target.unlink()  # space is back
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if target.exists() and len(read_session_file(target).events) >= len(events):
+                break
+    finally:
+        await recorder.aclose()
+    stored = read_session_file(target).events
+    assert [(e.request_id, type(e).__name__) for e in stored] == [(e.request_id, type(e).__name__) for e in events]
+    assert recorder.events_lost == 0

@@ -14,6 +14,7 @@ Open descriptors are kept in a bounded LRU cache (`max_open_files`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -92,9 +93,15 @@ class JsonlWriter:
         with self._lock:
             for path, lines in groups.items():
                 fd = self._fd_for(path)
-                write_all(fd, b"".join(lines))
-                if self.fsync:
-                    os.fsync(fd)
+                try:
+                    write_all(fd, b"".join(lines))
+                    if self.fsync:
+                        os.fsync(fd)
+                except OSError:
+                    # Forget the handle: the next attempt reopens the path (a full disk that freed space, a
+                    # file that was moved or compressed meanwhile) instead of failing on a stale descriptor.
+                    self._drop(path)
+                    raise
 
     def _session_path(self, ev: SessionEvent) -> Path:
         sid = ev.session_id
@@ -130,6 +137,12 @@ class JsonlWriter:
             _, old = self._fds.popitem(last=False)
             os.close(old)
         return fd
+
+    def _drop(self, path: Path) -> None:
+        fd = self._fds.pop(path, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _flush_sync(self) -> None:
         if not self.fsync:
