@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import logging
 import os
+import time
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from lunaroute.recording.events import SessionEvent, is_valid_session_id
 
 __all__ = ["JsonlWriter"]
 
+_DAY_CACHE_SECS = 60.0
 _log = logging.getLogger("lunaroute.recording.jsonl")
 _MAX_KNOWN_SESSIONS = 100_000
 
@@ -59,6 +61,7 @@ class JsonlWriter:
         self._paths: OrderedDict[str, Path] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lunaroute-jsonl")
         self._closed = False
+        self._days: dict[dt.date, tuple[bool, float]] = {}
 
     def path_for(self, session_id: str, day: dt.date) -> Path:
         """Where the session that started on `day` (UTC) is stored."""
@@ -112,7 +115,10 @@ class JsonlWriter:
         day = ev.timestamp.astimezone(dt.UTC).date()
         path = self.path_for(sid, day)
         for back in range(1, self._lookback_days + 1):
-            earlier = self.path_for(sid, day - dt.timedelta(days=back))
+            earlier_day = day - dt.timedelta(days=back)
+            if not self._day_exists(earlier_day):
+                continue
+            earlier = self.path_for(sid, earlier_day)
             if earlier.exists():
                 path = earlier
                 break
@@ -120,6 +126,19 @@ class JsonlWriter:
         if len(self._paths) > _MAX_KNOWN_SESSIONS:
             self._paths.popitem(last=False)
         return path
+
+    def _day_exists(self, day: dt.date) -> bool:
+        """Whether the directory of an earlier `day` exists, remembered for a minute (a new session would
+        otherwise cost a `stat` per look-back day)."""
+        now = time.monotonic()
+        known = self._days.get(day)
+        if known is not None and now - known[1] < _DAY_CACHE_SECS:
+            return known[0]
+        exists = (self.directory / day.isoformat()).is_dir()
+        self._days[day] = (exists, now)
+        if len(self._days) > 64:
+            self._days.clear()
+        return exists
 
     def _fd_for(self, path: Path) -> int:
         fd = self._fds.get(path)
