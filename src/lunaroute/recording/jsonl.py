@@ -19,8 +19,8 @@ import datetime as dt
 import functools
 import logging
 import os
-import time
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
