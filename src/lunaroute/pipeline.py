@@ -101,7 +101,7 @@ class Pipeline:
             return await self._through_chain(inbound, decision.chain, decision.reason, body, tap)
         try:
             async with asyncio.timeout_at(deadline):
-                outbound = await self._through_chain(inbound, decision.chain, decision.reason, body, tap)
+                outbound = await self._through_chain(inbound, decision.chain, decision.reason, body, tap, deadline)
             outbound.deadline = deadline
             return outbound
         except TimeoutError:
@@ -112,7 +112,13 @@ class Pipeline:
         return None if total is None else asyncio.get_running_loop().time() + total
 
     async def _through_chain(
-        self, inbound: Inbound, chain: tuple[Provider, ...], reason: str, body: bytes, tap: RecordingTap | None
+        self,
+        inbound: Inbound,
+        chain: tuple[Provider, ...],
+        reason: str,
+        body: bytes,
+        tap: RecordingTap | None,
+        deadline: float | None = None,
     ) -> Outbound:
         last_error: UpstreamError | None = None
         skipped: list[str] = []
@@ -125,7 +131,7 @@ class Pipeline:
             if position > 0 and self._notification is not None and self._notification.enabled:
                 attempt_body = self._notified(inbound, body, chain[0].name, provider.name)
             has_next = position < len(chain) - 1
-            result = await self._with_retries(inbound, provider, attempt_body, has_next, tap)
+            result = await self._with_retries(inbound, provider, attempt_body, has_next, tap, deadline)
             if result.outbound is not None and result.verdict is None:
                 result.outbound.reason = reason if position == 0 else "fallback"
                 return result.outbound
@@ -161,7 +167,13 @@ class Pipeline:
         return inject_notice(body, inbound.dialect, notice)
 
     async def _with_retries(
-        self, inbound: Inbound, provider: Provider, body: bytes, has_next: bool, tap: RecordingTap | None
+        self,
+        inbound: Inbound,
+        provider: Provider,
+        body: bytes,
+        has_next: bool,
+        tap: RecordingTap | None,
+        deadline: float | None,
     ) -> _Attempted:
         policy = self.resilience.policy(provider.name).retry
         attempt = 0
@@ -173,15 +185,19 @@ class Pipeline:
             if attempt >= policy.max_retries:
                 return result
             attempt += 1
-            wait = policy.delay(attempt, result.verdict.retry_after, None, retry_after_ms=result.verdict.retry_after_ms)
+            remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+            wait = policy.delay(
+                attempt, result.verdict.retry_after, remaining, retry_after_ms=result.verdict.retry_after_ms
+            )
             if wait is None:
+                return result
+            # The failed answer stays usable while we wait: if the retry cannot happen, it is what we pass on.
+            await asyncio.sleep(wait)
+            if not self.resilience.allow(provider.name):
                 return result
             self._metrics.retried(provider.name, result.verdict.reason)
             if result.outbound is not None:
                 result.outbound.close()
-            await asyncio.sleep(wait)
-            if not self.resilience.allow(provider.name):
-                return result
 
     async def _attempt(
         self, inbound: Inbound, provider: Provider, body: bytes, more: bool, tap: RecordingTap | None

@@ -395,3 +395,36 @@ async def test_breaker_admits_probes_under_concurrency(upstream: FakeUpstream, m
     assert statuses.count(200) == 1
     assert statuses.count(503) == 19
     assert len(upstream.requests) == 2
+
+
+async def test_retry_after_beyond_the_deadline_passes_the_error_on(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await chain_gateway(
+        make_gateway,
+        upstream.openai_base_url,
+        None,
+        primary={"http_client": {"max_retries": 2, "total_timeout_secs": 2.0}},
+    )
+    upstream.enqueue(Reply(status=429, retry_after="5", error_message="later"))
+    started = time.monotonic()
+    status, headers, body = await post(gw, CHAT)
+    assert status == 429
+    assert json.loads(body)["error"]["message"] == "later"
+    assert len(upstream.requests) == 1
+    assert time.monotonic() - started < 1.5
+
+
+async def test_a_retry_the_breaker_stops_still_answers(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    gw = await chain_gateway(
+        make_gateway,
+        upstream.openai_base_url,
+        None,
+        primary={"http_client": {"max_retries": 1, "retry_base_delay_ms": 50, "retry_max_delay_ms": 50}},
+        routing={"circuit_breaker": {"failure_threshold": 1, "cooldown_secs": 60}},
+    )
+    upstream.enqueue(Reply(status=503, error_message="down"))
+    status, _, body = await post(gw, CHAT)
+    assert status == 503
+    assert json.loads(body)["error"]["message"] == "down"
+    assert len(upstream.requests) == 1
