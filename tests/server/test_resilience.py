@@ -410,6 +410,7 @@ async def test_retry_after_beyond_the_deadline_passes_the_error_on(
     started = time.monotonic()
     status, headers, body = await post(gw, CHAT)
     assert status == 429
+    assert headers["retry-after"] == "5"
     assert json.loads(body)["error"]["message"] == "later"
     assert len(upstream.requests) == 1
     assert time.monotonic() - started < 1.5
