@@ -13,7 +13,7 @@ import msgspec
 from lunaroute.errors import InvalidRequest
 from lunaroute.types import Endpoint
 
-__all__ = ["JSON_ENDPOINTS", "inspect_body", "rewrite_model"]
+__all__ = ["JSON_ENDPOINTS", "inspect_body", "rewrite_model", "top_level"]
 
 JSON_ENDPOINTS = frozenset(
     {
@@ -34,9 +34,18 @@ _top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _encoder = msgspec.json.Encoder()
 
 
+def top_level(body: bytes) -> dict[str, msgspec.Raw]:
+    """The top-level members of a JSON object body, each value kept as its original bytes (nothing nested is
+    built). Raises `InvalidRequest` when the body is not a JSON object."""
+    try:
+        return _top_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        raise InvalidRequest("the request body must be a JSON object") from None
+
+
 def rewrite_model(body: bytes, model: str) -> bytes:
     """`body` with its top-level `model` replaced; every other value is kept as its original bytes."""
-    top = _top_decoder.decode(body)
+    top = top_level(body)
     top["model"] = msgspec.Raw(_encoder.encode(model))
     return _encoder.encode(top)
 

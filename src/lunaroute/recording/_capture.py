@@ -196,10 +196,10 @@ class Capture:
             if not self._queue:
                 self._idle.set()
 
-    async def _checkpoint(self, force: bool = False) -> None:
+    async def _checkpoint(self) -> None:
         """Rotate the journal and delete segments whose records are all recorded and flushed."""
         now = time.monotonic()
-        if not force and now - self._last_checkpoint < _CHECKPOINT_SECS:
+        if now - self._last_checkpoint < _CHECKPOINT_SECS:
             # Come back later even when no new record arrives.
             asyncio.get_running_loop().call_later(_CHECKPOINT_SECS, self._wake.set)
             return

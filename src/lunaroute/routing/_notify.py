@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import msgspec
 
+from lunaroute.dialects.passthrough import top_level
+from lunaroute.errors import InvalidRequest
 from lunaroute.types import Dialect
 
 __all__ = ["inject_notice", "render_notice"]
 
-_top = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _encode = msgspec.json.encode
 
 
@@ -28,8 +29,8 @@ def render_notice(template: str, *, original: str, new: str, reason: str, model:
 def inject_notice(body: bytes, dialect: Dialect, notice: str) -> bytes:
     """`body` with `notice` added as system text; unchanged when the body is not a JSON object."""
     try:
-        top = _top.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        top = top_level(body)
+    except InvalidRequest:
         return body
     if dialect == "anthropic":
         system = msgspec.json.decode(top["system"]) if "system" in top else None

@@ -100,7 +100,9 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         span.end(exc.status)
         _finish(gw, dialect, label, "gateway", exc.status, started, request, request_id)
         if gw.capture is not None and endpoint is not None:
-            tap = tap or _rejected_tap(gw, request, request_id, dialect, endpoint, headers, body, started)
+            tap = tap or _make_tap(
+                gw, request, request_id, dialect, endpoint, headers, body, started, model=None, stream=False
+            )
             outcome: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "rejected"
             if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
                 outcome = "upstream_error"
@@ -134,19 +136,6 @@ def _tap_for(gw: Gateway, request: web.Request, inbound: Inbound) -> RecordingTa
         model=inbound.model,
         stream=inbound.stream,
     )
-
-
-def _rejected_tap(
-    gw: Gateway,
-    request: web.Request,
-    request_id: str,
-    dialect: Dialect,
-    endpoint: Endpoint,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    started: float,
-) -> RecordingTap:
-    return _make_tap(gw, request, request_id, dialect, endpoint, headers, body, started, model=None, stream=False)
 
 
 def _make_tap(

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from lunaroute.dialects import anthropic_messages
-from lunaroute.errors import InvalidRequest
+from lunaroute.dialects.passthrough import top_level
 from lunaroute.model import Request, estimate_input_tokens
 from lunaroute.translate._codecs import Codec
 from lunaroute.types import Headers, UpstreamResponse
@@ -153,19 +153,13 @@ class LocalResponse:
         return None
 
 
-_top = msgspec.json.Decoder(dict[str, msgspec.Raw])
-
-
 def count_tokens_locally(body: bytes) -> LocalResponse:
     """Answer an Anthropic `count_tokens` request with a local estimate, labelled as one.
 
     Used when the request is routed to a provider that has no token-counting endpoint. The answer carries
     `"estimated": true` and the header `x-lunaroute-estimated: true`.
     """
-    try:
-        top = _top.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        raise InvalidRequest("the request body must be a JSON object") from None
+    top = top_level(body)
     top.setdefault("max_tokens", msgspec.Raw(b"1"))
     request = anthropic_messages.decode_request(msgspec.json.encode(top))
     tokens = estimate_input_tokens(request)
