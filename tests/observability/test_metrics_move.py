@@ -142,6 +142,9 @@ async def test_every_family_moves(
         "lunaroute_recorder_events_failed",
         "lunaroute_recorder_events_spooled",
         "lunaroute_recorder_events_lost",
+        "lunaroute_recorder_journal_backlog_bytes",
+        "lunaroute_recorder_journal_errors",
+        "lunaroute_recorder_process_restarts",
     }
     assert exported <= known, exported - known
     # The canary key of a provider never shows in any log line at any level.

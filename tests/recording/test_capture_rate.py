@@ -74,5 +74,5 @@ async def test_every_request_has_exactly_one_terminal_record(
                 terminal[event.request_id] += 1
     assert set(terminal) == set(ids)
     assert set(terminal.values()) == {1}
-    assert capture.stats.extraction_failures == 0
-    assert capture.recorder.events_lost == 0
+    assert capture.recorder_stats.extraction_failures == 0
+    assert capture.recorder_stats.events_lost == 0

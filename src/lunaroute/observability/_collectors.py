@@ -71,12 +71,16 @@ class RecorderCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         capture = self._capture
-        recorder = capture.recorder
+        worker = capture.recorder_stats
         queue = GaugeMetricFamily(
             "lunaroute_recorder_queue_depth", "Items waiting in the recorder, by stage.", labels=["stage"]
         )
-        queue.add_metric(["capture"], float(capture.queue_depth))
-        queue.add_metric(["events"], float(recorder.queue_depth))
+        queue.add_metric(["events"], float(worker.recorder_queue))
+        backlog = GaugeMetricFamily(
+            "lunaroute_recorder_journal_backlog_bytes",
+            "Journal bytes the gateway wrote that the recorder process has not read yet.",
+        )
+        backlog.add_metric([], float(capture.backlog_bytes))
         written = CounterMetricFamily(
             "lunaroute_recorder_events_written", "Session events written, by writer.", labels=["writer"]
         )
@@ -85,21 +89,31 @@ class RecorderCollector(Collector):
             "Session events a writer failed to take directly (they went to its spool), by writer.",
             labels=["writer"],
         )
-        for name, count in recorder.events_written.items():
+        for name, count in worker.events_written.items():
             written.add_metric([name], float(count))
-        for name, count in recorder.events_failed.items():
+        for name, count in worker.events_failed.items():
             failed.add_metric([name], float(count))
         spooled = CounterMetricFamily("lunaroute_recorder_events_spooled", "Session events put in a durable spool.")
-        spooled.add_metric([], float(recorder.events_spooled))
+        spooled.add_metric([], float(worker.events_spooled))
         lost = CounterMetricFamily(
             "lunaroute_recorder_events_lost", "Session events that reached neither their store nor a spool."
         )
-        lost.add_metric([], float(recorder.events_lost))
+        lost.add_metric([], float(worker.events_lost))
         exchanges = CounterMetricFamily(
             "lunaroute_recorder_exchanges", "Exchanges handed to the recorder, by stage.", labels=["stage"]
         )
         exchanges.add_metric(["begun"], float(capture.stats.begun))
         exchanges.add_metric(["ended"], float(capture.stats.ended))
         exchanges.add_metric(["sampled_out"], float(capture.stats.sampled_out))
-        exchanges.add_metric(["extraction_failed"], float(capture.stats.extraction_failures))
-        yield from (queue, written, failed, spooled, lost, exchanges)
+        exchanges.add_metric(["recorded"], float(worker.exchanges_recorded))
+        exchanges.add_metric(["extraction_failed"], float(worker.extraction_failures))
+        exchanges.add_metric(["interrupted"], float(worker.interrupted))
+        restarts = CounterMetricFamily(
+            "lunaroute_recorder_process_restarts", "Times the recorder process exited unexpectedly and was restarted."
+        )
+        restarts.add_metric([], float(capture.worker.restarts))
+        journal_errors = CounterMetricFamily(
+            "lunaroute_recorder_journal_errors", "Failed writes to the capture journal."
+        )
+        journal_errors.add_metric([], float(capture.stats.journal_errors))
+        yield from (queue, backlog, written, failed, spooled, lost, exchanges, restarts, journal_errors)

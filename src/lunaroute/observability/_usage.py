@@ -1,5 +1,6 @@
-"""Once per finished exchange, after the recorder parsed it: count tokens and cost in the metrics, and write
-the access log line (which then knows the session id and the tokens)."""
+"""Once per finished exchange, after the recorder process parsed it: the access log line (written by that
+process, which then knows the session id and the tokens), and the token and cost counters (moved by the gateway
+from the process's usage reports)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import logging
 from collections.abc import Callable
 
 from lunaroute.observability._metrics import Metrics
-from lunaroute.recording.events import Completed, ResponseRecorded, SessionEvent
+from lunaroute.recording.events import ResponseRecorded, SessionEvent
+from lunaroute.recording.worker._protocol import UsageReport
 from lunaroute.types import ExchangeRecord
 
-__all__ = ["usage_counter"]
+__all__ = ["access_line", "usage_counter"]
 
 
 _access = logging.getLogger("lunaroute.access")
@@ -44,31 +46,23 @@ def access_line(record: ExchangeRecord, events: list[SessionEvent]) -> None:
     )
 
 
-def usage_counter(
-    metrics: Metrics, *, log_requests: bool = False
-) -> Callable[[ExchangeRecord, list[SessionEvent]], None]:
-    """An observer for `Capture`: moves `lunaroute_tokens_total` and `lunaroute_cost_usd_total`, and writes the
-    access line when `log_requests`."""
+def usage_counter(metrics: Metrics) -> Callable[[UsageReport], None]:
+    """A `UsageReport` sink for the recorder process's reports: moves `lunaroute_tokens_total` and
+    `lunaroute_cost_usd_total`."""
 
-    def observe(record: ExchangeRecord, events: list[SessionEvent]) -> None:
-        if log_requests:
-            access_line(record, events)
-        provider = record.provider or "gateway"
-        for event in events:
-            if isinstance(event, ResponseRecorded):
-                metrics.tokens_used(
-                    provider,
-                    event.model_used or record.model_sent or record.model_requested,
-                    {
-                        "input": event.input_tokens,
-                        "output": event.output_tokens,
-                        "cache_read": event.cache_read_tokens or 0,
-                        "cache_creation": event.cache_creation_tokens or 0,
-                        "reasoning": (event.reasoning_tokens or 0) + (event.thinking_tokens or 0),
-                    },
-                )
-            elif isinstance(event, Completed) and event.estimated_cost is not None:
-                cost = event.estimated_cost
-                metrics.cost_incurred(provider, cost.model, cost.total_cost_usd)
+    def observe(report: UsageReport) -> None:
+        metrics.tokens_used(
+            report.provider,
+            report.model,
+            {
+                "input": report.input,
+                "output": report.output,
+                "cache_read": report.cache_read,
+                "cache_creation": report.cache_creation,
+                "reasoning": report.reasoning,
+            },
+        )
+        if report.cost_model is not None and report.cost_usd is not None:
+            metrics.cost_incurred(report.provider, report.cost_model, report.cost_usd)
 
     return observe

@@ -1,17 +1,17 @@
-"""Build the recording stack from `session_recording`: writers, recorder, capture, retention."""
+"""Start session recording from `session_recording`: the journal, and the recorder process behind it."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lunaroute.config import SessionRecordingConfig
-from lunaroute.recording._capture import Capture, Observer
-from lunaroute.recording._types import SessionWriter
-from lunaroute.recording.jsonl import JsonlWriter
-from lunaroute.recording.recorder import Recorder
-from lunaroute.recording.retention import RetentionPolicy, RetentionTask
-from lunaroute.recording.sqlite import SqliteWriter
+from lunaroute.recording._capture import Capture
+from lunaroute.recording._journal import Journal
+from lunaroute.recording.worker._process import WorkerProcess
+from lunaroute.recording.worker._protocol import UsageReport, WorkerSpec
 
 __all__ = ["RecordingStack", "open_recording"]
 
@@ -19,65 +19,38 @@ __all__ = ["RecordingStack", "open_recording"]
 @dataclass(slots=True)
 class RecordingStack:
     capture: Capture
-    retention: RetentionTask | None
 
     async def aclose(self) -> None:
-        if self.retention is not None:
-            await self.retention.aclose()
         await self.capture.aclose()
 
 
-def _path(value: str | None) -> Path:
-    if value is None:
+async def open_recording(
+    config: SessionRecordingConfig,
+    *,
+    on_usage: Callable[[UsageReport], None] | None = None,
+    log_level: str = "info",
+    log_format: str = "auto",
+    log_requests: bool = False,
+) -> RecordingStack:
+    """Open the journal (waiting for a previous run's recorder to finish with it) and start the recorder
+    process; raises `ConfigError` when a store cannot be opened."""
+    if config.journal_directory is None:
         raise ValueError("recording paths are resolved when the config is loaded")
-    return Path(value)
-
-
-async def open_recording(config: SessionRecordingConfig, observer: Observer | None = None) -> RecordingStack:
-    """Open every enabled store, start the recorder and the capture task (and retention when configured)."""
-    writers: list[SessionWriter] = []
-    jsonl_dir = _path(config.jsonl.directory) if config.jsonl.enabled else None
-    sqlite_path = _path(config.sqlite.path) if config.sqlite.enabled else None
-    if jsonl_dir is not None:
-        writers.append(JsonlWriter(jsonl_dir, fsync=config.jsonl.fsync))
-    if sqlite_path is not None:
-        writers.append(await SqliteWriter.open(sqlite_path, synchronous=config.sqlite.synchronous))
-    if config.postgres.enabled:
-        from lunaroute.recording.postgres import PostgresWriter
-
-        pg = config.postgres
-        writers.append(
-            await PostgresWriter.open(
-                pg.connection_string,
-                schema=pg.schema,
-                min_connections=pg.min_connections,
-                max_connections=pg.max_connections,
-                acquire_timeout_s=pg.acquire_timeout_seconds,
-                max_inactive_connection_lifetime_s=pg.idle_timeout_seconds,
-            )
-        )
-    journal_dir = _path(config.journal_directory)
-    recorder = Recorder(
-        writers,
-        spool_dir=journal_dir / "spool",
-        batch_size=config.worker.batch_size,
-        batch_timeout_ms=config.worker.batch_timeout_ms,
-        max_queue_events=config.worker.max_queue_events,
+    journal = Journal(Path(config.journal_directory))
+    first = await asyncio.to_thread(journal.open)
+    spec = WorkerSpec(
+        recording=config,
+        journal_directory=config.journal_directory,
+        first_live_segment=first,
+        log_level=log_level,
+        log_format=log_format,
+        log_requests=log_requests,
     )
-    capture = Capture(recorder, journal_dir, sample_rate=config.sample_rate, observer=observer)
-    await capture.start()
-    retention = None
-    policy = config.jsonl.retention
-    if jsonl_dir is not None or sqlite_path is not None:
-        retention = RetentionTask(
-            RetentionPolicy(
-                max_age_days=policy.max_age_days,
-                max_total_size_gb=policy.max_total_size_gb,
-                compress_after_days=policy.compress_after_days,
-                cleanup_interval_minutes=policy.cleanup_interval_minutes,
-            ),
-            jsonl_dir=jsonl_dir,
-            sqlite_path=sqlite_path,
-        )
-        retention.start()
-    return RecordingStack(capture, retention)
+    worker = WorkerProcess(spec, lock_fd=journal.lock_fd, on_usage=on_usage)
+    try:
+        await worker.start()
+    except BaseException:
+        journal.close()
+        journal.unlock()
+        raise
+    return RecordingStack(Capture(journal, worker, sample_rate=config.sample_rate))

@@ -76,7 +76,11 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         tracing.start()
         if config.session_recording.enabled:
             stack = await open_recording(
-                config.session_recording, observer=usage_counter(metrics, log_requests=config.logging.log_requests)
+                config.session_recording,
+                on_usage=usage_counter(metrics),
+                log_level=config.logging.level,
+                log_format=config.logging.format,
+                log_requests=config.logging.log_requests,
             )
             recording.append(stack)
             gateway.capture = stack.capture

@@ -1,0 +1,210 @@
+"""The recorder process: `python -m lunaroute.recording.worker`, started by the gateway.
+
+It reads a `WorkerSpec` line on stdin, opens the stores, answers `Ready` (or `Failed`), then follows the journal
+until the gateway says `Stop` or goes away (stdin closes): it records everything left, records exchanges that
+never ended as `interrupted`, flushes, deletes the journal it consumed and exits. Parsing bodies, writing JSONL,
+SQLite and PostgreSQL, and retention all happen here, off the gateway's event loop and its GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+from lunaroute._aio import cancel_and_wait
+from lunaroute.observability._logging import configure_logging
+from lunaroute.observability._usage import access_line
+from lunaroute.recording.events import SessionEvent
+from lunaroute.recording.recorder import Recorder
+from lunaroute.recording.worker._consume import JournalConsumer, usage_of
+from lunaroute.recording.worker._protocol import (
+    Failed,
+    Ready,
+    Stop,
+    Sync,
+    Synced,
+    WorkerSpec,
+    WorkerStats,
+    decode_to_worker,
+    encode,
+)
+from lunaroute.recording.worker._stores import open_retention, open_writers
+from lunaroute.types import ExchangeRecord
+
+__all__ = ["main"]
+
+_log = logging.getLogger("lunaroute.recording.worker")
+_STEP_BYTES = 256 << 10
+_MIN_POLL_SECS = 0.002
+_MAX_POLL_SECS = 0.1
+_CHECKPOINT_SECS = 1.0
+_STATS_SECS = 1.0
+
+
+class _Worker:
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self._out: list[bytes] = []
+        self._wake = asyncio.Event()
+        self._sync_token: int | None = None
+        self._stopping = False
+        self._gone = False
+
+    def send(self, message: msgspec.Struct) -> None:
+        self._out.append(encode(message))
+
+    def flush_out(self) -> None:
+        if not self._out:
+            return
+        data, self._out = b"".join(self._out), []
+        view = memoryview(data)
+        with contextlib.suppress(BrokenPipeError):
+            while view:
+                view = view[os.write(1, view) :]
+
+    async def _control(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+        while line := await reader.readline():
+            try:
+                message = decode_to_worker(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                _log.error("unreadable control line from the gateway: %s", exc)
+                continue
+            if isinstance(message, Sync):
+                self._sync_token = message.token
+            elif isinstance(message, Stop):
+                self._stopping = True
+            self._wake.set()
+        self._gone = True
+        self._wake.set()
+
+    def stop_soon(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> int:
+        config = self.spec.recording
+        try:
+            writers = await open_writers(config)
+        except Exception as exc:  # noqa: BLE001 - reported to the gateway, which refuses to start with it
+            self.send(Failed(message=f"{type(exc).__name__}: {exc}"))
+            self.flush_out()
+            return 1
+        directory = Path(self.spec.journal_directory)
+        recorder = Recorder(
+            writers,
+            spool_dir=directory / "spool",
+            batch_size=config.worker.batch_size,
+            batch_timeout_ms=config.worker.batch_timeout_ms,
+            max_queue_events=config.worker.max_queue_events,
+        )
+        await recorder.start()
+        consumer = JournalConsumer(
+            directory, recorder, first_live_segment=self.spec.first_live_segment, on_end=self._ended
+        )
+        retention = open_retention(config)
+        self.send(Ready())
+        self.flush_out()
+        control = asyncio.create_task(self._control(), name="lunaroute-worker-control")
+        try:
+            await self._follow(consumer, recorder)
+        finally:
+            await cancel_and_wait(control)
+            if retention is not None:
+                await retention.aclose()
+        # Everything journaled is recorded; what never ended belonged to a gateway that is gone.
+        consumer.finalize_open("the gateway stopped before this exchange finished")
+        await recorder.aclose()
+        consumer.delete_all_read()
+        self.send(self._stats(consumer, recorder))
+        self.flush_out()
+        return 0
+
+    def _ended(self, record: ExchangeRecord, events: list[SessionEvent]) -> None:
+        report = usage_of(record, events)
+        if report is not None:
+            self.send(report)
+        if self.spec.log_requests:
+            access_line(record, events)
+
+    async def _follow(self, consumer: JournalConsumer, recorder: Recorder) -> None:
+        poll = _MIN_POLL_SECS
+        last_checkpoint = last_stats = time.monotonic()
+        max_queue = max(1, self.spec.recording.worker.max_queue_events // 2)
+        while True:
+            token, finishing = self._sync_token, self._stopping or self._gone
+            while consumer.step(_STEP_BYTES):
+                poll = _MIN_POLL_SECS
+                self.flush_out()
+                # The journal is the durable queue: let the stores catch up rather than spill to the spool.
+                if recorder.queue_depth > max_queue:
+                    await recorder.flush()
+                await asyncio.sleep(0)
+            if finishing:
+                return
+            now = time.monotonic()
+            if token is not None or now - last_checkpoint >= _CHECKPOINT_SECS:
+                deletable = consumer.deletable()
+                await recorder.flush()
+                consumer.delete(deletable)
+                last_checkpoint = now
+            if token is not None:
+                if self._sync_token == token:
+                    self._sync_token = None
+                self.send(Synced(token=token))
+            if token is not None or now - last_stats >= _STATS_SECS:
+                self.send(self._stats(consumer, recorder))
+                last_stats = now
+            self.flush_out()
+            if self._wake.is_set():
+                self._wake.clear()
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll)
+            poll = min(poll * 2, _MAX_POLL_SECS)
+
+    @staticmethod
+    def _stats(consumer: JournalConsumer, recorder: Recorder) -> WorkerStats:
+        stats = consumer.stats
+        return WorkerStats(
+            exchanges_recorded=stats.exchanges_recorded,
+            extraction_failures=stats.extraction_failures,
+            replayed_records=stats.replayed_records,
+            interrupted=stats.interrupted,
+            journal_segment=consumer.reader.segment,
+            journal_offset=consumer.reader.offset,
+            recorder_queue=recorder.queue_depth,
+            events_written=dict(recorder.events_written),
+            events_failed=dict(recorder.events_failed),
+            events_spooled=recorder.events_spooled,
+            events_lost=recorder.events_lost,
+        )
+
+
+def main() -> int:
+    # Ctrl-C in a terminal reaches the whole process group: the gateway decides when the recorder stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    line = sys.stdin.buffer.readline()
+    try:
+        spec = msgspec.json.decode(line, type=WorkerSpec)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        sys.stderr.write(f"lunaroute recorder: unreadable start line: {exc}\n")
+        return 2
+    configure_logging(spec.log_level, spec.log_format)
+    return asyncio.run(_run(spec))
+
+
+async def _run(spec: WorkerSpec) -> int:
+    worker = _Worker(spec)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop_soon)
+    return await worker.run()
