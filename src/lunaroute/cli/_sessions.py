@@ -1,8 +1,10 @@
 """`lunaroute sessions list|show|export` and `lunaroute import-sessions`: recorded sessions from the shell.
 
 Paths default to `$LUNAROUTE_HOME/sessions.db` and `$LUNAROUTE_HOME/sessions`; `--db` / `--sessions-dir`
-override them. Exit status: 0 on success, 1 when the store cannot be read or an id is unknown, 2 for bad
-arguments (click's own convention).
+override them. Encrypted JSONL files are opened with the keys of `session_recording.encryption` in the config
+(`--config`, else the one `serve` would load). Exit status: 0 on success, 1 when the store cannot be read, an
+id is unknown or a JSONL file is encrypted with a key the config does not hold, 2 for bad arguments or a config
+that does not load (click's own convention).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
-from lunaroute.config import home_dir
+from lunaroute.config import home_dir, load_config, resolve_config_path
+from lunaroute.errors import ConfigError
+from lunaroute.recording._crypto import RecordCipher, RecordKeyError, reader_cipher
 from lunaroute.recording.events import (
     RequestRecorded,
     ResponseRecorded,
@@ -77,6 +81,37 @@ _db_option = click.option("--db", "db", type=click.Path(dir_okay=False, path_typ
 _dir_option = click.option(
     "--sessions-dir", "sessions_dir", type=click.Path(file_okay=False, path_type=Path), help="JSONL session directory."
 )
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Config whose session_recording.encryption keys open encrypted JSONL files (default: the one serve loads).",
+)
+
+
+def _cipher(config_path: str | None) -> RecordCipher | None:
+    """The reader cipher of the config (None without one or without keys); exit 2 if the config is broken."""
+    path = resolve_config_path(config_path)
+    if path is None:
+        return None
+    try:
+        return reader_cipher(load_config(path).session_recording.encryption)
+    except ConfigError as exc:
+        click.echo(f"lunaroute: config error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _archive(sessions_dir: Path | None, config_path: str | None) -> JsonlArchive:
+    return JsonlArchive(sessions_dir or home_dir() / "sessions", cipher=_cipher(config_path))
+
+
+def _raw_events(archive: JsonlArchive, session_id: str, started_at: dt.datetime | None) -> list[SessionEvent]:
+    """The session's JSONL events; exit 1 with the reason when a file is encrypted with a key we lack."""
+    try:
+        return archive.events(session_id, started_at)
+    except RecordKeyError as exc:
+        click.echo(f"lunaroute: {exc}", err=True)
+        sys.exit(1)
 
 
 def _make_filter(kw: dict[str, Any]) -> SessionFilter:
@@ -150,7 +185,7 @@ def list_command(limit: int, offset: int, as_json: bool, db: Path | None, **kw: 
 
 
 def _detail_and_events(
-    db: Path | None, sessions_dir: Path | None, session_id: str
+    db: Path | None, sessions_dir: Path | None, config_path: str | None, session_id: str
 ) -> tuple[SessionDetail, list[SessionEvent]]:
     if not is_valid_session_id(session_id):
         raise click.BadParameter("a session id is 1-255 characters of A-Z a-z 0-9 _ -", param_hint="SESSION_ID")
@@ -158,8 +193,7 @@ def _detail_and_events(
     if detail is None:
         click.echo(f"lunaroute: no session {session_id!r}", err=True)
         sys.exit(1)
-    archive = JsonlArchive(sessions_dir or home_dir() / "sessions")
-    return detail, archive.events(session_id, detail.summary.started_at)
+    return detail, _raw_events(_archive(sessions_dir, config_path), session_id, detail.summary.started_at)
 
 
 def _texts(events: list[SessionEvent]) -> dict[str, tuple[str, str]]:
@@ -222,9 +256,12 @@ def _render(detail: SessionDetail, events: list[SessionEvent]) -> Iterator[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the session and its raw events as JSON.")
 @_db_option
 @_dir_option
-def show_command(session_id: str, as_json: bool, db: Path | None, sessions_dir: Path | None) -> None:
+@_config_option
+def show_command(
+    session_id: str, as_json: bool, db: Path | None, sessions_dir: Path | None, config_path: str | None
+) -> None:
     """One session: summary, tokens, cost, tools, then each request's prompt and answer."""
-    detail, events = _detail_and_events(db, sessions_dir, session_id)
+    detail, events = _detail_and_events(db, sessions_dir, config_path, session_id)
     if as_json:
         click.echo(to_json(SessionExport(session=detail, events=tuple(events))))
         return
@@ -248,8 +285,15 @@ async def _all_sessions(store: SqliteSessionStore, flt: SessionFilter) -> list[S
 @_filter_options
 @_db_option
 @_dir_option
+@_config_option
 def export_command(
-    session_id: str | None, fmt: str, output: Any, db: Path | None, sessions_dir: Path | None, **kw: Any
+    session_id: str | None,
+    fmt: str,
+    output: Any,
+    db: Path | None,
+    sessions_dir: Path | None,
+    config_path: str | None,
+    **kw: Any,
 ) -> None:
     """Export one session (SESSION_ID) or every session matching the filters.
 
@@ -257,7 +301,7 @@ def export_command(
     per request (one session) or per session (a list).
     """
     if session_id is not None:
-        detail, events = _detail_and_events(db, sessions_dir, session_id)
+        detail, events = _detail_and_events(db, sessions_dir, config_path, session_id)
         if fmt == "jsonl":
             output.writelines(events_jsonl(events))
         elif fmt == "json":
@@ -268,9 +312,9 @@ def export_command(
     flt = _make_filter(kw)
     sessions: list[SessionSummary] = _run(db, lambda store: _all_sessions(store, flt))
     if fmt == "jsonl":
-        archive = JsonlArchive(sessions_dir or home_dir() / "sessions")
+        archive = _archive(sessions_dir, config_path)
         for s in sessions:
-            output.writelines(events_jsonl(archive.events(s.session_id, s.started_at)))
+            output.writelines(events_jsonl(_raw_events(archive, s.session_id, s.started_at)))
     elif fmt == "json":
         output.write(msgspec.json.encode(sessions) + b"\n")
     else:
@@ -286,6 +330,7 @@ def export_command(
 @click.option("--skip-existing/--no-skip-existing", default=True, show_default=True)
 @click.option("--continue-on-error/--stop-on-error", default=True, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Read and count, write nothing.")
+@_config_option
 def import_sessions_command(
     sessions_dir: Path | None,
     db_path: Path | None,
@@ -293,6 +338,7 @@ def import_sessions_command(
     skip_existing: bool,
     continue_on_error: bool,
     dry_run: bool,
+    config_path: str | None,
 ) -> None:
     """Import recorded JSONL sessions into the SQLite session database (safe to run again)."""
     source = sessions_dir or home_dir() / "sessions"
@@ -308,6 +354,7 @@ def import_sessions_command(
             skip_existing=skip_existing,
             continue_on_error=continue_on_error,
             dry_run=dry_run,
+            cipher=_cipher(config_path),
         )
     )
     verb = "would import" if dry_run else "imported"

@@ -13,6 +13,8 @@ from lunaroute.config import Config
 __all__ = ["mask_secret", "render_effective_config"]
 
 _SECRET_KEYS = re.compile(r"(api_key|secret|token|password)$")
+_KEY_MATERIAL = re.compile(r"^(key|previous_keys)$")
+"""Encryption keys (`session_recording.encryption`): masked whole, not even a prefix is shown."""
 
 
 def mask_secret(value: str) -> str:
@@ -25,6 +27,8 @@ def _mask(node: Any, key: str = "") -> Any:
         return {k: _mask(v, k) for k, v in node.items()}
     if isinstance(node, list):
         return [_mask(v, key) for v in node]
+    if isinstance(node, str) and _KEY_MATERIAL.search(key):
+        return "****"
     if isinstance(node, str) and _SECRET_KEYS.search(key):
         return mask_secret(node)
     return node

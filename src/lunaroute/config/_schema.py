@@ -7,7 +7,9 @@ from typing import Literal
 import msgspec
 
 __all__ = [
+    "BUILTIN_DETECTORS",
     "BUILTIN_PROVIDERS",
+    "BuiltinDetector",
     "BypassConfig",
     "Config",
     "HttpClientConfig",
@@ -18,6 +20,9 @@ __all__ = [
     "ObservabilityConfig",
     "ProviderConfig",
     "ProviderType",
+    "RecordingEncryptionConfig",
+    "RedactionConfig",
+    "RedactionPatternConfig",
     "RoutingConfig",
     "RuleConfig",
     "SessionRecordingConfig",
@@ -131,6 +136,58 @@ class WorkerConfig(_Strict):
     batch_size: int = 100
     batch_timeout_ms: float = 100
     max_queue_events: int = 10_000
+    nice: int = 10
+    """Scheduling niceness added to the recorder process (0-19): recording uses the CPU that requests leave."""
+
+
+class RecordingEncryptionConfig(_Strict):
+    """AES-256-GCM encryption of the JSONL session files, record by record (`lunaroute.recording._crypto`)."""
+
+    enabled: bool = False
+    key: str | None = None
+    """The 32-byte key as 64 hex digits or base64, usually `${LUNAROUTE_RECORDING_KEY}`; or use `key_file`."""
+    key_file: str | None = None
+    """A file holding the key in the same form (surrounding whitespace ignored)."""
+    previous_keys: list[str] = msgspec.field(default_factory=list)
+    """Older keys, tried when reading records sealed before a key rotation; never used to write."""
+
+
+BuiltinDetector = Literal["email", "phone", "credit_card", "ssn", "ipv4", "ipv6", "iban", "api_key", "jwt"]
+BUILTIN_DETECTORS: tuple[BuiltinDetector, ...] = (
+    "email",
+    "phone",
+    "credit_card",
+    "ssn",
+    "ipv4",
+    "ipv6",
+    "iban",
+    "api_key",
+    "jwt",
+)
+
+
+class RedactionPatternConfig(_Strict):
+    """A custom detector: every match of `regex` in recorded text is replaced."""
+
+    name: str
+    """Letters, digits and `_`; shown in the replacement as `{name}`; must not repeat or be a built-in name."""
+    regex: str
+    """A Python regular expression, searched (not anchored)."""
+    ignore_case: bool = False
+    replacement: str | None = None
+    """This pattern's replacement template (default: the section's `replacement`)."""
+
+
+class RedactionConfig(_Strict):
+    """PII redaction of recorded text before any store sees it (`lunaroute.recording._redact`)."""
+
+    enabled: bool = False
+    builtin: list[BuiltinDetector] = msgspec.field(default_factory=lambda: list(BUILTIN_DETECTORS))
+    patterns: list[RedactionPatternConfig] = msgspec.field(default_factory=list)
+    replacement: str = "[REDACTED:{name}]"
+    """What a match becomes; `{name}` is replaced by the detector's name (no other placeholder)."""
+    skip_json_keys: list[str] = msgspec.field(default_factory=lambda: ["signature", "encrypted_content"])
+    """String values under these keys of request/response JSON are kept as they are (opaque blobs)."""
 
 
 class SessionRecordingConfig(_Strict):
@@ -148,6 +205,8 @@ class SessionRecordingConfig(_Strict):
     client_ip: Literal["none", "anonymized", "full"] = "none"
     sample_rate: float = 1.0
     max_capture_bytes: int = 8 * 1024 * 1024
+    encryption: RecordingEncryptionConfig = msgspec.field(default_factory=RecordingEncryptionConfig)
+    redaction: RedactionConfig = msgspec.field(default_factory=RedactionConfig)
 
 
 class RuleConfig(_Strict, kw_only=True):

@@ -9,6 +9,10 @@ records never interleave; nothing is buffered in user space, so a finished batch
 also fsync'd before the batch counts as written (durable against a power loss).
 
 Open descriptors are kept in a bounded LRU cache (`max_open_files`).
+
+With a `cipher` (`lunaroute.recording._crypto.RecordCipher`) every line is written sealed instead: `LR1:` plus
+the base64 of key id, nonce and AES-256-GCM ciphertext, bound to the session id (see `_crypto` for the format),
+still one line and one `write()` per batch per file. Without one the files are plain JSONL, as always.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lunaroute.recording._crypto import RecordCipher
 from lunaroute.recording._fsio import ensure_dir, fsync_dir, open_append, write_all
-from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, encode_line
+from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, encode_event, encode_line
 from lunaroute.recording.events import SessionEvent, is_valid_session_id
 
 __all__ = ["JsonlWriter"]
@@ -50,8 +55,10 @@ class JsonlWriter:
         max_open_files: int = 64,
         lookback_days: int = 7,
         max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+        cipher: RecordCipher | None = None,
     ) -> None:
         self.directory = directory
+        self._cipher = cipher
         self.fsync = fsync
         self._max_open = max(1, max_open_files)
         self._lookback_days = lookback_days
@@ -92,7 +99,7 @@ class JsonlWriter:
                 _log.error("jsonl: event with invalid session id %r not written", ev.session_id[:64])
                 continue
             path = self._session_path(ev)
-            groups.setdefault(path, []).append(encode_line(ev, self._max_field_chars))
+            groups.setdefault(path, []).append(self._line(ev))
         with self._lock:
             for path, lines in groups.items():
                 fd = self._fd_for(path)
@@ -105,6 +112,12 @@ class JsonlWriter:
                     # file that was moved or compressed meanwhile) instead of failing on a stale descriptor.
                     self._drop(path)
                     raise
+
+    def _line(self, ev: SessionEvent) -> bytes:
+        if self._cipher is None:
+            return encode_line(ev, self._max_field_chars)
+        record = self._cipher.seal(encode_event(ev, self._max_field_chars), ev.session_id.encode())
+        return record + b"\n"
 
     def _session_path(self, ev: SessionEvent) -> Path:
         sid = ev.session_id

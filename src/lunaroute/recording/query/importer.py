@@ -4,7 +4,8 @@ Files are grouped by session (a Rust-written session may span several day direct
 and written `batch_size` sessions per transaction. The import is idempotent: with `skip_existing` a session
 already in the database is left alone, and without it the writer's idempotent upserts make a second import
 change nothing. A batch that fails is retried one session at a time, so one bad session does not sink the
-others; with `continue_on_error=False` the first failure stops the import.
+others; with `continue_on_error=False` the first failure stops the import. Encrypted files are opened with
+`cipher`; a session whose records no key opens is a read failure naming the file and the key ids.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import zstandard
 
+from lunaroute.recording._crypto import RecordCipher, RecordKeyError
 from lunaroute.recording.events import SessionEvent, is_valid_session_id
 from lunaroute.recording.jsonl_reader import BadLine, iter_session_file
 from lunaroute.recording.sqlite import SqliteWriter
@@ -26,7 +28,7 @@ __all__ = ["ImportReport", "find_session_files", "import_jsonl"]
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SUFFIXES = (".jsonl.zst", ".jsonl")
-_READ_ERRORS = (OSError, zstandard.ZstdError)
+_READ_ERRORS = (OSError, zstandard.ZstdError, RecordKeyError)
 
 
 @dataclass(slots=True)
@@ -81,9 +83,9 @@ def _existing_ids(db_path: Path, ids: list[str]) -> set[str]:
         conn.close()
 
 
-def _read(paths: list[Path], report: ImportReport) -> list[SessionEvent]:
+def _read(paths: list[Path], report: ImportReport, cipher: RecordCipher | None) -> list[SessionEvent]:
     bad: list[BadLine] = []
-    events = [ev for path in paths for ev in iter_session_file(path, on_bad_line=bad.append)]
+    events = [ev for path in paths for ev in iter_session_file(path, on_bad_line=bad.append, cipher=cipher)]
     report.bad_lines += len(bad)
     return events
 
@@ -97,11 +99,12 @@ async def import_jsonl(
     continue_on_error: bool = True,
     dry_run: bool = False,
     progress: Callable[[ImportReport], None] | None = None,
+    cipher: RecordCipher | None = None,
 ) -> ImportReport:
     """Import every session file under `sessions_dir` into `db_path` (created if missing, unless `dry_run`).
 
     Per-session failures are listed in the report, not raised; with `continue_on_error=False` the import
-    stops at the first one. `progress` is called after each batch.
+    stops at the first one. `progress` is called after each batch; `cipher` opens encrypted files.
     """
     report = ImportReport()
     sessions, report.invalid_names = await asyncio.to_thread(find_session_files, sessions_dir)
@@ -118,7 +121,7 @@ async def import_jsonl(
             batch: list[tuple[str, list[SessionEvent]]] = []
             for sid in ids[start : start + max(1, batch_size)]:
                 try:
-                    batch.append((sid, await asyncio.to_thread(_read, sessions[sid], report)))
+                    batch.append((sid, await asyncio.to_thread(_read, sessions[sid], report, cipher)))
                 except _READ_ERRORS as exc:
                     report.failures.append((sid, f"read: {exc}"))
                     if not continue_on_error:

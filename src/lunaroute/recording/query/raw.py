@@ -5,6 +5,7 @@ the directory (`..`, `/`, NUL, `%2f` and over-long ids are all rejected with `In
 session's events may span several day directories (the Rust writer starts a new file at each UTC midnight),
 so every day from `days_before` before the session's start to `days_after` after it is read, oldest first;
 without a start time every day directory is looked at. All methods block: call them from a worker thread.
+Encrypted files are read with the archive's `cipher`; without the right key, `events` raises `RecordKeyError`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from lunaroute.recording._crypto import RecordCipher
 from lunaroute.recording.events import SessionEvent, is_valid_session_id
 from lunaroute.recording.jsonl_reader import BadLine, iter_session_file
 
@@ -35,8 +37,11 @@ def _checked(session_id: str) -> str:
 class JsonlArchive:
     """Read access (and deletion) of session JSONL files under `directory`."""
 
-    def __init__(self, directory: Path, *, days_before: int = 1, days_after: int = 7) -> None:
+    def __init__(
+        self, directory: Path, *, days_before: int = 1, days_after: int = 7, cipher: RecordCipher | None = None
+    ) -> None:
         self.directory = directory
+        self.cipher = cipher
         self.days_before = days_before
         self.days_after = days_after
 
@@ -62,11 +67,14 @@ class JsonlArchive:
     def events(
         self, session_id: str, started_at: dt.datetime | None = None, *, request_id: str | None = None
     ) -> list[SessionEvent]:
-        """The session's events in file order, only those of `request_id` when given; unreadable lines skipped."""
+        """The session's events in file order, only those of `request_id` when given; unreadable lines skipped.
+
+        Raises `RecordKeyError` for an encrypted file the archive has no key for.
+        """
         skipped: list[BadLine] = []
         out: list[SessionEvent] = []
         for path in self.session_files(session_id, started_at):
-            for event in iter_session_file(path, on_bad_line=skipped.append):
+            for event in iter_session_file(path, on_bad_line=skipped.append, cipher=self.cipher):
                 if request_id is None or event.request_id == request_id:
                     out.append(event)
         return out
