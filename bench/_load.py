@@ -46,12 +46,20 @@ class LoadResult:
     """CPU time the proxy under test used during the run (None when there is no proxy)."""
     others_cpu_s: float = 0.0
     """CPU time other processes took on the proxy's core during the run: contention, not our cost."""
+    main_cpu_s: float | None = None
+    """Of `proxy_cpu_s`, what the proxy's own process used (the rest is its child processes, e.g. the recorder)."""
 
     @property
     def proxy_cpu_us_per_request(self) -> float | None:
         if self.proxy_cpu_s is None or not self.requests:
             return None
         return self.proxy_cpu_s / self.requests * 1e6
+
+    @property
+    def main_cpu_us_per_request(self) -> float | None:
+        if self.main_cpu_s is None or not self.requests:
+            return None
+        return self.main_cpu_s / self.requests * 1e6
 
     @property
     def rps(self) -> float:

@@ -91,10 +91,10 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
     return sum(_status_kib(p, field) for p in _tree(pid))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time used so far by `pid` and its live descendants."""
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU time used so far by `pid` and (unless `children` is false) its live descendants."""
     total = 0
-    for p in _tree(pid):
+    for p in _tree(pid) if children else [pid]:
         try:
             stat = Path(f"/proc/{p}/stat").read_text()
         except OSError:

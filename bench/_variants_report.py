@@ -167,8 +167,9 @@ def failed(results: Results) -> list[str]:
 def _main_table(results: Results) -> list[str]:
     lines = [
         "| variant | req/s @32 json | req/s @32 stream | p50 @1 json (ms) | CPU µs/req @32 (json / stream) "
-        "| ratio to passthrough (json / stream) | CPU ratio (json / stream) | errors | floor | result |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|---|:-:|",
+        "| of which the gateway process | ratio to passthrough (json / stream) | CPU ratio (json / stream) "
+        "| errors | floor | result |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|:-:|",
     ]
     for variant in VARIANTS:
         runs = results.runs.get(variant.name)
@@ -176,6 +177,7 @@ def _main_table(results: Results) -> list[str]:
             continue
         json32, stream32, json1 = (runs.median(s) for s in SCENARIOS)
         cpu = _pair(json32 and json32.proxy_cpu_us_per_request, stream32 and stream32.proxy_cpu_us_per_request, ".0f")
+        main = _pair(json32 and json32.main_cpu_us_per_request, stream32 and stream32.main_cpu_us_per_request, ".0f")
         ratio = _pair(*(results.ratio(variant.name, BASELINE, s) for s in _THROUGHPUT), ".2f")
         cpu_ratio = _pair(*(results.cpu_ratio(variant.name, BASELINE, s) for s in _THROUGHPUT), ".2f")
         floor = "baseline" if variant.name == BASELINE else (variant.floor.label if variant.floor else "—")
@@ -187,6 +189,7 @@ def _main_table(results: Results) -> list[str]:
             _num(stream32 and stream32.rps),
             _num(json1 and json1.p50_ms, ".3f"),
             cpu,
+            main,
             ratio,
             cpu_ratio,
             f"{runs.errors:,}",
@@ -258,8 +261,9 @@ def render(results: Results) -> str:
         f"Revision {meta.revision}. Each variant is its own `lunaroute serve` on core 0, started and measured alone; "
         f"upstream ({meta.upstream}) and load generator ({meta.loader}) on core 1. {meta.seconds:g} s per run, "
         f"{meta.passes} pass(es) (the median pass is shown; ratios are the median of per-pass ratios). Request bodies: "
-        f"{sizes}. CPU µs/req = the gateway's CPU time per request @32, including any work it finishes after the "
-        f"run; CPU ratio = passthrough CPU µs/req ÷ the variant's (the req/s ratio on a core of its own); errors = "
+        f"{sizes}. CPU µs/req = the gateway's CPU time per request @32 (its process and its recorder "
+        f"process, which inherits core 0 and runs at a lower priority), including any work it finishes after the "
+        f"run; \"of which the gateway process\" = the request path's share, during the run only; CPU ratio = passthrough CPU µs/req ÷ the variant's (the req/s ratio on a core of its own); errors = "
         f"non-2xx/3xx and socket errors from wrk plus answers the gateway's metrics counted as not 200.{drain}",
         "",
         _contention(results),

@@ -166,6 +166,7 @@ class _Bench:
     def _load(self, gateway: _Gateway, variant: Variant, stream: bool, connections: int, seconds: float) -> LoadResult:
         loader = self._loaders[variant.path]
         cpu, busy = cpu_seconds(gateway.pid), core_busy_seconds(PROXY_CORE)
+        main = cpu_seconds(gateway.pid, children=False)
         result = loader.run(
             f"http://127.0.0.1:{gateway.port}{variant.path}", stream=stream, connections=connections, seconds=seconds
         )
@@ -173,7 +174,10 @@ class _Bench:
         idle_cpu, waited = _wait_idle(gateway.pid)
         runs = self.results[variant.name]
         runs.drain_s = max(runs.drain_s, waited)
-        return dataclasses.replace(result, proxy_cpu_s=idle_cpu - cpu, others_cpu_s=max(0.0, busy - run_cpu))
+        main = cpu_seconds(gateway.pid, children=False) - main
+        return dataclasses.replace(
+            result, proxy_cpu_s=idle_cpu - cpu, others_cpu_s=max(0.0, busy - run_cpu), main_cpu_s=main
+        )
 
     def load_variant(self, variant: Variant, upstream: int, number: int) -> None:
         runs = self.results[variant.name]

@@ -104,3 +104,5 @@ async def test_kill_9_loses_no_acknowledged_session(tmp_path: Path) -> None:
     missing = [rid for rid in acknowledged if rid not in stored]
     assert missing == []
     assert max(stored.values()) == 1
+    # The last graceful stop recorded everything journaled and deleted the journal.
+    assert sorted(p.name for p in (tmp_path / "journal").glob("journal-*")) == []

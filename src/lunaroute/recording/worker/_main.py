@@ -201,6 +201,8 @@ def main() -> int:
         sys.stderr.write(f"lunaroute recorder: unreadable start line: {exc}\n")
         return 2
     configure_logging(spec.log_level, spec.log_format)
+    if spec.recording.worker.nice:
+        os.nice(spec.recording.worker.nice)
     return asyncio.run(_run(spec))
 
 
