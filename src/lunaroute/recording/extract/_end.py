@@ -18,10 +18,9 @@ from lunaroute.recording.events import (
 from lunaroute.recording.pricing import estimate_cost
 from lunaroute.types import ExchangeRecord
 
-from ._request import RequestView, read_request
+from ._facts import RequestFacts, read_facts
 from ._response import ParsedResponse, parse_response
-from ._session import session_id_for
-from ._start import tool_result_events, tracker_scope
+from ._start import tool_result_events
 from ._stats import Timings, estimate_input, estimate_output, instant, streaming_stats, timings, token_stats
 from ._tracker import SessionTracker
 
@@ -32,7 +31,9 @@ def _arguments(block: ToolUseBlock) -> str:
     return block.raw_arguments if block.raw_arguments is not None else msgspec.json.encode(block.input).decode()
 
 
-def _usage(record: ExchangeRecord, view: RequestView, parsed: ParsedResponse, response: Response) -> tuple[Usage, bool]:
+def _usage(
+    record: ExchangeRecord, facts: RequestFacts, parsed: ParsedResponse, response: Response
+) -> tuple[Usage, bool]:
     """The response's usage, or an estimate (flagged) where it was not reported.
 
     No usage at all (an OpenAI stream without `include_usage`): both sides are estimated. A stream cut
@@ -44,7 +45,10 @@ def _usage(record: ExchangeRecord, view: RequestView, parsed: ParsedResponse, re
         return usage, False
     output = estimate_output(response)
     if not reported:
-        return Usage(input_tokens=estimate_input(record, view), output_tokens=output), True
+        estimated = facts.estimated_input
+        if estimated is None:
+            estimated = estimate_input(record, facts.view)
+        return Usage(input_tokens=estimated, output_tokens=output), True
     if output > usage.output_tokens:
         return msgspec.structs.replace(usage, output_tokens=output), True
     return usage, False
@@ -77,6 +81,7 @@ def _errors(record: ExchangeRecord, parsed: ParsedResponse, outcome: Outcome | N
 def _response_events(
     record: ExchangeRecord,
     session_id: str,
+    scope: str,
     response: Response,
     parsed: ParsedResponse,
     usage: Usage,
@@ -115,7 +120,6 @@ def _response_events(
         **msgspec.structs.asdict(stats),
     )
     events: list[SessionEvent] = [recorded]
-    scope = tracker_scope(record)
     sent_at = end.timestamp()
     for call in calls:
         arguments = _arguments(call)
@@ -222,9 +226,11 @@ def events_at_end(record: ExchangeRecord, tracker: SessionTracker) -> list[Sessi
     chunk-latency statistics and the list-price cost. Missing usage is estimated (`tokens_estimated`).
     A response that cannot be read still yields `completed`, its `error` saying why.
     """
-    session_id = session_id_for(record)
+    facts = tracker.take_request(record.request_id)
+    if facts is None or not facts.matches(record):
+        facts = read_facts(record, estimate=False)[0]
+    session_id, view = facts.session_id, facts.view
     timing = timings(record)
-    view = read_request(record.request_body, record.endpoint)
     events: list[SessionEvent] = []
     if record.is_streaming and (record.status or 0) < 400 and timing.time_to_first_token_ms > 0:
         events.append(
@@ -241,15 +247,17 @@ def events_at_end(record: ExchangeRecord, tracker: SessionTracker) -> list[Sessi
         parsed = parse_response(record)
         response = parsed.response
         if response is not None:
-            usage, estimated = _usage(record, view, parsed, response)
+            usage, estimated = _usage(record, facts, parsed, response)
             model = response.model or model
             calls = [b for b in response.content if isinstance(b, ToolUseBlock)]
-            events.extend(_response_events(record, session_id, response, parsed, usage, estimated, timing, tracker))
+            events.extend(
+                _response_events(record, session_id, facts.scope, response, parsed, usage, estimated, timing, tracker)
+            )
         elif parsed.usage is not None:
             usage = parsed.usage
     except Exception as exc:  # noqa: BLE001 - a recording must survive any response; the cause is recorded
         parsed = ParsedResponse(note=f"response could not be recorded: {type(exc).__name__}: {exc}")
-    results = tool_result_events(record, view, session_id, tracker)
+    results = tool_result_events(record, view, session_id, facts.scope, tracker)
     tools = _tool_summary(calls, results)
     events.append(_completed(record, session_id, parsed, usage, model, timing, tools))
     return events

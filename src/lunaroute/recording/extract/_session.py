@@ -7,7 +7,7 @@ import msgspec
 from lunaroute.recording.events import is_valid_session_id
 from lunaroute.types import ExchangeRecord
 
-__all__ = ["SESSION_HEADERS", "explicit_session_id", "session_id_for"]
+__all__ = ["SESSION_HEADERS", "explicit_session_id", "session_and_scope", "session_id_for"]
 
 SESSION_HEADERS = ("session_id", "session-id", "x-session-id")
 """Request headers that name a session (Codex sends `session_id`), in the order they are tried."""
@@ -71,10 +71,21 @@ def session_id_for(record: ExchangeRecord) -> str:
 
     A request id that is itself not a valid session id is reduced to its valid characters (or `request`).
     """
+    return session_and_scope(record)[0]
+
+
+def session_and_scope(record: ExchangeRecord) -> tuple[str, str]:
+    """`session_id_for(record)`, and the tracker key of its tool calls: the explicit session, or '' (one scope
+    shared by every request without a session marker).
+
+    Without a session marker every request is its own session, yet a tool result still answers the call
+    of an earlier request; the shared scope lets it be found (tool call ids are random per call, and a
+    clash is caught by comparing tool names with the request's own history).
+    """
     found = explicit_session_id(record)
     if found is not None:
-        return found
+        return found, found
     if is_valid_session_id(record.request_id):
-        return record.request_id
+        return record.request_id, ""
     cleaned = "".join(c for c in record.request_id if c.isascii() and (c.isalnum() or c in "-_"))[:255]
-    return cleaned or "request"
+    return cleaned or "request", ""

@@ -8,29 +8,18 @@ from lunaroute.recording.events import RequestRecorded, SessionEvent, Started, T
 from lunaroute.types import ExchangeRecord
 
 from ._body import header
-from ._request import RequestView, read_request
-from ._response import GENERATION_ENDPOINTS
-from ._session import explicit_session_id, session_id_for
-from ._stats import estimate_input, instant, offset_ms
+from ._facts import read_facts
+from ._request import RequestView
+from ._stats import instant, offset_ms
 from ._tracker import SessionTracker
 
-__all__ = ["MAX_USER_AGENT", "events_at_start", "tool_result_events", "tracker_scope"]
+__all__ = ["MAX_USER_AGENT", "events_at_start", "tool_result_events"]
 
 MAX_USER_AGENT = 255
 
 
-def tracker_scope(record: ExchangeRecord) -> str:
-    """The tracker key of `record`'s tool calls: its explicit session, or one shared anonymous scope.
-
-    Without a session marker every request is its own session, yet a tool result still answers the call
-    of an earlier request; the shared scope lets it be found (tool call ids are random per call, and a
-    clash is caught by comparing tool names with the request's own history).
-    """
-    return explicit_session_id(record) or ""
-
-
 def tool_result_events(
-    record: ExchangeRecord, view: RequestView, session_id: str, tracker: SessionTracker
+    record: ExchangeRecord, view: RequestView, session_id: str, scope: str, tracker: SessionTracker
 ) -> list[ToolCallRecorded]:
     """One `tool_call_recorded` per new tool result in the request.
 
@@ -38,8 +27,8 @@ def tool_result_events(
     `execution_time_ms` is an ESTIMATE (see `SessionTracker`): the time from the end of the response that
     carried the call to the arrival of this request; None when the call was not seen by this gateway.
     `success` is exact for Anthropic (`is_error`), a conservative guess for OpenAI (see `_toolstatus`).
+    `scope` is the tracker key of the exchange's tool calls (see `session_and_scope`).
     """
-    scope = tracker_scope(record)
     events: list[ToolCallRecorded] = []
     for result in view.new_tool_results:
         known = view.tool_names.get(result.call_id)
@@ -79,8 +68,9 @@ def events_at_start(
     `request_text` the last user message's text, whatever its shape (string, blocks, Responses items).
     `estimated_tokens` is the local input-token estimate for generation endpoints (0 for others).
     """
-    session_id = session_id_for(record)
-    view = read_request(record.request_body, record.endpoint)
+    facts, view = read_facts(record)
+    tracker.keep_request(record.request_id, facts)
+    session_id = facts.session_id
     headers: dict[str, str] = {}
     for name, value in record.request_headers:
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -107,7 +97,7 @@ def events_at_start(
             timestamp=instant(record, sent_ms),
             request_text=view.text,
             request_json=view.json,
-            estimated_tokens=estimate_input(record, view) if record.endpoint in GENERATION_ENDPOINTS else 0,
+            estimated_tokens=facts.estimated_input or 0,
             pre_processing_ms=sent_ms,
             request_size_bytes=len(record.request_body),
             message_count=view.message_count,
@@ -116,5 +106,5 @@ def events_at_start(
             tool_count=view.tool_count,
         ),
     ]
-    events.extend(tool_result_events(record, view, session_id, tracker))
+    events.extend(tool_result_events(record, view, session_id, facts.scope, tracker))
     return events

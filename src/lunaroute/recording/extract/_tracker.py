@@ -6,6 +6,10 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._facts import RequestFacts
 
 __all__ = ["SessionTracker", "ToolCallSeen"]
 
@@ -37,15 +41,28 @@ class SessionTracker:
     The execution time `estimate_ms` gives is an *estimate*: the time between the response carrying the
     tool call finishing and the request carrying its result arriving. It includes the client's own work
     (and any time a human took to approve the call), and nothing the gateway cannot see.
+
+    It also carries what the start of an exchange read from its request to the end of that exchange
+    (`keep_request` / `take_request`), for at most `max_open_requests` exchanges (the oldest is forgotten first;
+    0 keeps none). Whether the facts are used or read again changes no event, only the work done.
     """
 
-    def __init__(self, *, max_sessions: int = 4096, max_calls_per_session: int = 1024, ttl_s: float = 3600.0) -> None:
-        if max_sessions < 1 or max_calls_per_session < 1 or ttl_s <= 0:
+    def __init__(
+        self,
+        *,
+        max_sessions: int = 4096,
+        max_calls_per_session: int = 1024,
+        ttl_s: float = 3600.0,
+        max_open_requests: int = 4096,
+    ) -> None:
+        if max_sessions < 1 or max_calls_per_session < 1 or ttl_s <= 0 or max_open_requests < 0:
             raise ValueError("SessionTracker bounds must be positive")
         self.max_sessions = max_sessions
         self.max_calls_per_session = max_calls_per_session
         self.ttl_s = ttl_s
+        self.max_open_requests = max_open_requests
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._requests: dict[str, RequestFacts] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -83,6 +100,21 @@ class SessionTracker:
             session.touched_at = max(session.touched_at, now)
             self._sessions.move_to_end(session_id)
             return seen
+
+    def keep_request(self, request_id: str, facts: RequestFacts) -> None:
+        """Keep `facts` of the exchange `request_id` until `take_request` (called when it starts)."""
+        if self.max_open_requests == 0:
+            return
+        with self._lock:
+            self._requests.pop(request_id, None)
+            self._requests[request_id] = facts
+            while len(self._requests) > self.max_open_requests:
+                del self._requests[next(iter(self._requests))]
+
+    def take_request(self, request_id: str) -> RequestFacts | None:
+        """The facts kept for the exchange `request_id`, forgotten here (called when it ends)."""
+        with self._lock:
+            return self._requests.pop(request_id, None)
 
     @staticmethod
     def estimate_ms(seen: ToolCallSeen, result_arrived_at: float) -> int | None:
