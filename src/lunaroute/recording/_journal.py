@@ -14,7 +14,6 @@ the recorder process inherits, so a restarted gateway waits until the previous r
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import logging
 import os
@@ -104,7 +103,12 @@ class Journal:
         reach the file before a client is answered is the end of its exchange). An end entry leaves the request
         body out: its start entry, earlier in the journal, has it."""
         if kind == "end" and record.request_body:
-            record = dataclasses.replace(record, request_body=b"")
+            body, record.request_body = record.request_body, b""
+            try:
+                self._staged.append(_encoder.encode(JournalEntry(kind, record)) + b"\n")
+            finally:
+                record.request_body = body
+            return
         self._staged.append(_encoder.encode(JournalEntry(kind, record)) + b"\n")
 
     def flush(self) -> None:
