@@ -145,6 +145,10 @@ async def test_every_family_moves(
         "lunaroute_recorder_journal_backlog_bytes",
         "lunaroute_recorder_journal_errors",
         "lunaroute_recorder_process_restarts",
+        "lunaroute_recorder_disk_free_bytes",
+        "lunaroute_retention_runs",
+        "lunaroute_retention_removed",
+        "lunaroute_retention_errors",
     }
     assert exported <= known, exported - known
     # The canary key of a provider never shows in any log line at any level.

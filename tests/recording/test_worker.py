@@ -227,6 +227,10 @@ async def test_a_killed_recorder_process_is_restarted_and_loses_nothing(
                 await response.read()
     await asyncio.wait_for(capture.drain(), 30)
     assert capture.worker.restarts == 1
+    stats = capture.recorder_stats
+    assert stats.events_lost == 0
+    assert set(stats.disk_free_bytes) == {"journal", "sqlite"}
+    assert min(stats.disk_free_bytes.values()) > 0
     with sqlite3.connect(tmp_path / "sessions.db") as conn:
         stored = [row[0] for row in conn.execute("SELECT request_id FROM session_stats")]
     assert sorted(stored) == sorted(ids)

@@ -116,4 +116,20 @@ class RecorderCollector(Collector):
             "lunaroute_recorder_journal_errors", "Failed writes to the capture journal."
         )
         journal_errors.add_metric([], float(capture.stats.journal_errors))
+        disk = GaugeMetricFamily(
+            "lunaroute_recorder_disk_free_bytes", "Free space where each local store lives.", labels=["store"]
+        )
+        for name, free in worker.disk_free_bytes.items():
+            disk.add_metric([name], float(free))
+        runs = CounterMetricFamily("lunaroute_retention_runs", "Retention passes run.")
+        runs.add_metric([], float(worker.retention_runs))
+        removed = CounterMetricFamily(
+            "lunaroute_retention_removed", "What retention removed or compressed, by kind.", labels=["kind"]
+        )
+        removed.add_metric(["files_deleted"], float(worker.retention_files_deleted))
+        removed.add_metric(["files_compressed"], float(worker.retention_files_compressed))
+        removed.add_metric(["sessions_deleted"], float(worker.retention_sessions_deleted))
+        retention_errors = CounterMetricFamily("lunaroute_retention_errors", "Retention steps that failed.")
+        retention_errors.add_metric([], float(worker.retention_errors))
         yield from (queue, backlog, written, failed, spooled, lost, exchanges, restarts, journal_errors)
+        yield from (disk, runs, removed, retention_errors)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -206,6 +207,8 @@ class RetentionTask:
         self._sqlite_path = sqlite_path
         self._task: asyncio.Task[None] | None = None
         self.last_stats: RetentionStats | None = None
+        self.totals = RetentionStats()
+        """The sums over every pass so far."""
         self.runs = 0
 
     def start(self) -> None:
@@ -219,6 +222,9 @@ class RetentionTask:
                     self.policy, jsonl_dir=self._jsonl_dir, sqlite_path=self._sqlite_path
                 )
                 self.runs += 1
+                for field in dataclasses.fields(RetentionStats):
+                    total = getattr(self.totals, field.name) + getattr(self.last_stats, field.name)
+                    setattr(self.totals, field.name, total)
             except OSError as exc:
                 _log.error("retention pass failed: %r", exc)
             await asyncio.sleep(self.policy.cleanup_interval_minutes * 60.0)

@@ -24,6 +24,7 @@ from lunaroute.observability._logging import configure_logging
 from lunaroute.observability._usage import access_line
 from lunaroute.recording.events import SessionEvent
 from lunaroute.recording.recorder import Recorder
+from lunaroute.recording.retention import RetentionStats, RetentionTask, free_disk_bytes
 from lunaroute.recording.worker._consume import JournalConsumer, usage_of
 from lunaroute.recording.worker._protocol import (
     Failed,
@@ -36,7 +37,7 @@ from lunaroute.recording.worker._protocol import (
     decode_to_worker,
     encode,
 )
-from lunaroute.recording.worker._stores import open_retention, open_writers
+from lunaroute.recording.worker._stores import local_store_paths, open_retention, open_writers
 from lunaroute.types import ExchangeRecord
 
 __all__ = ["main"]
@@ -57,6 +58,8 @@ class _Worker:
         self._sync_token: int | None = None
         self._stopping = False
         self._gone = False
+        self._retention: RetentionTask | None = None
+        self._disk_paths: dict[str, Path] = {}
 
     def send(self, message: msgspec.Struct) -> None:
         self._out.append(encode(message))
@@ -113,6 +116,8 @@ class _Worker:
             directory, recorder, first_live_segment=self.spec.first_live_segment, on_end=self._ended
         )
         retention = open_retention(config)
+        self._retention = retention
+        self._disk_paths = local_store_paths(config, directory)
         self.send(Ready())
         self.flush_out()
         control = asyncio.create_task(self._control(), name="lunaroute-worker-control")
@@ -173,9 +178,14 @@ class _Worker:
                 await asyncio.wait_for(self._wake.wait(), poll)
             poll = min(poll * 2, _MAX_POLL_SECS)
 
-    @staticmethod
-    def _stats(consumer: JournalConsumer, recorder: Recorder) -> WorkerStats:
+    def _stats(self, consumer: JournalConsumer, recorder: Recorder) -> WorkerStats:
         stats = consumer.stats
+        disk: dict[str, int] = {}
+        for name, path in self._disk_paths.items():
+            with contextlib.suppress(OSError):
+                disk[name] = free_disk_bytes(path)
+        retention = self._retention
+        totals = retention.totals if retention is not None else RetentionStats()
         return WorkerStats(
             exchanges_recorded=stats.exchanges_recorded,
             extraction_failures=stats.extraction_failures,
@@ -188,6 +198,12 @@ class _Worker:
             events_failed=dict(recorder.events_failed),
             events_spooled=recorder.events_spooled,
             events_lost=recorder.events_lost,
+            disk_free_bytes=disk,
+            retention_runs=retention.runs if retention is not None else 0,
+            retention_files_deleted=totals.files_deleted,
+            retention_files_compressed=totals.files_compressed,
+            retention_sessions_deleted=totals.sessions_deleted,
+            retention_errors=totals.errors,
         )
 
 

@@ -96,6 +96,13 @@ class WorkerStats(msgspec.Struct, tag="stats"):
     events_failed: dict[str, int] = msgspec.field(default_factory=dict)
     events_spooled: int = 0
     events_lost: int = 0
+    disk_free_bytes: dict[str, int] = msgspec.field(default_factory=dict)
+    """Free space on the file system of each local store (`journal`, `jsonl`, `sqlite`)."""
+    retention_runs: int = 0
+    retention_files_deleted: int = 0
+    retention_files_compressed: int = 0
+    retention_sessions_deleted: int = 0
+    retention_errors: int = 0
 
 
 FromWorker = Ready | Failed | Synced | UsageReport | WorkerStats

@@ -10,7 +10,7 @@ from lunaroute.recording.jsonl import JsonlWriter
 from lunaroute.recording.retention import RetentionPolicy, RetentionTask
 from lunaroute.recording.sqlite import SqliteWriter
 
-__all__ = ["open_retention", "open_writers", "resolved_path"]
+__all__ = ["local_store_paths", "open_retention", "open_writers", "resolved_path"]
 
 
 def resolved_path(value: str | None) -> Path:
@@ -64,3 +64,13 @@ def open_retention(config: SessionRecordingConfig) -> RetentionTask | None:
     )
     task.start()
     return task
+
+
+def local_store_paths(config: SessionRecordingConfig, journal: Path) -> dict[str, Path]:
+    """Where each local store lives, for the free-space gauge."""
+    paths = {"journal": journal}
+    if config.jsonl.enabled:
+        paths["jsonl"] = resolved_path(config.jsonl.directory)
+    if config.sqlite.enabled:
+        paths["sqlite"] = resolved_path(config.sqlite.path).parent
+    return paths
