@@ -22,6 +22,7 @@ import msgspec
 from lunaroute._aio import cancel_and_wait
 from lunaroute.observability._logging import configure_logging
 from lunaroute.observability._usage import access_line
+from lunaroute.recording._redact import build_redactor
 from lunaroute.recording.events import SessionEvent
 from lunaroute.recording.recorder import Recorder
 from lunaroute.recording.retention import RetentionStats, RetentionTask, free_disk_bytes
@@ -113,7 +114,11 @@ class _Worker:
         )
         await recorder.start()
         consumer = JournalConsumer(
-            directory, recorder, first_live_segment=self.spec.first_live_segment, on_end=self._ended
+            directory,
+            recorder,
+            first_live_segment=self.spec.first_live_segment,
+            redact=build_redactor(config.redaction),
+            on_end=self._ended,
         )
         retention = open_retention(config)
         self._retention = retention

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lunaroute.config import SessionRecordingConfig
+from lunaroute.recording._crypto import writer_cipher
 from lunaroute.recording._types import SessionWriter
 from lunaroute.recording.jsonl import JsonlWriter
 from lunaroute.recording.retention import RetentionPolicy, RetentionTask
@@ -23,7 +24,13 @@ async def open_writers(config: SessionRecordingConfig) -> list[SessionWriter]:
     """Every enabled writer, opened (a store that cannot be opened raises)."""
     writers: list[SessionWriter] = []
     if config.jsonl.enabled:
-        writers.append(JsonlWriter(resolved_path(config.jsonl.directory), fsync=config.jsonl.fsync))
+        writers.append(
+            JsonlWriter(
+                resolved_path(config.jsonl.directory),
+                fsync=config.jsonl.fsync,
+                cipher=writer_cipher(config.encryption),
+            )
+        )
     if config.sqlite.enabled:
         writers.append(
             await SqliteWriter.open(resolved_path(config.sqlite.path), synchronous=config.sqlite.synchronous)

@@ -1,0 +1,80 @@
+"""Redaction and encryption at rest, configured, through a real gateway and its recorder process."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiohttp
+
+from lunaroute.recording import Completed, RequestRecorded, ResponseRecorded, read_session_file
+from lunaroute.recording._crypto import RecordCipher
+from lunaroute.server._gateway import GATEWAY
+from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply
+
+KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+
+async def ask(gateway: GatewayServer, text: str, session: str) -> None:
+    body = {"model": "gpt-x", "messages": [{"role": "user", "content": text}]}
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(f"{gateway.url}/v1/chat/completions", json=body, headers={"session_id": session}) as response,
+    ):
+        assert response.status == 200
+        await response.read()
+    assert gateway.app is not None
+    capture = gateway.app[GATEWAY].capture
+    assert capture is not None
+    await capture.drain()
+
+
+async def test_redaction_reaches_every_store(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(
+        session_recording={
+            "jsonl": {"directory": str(tmp_path / "sessions")},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+            "redaction": {"enabled": True, "builtin": ["email"]},
+        }
+    )
+    upstream.enqueue(Reply(answer=Answer(text="I will write to bob@example.org")))
+    await ask(gateway, "mail alice@example.com please", "sess-redact")
+    [path] = (tmp_path / "sessions").rglob("sess-redact.jsonl")
+    raw = path.read_text()
+    assert "alice@example.com" not in raw
+    assert "bob@example.org" not in raw
+    events = read_session_file(path).events
+    [request] = [e for e in events if isinstance(e, RequestRecorded)]
+    [response] = [e for e in events if isinstance(e, ResponseRecorded)]
+    assert request.request_text == "mail [REDACTED:email] please"
+    assert response.response_text == "I will write to [REDACTED:email]"
+    dump = "\n".join(sqlite3.connect(tmp_path / "sessions.db").iterdump())
+    assert "alice@example.com" not in dump
+    assert "bob@example.org" not in dump
+
+
+async def test_encrypted_session_files_read_back_with_the_key(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(
+        session_recording={
+            "jsonl": {"directory": str(tmp_path / "sessions")},
+            "sqlite": {"enabled": False},
+            "journal_directory": str(tmp_path / "journal"),
+            "encryption": {"enabled": True, "key": KEY_HEX},
+        }
+    )
+    upstream.enqueue(Reply(answer=Answer(text="the secret answer")))
+    await ask(gateway, "the secret question", "sess-sealed")
+    [path] = (tmp_path / "sessions").rglob("sess-sealed.jsonl")
+    lines = path.read_bytes().splitlines()
+    assert lines
+    assert all(line.startswith(b"LR1:") for line in lines)
+    assert b"secret" not in path.read_bytes()
+    events = read_session_file(path, cipher=RecordCipher(bytes.fromhex(KEY_HEX))).events
+    [request] = [e for e in events if isinstance(e, RequestRecorded)]
+    assert request.request_text == "the secret question"
+    assert any(isinstance(e, Completed) for e in events)
