@@ -53,6 +53,23 @@ V5_INDEXES = {
     "idx_stream_metrics_created",
 }
 
+ROLLUP_TABLES = {
+    "rollup_version",
+    "rollup_requests",
+    "rollup_sessions",
+    "rollup_session_models",
+    "rollup_started",
+    "rollup_ttft",
+    "rollup_tools",
+    "rollup_user_agents",
+}
+ROLLUP_INDEXES = {
+    "idx_rollup_sessions_last",
+    "idx_rollup_session_models_last",
+    "idx_session_stats_session_model",
+    "idx_stream_metrics_ttft_created",
+}
+
 
 def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every table's rows, without ids and creation times (which differ between runs)."""
@@ -77,10 +94,11 @@ async def test_fresh_database_is_schema_v5(tmp_path: Path) -> None:
     writer = await SqliteWriter.open(db)
     await writer.close()
     tables, indexes = objects(db)
-    assert tables == V5_TABLES
-    assert indexes == V5_INDEXES
+    assert tables == V5_TABLES | ROLLUP_TABLES  # the rollups are extra tables; the v5 ones are untouched
+    assert indexes == V5_INDEXES | ROLLUP_INDEXES
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+    assert conn.execute("SELECT version FROM rollup_version").fetchall() == [(1,)]
     generated = [r for r in conn.execute("PRAGMA table_xinfo(sessions)") if r[1] == "total_tokens"]
     assert generated[0][6] == 3  # hidden=3: a STORED generated column
     conn.close()
@@ -262,10 +280,14 @@ async def test_migrates_a_v1_database_step_by_step(tmp_path: Path) -> None:
     assert await writer.query("SELECT total_tokens FROM sessions") == [
         (1001,)
     ]  # response overwrites: 1 input + 1000 cache read
+    rollup = "SELECT model_name, requests, input_tokens FROM rollup_requests ORDER BY 1"
+    raw = "SELECT model_name, COUNT(*), SUM(input_tokens) FROM session_stats GROUP BY 1 ORDER BY 1"
+    assert await writer.query(rollup) == await writer.query(raw)  # backfilled, then kept by the triggers
+    assert ("claude", 1, 100) in await writer.query(rollup)
     await writer.close()
     tables, indexes = objects(db)
-    assert tables == V5_TABLES
-    assert indexes == V5_INDEXES
+    assert tables == V5_TABLES | ROLLUP_TABLES
+    assert indexes == V5_INDEXES | ROLLUP_INDEXES
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -2,7 +2,9 @@
 
 A new database is created directly at version 5. An older one is migrated one version at a time, each step
 in its own transaction with foreign keys off (rebuilding `sessions` must not cascade-delete its children),
-recording the new version in `schema_version` as part of the same transaction.
+recording the new version in `schema_version` as part of the same transaction. Then the rollup tables
+(`_sqlite_rollup`) are created and backfilled if absent: they are keyed on their own marker, not on the
+schema version, so the database stays a v5 one for Rust-compatible tools.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+
+from lunaroute.recording._sqlite_rollup import ensure_rollups
 
 __all__ = ["SCHEMA_VERSION", "SchemaTooNew", "ensure_schema"]
 
@@ -285,8 +289,15 @@ def _version(conn: sqlite3.Connection) -> int | None:
 def ensure_schema(conn: sqlite3.Connection) -> int:
     """Create (at v5) or migrate the schema of `conn` (an autocommit connection); return the old version.
 
-    Returns 0 for a new database. Raises `SchemaTooNew` for a database above version 5.
+    Returns 0 for a new database. Raises `SchemaTooNew` for a database above version 5. Either way the
+    rollups are then ensured (`ensure_rollups`).
     """
+    old = _ensure_v5(conn)
+    ensure_rollups(conn)
+    return old
+
+
+def _ensure_v5(conn: sqlite3.Connection) -> int:
     version = _version(conn)
     if version is None and not _table_exists(conn, "sessions"):
         conn.execute("BEGIN IMMEDIATE")

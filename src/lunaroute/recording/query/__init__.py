@@ -5,6 +5,7 @@ the JSONL tree; `export` turns either into JSONL, JSON or CSV.
 """
 
 from lunaroute.recording.query._models import (
+    ClientUsage,
     CostStats,
     HourOfDay,
     ModelSpending,
@@ -47,6 +48,7 @@ from lunaroute.recording.query.timeparse import parse_when
 
 __all__ = [
     "MAX_PAGE",
+    "ClientUsage",
     "CostStats",
     "ExportFormat",
     "HourOfDay",

@@ -15,6 +15,7 @@ from typing import Literal, TypeAlias
 import msgspec
 
 __all__ = [
+    "ClientUsage",
     "CostStats",
     "HourOfDay",
     "ModelSpending",
@@ -299,6 +300,16 @@ class ModelUsage(_Frozen, frozen=True):
     model_name: str
     request_count: int
     percentage: float
+    tokens: TokenCounts
+    total_tokens: int
+    cost_usd: float | None
+
+
+class ClientUsage(_Frozen, frozen=True):
+    """The requests of one client (the user agent of their sessions) in a window, priced per model."""
+
+    user_agent: str
+    request_count: int
     tokens: TokenCounts
     total_tokens: int
     cost_usd: float | None

@@ -1,8 +1,9 @@
-"""Blocking SQLite aggregate queries: overview, tokens per day, tools, models, costs, spending, hours.
+"""Blocking SQLite aggregate queries: overview, tokens per day, tools, models, clients, costs, spending, hours.
 
 Request-level figures are bucketed by `session_stats.created_at` (when the request's stats were written,
-UTC), session-level ones by `sessions.started_at`. Every aggregate is computed in SQL; only pricing, which
-needs the hook, runs over the per-(provider, model) sums in Python.
+UTC), session-level ones by `sessions.started_at`. The sums are read through `_rollup` (the rollup tables
+when the database has them, else the raw rows; the figures are the same); pricing, which needs the hook,
+runs over the per-(provider, model) sums in Python, in model order.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+from lunaroute.recording.query import _rollup
 from lunaroute.recording.query._models import (
+    ClientUsage,
     CostStats,
     HourOfDay,
     ModelSpending,
@@ -23,9 +26,11 @@ from lunaroute.recording.query._models import (
     TokensPerDay,
     ToolUsage,
 )
-from lunaroute.recording.query._sql import TOKEN_SUMS, created_bound, price_sum, started_bound, tokens_at
+from lunaroute.recording.query._rollup import RequestSums, since_clause
+from lunaroute.recording.query._sql import created_bound, price_sum
 
 __all__ = [
+    "client_usage",
     "cost_stats",
     "hours_of_day",
     "model_names",
@@ -36,19 +41,6 @@ __all__ = [
     "tool_usage",
     "user_agents",
 ]
-
-
-_INDEXED_WINDOW = dt.timedelta(hours=48)
-
-
-def _since(column: str, since: dt.datetime, now: dt.datetime) -> str:
-    """`column >= ?`, written so that wide windows are read by a plain table scan.
-
-    `session_stats` has no index on `created_at`; the planner then skip-scans the (model, created_at) index,
-    which is fast for a short window and, through a random table lookup per row, 2-3 times slower than a
-    sequential scan for a wide one. A unary `+` keeps it off the index for windows over 48 hours.
-    """
-    return f"+{column} >= ?" if now - since > _INDEXED_WINDOW else f"{column} >= ?"
 
 
 def _providers(conn: sqlite3.Connection, models: set[str]) -> dict[str, str]:
@@ -66,64 +58,39 @@ def _providers(conn: sqlite3.Connection, models: set[str]) -> dict[str, str]:
     return out
 
 
-def _priced_rows(
-    conn: sqlite3.Connection, since: dt.datetime | None, now: dt.datetime, extra_group: str = ""
-) -> list[tuple[str, str, str, TokenCounts]]:
-    """Token sums per (`extra_group` value, provider, model) of the requests since `since` (all when None)."""
-    key = extra_group or "''"
-    where, params = (f"WHERE {_since('ss.created_at', since, now)}", (created_bound(since),)) if since else ("", ())
-    rows = conn.execute(
-        f"SELECT {key}, ss.model_name, {TOKEN_SUMS} FROM session_stats ss {where} GROUP BY 1, 2",
-        params,
-    ).fetchall()
-    providers = _providers(conn, {str(r[1]) for r in rows})
-    return [(str(r[0]), providers[str(r[1])], str(r[1]), tokens_at(r, 2)) for r in rows]
+def _sorted(sums: RequestSums) -> list[tuple[tuple[object, ...], int, TokenCounts]]:
+    """The groups in key order (so float cost sums add up in one order whichever way they were read)."""
+    return sorted(((k, n, t) for k, (n, t) in sums.items()), key=lambda g: [str(v) for v in g[0]])
+
+
+def _add(a: TokenCounts, b: TokenCounts) -> TokenCounts:
+    return TokenCounts(**{f: getattr(a, f) + getattr(b, f) for f in TokenCounts.__struct_fields__})
 
 
 def overview(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: PriceFn | None) -> OverviewStats:
+    rollup = _rollup.available(conn)
     since = now - dt.timedelta(hours=hours)
-    per_model = _priced_rows(conn, since, now) if price else []
-    row = conn.execute(
-        f"SELECT COUNT(*), {TOKEN_SUMS} FROM session_stats ss WHERE {_since('ss.created_at', since, now)}",
-        (created_bound(since),),
-    ).fetchone()
-    tokens = tokens_at(row, 1)
-    (active,) = conn.execute(  # covered by the (session_id, created_at) index
-        "SELECT COUNT(DISTINCT session_id) FROM session_stats WHERE created_at >= ?", (created_bound(since),)
-    ).fetchone()
-    started, completed, failed, avg_duration = conn.execute(
-        "SELECT COUNT(*), COUNT(completed_at), COALESCE(SUM(success = 0), 0), AVG(total_duration_ms) "
-        "FROM sessions WHERE started_at >= ?",
-        (started_bound(since),),
-    ).fetchone()
-    # `+` keeps the planner from walking the TTFT index for the grouping (a random-access scan of it all)
-    ttft = conn.execute(
-        "SELECT time_to_first_token_ms, COUNT(*) FROM stream_metrics WHERE +created_at >= ? "
-        "GROUP BY +time_to_first_token_ms ORDER BY 1",
-        (created_bound(since),),
-    ).fetchall()
-    streamed = sum(n for _, n in ttft)
-    avg_ttft = sum(v * n for v, n in ttft) / streamed if streamed else None
-    p95: int | None = None
-    rank, seen = -(-streamed * 95 // 100), 0  # nearest-rank percentile
-    for value, n in ttft:
-        seen += n
-        if seen >= rank:
-            p95 = int(value)
-            break
-    cost = price_sum(price, [r[1:] for r in per_model])
+    per_model = _sorted(_rollup.request_sums(conn, since, now, ("model",), rollup=rollup))
+    requests, tokens = 0, TokenCounts()
+    for _, n, t in per_model:
+        requests, tokens = requests + n, _add(tokens, t)
+    providers = _providers(conn, {str(k[0]) for k, _, _ in per_model}) if price else {}
+    cost = price_sum(price, [(providers.get(str(k[0]), ""), str(k[0]), t) for k, _, t in per_model])
+    active = _rollup.active_sessions(conn, since, rollup=rollup)
+    started, completed, failed, avg_duration = _rollup.started_stats(conn, since, rollup=rollup)
+    avg_ttft, p95 = _rollup.ttft_stats(conn, since, rollup=rollup)
     return OverviewStats(
         hours=hours,
-        requests=int(row[0]),
-        sessions=int(started),
-        active_sessions=int(active),
-        completed_sessions=int(completed),
-        failed_sessions=int(failed),
+        requests=requests,
+        sessions=started,
+        active_sessions=active,
+        completed_sessions=completed,
+        failed_sessions=failed,
         success_rate=100.0 * (completed - failed) / completed if completed else 100.0,
         tokens=tokens,
         total_tokens=tokens.total,
-        avg_duration_ms=None if avg_duration is None else float(avg_duration),
-        avg_ttft_ms=None if avg_ttft is None else float(avg_ttft),
+        avg_duration_ms=avg_duration,
+        avg_ttft_ms=avg_ttft,
         p95_ttft_ms=p95,
         total_cost_usd=cost,
     )
@@ -131,28 +98,26 @@ def overview(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: Pric
 
 def tokens_per_day(conn: sqlite3.Connection, days: int, now: dt.datetime) -> tuple[TokensPerDay, ...]:
     first = dt.datetime.combine(now.date() - dt.timedelta(days=days - 1), dt.time(), dt.UTC)
-    rows = conn.execute(
-        f"SELECT substr(ss.created_at, 1, 10), COUNT(*), {TOKEN_SUMS} FROM session_stats ss "
-        f"WHERE {_since('ss.created_at', first, now)} GROUP BY 1 ORDER BY 1",
-        (created_bound(first),),
-    ).fetchall()
-    out = []
-    for r in rows:
-        tokens = tokens_at(r, 2)
-        out.append(
-            TokensPerDay(date=dt.date.fromisoformat(r[0]), requests=int(r[1]), tokens=tokens, total_tokens=tokens.total)
-        )
-    return tuple(out)
+    sums = _rollup.request_sums(conn, first, now, ("day",), rollup=_rollup.available(conn))
+    return tuple(
+        TokensPerDay(date=dt.date.fromisoformat(str(k[0])), requests=n, tokens=t, total_tokens=t.total)
+        for k, n, t in _sorted(sums)
+    )
 
 
 def tool_usage(conn: sqlite3.Connection, limit: int) -> tuple[ToolUsage, ...]:
-    rows = conn.execute(
-        "SELECT tool_name, SUM(call_count), SUM(error_count), AVG(avg_execution_time_ms) "
-        "FROM tool_stats GROUP BY tool_name ORDER BY 2 DESC, tool_name LIMIT ?",
-        (limit,),
-    ).fetchall()
+    if _rollup.available(conn):
+        sql = (
+            "SELECT tool_name, CASE WHEN calls_n > 0 THEN calls END, CASE WHEN errors_n > 0 THEN errors END, "
+            "time_sum, time_n FROM rollup_tools ORDER BY 2 DESC, tool_name LIMIT ?"
+        )
+    else:
+        sql = (
+            "SELECT tool_name, SUM(call_count), SUM(error_count), SUM(avg_execution_time_ms), "
+            "COUNT(avg_execution_time_ms) FROM tool_stats GROUP BY tool_name ORDER BY 2 DESC, tool_name LIMIT ?"
+        )
     out = []
-    for name, calls, errors, avg_time in rows:
+    for name, calls, errors, time_sum, time_n in conn.execute(sql, (limit,)).fetchall():
         calls, errors = int(calls or 0), int(errors or 0)
         ok = max(0, calls - errors)
         out.append(
@@ -162,7 +127,7 @@ def tool_usage(conn: sqlite3.Connection, limit: int) -> tuple[ToolUsage, ...]:
                 error_count=errors,
                 success_count=ok,
                 success_rate=100.0 * ok / calls if calls else 100.0,
-                avg_time_ms=None if avg_time is None else float(avg_time),
+                avg_time_ms=time_sum / time_n if time_n else None,
             )
         )
     return tuple(out)
@@ -172,26 +137,18 @@ def model_usage(
     conn: sqlite3.Connection, hours: int, user_agent: str | None, now: dt.datetime, price: PriceFn | None
 ) -> tuple[ModelUsage, ...]:
     since = now - dt.timedelta(hours=hours)
-    params: list[object] = [created_bound(since)]
-    join = ua = ""
-    if user_agent:  # the session's user agent (request rows hold one only for passthrough)
-        join, ua = "JOIN sessions s ON s.session_id = ss.session_id", "AND s.user_agent = ?"
-        params.append(user_agent)
-    rows = conn.execute(
-        f"SELECT ss.model_name, COUNT(*), {TOKEN_SUMS} FROM session_stats ss {join} "
-        f"WHERE {_since('ss.created_at', since, now)} {ua} GROUP BY 1",
-        params,
-    ).fetchall()
-    providers = _providers(conn, {str(r[0]) for r in rows}) if price else {}
-    total = sum(int(r[1]) for r in rows) or 1
+    rollup = _rollup.available(conn)
+    rows = _sorted(_rollup.request_sums(conn, since, now, ("model",), user_agent=user_agent, rollup=rollup))
+    providers = _providers(conn, {str(k[0]) for k, _, _ in rows}) if price else {}
+    total = sum(n for _, n, _ in rows) or 1
     out = []
-    for r in rows:
-        model, tokens = str(r[0] or ""), tokens_at(r, 2)
+    for k, n, tokens in rows:
+        model = str(k[0] or "")
         out.append(
             ModelUsage(
                 model_name=model or "unknown",
-                request_count=int(r[1]),
-                percentage=100.0 * int(r[1]) / total,
+                request_count=n,
+                percentage=100.0 * n / total,
                 tokens=tokens,
                 total_tokens=tokens.total,
                 cost_usd=price_sum(price, [(providers.get(model, ""), model, tokens)]),
@@ -201,50 +158,77 @@ def model_usage(
     return tuple(out)
 
 
+def client_usage(
+    conn: sqlite3.Connection, hours: int, limit: int, now: dt.datetime, price: PriceFn | None
+) -> tuple[ClientUsage, ...]:
+    """Per session user agent (none left out): requests, tokens and cost in the window, busiest first."""
+    since = now - dt.timedelta(hours=hours)
+    rows = _sorted(_rollup.request_sums(conn, since, now, ("user_agent", "model"), rollup=_rollup.available(conn)))
+    providers = _providers(conn, {str(k[1]) for k, _, _ in rows}) if price else {}
+    by_agent: dict[str, tuple[int, TokenCounts, list[tuple[str, str, TokenCounts]]]] = {}
+    for (agent, model), n, tokens in rows:
+        if not agent:
+            continue
+        count, total, items = by_agent.get(str(agent), (0, TokenCounts(), []))
+        items.append((providers.get(str(model), ""), str(model), tokens))
+        by_agent[str(agent)] = (count + n, _add(total, tokens), items)
+    out = [
+        ClientUsage(
+            user_agent=agent,
+            request_count=n,
+            tokens=tokens,
+            total_tokens=tokens.total,
+            cost_usd=price_sum(price, items),
+        )
+        for agent, (n, tokens, items) in by_agent.items()
+    ]
+    out.sort(key=lambda c: (-c.request_count, c.user_agent))
+    return tuple(out[:limit])
+
+
 def cost_stats(conn: sqlite3.Connection, now: dt.datetime, price: PriceFn | None) -> CostStats:
     if price is None:
         return CostStats(today=None, this_week=None, this_month=None, total=None, projection_monthly=None)
+    rollup = _rollup.available(conn)
     today = now.date()
     month_start = dt.datetime.combine(today.replace(day=1), dt.time(), dt.UTC)
     window_start = min(month_start, dt.datetime.combine(today - dt.timedelta(days=29), dt.time(), dt.UTC))
-    daily = _priced_rows(conn, window_start, now, "substr(ss.created_at, 1, 10)")
+    daily = _sorted(_rollup.request_sums(conn, window_start, now, ("day", "model"), rollup=rollup))
+    totals = _sorted(_rollup.request_sums(conn, None, now, ("model",), rollup=rollup))
+    providers = _providers(conn, {str(k[-1]) for k, _, _ in (*daily, *totals)})
     week_start = today - dt.timedelta(days=today.weekday())
     last30 = today - dt.timedelta(days=29)
 
-    def period(first: dt.date) -> float | None:
-        return price_sum(price, [r[1:] for r in daily if dt.date.fromisoformat(r[0]) >= first])
+    def priced(rows: list[tuple[tuple[object, ...], int, TokenCounts]]) -> float | None:
+        return price_sum(price, [(providers[str(k[-1])], str(k[-1]), t) for k, _, t in rows])
 
-    total = price_sum(price, [r[1:] for r in _priced_rows(conn, None, now)])
+    def period(first: dt.date) -> float | None:
+        return priced([r for r in daily if dt.date.fromisoformat(str(r[0][0])) >= first])
+
     recent = period(last30)
     return CostStats(
         today=period(today),
         this_week=period(week_start),
         this_month=period(today.replace(day=1)),
-        total=total,
+        total=priced(totals),
         projection_monthly=None if recent is None else recent / 30.0 * 30.4375,
     )
 
 
 def spending(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: PriceFn | None) -> SpendingStats:
+    rollup = _rollup.available(conn)
     start = now - dt.timedelta(hours=hours)
-    since, pred = created_bound(start), _since("ss.created_at", start, now)
-    hourly = conn.execute(
-        f"SELECT substr(ss.created_at, 1, 13), ss.model_name, COUNT(*), {TOKEN_SUMS} FROM session_stats ss "
-        f"WHERE {pred} GROUP BY 1, 2 ORDER BY 1",
-        (since,),
-    ).fetchall()
-    models = conn.execute(
-        f"SELECT ss.model_name, COUNT(*), COUNT(DISTINCT ss.session_id), {TOKEN_SUMS} FROM session_stats ss "
-        f"WHERE {pred} GROUP BY 1",
-        (since,),
-    ).fetchall()
-    providers = _providers(conn, {str(r[0]) for r in models})
+    hourly = _sorted(_rollup.request_sums(conn, start, now, ("hour", "model"), rollup=rollup))
+    per_model: dict[str, tuple[int, TokenCounts]] = {}
+    for (_, model), n, tokens in hourly:
+        count, sofar = per_model.get(str(model), (0, TokenCounts()))
+        per_model[str(model)] = (count + n, _add(sofar, tokens))
+    providers = _providers(conn, set(per_model))
     hours_map: dict[str, tuple[int, int, list[tuple[str, str, TokenCounts]]]] = {}
-    for r in hourly:
-        tokens = tokens_at(r, 3)
-        reqs, total, items = hours_map.get(r[0], (0, 0, []))
-        items.append((providers.get(str(r[1]), ""), str(r[1]), tokens))
-        hours_map[r[0]] = (reqs + int(r[2]), total + tokens.total, items)
+    for (key, model), n, tokens in hourly:
+        reqs, total, items = hours_map.get(str(key), (0, 0, []))
+        items.append((providers[str(model)], str(model), tokens))
+        hours_map[str(key)] = (reqs + n, total + tokens.total, items)
     by_hour = tuple(
         SpendingHour(
             hour=dt.datetime.fromisoformat(f"{key}:00:00").replace(tzinfo=dt.UTC),
@@ -254,26 +238,24 @@ def spending(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: Pric
         )
         for key, (reqs, total, items) in hours_map.items()
     )
+    sessions_of = _rollup.sessions_per_model(conn, start, now, rollup=rollup)
     by_model = []
     priced: list[tuple[str, str, TokenCounts]] = []
-    for r in models:
-        model, tokens = str(r[0]), tokens_at(r, 3)
+    for model, (n, tokens) in sorted(per_model.items()):
         priced.append((providers[model], model, tokens))
         by_model.append(
             ModelSpending(
                 model_name=model,
                 provider=providers[model],
-                request_count=int(r[1]),
-                session_count=int(r[2]),
+                request_count=n,
+                session_count=sessions_of.get(model, 0),
                 total_tokens=tokens.total,
                 cost_usd=price_sum(price, [priced[-1]]),
             )
         )
     by_model.sort(key=lambda m: (-(m.cost_usd or 0.0), -m.total_tokens, m.model_name))
     total_cost = price_sum(price, priced)
-    (sessions,) = conn.execute(
-        "SELECT COUNT(DISTINCT session_id) FROM session_stats WHERE created_at >= ?", (since,)
-    ).fetchone()
+    sessions = _rollup.active_sessions(conn, start, rollup=rollup)
     return SpendingStats(
         hours=hours,
         total_cost_usd=total_cost,
@@ -286,13 +268,18 @@ def spending(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: Pric
 def hours_of_day(conn: sqlite3.Connection, hours: int, now: dt.datetime) -> tuple[HourOfDay, ...]:
     rows = conn.execute(
         "SELECT CAST(substr(created_at, 12, 2) AS INTEGER), COUNT(*), COUNT(DISTINCT session_id) "
-        f"FROM session_stats WHERE {_since('created_at', now - dt.timedelta(hours=hours), now)} GROUP BY 1 ORDER BY 1",
+        f"FROM session_stats WHERE {since_clause('created_at', now - dt.timedelta(hours=hours), now)} GROUP BY 1 ORDER BY 1",
         (created_bound(now - dt.timedelta(hours=hours)),),
     ).fetchall()
     return tuple(HourOfDay(hour=int(h), request_count=int(n), session_count=int(s)) for h, n, s in rows)
 
 
 def user_agents(conn: sqlite3.Connection) -> tuple[str, ...]:
+    if _rollup.available(conn):
+        rows = conn.execute(
+            "SELECT user_agent FROM rollup_user_agents ORDER BY sessions DESC, user_agent LIMIT 500"
+        ).fetchall()
+        return tuple(r[0] for r in rows)
     rows = conn.execute(
         "SELECT user_agent FROM sessions WHERE user_agent IS NOT NULL AND user_agent != '' "
         "GROUP BY user_agent ORDER BY COUNT(*) DESC, user_agent LIMIT 500"

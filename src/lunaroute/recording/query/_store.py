@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from lunaroute.recording.query._models import (
+    ClientUsage,
     CostStats,
     HourOfDay,
     ModelUsage,
@@ -66,6 +67,10 @@ class SessionStore(Protocol):
         ...
 
     async def model_usage(self, hours: int = 24, user_agent: str | None = None) -> tuple[ModelUsage, ...]: ...
+
+    async def client_usage(self, hours: int = 24, limit: int = 10) -> tuple[ClientUsage, ...]:
+        """Clients (session user agents) by requests in the last `hours`, busiest first, at most `limit`."""
+        ...
 
     async def cost_stats(self) -> CostStats: ...
 

@@ -16,6 +16,7 @@ from lunaroute.recording.events import is_valid_session_id, utcnow
 from lunaroute.recording.query import _sqlite_sessions as _sessions
 from lunaroute.recording.query import _sqlite_stats as _stats
 from lunaroute.recording.query._models import (
+    ClientUsage,
     CostStats,
     HourOfDay,
     ModelUsage,
@@ -104,6 +105,11 @@ class SqliteSessionStore:
     async def model_usage(self, hours: int = 24, user_agent: str | None = None) -> tuple[ModelUsage, ...]:
         hours, now, price = _hours(hours), self._clock(), self._price
         return await self._pool.run(lambda c: _stats.model_usage(c, hours, user_agent, now, price))
+
+    async def client_usage(self, hours: int = 24, limit: int = 10) -> tuple[ClientUsage, ...]:
+        hours, now, price = _hours(hours), self._clock(), self._price
+        _, limit = clamp_page(0, limit)
+        return await self._pool.run(lambda c: _stats.client_usage(c, hours, limit, now, price))
 
     async def cost_stats(self) -> CostStats:
         now, price = self._clock(), self._price
