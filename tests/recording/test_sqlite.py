@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.recording._builders import T0, request_events
 
+from lunaroute.recording._sqlite_rollup import ROLLUP_VERSION
 from lunaroute.recording._sqlite_schema import SchemaTooNew
 from lunaroute.recording.events import (
     Completed,
@@ -56,10 +57,12 @@ V5_INDEXES = {
 ROLLUP_TABLES = {
     "rollup_version",
     "rollup_requests",
+    "rollup_requests_by_agent",
     "rollup_sessions",
     "rollup_session_models",
     "rollup_started",
     "rollup_ttft",
+    "rollup_ttft_daily",
     "rollup_tools",
     "rollup_user_agents",
 }
@@ -98,7 +101,7 @@ async def test_fresh_database_is_schema_v5(tmp_path: Path) -> None:
     assert indexes == V5_INDEXES | ROLLUP_INDEXES
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
-    assert conn.execute("SELECT version FROM rollup_version").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM rollup_version").fetchall() == [(ROLLUP_VERSION,)]
     generated = [r for r in conn.execute("PRAGMA table_xinfo(sessions)") if r[1] == "total_tokens"]
     assert generated[0][6] == 3  # hidden=3: a STORED generated column
     conn.close()

@@ -6,7 +6,7 @@ Seeds the database with `tests/recording/query/seed_large.py` unless `--no-seed`
 UI application (`build_ui_app`) on a loopback port, then requests each page and each API call the dashboard
 makes, one at a time, `--repeat` times, and prints the median and minimum. "dashboard poll" is one
 poll of the dashboard as its script makes it: the window's calls concurrently, every 5 s; on the first
-poll and every 30 s also the slow calls, then one per top client.
+poll and every 30 s then also the slow calls (all-time tools, per-client usage) concurrently.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def dashboard_calls(hours: int) -> list[str]:
     ]
 
 
-SLOW_CALLS = ["/api/stats/tools?limit=8", "/api/user-agents"]
-"""The calls the dashboard makes on its first poll and then every 30 s (with one per top client)."""
+def slow_calls(hours: int) -> list[str]:
+    """The calls the dashboard makes on its first poll and then every 30 s."""
+    return ["/api/stats/tools?limit=8", f"/api/stats/clients?hours={hours}&limit=6"]
 
 
 async def timed(session: aiohttp.ClientSession, url: str) -> float:
@@ -58,17 +59,11 @@ async def timed(session: aiohttp.ClientSession, url: str) -> float:
 
 async def refresh(session: aiohttp.ClientSession, base: str, hours: int, *, full: bool) -> float:
     """One dashboard poll: its calls concurrently; when `full` (the first poll, then every 30 s), then the
-    slow calls and the model usage of the top six clients."""
+    slow calls concurrently."""
     t0 = time.perf_counter()
     await asyncio.gather(*(timed(session, base + path) for path in dashboard_calls(hours)))
-    if not full:
-        return (time.perf_counter() - t0) * 1000
-    await asyncio.gather(*(timed(session, base + path) for path in SLOW_CALLS))
-    async with session.get(f"{base}/api/user-agents") as resp:
-        agents = (await resp.json())[:6]
-    await asyncio.gather(
-        *(timed(session, f"{base}/api/stats/models?hours={hours}&user_agent={quote(ua, safe='')}") for ua in agents)
-    )
+    if full:
+        await asyncio.gather(*(timed(session, base + path) for path in slow_calls(hours)))
     return (time.perf_counter() - t0) * 1000
 
 
@@ -98,12 +93,15 @@ async def run(db: Path, repeat: int) -> None:
         "page / (dashboard frame)": "/",
     }
     for hours in WINDOWS.values():
-        for path in dashboard_calls(hours) + SLOW_CALLS:
+        for path in dashboard_calls(hours) + slow_calls(hours):
             cases.setdefault(f"api {path}", path)
+        ua = quote("codex_cli_rs/0.46.0", safe="")
         cases[f"api /api/stats/models?hours={hours}&user_agent=codex_cli_rs/0.46.0"] = (
-            f"/api/stats/models?hours={hours}&user_agent=codex_cli_rs%2F0.46.0"
+            f"/api/stats/models?hours={hours}&user_agent={ua}"
         )
     cases["api /api/stats/costs (once a minute)"] = "/api/stats/costs"
+    cases["api /api/user-agents (sessions page filter)"] = "/api/user-agents"
+    cases["api /api/models (sessions page filter)"] = "/api/models"
     try:
         async with aiohttp.ClientSession() as session:
             await timed(session, base + "/sessions")  # open the read connections

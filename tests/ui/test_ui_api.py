@@ -87,6 +87,21 @@ async def test_stats_endpoints(client: TestClient[Any, Any]) -> None:
     assert await get_json(client, "/api/models") == ["claude-opus-4-x", "claude-sonnet-4-x", "gpt-4o-x"]
 
 
+async def test_clients_sum_the_model_usage_of_each_client(client: TestClient[Any, Any]) -> None:
+    clients = await get_json(client, "/api/stats/clients?hours=720")
+    agents = await get_json(client, "/api/user-agents")
+    assert sorted(c["user_agent"] for c in clients) == sorted(agents)
+    assert [c["request_count"] for c in clients] == sorted((c["request_count"] for c in clients), reverse=True)
+    for c in clients:
+        models = await get_json(client, f"/api/stats/models?hours=720&user_agent={c['user_agent']}")
+        assert c["request_count"] == sum(m["request_count"] for m in models)
+        assert c["total_tokens"] == sum(m["total_tokens"] for m in models)
+        costs = [m["cost_usd"] for m in models if m["cost_usd"] is not None]
+        assert c["cost_usd"] == (pytest.approx(sum(costs)) if costs else None)
+    assert await get_json(client, "/api/stats/clients?hours=720&limit=1") == clients[:1]
+    await get_json(client, "/api/stats/clients?limit=0", 400)
+
+
 async def test_sessions_list_filters_and_pages(client: TestClient[Any, Any]) -> None:
     page = await get_json(client, "/api/sessions")
     assert [s["session_id"] for s in page["sessions"]] == ["sess-b", "sess-fail", "sess-a", "sess-old"]

@@ -8,19 +8,20 @@ SQLite shell) fires the triggers, which apply the row's delta with an UPSERT (SQ
 already there, or rebuilds them when the marker names another version.
 
 What each table holds (every figure equals the aggregate over the source rows it summarises):
-- `rollup_requests`: per (hour of `session_stats.created_at`, model, user agent of the request's session):
-  the request count and the eight token sums.
+- `rollup_requests`: per (hour of `session_stats.created_at`, model): the request count and the eight token
+  sums; `rollup_requests_by_agent` the same per (hour, model, user agent of the request's session).
 - `rollup_sessions` / `rollup_session_models`: per session (and per session and model) with requests: the
   latest `created_at`, so "sessions with a request since T" is a range count; `rollup_sessions` also holds
-  the user agent under which the session's requests are counted in `rollup_requests`.
+  the user agent under which the session's requests are counted in `rollup_requests_by_agent`.
 - `rollup_started`: per hour of `sessions.started_at`: sessions, completed, failed, duration sum and count.
-- `rollup_ttft`: per (hour of `stream_metrics.created_at`, TTFT bucket): streamed requests and TTFT sum.
-  A bucket is the TTFT's integer part to two significant digits (`ttft_bucket_range` gives its bounds).
+- `rollup_ttft` / `rollup_ttft_daily`: per (hour / day of `stream_metrics.created_at`, TTFT bucket): streamed
+  requests and TTFT sum. A bucket is the TTFT's integer part to two significant digits (`ttft_bucket_range`
+  gives its bounds).
 - `rollup_tools`: per tool name (all time): rows, and sums and non-null counts of calls, errors, times.
 - `rollup_user_agents`: per non-empty session user agent: sessions.
 
-An hour key is the first 13 characters of a text timestamp (`YYYY-MM-DD HH` or `YYYY-MM-DDTHH`), any other
-value itself, `''` for NULL; for text it compares with a bound the way the timestamp does (see
+An hour (day) key is the first 13 (10) characters of a text timestamp (`YYYY-MM-DD HH` or `YYYY-MM-DDTHH`),
+any other value itself, `''` for NULL; it compares with a bound the way the timestamp does (see
 `lunaroute.recording.query._rollup`).
 """
 
@@ -29,11 +30,19 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-__all__ = ["ROLLUP_VERSION", "ensure_rollups", "rebuild_rollups", "ttft_bucket_range"]
+__all__ = [
+    "ROLLUP_VERSION",
+    "day_key",
+    "ensure_rollups",
+    "hour_key",
+    "rebuild_rollups",
+    "ttft_bucket",
+    "ttft_bucket_range",
+]
 
 _log = logging.getLogger("lunaroute.recording.sqlite")
 
-ROLLUP_VERSION = 1
+ROLLUP_VERSION = 2
 
 TOKENS = (
     "input_tokens",
@@ -47,9 +56,13 @@ TOKENS = (
 )
 
 
-def hour_key(column: str) -> str:
-    """The hour key of a timestamp expression."""
-    return f"COALESCE(CASE WHEN typeof({column}) = 'text' THEN substr({column}, 1, 13) ELSE {column} END, '')"
+def hour_key(column: str, width: int = 13) -> str:
+    """The hour key of a timestamp expression (its day key with `width` 10)."""
+    return f"COALESCE(CASE WHEN typeof({column}) = 'text' THEN substr({column}, 1, {width}) ELSE {column} END, '')"
+
+
+def day_key(column: str) -> str:
+    return hour_key(column, 10)
 
 
 def ttft_bucket(v: str) -> str:
@@ -73,31 +86,38 @@ def ttft_bucket_range(bucket: int) -> tuple[int | None, int]:
 _TOKEN_COLS = ", ".join(TOKENS)
 _TOKEN_DEFS = ", ".join(f"{c} INTEGER NOT NULL" for c in TOKENS)
 _TOKEN_ADD = ", ".join(f"{c} = {c} + excluded.{c}" for c in TOKENS)
+_AGENT_KEY = "hour, model_name, user_agent"
 
 TABLES = (
     "rollup_version",
     "rollup_requests",
+    "rollup_requests_by_agent",
     "rollup_sessions",
     "rollup_session_models",
     "rollup_started",
     "rollup_ttft",
+    "rollup_ttft_daily",
     "rollup_tools",
     "rollup_user_agents",
 )
 
 _TABLES_DDL = (
     "CREATE TABLE rollup_version (version INTEGER PRIMARY KEY)",
-    f"CREATE TABLE rollup_requests (hour NOT NULL, model_name NOT NULL, user_agent TEXT NOT NULL, "
+    f"CREATE TABLE rollup_requests (hour NOT NULL, model_name NOT NULL, requests INTEGER NOT NULL, {_TOKEN_DEFS}, "
+    "PRIMARY KEY (hour, model_name)) WITHOUT ROWID",
+    f"CREATE TABLE rollup_requests_by_agent (hour NOT NULL, model_name NOT NULL, user_agent TEXT NOT NULL, "
     f"requests INTEGER NOT NULL, {_TOKEN_DEFS}, PRIMARY KEY (hour, model_name, user_agent)) WITHOUT ROWID",
     "CREATE TABLE rollup_sessions (session_id TEXT PRIMARY KEY, user_agent TEXT NOT NULL, last_at) WITHOUT ROWID",
     "CREATE INDEX idx_rollup_sessions_last ON rollup_sessions(last_at)",
     "CREATE TABLE rollup_session_models (session_id TEXT NOT NULL, model_name NOT NULL, last_at, "
     "PRIMARY KEY (session_id, model_name)) WITHOUT ROWID",
-    "CREATE INDEX idx_rollup_session_models_last ON rollup_session_models(last_at, model_name)",
+    "CREATE INDEX idx_rollup_session_models_last ON rollup_session_models(model_name, last_at)",
     "CREATE TABLE rollup_started (hour NOT NULL PRIMARY KEY, sessions INTEGER NOT NULL, completed INTEGER NOT NULL, "
     "failed INTEGER NOT NULL, duration_sum NOT NULL, duration_n INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE rollup_ttft (hour NOT NULL, bucket INTEGER NOT NULL, requests INTEGER NOT NULL, "
     "ttft_sum NOT NULL, PRIMARY KEY (hour, bucket)) WITHOUT ROWID",
+    "CREATE TABLE rollup_ttft_daily (day NOT NULL, bucket INTEGER NOT NULL, requests INTEGER NOT NULL, "
+    "ttft_sum NOT NULL, PRIMARY KEY (day, bucket)) WITHOUT ROWID",
     "CREATE TABLE rollup_tools (tool_name TEXT PRIMARY KEY, rows INTEGER NOT NULL, calls NOT NULL, "
     "calls_n INTEGER NOT NULL, errors NOT NULL, errors_n INTEGER NOT NULL, time_sum NOT NULL, "
     "time_n INTEGER NOT NULL) WITHOUT ROWID",
@@ -116,19 +136,21 @@ INDEXES = ("idx_session_stats_session_model", "idx_stream_metrics_ttft_created")
 
 
 def _requests_delta(row: str, sign: str) -> str:
-    """Add (`sign` '') or subtract (`sign` '-') one `session_stats` row to its `rollup_requests` bucket."""
+    """Add (`sign` '') or subtract (`sign` '-') one `session_stats` row to its `rollup_requests` buckets."""
     tokens = ", ".join(f"{sign}COALESCE({row}.{c}, 0)" for c in TOKENS)
     ua = f"COALESCE((SELECT user_agent FROM rollup_sessions WHERE session_id = {row}.session_id), '')"
-    key = f"{hour_key(f'{row}.created_at')}, {row}.model_name, {ua}"
-    out = (
-        f"INSERT INTO rollup_requests (hour, model_name, user_agent, requests, {_TOKEN_COLS}) "
-        f"VALUES ({key}, {sign}1, {tokens}) "
-        f"ON CONFLICT (hour, model_name, user_agent) DO UPDATE SET requests = requests + excluded.requests, "
-        f"{_TOKEN_ADD};"
-    )
-    if sign:
-        out += f"\n  DELETE FROM rollup_requests WHERE (hour, model_name, user_agent) = ({key}) AND requests = 0;"
-    return out
+    out = []
+    for table, key, cols in (
+        ("rollup_requests", f"{hour_key(f'{row}.created_at')}, {row}.model_name", "hour, model_name"),
+        ("rollup_requests_by_agent", f"{hour_key(f'{row}.created_at')}, {row}.model_name, {ua}", _AGENT_KEY),
+    ):
+        out.append(
+            f"INSERT INTO {table} ({cols}, requests, {_TOKEN_COLS}) VALUES ({key}, {sign}1, {tokens}) "
+            f"ON CONFLICT ({cols}) DO UPDATE SET requests = requests + excluded.requests, {_TOKEN_ADD};"
+        )
+        if sign:
+            out.append(f"DELETE FROM {table} WHERE ({cols}) = ({key}) AND requests = 0;")
+    return "\n  ".join(out)
 
 
 _LATER = "CASE WHEN excluded.last_at > last_at OR last_at IS NULL THEN excluded.last_at ELSE last_at END"
@@ -172,7 +194,7 @@ def _move_session(sid: str) -> str:
     def shift(ua: str, sign: str) -> str:
         sums = ", ".join(f"{sign}SUM(COALESCE(ss.{c}, 0))" for c in TOKENS)
         return (
-            f"INSERT INTO rollup_requests (hour, model_name, user_agent, requests, {_TOKEN_COLS}) "
+            f"INSERT INTO rollup_requests_by_agent (hour, model_name, user_agent, requests, {_TOKEN_COLS}) "
             f"SELECT {hour_key('ss.created_at')}, ss.model_name, {ua}, {sign}COUNT(*), {sums} {src} "
             f"ON CONFLICT (hour, model_name, user_agent) DO UPDATE SET requests = requests + excluded.requests, "
             f"{_TOKEN_ADD};"
@@ -180,7 +202,7 @@ def _move_session(sid: str) -> str:
 
     return (
         f"{shift('r.user_agent', '-')}\n  {shift(new_ua, '')}\n"
-        f"  DELETE FROM rollup_requests WHERE requests = 0 "
+        f"  DELETE FROM rollup_requests_by_agent WHERE requests = 0 "
         f"AND user_agent = (SELECT user_agent FROM rollup_sessions WHERE session_id = {sid}) "
         f"AND (hour, model_name) IN (SELECT {hour_key('created_at')}, model_name FROM session_stats "
         f"WHERE session_id = {sid});\n"
@@ -217,16 +239,17 @@ def _agent_delta(row: str, sign: str) -> str:
 
 def _ttft_delta(row: str, sign: str) -> str:
     v = f"{row}.time_to_first_token_ms"
-    key = f"{hour_key(f'{row}.created_at')}, {ttft_bucket(v)}"
-    out = (
-        f"INSERT INTO rollup_ttft (hour, bucket, requests, ttft_sum) SELECT {key}, {sign}1, {sign}{v} "
-        f"WHERE {v} IS NOT NULL "
-        "ON CONFLICT (hour, bucket) DO UPDATE SET requests = requests + excluded.requests, "
-        "ttft_sum = ttft_sum + excluded.ttft_sum;"
-    )
-    if sign:
-        out += f"\n  DELETE FROM rollup_ttft WHERE (hour, bucket) = ({key}) AND requests = 0;"
-    return out
+    out = []
+    for table, col, key in (("rollup_ttft", "hour", hour_key), ("rollup_ttft_daily", "day", day_key)):
+        k = f"{key(f'{row}.created_at')}, {ttft_bucket(v)}"
+        out.append(
+            f"INSERT INTO {table} ({col}, bucket, requests, ttft_sum) SELECT {k}, {sign}1, {sign}{v} "
+            f"WHERE {v} IS NOT NULL ON CONFLICT ({col}, bucket) DO UPDATE SET "
+            "requests = requests + excluded.requests, ttft_sum = ttft_sum + excluded.ttft_sum;"
+        )
+        if sign:
+            out.append(f"DELETE FROM {table} WHERE ({col}, bucket) = ({k}) AND requests = 0;")
+    return "\n  ".join(out)
 
 
 def _tools_delta(row: str, sign: str) -> str:
@@ -336,15 +359,20 @@ _BACKFILL = (
     "FROM session_stats ss GROUP BY ss.session_id",
     "INSERT INTO rollup_session_models (session_id, model_name, last_at) "
     "SELECT session_id, model_name, MAX(created_at) FROM session_stats GROUP BY session_id, model_name",
-    f"INSERT INTO rollup_requests (hour, model_name, user_agent, requests, {_TOKEN_COLS}) "
+    f"INSERT INTO rollup_requests_by_agent (hour, model_name, user_agent, requests, {_TOKEN_COLS}) "
     f"SELECT {hour_key('ss.created_at')}, ss.model_name, r.user_agent, COUNT(*), {_SUMS} "
     "FROM session_stats ss JOIN rollup_sessions r ON r.session_id = ss.session_id GROUP BY 1, 2, 3",
+    f"INSERT INTO rollup_requests (hour, model_name, requests, {_TOKEN_COLS}) "
+    f"SELECT hour, model_name, SUM(requests), {', '.join(f'SUM({c})' for c in TOKENS)} "
+    "FROM rollup_requests_by_agent GROUP BY 1, 2",
     "INSERT INTO rollup_started (hour, sessions, completed, failed, duration_sum, duration_n) "
     f"SELECT {hour_key('started_at')}, COUNT(*), COUNT(completed_at), SUM(COALESCE(success = 0, 0)), "
     "SUM(COALESCE(total_duration_ms, 0)), COUNT(total_duration_ms) FROM sessions GROUP BY 1",
     "INSERT INTO rollup_ttft (hour, bucket, requests, ttft_sum) "
     f"SELECT {hour_key('created_at')}, {ttft_bucket('time_to_first_token_ms')}, COUNT(*), "
     "SUM(time_to_first_token_ms) FROM stream_metrics WHERE time_to_first_token_ms IS NOT NULL GROUP BY 1, 2",
+    "INSERT INTO rollup_ttft_daily (day, bucket, requests, ttft_sum) "
+    f"SELECT {day_key('hour')}, bucket, SUM(requests), SUM(ttft_sum) FROM rollup_ttft GROUP BY 1, 2",
     "INSERT INTO rollup_tools (tool_name, rows, calls, calls_n, errors, errors_n, time_sum, time_n) "
     "SELECT tool_name, COUNT(*), SUM(COALESCE(call_count, 0)), COUNT(call_count), SUM(COALESCE(error_count, 0)), "
     "COUNT(error_count), SUM(COALESCE(avg_execution_time_ms, 0)), COUNT(avg_execution_time_ms) "

@@ -81,6 +81,10 @@ class _Api:
         ua = p.text_param(request.query, "user_agent")
         return _json(await self.store.model_usage(self._hours(request, 24), ua))
 
+    async def clients(self, request: web.Request) -> web.Response:
+        limit = p.int_param(request.query, "limit", 10, low=1, high=1000)
+        return _json(await self.store.client_usage(self._hours(request, 24), limit))
+
     async def hours(self, request: web.Request) -> web.Response:
         return _json(await self.store.hours_of_day(self._hours(request, 24 * 7)))
 
@@ -201,6 +205,7 @@ def create_api_app(
     get("/api/stats/tools", api.tools)
     get("/api/stats/costs", api.costs)
     get("/api/stats/models", api.models_stats)
+    get("/api/stats/clients", api.clients)
     get("/api/stats/hours", api.hours)
     get("/api/stats/spending", api.spending)
     get("/api/sessions", api.sessions)

@@ -1,12 +1,13 @@
-"""Window aggregates read from the rollup tables, exact: whole hours from the rollups, the partial first hour
-from the raw rows; the raw rows alone when a database has no rollups (`available` is False).
+"""Window aggregates read from the rollup tables, exact: whole hours (and days) from the rollups, the partial
+first hour from the raw rows; the raw rows alone when a database has no rollups (`available` is False).
 
 Every window ends now and has no upper bound (as the raw queries: a row stamped in the future counts). A
 window from `since` splits at `H`, the start of the hour after `since`, written in the column's own format:
 raw rows with `since_bound <= ts < H`, and rollup hours with `key >= H`. For any text timestamp `ts` this is
 the same set as `ts >= since_bound`, because the hour key is `ts`'s first 13 characters (a key of 13 or
 fewer characters is `>= H` exactly when `ts >= H`), and non-text values fall on the same side of a text bound
-as their key. See `lunaroute.recording._sqlite_rollup` for what the rollups hold.
+as their key. Likewise for days, from `D`, the first midnight at or after `H`: hours with `H <= key < D`, days
+with `key >= D`. See `lunaroute.recording._sqlite_rollup` for what the rollups hold.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Literal
 
 from lunaroute.recording._sqlite_rollup import ROLLUP_VERSION, TOKENS, ttft_bucket, ttft_bucket_range
 from lunaroute.recording.query._models import TokenCounts
-from lunaroute.recording.query._sql import TOKEN_SUMS, created_bound, started_bound, tokens_at
+from lunaroute.recording.query._sql import TOKEN_SUMS, created_bound, started_bound
 
 __all__ = [
     "Key",
@@ -50,6 +51,11 @@ _RAW_KEYS: dict[Key, str] = {
 }
 _INDEXED_WINDOW = dt.timedelta(hours=48)
 _ROLLUP_SUMS = ", ".join(f"SUM({c})" for c in TOKENS)
+_TOKEN_COLS = ", ".join(TOKENS)
+_PRIMARY_KEYS: dict[str, set[Key]] = {
+    "rollup_requests": {"hour", "model"},
+    "rollup_requests_by_agent": {"hour", "model", "user_agent"},
+}
 
 
 def available(conn: sqlite3.Connection) -> bool:
@@ -80,11 +86,25 @@ def since_clause(column: str, since: dt.datetime, now: dt.datetime) -> str:
     return f"+{column} >= ?" if now - since > _INDEXED_WINDOW else f"{column} >= ?"
 
 
-def _merge(out: dict[tuple[object, ...], list[int]], rows: Sequence[Sequence[object]], width: int) -> None:
+def _merge(out: dict[tuple[object, ...], list[int]], rows: list[tuple[object, ...]], width: int) -> None:
+    """Add rows of `width` key columns then nine sums (never NULL: COUNT, and SUMs of NOT NULL or COALESCEd)."""
     for r in rows:
-        acc = out.setdefault(tuple(r[:width]), [0] * 9)
-        for i, v in enumerate(r[width:]):
-            acc[i] += int(v) if isinstance(v, int | float) else 0
+        key, values = r[:width], r[width:]
+        acc = out.get(key)
+        out[key] = list(values) if acc is None else [a + b for a, b in zip(acc, values, strict=True)]  # type: ignore[arg-type, operator]
+
+
+def _tokens(v: list[int]) -> TokenCounts:
+    return TokenCounts(
+        input=v[1],
+        output=v[2],
+        thinking=v[3],
+        reasoning=v[4],
+        cache_read=v[5],
+        cache_creation=v[6],
+        audio_input=v[7],
+        audio_output=v[8],
+    )
 
 
 def request_sums(
@@ -105,6 +125,7 @@ def request_sums(
     acc: dict[tuple[object, ...], list[int]] = {}
     raw_since: tuple[str, str | None] | None = None
     if rollup:
+        table = "rollup_requests_by_agent" if user_agent or "user_agent" in keys else "rollup_requests"
         where, params = ["1 = 1"], []
         if since is not None:
             raw_since = _created_split(since)
@@ -113,12 +134,12 @@ def request_sums(
         if user_agent:
             where.append("user_agent = ?")
             params.append(user_agent)
-        cols = ", ".join(_ROLLUP_KEYS[k] for k in keys)
-        rows = conn.execute(
-            f"SELECT {cols}, SUM(requests), {_ROLLUP_SUMS} FROM rollup_requests "
-            f"WHERE {' AND '.join(where)} GROUP BY {cols}",
-            params,
-        ).fetchall()
+        cols, cond = ", ".join(_ROLLUP_KEYS[k] for k in keys), " AND ".join(where)
+        if set(keys) == _PRIMARY_KEYS[table]:  # one row per group already
+            sql = f"SELECT {cols}, requests, {_TOKEN_COLS} FROM {table} WHERE {cond}"
+        else:
+            sql = f"SELECT {cols}, SUM(requests), {_ROLLUP_SUMS} FROM {table} WHERE {cond} GROUP BY {cols}"
+        rows = conn.execute(sql, params).fetchall()
         _merge(acc, rows, width)
     elif since is not None:
         raw_since = (created_bound(since), None)
@@ -146,7 +167,7 @@ def request_sums(
             params,
         ).fetchall()
         _merge(acc, rows, width)
-    return {k: (v[0], tokens_at(v, 1)) for k, v in acc.items() if v[0]}
+    return {k: (v[0], _tokens(v)) for k, v in acc.items() if v[0]}
 
 
 def active_sessions(conn: sqlite3.Connection, since: dt.datetime, *, rollup: bool) -> int:
@@ -161,16 +182,17 @@ def active_sessions(conn: sqlite3.Connection, since: dt.datetime, *, rollup: boo
 
 
 def sessions_per_model(
-    conn: sqlite3.Connection, since: dt.datetime, now: dt.datetime, *, rollup: bool
+    conn: sqlite3.Connection, since: dt.datetime, now: dt.datetime, models: Sequence[object], *, rollup: bool
 ) -> dict[object, int]:
-    """Per model: the sessions with a request on it since `since`."""
-    if rollup:
-        sql = "SELECT model_name, COUNT(*) FROM rollup_session_models WHERE last_at >= ? GROUP BY 1"
-    else:
-        sql = (
-            "SELECT ss.model_name, COUNT(DISTINCT ss.session_id) FROM session_stats ss "
-            f"WHERE {since_clause('ss.created_at', since, now)} GROUP BY 1"
-        )
+    """Per model of `models`: the sessions with a request on it since `since` (others may be left out)."""
+    if rollup:  # one index range per model: no grouping of the window's sessions
+        sql = "SELECT COUNT(*) FROM rollup_session_models WHERE model_name = ? AND last_at >= ?"
+        bound = created_bound(since)
+        return {m: int(conn.execute(sql, (m, bound)).fetchone()[0]) for m in models}
+    sql = (
+        "SELECT ss.model_name, COUNT(DISTINCT ss.session_id) FROM session_stats ss "
+        f"WHERE {since_clause('ss.created_at', since, now)} GROUP BY 1"
+    )
     return {r[0]: int(r[1]) for r in conn.execute(sql, (created_bound(since),)).fetchall()}
 
 
@@ -214,14 +236,22 @@ def ttft_stats(conn: sqlite3.Connection, since: dt.datetime, *, rollup: bool) ->
             return None, None
         return sum(v * n for v, n in values) / streamed, _nearest_rank(values, -(-streamed * 95 // 100))
     split = _created_split(since)[1]
+    first_day = dt.datetime.fromisoformat(f"{split}:00:00").replace(tzinfo=dt.UTC)
+    if first_day.hour:
+        first_day = first_day.replace(hour=0) + dt.timedelta(days=1)
+    day = created_bound(first_day)[:10]
     hist: dict[int, list[int]] = {}
     rows = conn.execute(
         f"SELECT {ttft_bucket('time_to_first_token_ms')}, COUNT(*), SUM(time_to_first_token_ms) FROM stream_metrics "
         "WHERE created_at >= ? AND created_at < ? AND time_to_first_token_ms IS NOT NULL GROUP BY 1",
         (bound, split),
     ).fetchall()
+    rows += conn.execute(  # the hours before the first whole day, then the days
+        "SELECT bucket, SUM(requests), SUM(ttft_sum) FROM rollup_ttft WHERE hour >= ? AND hour < ? GROUP BY bucket",
+        (split, day),
+    ).fetchall()
     rows += conn.execute(
-        "SELECT bucket, SUM(requests), SUM(ttft_sum) FROM rollup_ttft WHERE hour >= ? GROUP BY bucket", (split,)
+        "SELECT bucket, SUM(requests), SUM(ttft_sum) FROM rollup_ttft_daily WHERE day >= ? GROUP BY bucket", (day,)
     ).fetchall()
     for bucket, n, total in rows:
         acc = hist.setdefault(int(bucket), [0, 0])

@@ -64,7 +64,16 @@ def _sorted(sums: RequestSums) -> list[tuple[tuple[object, ...], int, TokenCount
 
 
 def _add(a: TokenCounts, b: TokenCounts) -> TokenCounts:
-    return TokenCounts(**{f: getattr(a, f) + getattr(b, f) for f in TokenCounts.__struct_fields__})
+    return TokenCounts(
+        input=a.input + b.input,
+        output=a.output + b.output,
+        thinking=a.thinking + b.thinking,
+        reasoning=a.reasoning + b.reasoning,
+        cache_read=a.cache_read + b.cache_read,
+        cache_creation=a.cache_creation + b.cache_creation,
+        audio_input=a.audio_input + b.audio_input,
+        audio_output=a.audio_output + b.audio_output,
+    )
 
 
 def overview(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: PriceFn | None) -> OverviewStats:
@@ -238,7 +247,7 @@ def spending(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: Pric
         )
         for key, (reqs, total, items) in hours_map.items()
     )
-    sessions_of = _rollup.sessions_per_model(conn, start, now, rollup=rollup)
+    sessions_of = _rollup.sessions_per_model(conn, start, now, list(per_model), rollup=rollup)
     by_model = []
     priced: list[tuple[str, str, TokenCounts]] = []
     for model, (n, tokens) in sorted(per_model.items()):
@@ -288,8 +297,9 @@ def user_agents(conn: sqlite3.Connection) -> tuple[str, ...]:
 
 
 def model_names(conn: sqlite3.Connection) -> tuple[str, ...]:
-    rows = conn.execute(
-        "SELECT model_used FROM sessions WHERE model_used IS NOT NULL AND model_used != '' "
-        "UNION SELECT model_name FROM session_stats WHERE model_name != '' ORDER BY 1"
+    rows = conn.execute(  # each side DISTINCT first: then both are read by skipping along an index
+        "SELECT model_used FROM (SELECT DISTINCT model_used FROM sessions "
+        "WHERE model_used IS NOT NULL AND model_used != '') "
+        "UNION SELECT model_name FROM (SELECT DISTINCT model_name FROM session_stats WHERE model_name != '') ORDER BY 1"
     ).fetchall()
     return tuple(r[0] for r in rows)

@@ -5,7 +5,7 @@
   if (!root) return;
   const { h, fmt, bars, hbars, tokenBar } = window.LunaCharts;
   const hours = Number(root.dataset.hours) || 24;
-  // Every poll reads the window's figures; the all-time and per-client ones change slowly and cost more to read.
+  // Every poll reads the window's figures; the all-time ones and the per-client ones change slowly.
   const POLL_MS = 5000, SLOW_MS = 30000, COSTS_MS = 60000, CLIENTS = 6;
   const $ = (id) => document.getElementById(id);
   const live = $("live");
@@ -162,19 +162,9 @@
     if (window.LunaLocalize) window.LunaLocalize(box);
   }
 
-  async function clientsUsage(agents) {
-    const top = agents.slice(0, CLIENTS);
-    const rows = await Promise.all(top.map(async (ua) => {
-      const models = await getJSON(`/api/stats/models?hours=${hours}&user_agent=${encodeURIComponent(ua)}`);
-      const r = { name: ua, requests: 0, tokens: 0, cost: null };
-      for (const m of models) {
-        r.requests += m.request_count;
-        r.tokens += m.total_tokens;
-        if (m.cost_usd !== null) r.cost = (r.cost || 0) + m.cost_usd;
-      }
-      return r;
-    }));
-    return rows.filter((r) => r.requests > 0).sort((a, b) => b.requests - a.requests);
+  async function clientsUsage() {
+    const clients = await getJSON(`/api/stats/clients?hours=${hours}&limit=${CLIENTS}`);
+    return clients.map((c) => ({ name: c.user_agent, requests: c.request_count, tokens: c.total_tokens, cost: c.cost_usd }));
   }
 
   function renderFast(overview, spending, models, recent) {
@@ -192,12 +182,11 @@
   }
 
   async function refreshSlow() {
-    const [tools, agents, costs] = await Promise.all([
+    const [tools, clients, costs] = await Promise.all([
       getJSON("/api/stats/tools?limit=8"),
-      getJSON("/api/user-agents"),
+      clientsUsage(),
       Date.now() - state.costsAt > COSTS_MS ? getJSON("/api/stats/costs") : Promise.resolve(null),
     ]);
-    const clients = await clientsUsage(agents);
     renderTools(tools);
     hbars($("chart-clients"), clients.map((c) => ({
       name: c.name, value: c.requests, text: usageText(c),
