@@ -42,7 +42,7 @@ __all__ = [
 
 _log = logging.getLogger("lunaroute.recording.sqlite")
 
-ROLLUP_VERSION = 2
+ROLLUP_VERSION = 3
 
 TOKENS = (
     "input_tokens",
@@ -133,24 +133,35 @@ INDEXES = ("idx_session_stats_session_model", "idx_stream_metrics_ttft_created")
 
 
 # ---- trigger bodies ------------------------------------------------------------------------------------------
+# Every delta is applied with `+` in an UPSERT, never with SUM(): an overflowing `+` turns REAL where SUM()
+# would fail the statement, and with it the writer's transaction. A delta builder writes the statements for
+# one row `row` (`NEW` / `OLD` in a trigger); with `source` ("table alias") it writes the same for every row
+# of that table instead, which is how the backfill applies them.
 
 
-def _requests_delta(row: str, sign: str) -> str:
-    """Add (`sign` '') or subtract (`sign` '-') one `session_stats` row to its `rollup_requests` buckets."""
+def _upsert(table: str, key: str, cols: str, values: str, sets: str, source: str | None, where: str = "") -> str:
+    """Insert `values` into `table`'s (`key`, `cols`) columns, or add them (`sets`) to the row of that key."""
+    if source is None and not where:
+        rows = f"VALUES ({values})"
+    else:
+        rows = f"SELECT {values}" + (f" FROM {source}" if source else "") + f" WHERE {where or 'true'}"
+    return f"INSERT INTO {table} ({key}, {cols}) {rows} ON CONFLICT ({key}) DO UPDATE SET {sets};"
+
+
+def _requests_delta(row: str, sign: str, source: str | None = None) -> list[str]:
+    """Add (`sign` '') or subtract (`sign` '-') a `session_stats` row to its `rollup_requests*` buckets."""
     tokens = ", ".join(f"{sign}COALESCE({row}.{c}, 0)" for c in TOKENS)
     ua = f"COALESCE((SELECT user_agent FROM rollup_sessions WHERE session_id = {row}.session_id), '')"
+    sets = f"requests = requests + excluded.requests, {_TOKEN_ADD}"
     out = []
     for table, key, cols in (
         ("rollup_requests", f"{hour_key(f'{row}.created_at')}, {row}.model_name", "hour, model_name"),
         ("rollup_requests_by_agent", f"{hour_key(f'{row}.created_at')}, {row}.model_name, {ua}", _AGENT_KEY),
     ):
-        out.append(
-            f"INSERT INTO {table} ({cols}, requests, {_TOKEN_COLS}) VALUES ({key}, {sign}1, {tokens}) "
-            f"ON CONFLICT ({cols}) DO UPDATE SET requests = requests + excluded.requests, {_TOKEN_ADD};"
-        )
+        out.append(_upsert(table, cols, f"requests, {_TOKEN_COLS}", f"{key}, {sign}1, {tokens}", sets, source))
         if sign:
             out.append(f"DELETE FROM {table} WHERE ({cols}) = ({key}) AND requests = 0;")
-    return "\n  ".join(out)
+    return out
 
 
 _LATER = "CASE WHEN excluded.last_at > last_at OR last_at IS NULL THEN excluded.last_at ELSE last_at END"
@@ -186,19 +197,15 @@ def _session_recount(sid: str, model: str, when: str = "1") -> str:
 def _move_session(sid: str) -> str:
     """Count session `sid`'s requests under its current user agent (it changed, appeared or went away)."""
     new_ua = f"COALESCE((SELECT user_agent FROM sessions WHERE session_id = {sid}), '')"
-    src = (
-        "FROM rollup_sessions r JOIN session_stats ss ON ss.session_id = r.session_id "
-        f"WHERE r.session_id = {sid} AND r.user_agent IS NOT {new_ua} GROUP BY 1, 2, 3"
-    )
+    src = "rollup_sessions r JOIN session_stats ss ON ss.session_id = r.session_id"
+    where = f"r.session_id = {sid} AND r.user_agent IS NOT {new_ua}"
+    sets = f"requests = requests + excluded.requests, {_TOKEN_ADD}"
 
     def shift(ua: str, sign: str) -> str:
-        sums = ", ".join(f"{sign}SUM(COALESCE(ss.{c}, 0))" for c in TOKENS)
-        return (
-            f"INSERT INTO rollup_requests_by_agent (hour, model_name, user_agent, requests, {_TOKEN_COLS}) "
-            f"SELECT {hour_key('ss.created_at')}, ss.model_name, {ua}, {sign}COUNT(*), {sums} {src} "
-            f"ON CONFLICT (hour, model_name, user_agent) DO UPDATE SET requests = requests + excluded.requests, "
-            f"{_TOKEN_ADD};"
-        )
+        tokens = ", ".join(f"{sign}COALESCE(ss.{c}, 0)" for c in TOKENS)
+        values = f"{hour_key('ss.created_at')}, ss.model_name, {ua}, {sign}1, {tokens}"
+        cols = f"requests, {_TOKEN_COLS}"
+        return _upsert("rollup_requests_by_agent", _AGENT_KEY, cols, values, sets, src, where)
 
     return (
         f"{shift('r.user_agent', '-')}\n  {shift(new_ua, '')}\n"
@@ -210,49 +217,53 @@ def _move_session(sid: str) -> str:
     )
 
 
-def _started_delta(row: str, sign: str) -> str:
+def _started_delta(row: str, sign: str, source: str | None = None) -> list[str]:
     key = hour_key(f"{row}.started_at")
-    out = (
-        "INSERT INTO rollup_started (hour, sessions, completed, failed, duration_sum, duration_n) "
-        f"VALUES ({key}, {sign}1, {sign}({row}.completed_at IS NOT NULL), {sign}COALESCE({row}.success = 0, 0), "
-        f"{sign}COALESCE({row}.total_duration_ms, 0), {sign}({row}.total_duration_ms IS NOT NULL)) "
-        "ON CONFLICT (hour) DO UPDATE SET sessions = sessions + excluded.sessions, "
-        "completed = completed + excluded.completed, failed = failed + excluded.failed, "
-        "duration_sum = duration_sum + excluded.duration_sum, duration_n = duration_n + excluded.duration_n;"
+    values = (
+        f"{key}, {sign}1, {sign}({row}.completed_at IS NOT NULL), {sign}COALESCE({row}.success = 0, 0), "
+        f"{sign}COALESCE({row}.total_duration_ms, 0), {sign}({row}.total_duration_ms IS NOT NULL)"
     )
+    sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in ("sessions", "completed", "failed", "duration_sum"))
+    cols = "sessions, completed, failed, duration_sum, duration_n"
+    sets += ", duration_n = duration_n + excluded.duration_n"
+    out = [_upsert("rollup_started", "hour", cols, values, sets, source)]
     if sign:
-        out += f"\n  DELETE FROM rollup_started WHERE hour = {key} AND sessions = 0;"
+        out.append(f"DELETE FROM rollup_started WHERE hour = {key} AND sessions = 0;")
     return out
 
 
-def _agent_delta(row: str, sign: str) -> str:
+def _agent_delta(row: str, sign: str) -> list[str]:
     ua = f"{row}.user_agent"
-    out = (
-        f"INSERT INTO rollup_user_agents (user_agent, sessions) SELECT {ua}, {sign}1 "
-        f"WHERE {ua} IS NOT NULL AND {ua} != '' "
-        "ON CONFLICT (user_agent) DO UPDATE SET sessions = sessions + excluded.sessions;"
-    )
+    out = [
+        _upsert(
+            "rollup_user_agents",
+            "user_agent",
+            "sessions",
+            f"{ua}, {sign}1",
+            "sessions = sessions + excluded.sessions",
+            None,
+            f"{ua} IS NOT NULL AND {ua} != ''",
+        )
+    ]
     if sign:
-        out += f"\n  DELETE FROM rollup_user_agents WHERE user_agent = {ua} AND sessions = 0;"
+        out.append(f"DELETE FROM rollup_user_agents WHERE user_agent = {ua} AND sessions = 0;")
     return out
 
 
-def _ttft_delta(row: str, sign: str) -> str:
+def _ttft_delta(row: str, sign: str, source: str | None = None) -> list[str]:
     v = f"{row}.time_to_first_token_ms"
+    sets = "requests = requests + excluded.requests, ttft_sum = ttft_sum + excluded.ttft_sum"
     out = []
     for table, col, key in (("rollup_ttft", "hour", hour_key), ("rollup_ttft_daily", "day", day_key)):
         k = f"{key(f'{row}.created_at')}, {ttft_bucket(v)}"
-        out.append(
-            f"INSERT INTO {table} ({col}, bucket, requests, ttft_sum) SELECT {k}, {sign}1, {sign}{v} "
-            f"WHERE {v} IS NOT NULL ON CONFLICT ({col}, bucket) DO UPDATE SET "
-            "requests = requests + excluded.requests, ttft_sum = ttft_sum + excluded.ttft_sum;"
-        )
+        values = f"{k}, {sign}1, {sign}{v}"
+        out.append(_upsert(table, f"{col}, bucket", "requests, ttft_sum", values, sets, source, f"{v} IS NOT NULL"))
         if sign:
             out.append(f"DELETE FROM {table} WHERE ({col}, bucket) = ({k}) AND requests = 0;")
-    return "\n  ".join(out)
+    return out
 
 
-def _tools_delta(row: str, sign: str) -> str:
+def _tools_delta(row: str, sign: str, source: str | None = None) -> list[str]:
     parts = []
     for col, name in (("call_count", "calls"), ("error_count", "errors"), ("avg_execution_time_ms", "time")):
         total = "time_sum" if name == "time" else name
@@ -261,13 +272,23 @@ def _tools_delta(row: str, sign: str) -> str:
     cols = ", ".join(c for c, _ in parts)
     values = ", ".join(v for _, v in parts)
     sets = ", ".join(f"{c} = {c} + excluded.{c}" for c, _ in parts)
-    out = (
-        f"INSERT INTO rollup_tools (tool_name, rows, {cols}) VALUES ({row}.tool_name, {sign}1, {values}) "
-        f"ON CONFLICT (tool_name) DO UPDATE SET rows = rows + excluded.rows, {sets};"
-    )
+    out = [
+        _upsert(
+            "rollup_tools",
+            "tool_name",
+            f"rows, {cols}",
+            f"{row}.tool_name, {sign}1, {values}",
+            f"rows = rows + excluded.rows, {sets}",
+            source,
+        )
+    ]
     if sign:
-        out += f"\n  DELETE FROM rollup_tools WHERE tool_name = {row}.tool_name AND rows = 0;"
+        out.append(f"DELETE FROM rollup_tools WHERE tool_name = {row}.tool_name AND rows = 0;")
     return out
+
+
+def _body(*parts: str | list[str]) -> str:
+    return "\n  ".join(p for part in parts for p in ([part] if isinstance(part, str) else part))
 
 
 def _changed(*cols: str) -> str:
@@ -287,63 +308,74 @@ _TRIGGERS_DDL = (
     _trigger(
         "trg_rollup_stats_insert",
         "INSERT ON session_stats",
-        f"{_session_seen('NEW')}\n  {_requests_delta('NEW', '')}",
+        _body(_session_seen("NEW"), _requests_delta("NEW", "")),
     ),
     _trigger(
         "trg_rollup_stats_delete",
         "DELETE ON session_stats",
-        # the latest request is recomputed only when the deleted row may have been it
-        f"{_requests_delta('OLD', '-')}\n  "
-        + _session_recount(
-            "OLD.session_id", "OLD.model_name", "last_at IS NULL OR OLD.created_at IS NULL OR OLD.created_at >= last_at"
+        _body(
+            _requests_delta("OLD", "-"),
+            # the latest request is recomputed only when the deleted row may have been it
+            _session_recount(
+                "OLD.session_id",
+                "OLD.model_name",
+                "last_at IS NULL OR OLD.created_at IS NULL OR OLD.created_at >= last_at",
+            ),
         ),
     ),
     _trigger(
         "trg_rollup_stats_update",
         f"UPDATE OF {', '.join((*_STATS_KEY, *TOKENS))} ON session_stats",
-        f"{_requests_delta('OLD', '-')}\n  {_session_seen('NEW')}\n  {_requests_delta('NEW', '')}\n  "
-        + _session_recount("OLD.session_id", "OLD.model_name", _changed(*_STATS_KEY))
-        + "\n  "
-        + _session_recount("NEW.session_id", "NEW.model_name", _changed(*_STATS_KEY)),
+        _body(
+            _requests_delta("OLD", "-"),
+            _session_seen("NEW"),
+            _requests_delta("NEW", ""),
+            _session_recount("OLD.session_id", "OLD.model_name", _changed(*_STATS_KEY)),
+            _session_recount("NEW.session_id", "NEW.model_name", _changed(*_STATS_KEY)),
+        ),
         _changed(*_STATS_KEY, *TOKENS),
     ),
     _trigger(
         "trg_rollup_sessions_insert",
         "INSERT ON sessions",
-        f"{_started_delta('NEW', '')}\n  {_agent_delta('NEW', '')}\n  {_move_session('NEW.session_id')}",
+        _body(_started_delta("NEW", ""), _agent_delta("NEW", ""), _move_session("NEW.session_id")),
     ),
     _trigger(
         "trg_rollup_sessions_update",
         f"UPDATE OF {', '.join(_STARTED)} ON sessions",
-        f"{_started_delta('OLD', '-')}\n  {_started_delta('NEW', '')}",
+        _body(_started_delta("OLD", "-"), _started_delta("NEW", "")),
         _changed(*_STARTED),
     ),
     _trigger(
         "trg_rollup_sessions_agent",
         "UPDATE OF session_id, user_agent ON sessions",
-        f"{_agent_delta('OLD', '-')}\n  {_agent_delta('NEW', '')}\n  "
-        f"{_move_session('OLD.session_id')}\n  {_move_session('NEW.session_id')}",
+        _body(
+            _agent_delta("OLD", "-"),
+            _agent_delta("NEW", ""),
+            _move_session("OLD.session_id"),
+            _move_session("NEW.session_id"),
+        ),
         _changed("session_id", "user_agent"),
     ),
     _trigger(
         "trg_rollup_sessions_delete",
         "DELETE ON sessions",
-        f"{_started_delta('OLD', '-')}\n  {_agent_delta('OLD', '-')}\n  {_move_session('OLD.session_id')}",
+        _body(_started_delta("OLD", "-"), _agent_delta("OLD", "-"), _move_session("OLD.session_id")),
     ),
-    _trigger("trg_rollup_ttft_insert", "INSERT ON stream_metrics", _ttft_delta("NEW", "")),
-    _trigger("trg_rollup_ttft_delete", "DELETE ON stream_metrics", _ttft_delta("OLD", "-")),
+    _trigger("trg_rollup_ttft_insert", "INSERT ON stream_metrics", _body(_ttft_delta("NEW", ""))),
+    _trigger("trg_rollup_ttft_delete", "DELETE ON stream_metrics", _body(_ttft_delta("OLD", "-"))),
     _trigger(
         "trg_rollup_ttft_update",
         "UPDATE OF time_to_first_token_ms, created_at ON stream_metrics",
-        f"{_ttft_delta('OLD', '-')}\n  {_ttft_delta('NEW', '')}",
+        _body(_ttft_delta("OLD", "-"), _ttft_delta("NEW", "")),
         _changed("time_to_first_token_ms", "created_at"),
     ),
-    _trigger("trg_rollup_tools_insert", "INSERT ON tool_stats", _tools_delta("NEW", "")),
-    _trigger("trg_rollup_tools_delete", "DELETE ON tool_stats", _tools_delta("OLD", "-")),
+    _trigger("trg_rollup_tools_insert", "INSERT ON tool_stats", _body(_tools_delta("NEW", ""))),
+    _trigger("trg_rollup_tools_delete", "DELETE ON tool_stats", _body(_tools_delta("OLD", "-"))),
     _trigger(
         "trg_rollup_tools_update",
         f"UPDATE OF {', '.join(_TOOL_COLS)} ON tool_stats",
-        f"{_tools_delta('OLD', '-')}\n  {_tools_delta('NEW', '')}",
+        _body(_tools_delta("OLD", "-"), _tools_delta("NEW", "")),
         _changed(*_TOOL_COLS),
     ),
 )
@@ -352,31 +384,17 @@ TRIGGERS = tuple(ddl.split()[2] for ddl in _TRIGGERS_DDL)
 
 # ---- backfill ------------------------------------------------------------------------------------------------
 
-_SUMS = ", ".join(f"SUM(COALESCE(ss.{c}, 0))" for c in TOKENS)
 _BACKFILL = (
+    # MAX and COUNT cannot overflow; the sums are the triggers' own per-row deltas
     "INSERT INTO rollup_sessions (session_id, user_agent, last_at) SELECT ss.session_id, "
     "COALESCE((SELECT user_agent FROM sessions s WHERE s.session_id = ss.session_id), ''), MAX(ss.created_at) "
     "FROM session_stats ss GROUP BY ss.session_id",
     "INSERT INTO rollup_session_models (session_id, model_name, last_at) "
     "SELECT session_id, model_name, MAX(created_at) FROM session_stats GROUP BY session_id, model_name",
-    f"INSERT INTO rollup_requests_by_agent (hour, model_name, user_agent, requests, {_TOKEN_COLS}) "
-    f"SELECT {hour_key('ss.created_at')}, ss.model_name, r.user_agent, COUNT(*), {_SUMS} "
-    "FROM session_stats ss JOIN rollup_sessions r ON r.session_id = ss.session_id GROUP BY 1, 2, 3",
-    f"INSERT INTO rollup_requests (hour, model_name, requests, {_TOKEN_COLS}) "
-    f"SELECT hour, model_name, SUM(requests), {', '.join(f'SUM({c})' for c in TOKENS)} "
-    "FROM rollup_requests_by_agent GROUP BY 1, 2",
-    "INSERT INTO rollup_started (hour, sessions, completed, failed, duration_sum, duration_n) "
-    f"SELECT {hour_key('started_at')}, COUNT(*), COUNT(completed_at), SUM(COALESCE(success = 0, 0)), "
-    "SUM(COALESCE(total_duration_ms, 0)), COUNT(total_duration_ms) FROM sessions GROUP BY 1",
-    "INSERT INTO rollup_ttft (hour, bucket, requests, ttft_sum) "
-    f"SELECT {hour_key('created_at')}, {ttft_bucket('time_to_first_token_ms')}, COUNT(*), "
-    "SUM(time_to_first_token_ms) FROM stream_metrics WHERE time_to_first_token_ms IS NOT NULL GROUP BY 1, 2",
-    "INSERT INTO rollup_ttft_daily (day, bucket, requests, ttft_sum) "
-    f"SELECT {day_key('hour')}, bucket, SUM(requests), SUM(ttft_sum) FROM rollup_ttft GROUP BY 1, 2",
-    "INSERT INTO rollup_tools (tool_name, rows, calls, calls_n, errors, errors_n, time_sum, time_n) "
-    "SELECT tool_name, COUNT(*), SUM(COALESCE(call_count, 0)), COUNT(call_count), SUM(COALESCE(error_count, 0)), "
-    "COUNT(error_count), SUM(COALESCE(avg_execution_time_ms, 0)), COUNT(avg_execution_time_ms) "
-    "FROM tool_stats GROUP BY tool_name",
+    *_requests_delta("ss", "", "session_stats ss"),
+    *_started_delta("s", "", "sessions s"),
+    *_ttft_delta("m", "", "stream_metrics m"),
+    *_tools_delta("t", "", "tool_stats t"),
     "INSERT INTO rollup_user_agents (user_agent, sessions) SELECT user_agent, COUNT(*) FROM sessions "
     "WHERE user_agent IS NOT NULL AND user_agent != '' GROUP BY user_agent",
 )

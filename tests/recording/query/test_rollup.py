@@ -274,3 +274,30 @@ def test_ttft_buckets_hold_their_values(value: float) -> None:
     assert value < high
     (after,) = conn.execute(sql, (high,)).fetchone()
     assert after > bucket  # buckets follow the values' order
+
+
+def test_huge_counts_never_fail_a_write() -> None:
+    """Sums past 64 bits turn REAL in the rollups instead of failing the writer's statement."""
+    conn = fresh_db()
+    big = 2**63 - 1
+    conn.execute(
+        "INSERT INTO sessions (session_id, started_at, provider, listener, model_requested, total_duration_ms) "
+        "VALUES ('s', '2025-06-15T10:00:00+00:00', '', '', '', ?)",
+        (big,),
+    )
+    for n in range(3):
+        conn.execute(
+            "INSERT INTO session_stats (session_id, request_id, model_name, input_tokens, created_at) "
+            "VALUES ('s', ?, 'm', ?, '2025-06-15 10:00:00')",
+            (f"r{n}", big),
+        )
+        conn.execute(
+            "INSERT INTO stream_metrics (session_id, request_id, time_to_first_token_ms, total_chunks, "
+            "streaming_duration_ms) VALUES ('s', ?, ?, 1, 1)",
+            (f"r{n}", big),
+        )
+    conn.execute("UPDATE sessions SET user_agent = 'a/1' WHERE session_id = 's'")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("DELETE FROM sessions WHERE session_id = 's'")
+    assert conn.execute("SELECT COUNT(*) FROM session_stats").fetchone() == (0,)
+    assert conn.execute("SELECT COUNT(*) FROM rollup_requests_by_agent").fetchone() == (0,)
