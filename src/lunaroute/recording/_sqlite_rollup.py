@@ -129,7 +129,6 @@ INDEXES_DDL = (
     "CREATE INDEX IF NOT EXISTS idx_session_stats_session_model ON session_stats(session_id, model_name, created_at)",
     "CREATE INDEX IF NOT EXISTS idx_stream_metrics_ttft_created ON stream_metrics(time_to_first_token_ms, created_at)",
 )
-INDEXES = ("idx_session_stats_session_model", "idx_stream_metrics_ttft_created")
 
 
 # ---- trigger bodies ------------------------------------------------------------------------------------------
@@ -379,7 +378,6 @@ _TRIGGERS_DDL = (
         _changed(*_TOOL_COLS),
     ),
 )
-TRIGGERS = tuple(ddl.split()[2] for ddl in _TRIGGERS_DDL)
 
 
 # ---- backfill ------------------------------------------------------------------------------------------------
