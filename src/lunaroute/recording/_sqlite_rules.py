@@ -14,13 +14,23 @@ Replaying an event changes nothing more: per-request rows are updated in place w
 call raises `tool_stats.call_count` / `error_count` only when its execution row is new / newly failed.
 Child rows of a session whose `started` never arrived get a placeholder session row (empty provider,
 listener and model) that a later `started` fills in, so a foreign key can never fail a batch.
+
+Within one transaction the writes to a session's `sessions` row are gathered where that changes nothing but the
+work: the plain assignments of `request_recorded`, `stream_started` and `response_recorded` wait (`Batch.later`)
+and go out with the session's `completed` update, or on their own before any other statement on that row and at
+the end of the transaction. A `session_stats` or `stream_metrics` row is inserted without first trying to update
+it when its session's row was created by this transaction (children never outlive their session row: foreign
+keys cascade, and retention deletes children first).
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
+from typing import overload
 
+from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, sanitize_text
 from lunaroute.recording.events import (
     Completed,
     RequestRecorded,
@@ -61,27 +71,79 @@ def _ts(event: SessionEvent) -> str:
 
 
 class Batch:
-    """Per-transaction memo: session rows known to exist in this transaction (saves no-op INSERTs)."""
+    """One transaction's state: which session rows exist or were created by it, which per-request rows it
+    inserted, the `sessions` assignments still to be written (`later`), and the text cap (`text`).
 
-    __slots__ = ("conn", "sessions")
+    Strings are stored as `sanitize_text` leaves them (see `lunaroute.recording.codec`); call `finish` before
+    committing.
+    """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    __slots__ = ("conn", "max_chars", "new_sessions", "pending", "sessions", "stats_rows", "stream_rows")
+
+    def __init__(self, conn: sqlite3.Connection, max_chars: int = DEFAULT_MAX_FIELD_CHARS) -> None:
         self.conn = conn
+        self.max_chars = max_chars
         self.sessions: set[str] = set()
+        """Session rows known to exist in this transaction (saves no-op INSERTs)."""
+        self.new_sessions: set[str] = set()
+        """Session rows this transaction inserted: no child row of theirs existed before it."""
+        self.stats_rows: set[tuple[str, str]] = set()
+        self.stream_rows: set[tuple[str, str]] = set()
+        self.pending: dict[str, dict[str, object]] = {}
+        """Session id → column → value assigned by an event but not written yet."""
+
+    @overload
+    def text(self, value: str) -> str: ...
+    @overload
+    def text(self, value: str | None) -> str | None: ...
+    def text(self, value: str | None) -> str | None:
+        """`value` as stored: lone surrogates escaped, cut at `max_chars` (plain short text as it is)."""
+        if value is None or (value.isascii() and len(value) <= self.max_chars):
+            return value
+        return sanitize_text(value, self.max_chars)
+
+    def later(self, session_id: str, values: dict[str, object]) -> None:
+        """Assign `values` to the session's row with its next statement (a later assignment wins)."""
+        pending = self.pending.get(session_id)
+        if pending is None:
+            self.pending[session_id] = values
+        else:
+            pending.update(values)
+
+    def flush(self, session_id: str) -> None:
+        """Write the session's waiting assignments now (before another statement on its row)."""
+        values = self.pending.pop(session_id, None)
+        if values:
+            self.conn.execute(_assign_sql(tuple(values)), (*values.values(), session_id))
+
+    def finish(self) -> None:
+        """Write every waiting assignment; the transaction can then commit."""
+        for session_id in list(self.pending):
+            self.flush(session_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _assign_sql(columns: tuple[str, ...]) -> str:
+    return f"UPDATE sessions SET {', '.join(f'{c} = ?' for c in columns)} WHERE session_id = ?"
 
 
 def _ensure_session(b: Batch, ev: SessionEvent) -> None:
     if ev.session_id in b.sessions:
         return
     b.sessions.add(ev.session_id)
-    b.conn.execute(
+    inserted = b.conn.execute(
         "INSERT INTO sessions (session_id, request_id, started_at, provider, listener, model_requested) "
         "VALUES (?, ?, ?, '', '', '') ON CONFLICT(session_id) DO NOTHING",
-        (ev.session_id, ev.request_id, _ts(ev)),
-    )
+        (ev.session_id, b.text(ev.request_id), _ts(ev)),
+    ).rowcount
+    if inserted:
+        # The row did not exist: assignments made to it before would have changed nothing.
+        b.pending.pop(ev.session_id, None)
+        b.new_sessions.add(ev.session_id)
 
 
 def _started(b: Batch, ev: Started) -> None:
+    b.flush(ev.session_id)
     b.sessions.add(ev.session_id)
     b.conn.execute(
         "INSERT INTO sessions (session_id, request_id, started_at, model_requested, provider, listener, "
@@ -93,35 +155,41 @@ def _started(b: Batch, ev: Started) -> None:
         "WHERE sessions.provider = '' AND sessions.listener = '' AND sessions.model_requested = ''",
         (
             ev.session_id,
-            ev.request_id,
+            b.text(ev.request_id),
             _ts(ev),
-            ev.model_requested,
-            ev.provider,
-            ev.listener,
-            ev.client_ip,
-            ev.user_agent,
+            b.text(ev.model_requested),
+            b.text(ev.provider),
+            b.text(ev.listener),
+            b.text(ev.client_ip),
+            b.text(ev.user_agent),
             ev.is_streaming,
         ),
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _request_stats_sql(columns: tuple[str, ...]) -> tuple[str, str]:
+    """The UPDATE merging `columns` into a `session_stats` row (tokens by MAX, others when not null), and the
+    INSERT creating it."""
+    sets = ", ".join(
+        f"{c} = MAX(COALESCE({c}, 0), COALESCE(?, 0))" if c in _TOKENS else f"{c} = COALESCE(?, {c})" for c in columns
+    )
+    marks = ", ".join("?" for _ in columns)
+    return (
+        f"UPDATE session_stats SET {sets} WHERE session_id = ? AND request_id = ?",
+        f"INSERT INTO session_stats (session_id, request_id, {', '.join(columns)}) VALUES (?, ?, {marks})",
+    )
+
+
 def _upsert_request_stats(b: Batch, ev: SessionEvent, values: dict[str, object]) -> None:
     """Merge `values` into the request's `session_stats` row: tokens by MAX, other columns when not null."""
-    sets = ", ".join(
-        f"{c} = MAX(COALESCE({c}, 0), COALESCE(?, 0))" if c in _TOKENS else f"{c} = COALESCE(?, {c})" for c in values
-    )
-    cur = b.conn.execute(
-        f"UPDATE session_stats SET {sets} WHERE session_id = ? AND request_id = ?",
-        (*values.values(), ev.session_id, ev.request_id),
-    )
-    if cur.rowcount == 0:
+    update, insert = _request_stats_sql(tuple(values))
+    key = (ev.session_id, b.text(ev.request_id))
+    absent = ev.session_id in b.new_sessions and key not in b.stats_rows
+    if absent or b.conn.execute(update, (*values.values(), *key)).rowcount == 0:
         _ensure_session(b, ev)
-        cols = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        b.conn.execute(
-            f"INSERT INTO session_stats (session_id, request_id, {cols}) VALUES (?, ?, {marks})",
-            (ev.session_id, ev.request_id, *values.values()),
-        )
+        b.conn.execute(insert, (*key, *values.values()))
+        b.stats_rows.add(key)
 
 
 _RAISE_TOKENS = ", ".join(f"{c} = MAX(COALESCE({c}, 0), ?)" for c in _TOKENS)
@@ -131,6 +199,7 @@ def _raise_tokens(
     b: Batch, ev: SessionEvent, tokens: Sequence[int], *, also: str = "", params: tuple[object, ...] = ()
 ) -> None:
     """Raise the session's token columns to at least `tokens` (and apply the `also` assignments)."""
+    b.flush(ev.session_id)
     b.conn.execute(
         f"UPDATE sessions SET {also}{_RAISE_TOKENS} WHERE session_id = ?",
         (*params, *map(_i, tokens), ev.session_id),
@@ -151,7 +220,9 @@ def _tool_call(
     model_name: str | None = None,
 ) -> None:
     _ensure_session(b, ev)
-    key = (ev.session_id, ev.request_id, tool_call_id)
+    request_id = b.text(ev.request_id)
+    tool_name, tool_arguments = b.text(tool_name), b.text(tool_arguments)
+    key = (ev.session_id, request_id, b.text(tool_call_id))
     inserted = b.conn.execute(
         "INSERT INTO tool_call_executions (session_id, request_id, tool_call_id, tool_name, tool_arguments, "
         "execution_time_ms, input_size_bytes, output_size_bytes, success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -182,8 +253,8 @@ def _tool_call(
         "tool_arguments = COALESCE(tool_arguments, excluded.tool_arguments)",
         (
             ev.session_id,
-            ev.request_id,
-            model_name,
+            request_id,
+            b.text(model_name),
             tool_name,
             _i(execution_time_ms),
             1 if success is False else 0,
@@ -212,13 +283,26 @@ def _tool_summary(b: Batch, ev: SessionEvent, by_tool: dict[str, ToolStats], mer
             f"{update}, avg_execution_time_ms = excluded.avg_execution_time_ms",
             (
                 ev.session_id,
-                ev.request_id,
-                name,
+                b.text(ev.request_id),
+                b.text(name),
                 _i(stats.call_count),
                 _i(stats.avg_execution_time_ms),
                 _i(stats.error_count),
             ),
         )
+
+
+_STREAM_COLUMNS = (
+    "time_to_first_token_ms, total_chunks, streaming_duration_ms, avg_chunk_latency_ms, p50_chunk_latency_ms, "
+    "p95_chunk_latency_ms, p99_chunk_latency_ms, max_chunk_latency_ms, min_chunk_latency_ms"
+)
+_STREAM_UPDATE = (
+    f"UPDATE stream_metrics SET {', '.join(f'{c} = ?' for c in _STREAM_COLUMNS.split(', '))} "
+    "WHERE session_id = ? AND request_id = ?"
+)
+_STREAM_INSERT = (
+    f"INSERT INTO stream_metrics (session_id, request_id, {_STREAM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _stream_metrics(b: Batch, ev: Completed, s: StreamingStats) -> None:
@@ -233,52 +317,38 @@ def _stream_metrics(b: Batch, ev: Completed, s: StreamingStats) -> None:
         _i(s.max_chunk_latency_ms),
         _i(s.min_chunk_latency_ms),
     )
-    cols = (
-        "time_to_first_token_ms, total_chunks, streaming_duration_ms, avg_chunk_latency_ms, "
-        "p50_chunk_latency_ms, p95_chunk_latency_ms, p99_chunk_latency_ms, max_chunk_latency_ms, "
-        "min_chunk_latency_ms"
-    )
-    sets = ", ".join(f"{c.strip()} = ?" for c in cols.split(","))
-    cur = b.conn.execute(
-        f"UPDATE stream_metrics SET {sets} WHERE session_id = ? AND request_id = ?",
-        (*values, ev.session_id, ev.request_id),
-    )
-    if cur.rowcount == 0:
+    key = (ev.session_id, b.text(ev.request_id))
+    absent = ev.session_id in b.new_sessions and key not in b.stream_rows
+    if absent or b.conn.execute(_STREAM_UPDATE, (*values, *key)).rowcount == 0:
         _ensure_session(b, ev)
-        b.conn.execute(
-            f"INSERT INTO stream_metrics (session_id, request_id, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ev.session_id, ev.request_id, *values),
-        )
+        b.conn.execute(_STREAM_INSERT, (*key, *values))
+        b.stream_rows.add(key)
 
 
 def _response(b: Batch, ev: ResponseRecorded) -> None:
-    b.conn.execute(
-        "UPDATE sessions SET response_text = ?, model_used = ?, output_tokens = ?, thinking_tokens = ?, "
-        "reasoning_tokens = ?, input_tokens = ?, cache_read_tokens = ?, cache_creation_tokens = ?, "
-        "audio_input_tokens = ?, audio_output_tokens = ?, provider_latency_ms = ?, chunk_count = ?, "
-        "streaming_duration_ms = ? WHERE session_id = ?",
-        (
-            ev.response_text,
-            ev.model_used,
-            _i(ev.output_tokens),
-            _i(ev.thinking_tokens),
-            _i(ev.reasoning_tokens),
-            _i(ev.input_tokens),
-            _i(ev.cache_read_tokens),
-            _i(ev.cache_creation_tokens),
-            _i(ev.audio_input_tokens),
-            _i(ev.audio_output_tokens),
-            _i(ev.provider_latency_ms),
-            _i(ev.chunk_count),
-            _i(ev.streaming_duration_ms),
-            ev.session_id,
-        ),
+    b.later(
+        ev.session_id,
+        {
+            "response_text": b.text(ev.response_text),
+            "model_used": b.text(ev.model_used),
+            "output_tokens": _i(ev.output_tokens),
+            "thinking_tokens": _i(ev.thinking_tokens),
+            "reasoning_tokens": _i(ev.reasoning_tokens),
+            "input_tokens": _i(ev.input_tokens),
+            "cache_read_tokens": _i(ev.cache_read_tokens),
+            "cache_creation_tokens": _i(ev.cache_creation_tokens),
+            "audio_input_tokens": _i(ev.audio_input_tokens),
+            "audio_output_tokens": _i(ev.audio_output_tokens),
+            "provider_latency_ms": _i(ev.provider_latency_ms),
+            "chunk_count": _i(ev.chunk_count),
+            "streaming_duration_ms": _i(ev.streaming_duration_ms),
+        },
     )
     _upsert_request_stats(
         b,
         ev,
         {
-            "model_name": ev.model_used,
+            "model_name": b.text(ev.model_used),
             "post_processing_ms": ev.post_processing_ms,
             "proxy_overhead_ms": ev.total_proxy_overhead_ms,
             "input_tokens": _i(ev.input_tokens),
@@ -312,28 +382,48 @@ def _response(b: Batch, ev: ResponseRecorded) -> None:
             )
 
 
+_COMPLETED_SETS = (
+    "completed_at = ?, success = ?, error_message = ?, finish_reason = ?, total_duration_ms = "
+    "MAX(COALESCE(CAST((julianday(?) - julianday(started_at)) * 86400000 AS INTEGER), 0), ?)"
+)
+_COMPLETED_OWN = frozenset({"completed_at", "success", "error_message", "finish_reason", "total_duration_ms"})
+
+
+@functools.lru_cache(maxsize=64)
+def _completed_sql(waiting: tuple[str, ...]) -> str:
+    """The `completed` update of a session row with the assignments `waiting` for it folded in: a waiting token
+    value stands where the update reads the column; a column the update assigns itself takes its value."""
+    tokens = [f"{c} = MAX(COALESCE(?, 0), ?)" if c in waiting else f"{c} = MAX(COALESCE({c}, 0), ?)" for c in _TOKENS]
+    rest = [f"{c} = ?" for c in waiting if c not in _TOKENS and c not in _COMPLETED_OWN]
+    return f"UPDATE sessions SET {', '.join([_COMPLETED_SETS, *tokens, *rest])} WHERE session_id = ?"
+
+
 def _completed(b: Batch, ev: Completed) -> None:
     error = ev.error
     if error is None and ev.outcome not in (None, "ok"):
         error = ev.outcome
     ts = _ts(ev)
-    _raise_tokens(
-        b,
-        ev,
-        (
-            ev.total_input,
-            ev.total_output,
-            ev.total_thinking,
-            ev.total_reasoning,
-            ev.total_cache_read,
-            ev.total_cache_creation,
-            ev.total_audio_input,
-            ev.total_audio_output,
-        ),
-        also="completed_at = ?, success = ?, error_message = ?, finish_reason = ?, total_duration_ms = "
-        "MAX(COALESCE(CAST((julianday(?) - julianday(started_at)) * 86400000 AS INTEGER), 0), ?), ",
-        params=(ts, ev.success, error, ev.finish_reason, ts, _i(ev.total_duration_ms)),
+    if "started_at" in b.pending.get(ev.session_id, ()):
+        b.flush(ev.session_id)  # the update reads it
+    waiting = b.pending.pop(ev.session_id, {})
+    totals = (
+        ev.total_input,
+        ev.total_output,
+        ev.total_thinking,
+        ev.total_reasoning,
+        ev.total_cache_read,
+        ev.total_cache_creation,
+        ev.total_audio_input,
+        ev.total_audio_output,
     )
+    params: list[object] = [ts, ev.success, b.text(error), b.text(ev.finish_reason), ts, _i(ev.total_duration_ms)]
+    for column, total in zip(_TOKENS, totals, strict=True):
+        if column in waiting:
+            params.append(waiting[column])
+        params.append(_i(total))
+    params += [v for c, v in waiting.items() if c not in _TOKENS and c not in _COMPLETED_OWN]
+    params.append(ev.session_id)
+    b.conn.execute(_completed_sql(tuple(waiting)), params)
     if ev.total_tool_calls:
         _tool_summary(b, ev, ev.by_tool, "set")
     if ev.streaming_stats is not None:
@@ -358,12 +448,13 @@ def _stats_updated(b: Batch, ev: StatsUpdated) -> None:
                 t.total_audio_output,
             ),
             also="model_used = COALESCE(model_used, ?), ",
-            params=(ev.model_used,),
+            params=(b.text(ev.model_used),),
         )
     elif ev.model_used is not None:
+        b.flush(ev.session_id)
         b.conn.execute(
             "UPDATE sessions SET model_used = COALESCE(model_used, ?) WHERE session_id = ?",
-            (ev.model_used, ev.session_id),
+            (b.text(ev.model_used), ev.session_id),
         )
     tools = ev.tool_call_updates
     if tools is not None and tools.total_tool_calls > 0:
@@ -375,7 +466,7 @@ def _stats_updated(b: Batch, ev: StatsUpdated) -> None:
             b,
             ev,
             {
-                "model_name": ev.model_used,
+                "model_name": b.text(ev.model_used),
                 "input_tokens": _i(t.total_input if t else 0),
                 "output_tokens": _i(output),
                 "thinking_tokens": _i(thinking),
@@ -389,7 +480,7 @@ def _stats_updated(b: Batch, ev: StatsUpdated) -> None:
                 "content_blocks": _i(ev.content_blocks),
                 "has_tools": bool(tools is not None and tools.total_tool_calls > 0),
                 "has_refusal": ev.has_refusal,
-                "user_agent": ev.user_agent,
+                "user_agent": b.text(ev.user_agent),
             },
         )
 
@@ -400,14 +491,9 @@ def apply_event(b: Batch, ev: SessionEvent) -> None:
         case Started():
             _started(b, ev)
         case RequestRecorded():
-            b.conn.execute(
-                "UPDATE sessions SET request_text = ? WHERE session_id = ?", (ev.request_text, ev.session_id)
-            )
+            b.later(ev.session_id, {"request_text": b.text(ev.request_text)})
         case StreamStarted():
-            b.conn.execute(
-                "UPDATE sessions SET time_to_first_token_ms = ? WHERE session_id = ?",
-                (_i(ev.time_to_first_token_ms), ev.session_id),
-            )
+            b.later(ev.session_id, {"time_to_first_token_ms": _i(ev.time_to_first_token_ms)})
         case ResponseRecorded():
             _response(b, ev)
         case ToolCallRecorded():

@@ -27,7 +27,7 @@ from typing import Literal, TypeVar
 from lunaroute.recording._fsio import FILE_MODE, ensure_dir
 from lunaroute.recording._sqlite_rules import Batch, apply_event
 from lunaroute.recording._sqlite_schema import ensure_schema
-from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, sanitize_event
+from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS
 from lunaroute.recording.events import SessionEvent, is_valid_session_id
 
 __all__ = ["SqliteWriter", "Synchronous"]
@@ -114,14 +114,14 @@ class SqliteWriter:
     def _write_sync(self, events: list[SessionEvent]) -> None:
         conn = self._live()
         conn.execute("BEGIN IMMEDIATE")
-        batch = Batch(conn)
+        batch = Batch(conn, self._max_field_chars)
         try:
-            for event in events:
-                ev = sanitize_event(event, self._max_field_chars)
+            for ev in events:
                 if not is_valid_session_id(ev.session_id):
                     _log.error("sqlite: event with invalid session id %r not written", ev.session_id[:64])
                     continue
                 apply_event(batch, ev)
+            batch.finish()
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
