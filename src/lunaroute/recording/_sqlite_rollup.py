@@ -36,6 +36,7 @@ __all__ = [
     "ensure_rollups",
     "hour_key",
     "rebuild_rollups",
+    "rollup_version",
     "ttft_bucket",
     "ttft_bucket_range",
 ]
@@ -415,12 +416,22 @@ def _drop(conn: sqlite3.Connection) -> None:
         conn.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
 
 
-def _version(conn: sqlite3.Connection) -> int | None:
+def rollup_version(conn: sqlite3.Connection) -> int | None:
+    """The version of the rollups in `conn`'s database; None when absent or when a trigger is missing.
+
+    A trigger goes with its table: a tool that rebuilds a v5 table drops the triggers on it, and from then on
+    the rollups would drift, so they count as absent (and are rebuilt when the writer next opens the file).
+    """
     found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_version'").fetchone()
     if found is None:
         return None
+    (triggers,) = conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'trg\\_rollup\\_%' ESCAPE '\\'"
+    ).fetchone()
     row = conn.execute("SELECT MAX(version) FROM rollup_version").fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+    if triggers != len(_TRIGGERS_DDL) or row is None or row[0] is None:
+        return None
+    return int(row[0])
 
 
 def ensure_rollups(conn: sqlite3.Connection) -> bool:
@@ -429,11 +440,11 @@ def ensure_rollups(conn: sqlite3.Connection) -> bool:
     `conn` is an autocommit connection; the work is one `BEGIN IMMEDIATE` transaction (another process
     opening the same file waits for it, then finds the rollups present).
     """
-    if _version(conn) == ROLLUP_VERSION:
+    if rollup_version(conn) == ROLLUP_VERSION:
         return False
     conn.execute("BEGIN IMMEDIATE")
     try:
-        old = _version(conn)
+        old = rollup_version(conn)
         if old == ROLLUP_VERSION:
             conn.execute("COMMIT")
             return False

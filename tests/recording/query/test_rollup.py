@@ -301,3 +301,18 @@ def test_huge_counts_never_fail_a_write() -> None:
     conn.execute("DELETE FROM sessions WHERE session_id = 's'")
     assert conn.execute("SELECT COUNT(*) FROM session_stats").fetchone() == (0,)
     assert conn.execute("SELECT COUNT(*) FROM rollup_requests_by_agent").fetchone() == (0,)
+
+
+def test_a_dropped_trigger_makes_the_rollups_absent_until_rebuilt() -> None:
+    """A tool that rebuilds a source table drops its triggers: the rollups are then not read, and rebuilt on open."""
+    conn = fresh_db()
+    populate(conn, random.Random(3), NOW)
+    conn.execute("DROP TRIGGER trg_rollup_ttft_insert")
+    conn.execute(
+        "INSERT INTO stream_metrics (session_id, request_id, time_to_first_token_ms, total_chunks, "
+        "streaming_duration_ms) VALUES ('s0', 'late', 5, 1, 1)"
+    )
+    assert not available(conn)
+    ensure_schema(conn)
+    assert available(conn)
+    assert_rollups_true(conn)

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Literal
 
-from lunaroute.recording._sqlite_rollup import ROLLUP_VERSION, TOKENS, ttft_bucket, ttft_bucket_range
+from lunaroute.recording._sqlite_rollup import ROLLUP_VERSION, TOKENS, rollup_version, ttft_bucket, ttft_bucket_range
 from lunaroute.recording.query._models import TokenCounts
 from lunaroute.recording.query._sql import TOKEN_SUMS, created_bound, started_bound
 
@@ -59,12 +59,8 @@ _PRIMARY_KEYS: dict[str, set[Key]] = {
 
 
 def available(conn: sqlite3.Connection) -> bool:
-    """Whether the database has the rollups at the version this code reads."""
-    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_version'").fetchone()
-    if found is None:
-        return False
-    row = conn.execute("SELECT MAX(version) FROM rollup_version").fetchone()
-    return bool(row and row[0] == ROLLUP_VERSION)
+    """Whether the database has the rollups, complete, at the version this code reads."""
+    return rollup_version(conn) == ROLLUP_VERSION
 
 
 def _next_hour(since: dt.datetime) -> dt.datetime:
