@@ -6,20 +6,24 @@ import sqlite3
 from pathlib import Path
 
 import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
 
+from lunaroute.config import config_from_mapping
 from lunaroute.recording import Completed, RequestRecorded, ResponseRecorded, read_session_file
 from lunaroute.recording._crypto import RecordCipher
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply
+from lunaroute.ui import build_ui_app
 
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
-async def ask(gateway: GatewayServer, text: str, session: str) -> None:
+async def ask(gateway: GatewayServer, text: str, session: str, request_id: str = "rid-1") -> None:
     body = {"model": "gpt-x", "messages": [{"role": "user", "content": text}]}
+    headers = {"session_id": session, "x-request-id": request_id}
     async with (
         aiohttp.ClientSession() as client,
-        client.post(f"{gateway.url}/v1/chat/completions", json=body, headers={"session_id": session}) as response,
+        client.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers) as response,
     ):
         assert response.status == 200
         await response.read()
@@ -78,3 +82,23 @@ async def test_encrypted_session_files_read_back_with_the_key(
     [request] = [e for e in events if isinstance(e, RequestRecorded)]
     assert request.request_text == "the secret question"
     assert any(isinstance(e, Completed) for e in events)
+
+
+async def test_the_ui_shows_an_encrypted_session(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    recording = {
+        "jsonl": {"directory": str(tmp_path / "sessions")},
+        "sqlite": {"path": str(tmp_path / "sessions.db")},
+        "journal_directory": str(tmp_path / "journal"),
+        "encryption": {"enabled": True, "key": KEY_HEX},
+    }
+    gateway = await make_gateway(session_recording=recording)
+    upstream.enqueue(Reply(answer=Answer(text="sealed answer")))
+    await ask(gateway, "sealed question", "sess-ui", "rid-ui")
+    app = build_ui_app(config_from_mapping({"session_recording": recording}))
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/api/sessions/sess-ui/raw/rid-ui")
+        assert response.status == 200
+        raw = await response.json()
+    assert raw["request"]["messages"][0]["content"] == "sealed question"

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from lunaroute.config import Config
 from lunaroute.model import Usage
+from lunaroute.recording._crypto import reader_cipher
 from lunaroute.recording.pricing import estimate_cost
 from lunaroute.recording.query import SqliteSessionStore, TokenCounts
 from lunaroute.ui.api import create_api_app
@@ -36,9 +37,12 @@ def build_ui_app(config: Config) -> web.Application:
     recording = config.session_recording
     store = SqliteSessionStore(Path(recording.sqlite.path or "sessions.db"), price=price_of)
     jsonl_dir = Path(recording.jsonl.directory) if recording.jsonl.enabled and recording.jsonl.directory else None
+    # Session files sealed at rest are opened with the configured keys.
+    cipher = reader_cipher(recording.encryption)
     app = create_api_app(
         store,
         jsonl_dir=jsonl_dir,
+        cipher=cipher,
         export_enabled=config.ui.export_enabled,
         delete_enabled=config.ui.delete_enabled,
         auth_token=config.ui.auth_token,
@@ -48,6 +52,7 @@ def build_ui_app(config: Config) -> web.Application:
         app,
         store,
         jsonl_dir=jsonl_dir,
+        cipher=cipher,
         export_enabled=config.ui.export_enabled,
         delete_enabled=config.ui.delete_enabled,
         auth_token=config.ui.auth_token,

@@ -15,6 +15,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from lunaroute.recording._crypto import RecordCipher
 from lunaroute.recording.events import RequestRecorded, ResponseRecorded, SessionEvent
 from lunaroute.recording.query import (
     JsonlArchive,
@@ -180,6 +181,7 @@ def create_api_app(
     store: SessionStore,
     *,
     jsonl_dir: Path | None,
+    cipher: RecordCipher | None = None,
     export_enabled: bool,
     delete_enabled: bool,
     auth_token: str | None,
@@ -195,7 +197,7 @@ def create_api_app(
     app = web.Application(middlewares=middlewares)
     api = _Api(
         store,
-        JsonlArchive(jsonl_dir) if jsonl_dir is not None else None,
+        JsonlArchive(jsonl_dir, cipher=cipher) if jsonl_dir is not None else None,
         export_enabled=export_enabled,
         delete_enabled=delete_enabled,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from lunaroute.recording._crypto import RecordCipher
 from lunaroute.recording.events import SessionEvent, is_valid_session_id
 from lunaroute.recording.query import JsonlArchive, PriceFn, SessionDetail, SessionStore
 from lunaroute.ui import _params as p
@@ -113,6 +114,7 @@ def add_pages(
     store: SessionStore,
     *,
     jsonl_dir: Path | None,
+    cipher: RecordCipher | None = None,
     export_enabled: bool,
     delete_enabled: bool,
     auth_token: str | None,
@@ -128,7 +130,7 @@ def add_pages(
     app.middlewares.insert(0, pages_middleware(auth_token, assets))
     pages = _Pages(
         store,
-        JsonlArchive(jsonl_dir) if jsonl_dir is not None else None,
+        JsonlArchive(jsonl_dir, cipher=cipher) if jsonl_dir is not None else None,
         price,
         export_enabled=export_enabled,
         delete_enabled=delete_enabled,
