@@ -18,9 +18,8 @@ listener and model) that a later `started` fills in, so a foreign key can never 
 Within one transaction the writes to a session's `sessions` row are gathered where that changes nothing but the
 work: the plain assignments of `request_recorded`, `stream_started` and `response_recorded` wait (`Batch.later`)
 and go out with the session's `completed` update, or on their own before any other statement on that row and at
-the end of the transaction. A `session_stats` or `stream_metrics` row is inserted without first trying to update
-it when its session's row was created by this transaction (children never outlive their session row: foreign
-keys cascade, and retention deletes children first).
+the end of the transaction. Which of the batch's requests already have a `session_stats` or `stream_metrics`
+row is asked once per transaction (`prepare`), so a new row is inserted without first trying to update it.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from lunaroute.recording.events import (
     ToolStats,
 )
 
-__all__ = ["Batch", "apply_event"]
+__all__ = ["Batch", "apply_event", "prepare"]
 
 _I64_MAX = 2**63 - 1
 _TOKENS = (
@@ -78,17 +77,16 @@ class Batch:
     committing.
     """
 
-    __slots__ = ("conn", "max_chars", "new_sessions", "pending", "sessions", "stats_rows", "stream_rows")
+    __slots__ = ("checked", "conn", "max_chars", "pending", "present", "sessions")
 
     def __init__(self, conn: sqlite3.Connection, max_chars: int = DEFAULT_MAX_FIELD_CHARS) -> None:
         self.conn = conn
         self.max_chars = max_chars
         self.sessions: set[str] = set()
         """Session rows known to exist in this transaction (saves no-op INSERTs)."""
-        self.new_sessions: set[str] = set()
-        """Session rows this transaction inserted: no child row of theirs existed before it."""
-        self.stats_rows: set[tuple[str, str]] = set()
-        self.stream_rows: set[tuple[str, str]] = set()
+        self.checked: set[tuple[str, str, str]] = set()
+        """(table, session id, request id) of per-request rows whose existence is known: those in `present`."""
+        self.present: set[tuple[str, str, str]] = set()
         self.pending: dict[str, dict[str, object]] = {}
         """Session id → column → value assigned by an event but not written yet."""
 
@@ -101,6 +99,10 @@ class Batch:
         if value is None or (value.isascii() and len(value) <= self.max_chars):
             return value
         return sanitize_text(value, self.max_chars)
+
+    def exists(self, key: tuple[str, str, str]) -> bool | None:
+        """Whether the per-request row `key` (table, session id, request id) exists; None when not known."""
+        return key in self.present if key in self.checked else None
 
     def later(self, session_id: str, values: dict[str, object]) -> None:
         """Assign `values` to the session's row with its next statement (a later assignment wins)."""
@@ -139,7 +141,6 @@ def _ensure_session(b: Batch, ev: SessionEvent) -> None:
     if inserted:
         # The row did not exist: assignments made to it before would have changed nothing.
         b.pending.pop(ev.session_id, None)
-        b.new_sessions.add(ev.session_id)
 
 
 def _started(b: Batch, ev: Started) -> None:
@@ -181,15 +182,23 @@ def _request_stats_sql(columns: tuple[str, ...]) -> tuple[str, str]:
     )
 
 
+def _upsert_row(b: Batch, ev: SessionEvent, table: str, update: str, insert: str, values: Sequence[object]) -> None:
+    """Update the request's row of `table` (`update` binds `values` then the key), or insert it (`insert` binds
+    the key then `values`)."""
+    session_id, request_id = ev.session_id, b.text(ev.request_id)
+    key = (table, session_id, request_id)
+    if b.exists(key) is not False and b.conn.execute(update, (*values, session_id, request_id)).rowcount:
+        return
+    _ensure_session(b, ev)
+    b.conn.execute(insert, (session_id, request_id, *values))
+    b.checked.add(key)
+    b.present.add(key)
+
+
 def _upsert_request_stats(b: Batch, ev: SessionEvent, values: dict[str, object]) -> None:
     """Merge `values` into the request's `session_stats` row: tokens by MAX, other columns when not null."""
     update, insert = _request_stats_sql(tuple(values))
-    key = (ev.session_id, b.text(ev.request_id))
-    absent = ev.session_id in b.new_sessions and key not in b.stats_rows
-    if absent or b.conn.execute(update, (*values.values(), *key)).rowcount == 0:
-        _ensure_session(b, ev)
-        b.conn.execute(insert, (*key, *values.values()))
-        b.stats_rows.add(key)
+    _upsert_row(b, ev, "session_stats", update, insert, tuple(values.values()))
 
 
 _RAISE_TOKENS = ", ".join(f"{c} = MAX(COALESCE({c}, 0), ?)" for c in _TOKENS)
@@ -317,12 +326,7 @@ def _stream_metrics(b: Batch, ev: Completed, s: StreamingStats) -> None:
         _i(s.max_chunk_latency_ms),
         _i(s.min_chunk_latency_ms),
     )
-    key = (ev.session_id, b.text(ev.request_id))
-    absent = ev.session_id in b.new_sessions and key not in b.stream_rows
-    if absent or b.conn.execute(_STREAM_UPDATE, (*values, *key)).rowcount == 0:
-        _ensure_session(b, ev)
-        b.conn.execute(_STREAM_INSERT, (*key, *values))
-        b.stream_rows.add(key)
+    _upsert_row(b, ev, "stream_metrics", _STREAM_UPDATE, _STREAM_INSERT, values)
 
 
 def _response(b: Batch, ev: ResponseRecorded) -> None:
@@ -483,6 +487,39 @@ def _stats_updated(b: Batch, ev: StatsUpdated) -> None:
                 "user_agent": b.text(ev.user_agent),
             },
         )
+
+
+def _per_request_rows(b: Batch, ev: SessionEvent) -> tuple[str, str, str] | None:
+    """The per-request row `ev` updates or inserts, if any."""
+    match ev:
+        case ResponseRecorded() | StatsUpdated(model_used=str()):
+            return ("session_stats", ev.session_id, b.text(ev.request_id))
+        case Completed(streaming_stats=StreamingStats()):
+            return ("stream_metrics", ev.session_id, b.text(ev.request_id))
+    return None
+
+
+_PRESENT_CHUNK = 200
+
+
+def prepare(b: Batch, events: Sequence[SessionEvent]) -> None:
+    """Find out, with one query per table, which per-request rows the events will write already exist."""
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for ev in events:
+        key = _per_request_rows(b, ev)
+        if key is not None:
+            wanted.setdefault(key[0], set()).add(key[1:])
+    for table, keys in wanted.items():
+        ordered = sorted(keys)
+        for at in range(0, len(ordered), _PRESENT_CHUNK):
+            chunk = ordered[at : at + _PRESENT_CHUNK]
+            rows = b.conn.execute(
+                f"WITH k(s, r) AS (VALUES {', '.join('(?, ?)' for _ in chunk)}) SELECT DISTINCT k.s, k.r FROM k "
+                f"JOIN {table} t ON t.session_id = k.s AND t.request_id = k.r",
+                [v for pair in chunk for v in pair],
+            ).fetchall()
+            b.checked.update((table, s, r) for s, r in chunk)
+            b.present.update((table, s, r) for s, r in rows)
 
 
 def apply_event(b: Batch, ev: SessionEvent) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from lunaroute.recording._fsio import FILE_MODE, ensure_dir
-from lunaroute.recording._sqlite_rules import Batch, apply_event
+from lunaroute.recording._sqlite_rules import Batch, apply_event, prepare
 from lunaroute.recording._sqlite_schema import ensure_schema
 from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS
 from lunaroute.recording.events import SessionEvent, is_valid_session_id
@@ -116,6 +116,7 @@ class SqliteWriter:
         conn.execute("BEGIN IMMEDIATE")
         batch = Batch(conn, self._max_field_chars)
         try:
+            prepare(batch, events)
             for ev in events:
                 if not is_valid_session_id(ev.session_id):
                     _log.error("sqlite: event with invalid session id %r not written", ev.session_id[:64])
