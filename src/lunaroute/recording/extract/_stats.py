@@ -15,6 +15,7 @@ from lunaroute.model import RefusalBlock, Response, TextBlock, ThinkingBlock, To
 from lunaroute.recording.events import StreamingStats, TokenStats
 from lunaroute.types import Endpoint, ExchangeRecord
 
+from ._chat_estimate import plain_chat_estimate
 from ._request import RequestView
 
 __all__ = [
@@ -116,7 +117,12 @@ def streaming_stats(record: ExchangeRecord, timing: Timings) -> StreamingStats |
 
 def estimate_input(record: ExchangeRecord, view: RequestView) -> int:
     """Input tokens of the request by `model.estimate_input_tokens`, or ~4 characters a token when the
-    codec cannot decode it (Responses API, or a body it rejects); always >= 1."""
+    codec cannot decode it (Responses API, or a body it rejects); always >= 1. A plain OpenAI chat request is
+    counted from `view.json` (`plain_chat_estimate`: the same number, without the codec)."""
+    if record.endpoint is Endpoint.OPENAI_CHAT:
+        plain = plain_chat_estimate(view.json)
+        if plain is not None:
+            return plain
     decode = {
         Endpoint.ANTHROPIC_MESSAGES: anthropic_messages.decode_request,
         Endpoint.OPENAI_CHAT: openai_chat.decode_request,
