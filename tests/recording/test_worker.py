@@ -22,7 +22,8 @@ from lunaroute.recording._journal import Journal, JournalReader, segment_path, s
 from lunaroute.recording._setup import open_recording
 from lunaroute.recording.events import Completed, SessionEvent
 from lunaroute.recording.recorder import Recorder
-from lunaroute.recording.worker._consume import JournalConsumer
+from lunaroute.recording.worker._consume import JournalConsumer, UsageTally
+from lunaroute.recording.worker._protocol import UsageReport
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, Reply
 from lunaroute.types import Endpoint, ExchangeRecord
@@ -234,3 +235,17 @@ async def test_a_killed_recorder_process_is_restarted_and_loses_nothing(
     with sqlite3.connect(tmp_path / "sessions.db") as conn:
         stored = [row[0] for row in conn.execute("SELECT request_id FROM session_stats")]
     assert sorted(stored) == sorted(ids)
+
+
+def test_usage_tally_sums_per_provider_model_and_priced_model() -> None:
+    tally = UsageTally()
+    assert not tally
+    tally.add(UsageReport(provider="p", model="m", input=3, output=1, cost_model="m", cost_usd=0.5))
+    tally.add(UsageReport(provider="p", model="m", input=4, output=2, reasoning=1, cost_model="m", cost_usd=0.25))
+    tally.add(UsageReport(provider="p", model="other", input=1))
+    rows = {(r.provider, r.model): r for r in tally.take()}
+    assert rows["p", "m"] == UsageReport(
+        provider="p", model="m", input=7, output=3, reasoning=1, cost_model="m", cost_usd=0.75
+    )
+    assert rows["p", "other"].cost_usd is None
+    assert tally.take() == []

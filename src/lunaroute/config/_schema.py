@@ -136,8 +136,10 @@ class WorkerConfig(_Strict):
     batch_size: int = 100
     batch_timeout_ms: float = 100
     max_queue_events: int = 10_000
-    nice: int = 10
-    """Scheduling niceness added to the recorder process (0-19): recording uses the CPU that requests leave."""
+    nice: int = 19
+    """Scheduling niceness added to the recorder process (0-19). At 19, recording only uses CPU that requests
+    leave: when every core is busy it falls behind (the journal on disk holds the backlog) and catches up when
+    the load drops; lower values make it keep pace at the cost of request throughput."""
 
 
 class RecordingEncryptionConfig(_Strict):

@@ -24,7 +24,7 @@ from lunaroute.recording.recorder import Recorder
 from lunaroute.recording.worker._protocol import UsageReport
 from lunaroute.types import ExchangeRecord
 
-__all__ = ["JournalConsumer", "Redactor", "usage_of"]
+__all__ = ["JournalConsumer", "Redactor", "UsageTally", "usage_of"]
 
 _log = logging.getLogger("lunaroute.recording.worker")
 
@@ -160,3 +160,37 @@ def usage_of(record: ExchangeRecord, events: list[SessionEvent]) -> UsageReport 
             base = report or UsageReport(provider=provider, model=model)
             report = msgspec.structs.replace(base, cost_model=cost.model, cost_usd=cost.total_cost_usd)
     return report
+
+
+class UsageTally:
+    """Usage reports summed per (provider, model, priced model) between two hand-overs to the gateway, so the
+    gateway updates its counters a few times a second instead of once per exchange."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str, str | None], UsageReport] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._rows)
+
+    def add(self, report: UsageReport) -> None:
+        key = (report.provider, report.model, report.cost_model)
+        seen = self._rows.get(key)
+        if seen is None:
+            self._rows[key] = report
+            return
+        cost = None
+        if seen.cost_usd is not None or report.cost_usd is not None:
+            cost = (seen.cost_usd or 0.0) + (report.cost_usd or 0.0)
+        self._rows[key] = msgspec.structs.replace(
+            seen,
+            input=seen.input + report.input,
+            output=seen.output + report.output,
+            cache_read=seen.cache_read + report.cache_read,
+            cache_creation=seen.cache_creation + report.cache_creation,
+            reasoning=seen.reasoning + report.reasoning,
+            cost_usd=cost,
+        )
+
+    def take(self) -> list[UsageReport]:
+        rows, self._rows = list(self._rows.values()), {}
+        return rows

@@ -26,7 +26,7 @@ from lunaroute.recording._redact import build_redactor
 from lunaroute.recording.events import SessionEvent
 from lunaroute.recording.recorder import Recorder
 from lunaroute.recording.retention import RetentionStats, RetentionTask, free_disk_bytes
-from lunaroute.recording.worker._consume import JournalConsumer, usage_of
+from lunaroute.recording.worker._consume import JournalConsumer, UsageTally, usage_of
 from lunaroute.recording.worker._protocol import (
     Failed,
     Ready,
@@ -49,6 +49,7 @@ _MIN_POLL_SECS = 0.002
 _MAX_POLL_SECS = 0.1
 _CHECKPOINT_SECS = 1.0
 _STATS_SECS = 1.0
+_USAGE_SECS = 0.25
 
 
 class _Worker:
@@ -61,9 +62,16 @@ class _Worker:
         self._gone = False
         self._retention: RetentionTask | None = None
         self._disk_paths: dict[str, Path] = {}
+        self._usage = UsageTally()
+        self._usage_sent = 0.0
 
     def send(self, message: msgspec.Struct) -> None:
         self._out.append(encode(message))
+
+    def send_usage(self) -> None:
+        for report in self._usage.take():
+            self.send(report)
+        self._usage_sent = time.monotonic()
 
     def flush_out(self) -> None:
         if not self._out:
@@ -136,6 +144,7 @@ class _Worker:
         consumer.finalize_open("the gateway stopped before this exchange finished")
         await recorder.aclose()
         consumer.delete_all_read()
+        self.send_usage()
         self.send(self._stats(consumer, recorder))
         self.flush_out()
         return 0
@@ -143,7 +152,7 @@ class _Worker:
     def _ended(self, record: ExchangeRecord, events: list[SessionEvent]) -> None:
         report = usage_of(record, events)
         if report is not None:
-            self.send(report)
+            self._usage.add(report)
         if self.spec.log_requests:
             access_line(record, events)
 
@@ -155,11 +164,14 @@ class _Worker:
             token, finishing = self._sync_token, self._stopping or self._gone
             while consumer.step(_STEP_BYTES):
                 poll = _MIN_POLL_SECS
+                if time.monotonic() - self._usage_sent >= _USAGE_SECS:
+                    self.send_usage()
                 self.flush_out()
                 # The journal is the durable queue: let the stores catch up rather than spill to the spool.
                 if recorder.queue_depth > max_queue:
                     await recorder.flush()
                 await asyncio.sleep(0)
+            self.send_usage()
             if finishing:
                 return
             now = time.monotonic()
