@@ -1,14 +1,12 @@
 """`Capture`: the recorder's front door for the server.
 
 `begin(record)` is called before the upstream call and `end(record)` before the client is told the response is
-complete; both only append to the journal (entries of exchanges that end in the same event-loop iteration share
-one `write()`). The recorder process (`recording.worker`) follows the journal, derives the session events and
+complete; both only append to the journal (a start is staged and written with the next end, one `write()`). The recorder process (`recording.worker`) follows the journal, derives the session events and
 writes the stores; nothing of that runs on the gateway's event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -43,7 +41,6 @@ class Capture:
         self.stats = CaptureStats()
         self._sample_rate = sample_rate
         self._skipped: set[str] = set()
-        self._commit_future: asyncio.Future[None] | None = None
         self._closed = False
 
     @property
@@ -75,32 +72,17 @@ class Capture:
         self.journal.stage("start", record)
         self.stats.begun += 1
 
-    def end(self, record: ExchangeRecord) -> asyncio.Future[None] | None:
-        """The exchange is over (the record holds its outcome). Call before the client sees the end, and await
-        the returned future before telling the client: it resolves once the entry is in the journal."""
+    def end(self, record: ExchangeRecord) -> None:
+        """The exchange is over (the record holds its outcome). Call before the client sees the end: the entry
+        (with any staged starts) is in the journal when this returns — one `write()`, to the page cache."""
         if self._closed:
-            return None
+            return
         if record.request_id in self._skipped:
             self._skipped.discard(record.request_id)
-            return None
+            return
         self.journal.stage("end", record)
         self.stats.ended += 1
-        if self._commit_future is None:
-            loop = asyncio.get_running_loop()
-            self._commit_future = loop.create_future()
-            loop.call_soon(self._write_journal)
-        return self._commit_future
-
-    def _write_journal(self) -> None:
-        future, self._commit_future = self._commit_future, None
-        try:
-            self.journal.flush()
-        except OSError as exc:
-            self.stats.journal_errors += 1
-            _log.error("could not write the capture journal: %s", exc)
-        finally:
-            if future is not None and not future.done():
-                future.set_result(None)
+        self._flush()
 
     async def drain(self) -> None:
         """Wait until everything journaled so far is recorded and flushed by the recorder process."""

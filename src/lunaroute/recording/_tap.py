@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import time
 from typing import TYPE_CHECKING, Literal
@@ -99,11 +98,11 @@ class RecordingTap:
             data = data[: self._limit]
         record.response_body = data
 
-    def finish(self, status: int | None, outcome: Outcome, error: str | None = None) -> asyncio.Future[None] | None:
-        """The exchange ended; idempotent. Journals the end (and the begin, for exchanges never routed); await
-        the returned future (when there is one) before the client sees the end of its response."""
+    def finish(self, status: int | None, outcome: Outcome, error: str | None = None) -> None:
+        """The exchange ended; idempotent. Journals the end (and the begin, for exchanges never routed) before it
+        returns, so call it before the client sees the end of its response."""
         if self._ended:
-            return None
+            return
         self._ended = True
         record = self.record
         if status is not None:
@@ -114,10 +113,4 @@ class RecordingTap:
         if not self._begun:
             self._begun = True
             self._capture.begin(record)
-        return self._capture.end(record)
-
-    async def finished(self, status: int | None, outcome: Outcome, error: str | None = None) -> None:
-        """`finish`, then wait until the exchange is in the journal."""
-        committed = self.finish(status, outcome, error)
-        if committed is not None:
-            await committed
+        self._capture.end(record)

@@ -106,7 +106,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             outcome: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "rejected"
             if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
                 outcome = "upstream_error"
-            await tap.finished(exc.status, outcome, exc.message)
+            tap.finish(exc.status, outcome, exc.message)
         return _error(dialect, exc, request_id)
     except asyncio.CancelledError:
         # The client went away before the upstream answered (aiohttp cancels the handler).
@@ -209,7 +209,7 @@ async def _relay(
             status = exc.status
             if tap is not None:
                 kind: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
-                await tap.finished(exc.status, kind, exc.message)
+                tap.finish(exc.status, kind, exc.message)
             return _error(inbound.dialect, exc, inbound.request_id)
     except asyncio.CancelledError:
         gw.metrics.client_gone(inbound.dialect, endpoint)

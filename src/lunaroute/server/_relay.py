@@ -97,7 +97,7 @@ async def relay_body(
     if tap is not None:
         tap.head(upstream.status, upstream.headers)
         tap.body(body)
-        await tap.finished(upstream.status, outcome_of(upstream.status))
+        tap.finish(upstream.status, outcome_of(upstream.status))
     headers = _client_headers(upstream, extra)
     headers["x-lunaroute-overhead-ms"] = f"{pre_ms + (time.perf_counter() - read_done) * 1000:.3f}"
     return web.Response(status=upstream.status, body=body, headers=headers)
@@ -162,7 +162,7 @@ async def relay_stream(
         except TimeoutError:
             raise UpstreamTimeout("the request's total deadline passed during the response") from None
         if tap is not None:
-            await tap.finished(upstream.status, outcome_of(upstream.status))
+            tap.finish(upstream.status, outcome_of(upstream.status))
         await response.write_eof()
     except UpstreamError as exc:
         outcome = RelayOutcome.UPSTREAM_ERROR
@@ -172,7 +172,7 @@ async def relay_stream(
         if tap is not None:
             tap.chunk(tail)
             kind: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
-            await tap.finished(upstream.status, kind, exc.message)
+            tap.finish(upstream.status, kind, exc.message)
         with contextlib.suppress(ConnectionError):
             if tail:
                 await response.write(tail)
