@@ -1,6 +1,6 @@
 """Throughput of the recorder into the SQLite and JSONL writers (run by hand; not a test).
 
-    PYTHONPATH=src python tests/recording/bench_recorder.py [--events 50000]
+    PYTHONPATH=.:src python tests/recording/bench_recorder.py [--events 50000]
 
 Prints events/s from the first `record()` to the end of `aclose()` (everything written and flushed).
 """
