@@ -28,6 +28,7 @@ from pathlib import Path
 
 import zstandard
 
+from lunaroute._aio import cancel_and_wait
 from lunaroute.recording._fsio import FILE_MODE, fsync_dir
 
 __all__ = ["RetentionPolicy", "RetentionStats", "RetentionTask", "free_disk_bytes", "run_retention"]
@@ -232,10 +233,4 @@ class RetentionTask:
     async def aclose(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # aclose() itself was cancelled: never swallow that
+            await cancel_and_wait(task)
