@@ -146,6 +146,23 @@ def test_ten_megabyte_content_is_truncated_with_a_marker() -> None:
     assert back.request_json["messages"][0] == back.request_text
 
 
+def test_a_cut_event_written_by_a_store_keeps_its_marker_counts() -> None:
+    # The recorder sanitizes once; the JSONL writer encodes with the same cap. The second pass must not cut the
+    # already-cut text again (which would make the marker count its own characters as dropped).
+    text = "y" * 150
+    ev = ResponseRecorded(session_id="s", request_id="r", response_text=text, response_json={"t": text})
+    once = sanitize_event(ev, max_field_chars=50)
+    assert sanitize_event(once, max_field_chars=50) == once
+    back = decode_event(encode_event(once, max_field_chars=50))
+    assert isinstance(back, ResponseRecorded)
+    assert back.response_text == "y" * 50 + "…[truncated by lunaroute: 100 of 150 characters dropped]"
+    assert sanitize_text(back.response_text, 50) == back.response_text
+    # A text that merely ends like a marker, at another length, is still cut.
+    fake = "z" * 80 + "…[truncated by lunaroute: 1 of 2 characters dropped]"
+    assert sanitize_text(fake, 50).startswith("z" * 50 + "…[truncated by lunaroute: ")
+    assert sanitize_text(fake, 50) != fake
+
+
 def test_unserialisable_and_huge_values_become_text() -> None:
     class Opaque:
         def __repr__(self) -> str:

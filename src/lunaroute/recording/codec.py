@@ -16,6 +16,7 @@ when that encode fails or the encoded event is longer than `max_field_chars`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import msgspec
@@ -44,9 +45,19 @@ def truncation_marker(dropped: int, total: int) -> str:
     return f"…[truncated by lunaroute: {dropped} of {total} characters dropped]"
 
 
+_MARKER = re.compile(r"…\[truncated by lunaroute: \d+ of \d+ characters dropped\]\Z")
+
+
+def _already_cut(text: str, max_chars: int) -> bool:
+    """Whether `text` is the result of a cut to `max_chars` (so cutting it again would only mangle the marker)."""
+    found = _MARKER.search(text, max_chars)
+    return found is not None and found.start() == max_chars
+
+
 def sanitize_text(text: str, max_chars: int = DEFAULT_MAX_FIELD_CHARS) -> str:
-    """`text` with lone surrogates escaped and cut to `max_chars` plus a truncation marker."""
-    if len(text) > max_chars:
+    """`text` with lone surrogates escaped and cut to `max_chars` plus a truncation marker (a text already cut
+    to `max_chars` is left as it is: sanitizing twice gives what sanitizing once gave)."""
+    if len(text) > max_chars and not _already_cut(text, max_chars):
         text = text[:max_chars] + truncation_marker(len(text) - max_chars, len(text))
     try:
         text.encode("utf-8")
