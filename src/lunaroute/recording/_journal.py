@@ -1,8 +1,8 @@
 """The capture journal: every exchange the server saw, appended before the client is told it is done.
 
 Each entry is one line (`{"kind": "start"|"end", "record": ExchangeRecord}` as JSON) written with a single
-`write()` to the current segment file, so it survives the gateway process being killed (it is in the page cache;
-`fsync=True` makes it survive power loss too, at the cost of a sync per write). A start entry carries the request
+`write()` to the current segment file, so it survives the gateway process being killed (it is in the page
+cache). A start entry carries the request
 body; its end entry leaves the body out. The gateway only appends; the recorder process (`recording.worker`) reads
 the segments in order, derives the session events, and deletes a segment once everything derived from it is
 flushed. Segments are numbered; the writer closes one before it creates the next, so a reader that sees a later
@@ -59,9 +59,8 @@ def segments(directory: Path) -> list[int]:
 class Journal:
     """The writing side: append-only segments `journal-<n>.jsonl` in `directory` (created 0700; files 0600)."""
 
-    def __init__(self, directory: Path, *, fsync: bool = False, rotate_secs: float = 1.0) -> None:
+    def __init__(self, directory: Path, *, rotate_secs: float = 1.0) -> None:
         self.directory = directory
-        self._fsync = fsync
         self._rotate_secs = rotate_secs
         self._fd: int | None = None
         self._lock_fd: int | None = None
@@ -69,7 +68,6 @@ class Journal:
         self._segment_bytes = 0
         self._opened_at = 0.0
         self._staged: list[bytes] = []
-        self.appended = 0
         self._sizes: dict[int, int] = {}
 
     def open(self, *, lock_timeout_secs: float = 60.0) -> int:
@@ -93,10 +91,6 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._segment_bytes = 0
         self._opened_at = time.monotonic()
-
-    @property
-    def segment(self) -> int:
-        return self._segment
 
     def stage(self, kind: Literal["start", "end"], record: ExchangeRecord) -> None:
         """Encode an entry now and write it with the next `flush` (starts need no write of their own: what must
@@ -123,9 +117,6 @@ class Journal:
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
-        if self._fsync:
-            os.fsync(self._fd)
-        self.appended += len(lines)
         self._segment_bytes += len(data)
         self._sizes[self._segment] = self._segment_bytes
         if time.monotonic() - self._opened_at >= self._rotate_secs:

@@ -40,7 +40,6 @@ async def open_recording(
     first = await asyncio.to_thread(journal.open)
     spec = WorkerSpec(
         recording=config,
-        journal_directory=config.journal_directory,
         first_live_segment=first,
         log_level=log_level,
         log_format=log_format,

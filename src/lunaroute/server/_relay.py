@@ -16,6 +16,7 @@ from collections.abc import Callable
 from aiohttp import web
 from multidict import CIMultiDict
 
+from lunaroute._aio import cancel_and_wait
 from lunaroute.dialects.errors import stream_error_event
 from lunaroute.errors import UpstreamError, UpstreamTimeout
 from lunaroute.observability import Metrics
@@ -183,9 +184,7 @@ async def relay_stream(
             tap.finish(upstream.status, "client_disconnected")
     finally:
         if keeper is not None:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            await cancel_and_wait(keeper)
         if relayed:
             metrics.stream_ended(labels[0], labels[1], time.perf_counter() - first_at, relayed)
     return response, outcome

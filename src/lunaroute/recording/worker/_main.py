@@ -38,7 +38,7 @@ from lunaroute.recording.worker._protocol import (
     decode_to_worker,
     encode,
 )
-from lunaroute.recording.worker._stores import local_store_paths, open_retention, open_writers
+from lunaroute.recording.worker._stores import local_store_paths, open_retention, open_writers, resolved_path
 from lunaroute.types import ExchangeRecord
 
 __all__ = ["main"]
@@ -112,7 +112,7 @@ class _Worker:
             self.send(Failed(message=f"{type(exc).__name__}: {exc}"))
             self.flush_out()
             return 1
-        directory = Path(self.spec.journal_directory)
+        directory = resolved_path(config.journal_directory)
         recorder = Recorder(
             writers,
             spool_dir=directory / "spool",

@@ -29,7 +29,7 @@ class WorkerSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The first line the gateway writes: what to record and where."""
 
     recording: SessionRecordingConfig
-    journal_directory: str
+    """With its paths resolved (the journal is `recording.journal_directory`)."""
     first_live_segment: int
     """Segments numbered below this were left by a gateway that is gone: a start there without an end is
     recorded as `interrupted`. Segments from this one on belong to the running gateway."""
@@ -86,8 +86,6 @@ class WorkerStats(msgspec.Struct, tag="stats"):
     extraction_failures: int = 0
     replayed_records: int = 0
     interrupted: int = 0
-    pending_entries: int = 0
-    """Journal entries read but not yet turned into events."""
     journal_segment: int = 0
     journal_offset: int = 0
     """How far the worker has read the journal."""
