@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+import msgspec
+
 __all__ = [
     "Dialect",
     "Endpoint",
@@ -121,8 +123,7 @@ Outcome = Literal["ok", "upstream_error", "client_disconnected", "upstream_timeo
 """How an exchange ended, as recorded: `rejected` = refused by the gateway before any upstream call."""
 
 
-@dataclass(slots=True)
-class ExchangeRecord:
+class ExchangeRecord(msgspec.Struct, gc=False):
     """What the server observed of one request/response, handed to the recorder (a copy, off the hot path).
 
     Times: `started_at` is wall-clock UTC seconds (`time.time()`); the `*_ms` fields are milliseconds after the
@@ -150,10 +151,10 @@ class ExchangeRecord:
     route: str | None = None
     """Why the provider was chosen: header, marker, rule, default, bypass or fallback."""
     status: int | None = None
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_headers: list[tuple[str, str]] = []
     response_body: bytes = b""
-    stream_chunks: list[bytes] = field(default_factory=list)
-    chunk_offsets_ms: list[float] = field(default_factory=list)
+    stream_chunks: list[bytes] = []
+    chunk_offsets_ms: list[float] = []
     response_truncated: bool = False
     upstream_sent_ms: float | None = None
     upstream_head_ms: float | None = None

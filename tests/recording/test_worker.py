@@ -18,7 +18,7 @@ import pytest
 
 from lunaroute.config import config_from_mapping
 from lunaroute.errors import ConfigError
-from lunaroute.recording._journal import Journal, JournalReader, segment_path, segments
+from lunaroute.recording._journal import Journal, JournalReader, encode_entry, segment_path, segments
 from lunaroute.recording._setup import open_recording
 from lunaroute.recording.events import Completed, SessionEvent
 from lunaroute.recording.recorder import Recorder
@@ -78,9 +78,9 @@ def test_reader_follows_segments_in_order_and_skips_a_torn_line(tmp_path: Path) 
     journal.rotate()
     journal.stage("end", record("a", ended=True))
     journal.flush()
-    # A torn line (no newline) at the end of the closed first segment is skipped, not mis-read.
+    # A torn entry at the end of the closed first segment is skipped, not mis-read.
     with open(segment_path(tmp_path, first), "ab") as handle:
-        handle.write(b'{"kind":"start","rec')
+        handle.write(encode_entry("start", record("torn"))[:40])
     entries = [(seg, e.kind, e.record.request_id) for seg, e in reader.read()]
     assert entries == [(first + 1, "end", "a")]
     assert reader.completed == [first]
@@ -90,17 +90,82 @@ def test_reader_follows_segments_in_order_and_skips_a_torn_line(tmp_path: Path) 
     journal.unlock()
 
 
-def test_a_partial_line_is_read_once_it_is_complete(tmp_path: Path) -> None:
+def test_a_partial_entry_is_read_once_it_is_complete(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     first = journal.open()
     reader = JournalReader(tmp_path)
-    line = b'{"kind":"start","record":' + msgspec.json.encode(record("p")) + b"}\n"
+    frame = encode_entry("start", record("p"))
     with open(segment_path(tmp_path, first), "ab") as handle:
-        handle.write(line[:30])
-        handle.flush()
-        assert list(reader.read()) == []
-        handle.write(line[30:])
+        for piece in (frame[:5], frame[5:30]):  # cut inside the header, then inside the metadata
+            handle.write(piece)
+            handle.flush()
+            assert list(reader.read()) == []
+        handle.write(frame[30:])
     assert [e.record.request_id for _, e in reader.read()] == ["p"]
+    journal.close()
+    journal.unlock()
+
+
+def test_bodies_and_stream_chunks_travel_as_raw_bytes_and_come_back_whole(tmp_path: Path) -> None:
+    rec = record("s", ended=True)
+    rec.request_body = b'{"messages":[{"content":"caf\xc3\xa9 \\n LRJ2"}]}\n\x00\xff'
+    rec.response_body = b""
+    rec.stream_chunks = [b'data: {"a":1}\n\n', b"", b"\xff\xfe not utf-8", b"data: [DONE]\n\n"]
+    rec.chunk_offsets_ms = [1.0, 2.0, 3.0, 4.0]
+    frame = encode_entry("start", rec)
+    # No base64: the bodies are in the frame as they are.
+    assert rec.request_body in frame
+    assert b"\xff\xfe not utf-8" in frame
+    journal = Journal(tmp_path)
+    journal.open()
+    journal.stage("start", rec)
+    journal.stage("end", rec)
+    journal.flush()
+    (_, start), (_, end) = list(JournalReader(tmp_path).read())
+    assert (start.kind, start.record) == ("start", rec)
+    assert (end.kind, end.record.request_body, end.record.stream_chunks) == ("end", b"", rec.stream_chunks)
+    # Encoding left the caller's record as it was.
+    assert rec.request_body.endswith(b"\x00\xff")
+    assert len(rec.stream_chunks) == 4
+    journal.close()
+    journal.unlock()
+
+
+def test_segments_of_the_earlier_line_format_are_still_read(tmp_path: Path) -> None:
+    legacy = tmp_path / "journal-00000001.jsonl"
+    lines = [
+        msgspec.json.encode({"kind": "start", "record": record("old")}),
+        msgspec.json.encode({"kind": "end", "record": record("old", ended=True)}),
+    ]
+    legacy.write_bytes(b"\n".join(lines) + b"\n")
+    journal = Journal(tmp_path)
+    second = journal.open()
+    assert second == 2
+    journal.stage("start", record("new"))
+    journal.flush()
+    reader = JournalReader(tmp_path)
+    got = [(seg, e.kind, e.record.request_id) for seg, e in reader.read()]
+    assert got == [(1, "start", "old"), (1, "end", "old"), (2, "start", "new")]
+    assert reader.completed == [1]
+    assert segment_path(tmp_path, 1) == legacy
+    journal.close()
+    journal.unlock()
+
+
+def test_a_damaged_segment_is_skipped_from_the_damage_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    journal = Journal(tmp_path, rotate_secs=3600)
+    first = journal.open()
+    journal.stage("start", record("before"))
+    journal.flush()
+    with open(segment_path(tmp_path, first), "ab") as handle:
+        handle.write(b"garbage that is not a frame header" * 3)
+        handle.write(encode_entry("start", record("lost")))
+    journal.rotate()
+    journal.stage("start", record("after"))
+    journal.flush()
+    got = [e.record.request_id for _, e in JournalReader(tmp_path).read()]
+    assert got == ["before", "after"]
+    assert "damaged" in caplog.text
     journal.close()
     journal.unlock()
 
@@ -235,6 +300,57 @@ async def test_a_killed_recorder_process_is_restarted_and_loses_nothing(
     with sqlite3.connect(tmp_path / "sessions.db") as conn:
         stored = [row[0] for row in conn.execute("SELECT request_id FROM session_stats")]
     assert sorted(stored) == sorted(ids)
+
+
+async def test_a_start_with_no_end_to_carry_it_is_journaled_soon(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """A long exchange is in the journal while it runs: were the gateway killed now, it would be recorded as
+    interrupted."""
+    gateway = await make_gateway(
+        session_recording={
+            "jsonl": {"enabled": False},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+        }
+    )
+    upstream.default = Reply(answer=Answer(text="slow"), delay_before_headers=1.0)
+    body = {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session:
+        call = asyncio.create_task(
+            session.post(f"{gateway.url}/v1/chat/completions", json=body, headers={"x-request-id": "long-one"})
+        )
+        found: list[tuple[str, str]] = []
+        for _ in range(40):
+            await asyncio.sleep(0.02)
+            found = [(e.kind, e.record.request_id) for _, e in JournalReader(tmp_path / "journal").read()]
+            if found:
+                break
+        assert found == [("start", "long-one")]
+        assert not call.done()
+        async with await call as response:
+            assert response.status == 200
+
+
+@pytest.mark.parametrize("sched_idle", [True, False])
+async def test_the_recorder_process_runs_below_the_gateway(
+    make_gateway: GatewayFactory, tmp_path: Path, sched_idle: bool
+) -> None:
+    gateway = await make_gateway(
+        session_recording={
+            "jsonl": {"enabled": False},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+            "worker": {"nice": 7, "sched_idle": sched_idle},
+        }
+    )
+    assert gateway.app is not None
+    capture = gateway.app[GATEWAY].capture
+    assert capture is not None
+    pid = capture.worker.pid
+    assert pid is not None
+    assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0) == 7
+    assert os.sched_getscheduler(pid) == (os.SCHED_IDLE if sched_idle else os.SCHED_OTHER)
 
 
 def test_usage_tally_sums_per_provider_model_and_priced_model() -> None:

@@ -140,6 +140,10 @@ class WorkerConfig(_Strict):
     """Scheduling niceness added to the recorder process (0-19). At 19, recording only uses CPU that requests
     leave: when every core is busy it falls behind (the journal on disk holds the backlog) and catches up when
     the load drops; lower values make it keep pace at the cost of request throughput."""
+    sched_idle: bool = True
+    """Run the recorder process in Linux's idle scheduling class (`SCHED_IDLE`): it gets a core only when no
+    request handling wants it and never preempts the gateway. Where the class does not exist, a warning is
+    logged and `nice` alone applies. `false` keeps the normal class (with `nice`)."""
 
 
 class RecordingEncryptionConfig(_Strict):

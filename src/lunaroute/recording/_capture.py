@@ -1,12 +1,15 @@
 """`Capture`: the recorder's front door for the server.
 
 `begin(record)` is called before the upstream call and `end(record)` before the client is told the response is
-complete; both only append to the journal (a start is staged and written with the next end, one `write()`). The recorder process (`recording.worker`) follows the journal, derives the session events and
-writes the stores; nothing of that runs on the gateway's event loop.
+complete; both only append to the journal (a start is staged and written with the next end, one `write()`, or
+on its own after `START_FLUSH_SECS` when no end came to carry it). The recorder process (`recording.worker`)
+follows the journal, derives the session events and writes the stores; nothing of that runs on the gateway's
+event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -20,6 +23,9 @@ from lunaroute.types import ExchangeRecord
 __all__ = ["Capture", "CaptureStats"]
 
 _log = logging.getLogger("lunaroute.recording.capture")
+START_FLUSH_SECS = 0.05
+"""A start staged this long without an end to carry it is written on its own, so an exchange still running when
+the gateway is killed is recorded as `interrupted`."""
 
 
 @dataclass(slots=True)
@@ -42,6 +48,7 @@ class Capture:
         self._sample_rate = sample_rate
         self._skipped: set[str] = set()
         self._closed = False
+        self._start_timer: asyncio.TimerHandle | None = None
 
     @property
     def recorder_stats(self) -> WorkerStats:
@@ -71,6 +78,18 @@ class Capture:
             return
         self.journal.stage("start", record)
         self.stats.begun += 1
+        if self._start_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._flush()
+                return
+            self._start_timer = loop.call_later(START_FLUSH_SECS, self._flush_starts)
+
+    def _flush_starts(self) -> None:
+        self._start_timer = None
+        if not self._closed:
+            self._flush()
 
     def end(self, record: ExchangeRecord) -> None:
         """The exchange is over (the record holds its outcome). Call before the client sees the end: the entry
@@ -99,6 +118,9 @@ class Capture:
     async def aclose(self) -> None:
         """Close the journal, let the recorder process record all of it and exit, then release the journal."""
         self._closed = True
+        if self._start_timer is not None:
+            self._start_timer.cancel()
+            self._start_timer = None
         self._flush()
         self.journal.close()
         try:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +30,7 @@ def _run(records_: list[ExchangeRecord], order: list[int], tracker: SessionTrack
             out += _encoded(events_at_start(record, tracker))
         else:
             # The recorder process reads an exchange's end back from the journal: another record, same body.
-            end = dataclasses.replace(record, request_body=bytes(record.request_body)) if copy_end else record
+            end = msgspec.structs.replace(record, request_body=bytes(record.request_body)) if copy_end else record
             out += _encoded(events_at_end(end, tracker))
     return out
 
@@ -40,7 +39,7 @@ def _run(records_: list[ExchangeRecord], order: list[int], tracker: SessionTrack
 @given(
     # An unusable arrival time is recorded as the time of recording: keep the clock out of the comparison.
     st.lists(
-        records().map(lambda r: dataclasses.replace(r, started_at=T0)),
+        records().map(lambda r: msgspec.structs.replace(r, started_at=T0)),
         min_size=1,
         max_size=3,
         unique_by=lambda r: r.request_id,
@@ -64,9 +63,9 @@ def test_an_end_with_another_request_is_read_again() -> None:
     request = body({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     start = exchange(Endpoint.OPENAI_CHAT, request, request_headers=[("session_id", "first")])
     assert events_at_start(start, tracker)[0].session_id == "first"
-    end = dataclasses.replace(start, request_headers=[("session_id", "second")])
+    end = msgspec.structs.replace(start, request_headers=[("session_id", "second")])
     assert {e.session_id for e in events_at_end(end, tracker)} == {"second"}
-    other_body = dataclasses.replace(start, request_body=body({"model": "m", "messages": []}))
+    other_body = msgspec.structs.replace(start, request_body=body({"model": "m", "messages": []}))
     events_at_start(start, tracker)
     assert one(events_at_end(other_body, tracker), type(events_at_end(start, tracker)[-1])).session_id == "first"
 

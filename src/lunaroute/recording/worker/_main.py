@@ -234,9 +234,24 @@ def main() -> int:
         sys.stderr.write(f"lunaroute recorder: unreadable start line: {exc}\n")
         return 2
     configure_logging(spec.log_level, spec.log_format)
-    if spec.recording.worker.nice:
-        os.nice(spec.recording.worker.nice)
+    _lower_priority(spec.recording.worker.nice, spec.recording.worker.sched_idle)
     return asyncio.run(_run(spec))
+
+
+def _lower_priority(nice: int, sched_idle: bool) -> None:
+    """Give the gateway's request handling the CPU first: `nice`, and the idle scheduling class if asked."""
+    if nice:
+        os.nice(nice)
+    if not sched_idle:
+        return
+    policy = getattr(os, "SCHED_IDLE", None)
+    if policy is None:
+        _log.warning("session_recording.worker.sched_idle: this platform has no idle scheduling class; nice only")
+        return
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+    except OSError as exc:
+        _log.warning("session_recording.worker.sched_idle: could not enter the idle class (%s); nice only", exc)
 
 
 async def _run(spec: WorkerSpec) -> int:
