@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -18,9 +19,10 @@ import pytest
 
 from lunaroute.config import config_from_mapping
 from lunaroute.errors import ConfigError
+from lunaroute.recording import read_session_file
 from lunaroute.recording._journal import Journal, JournalReader, encode_entry, segment_path, segments
 from lunaroute.recording._setup import open_recording
-from lunaroute.recording.events import Completed, SessionEvent
+from lunaroute.recording.events import Completed, ResponseRecorded, SessionEvent, Started
 from lunaroute.recording.recorder import Recorder
 from lunaroute.recording.worker._consume import JournalConsumer, UsageTally
 from lunaroute.recording.worker._protocol import UsageReport
@@ -112,18 +114,20 @@ def test_bodies_and_stream_chunks_travel_as_raw_bytes_and_come_back_whole(tmp_pa
     rec.response_body = b""
     rec.stream_chunks = [b'data: {"a":1}\n\n', b"", b"\xff\xfe not utf-8", b"data: [DONE]\n\n"]
     rec.chunk_offsets_ms = [1.0, 2.0, 3.0, 4.0]
-    frame = encode_entry("start", rec)
+    frame = encode_entry("full", rec)
     # No base64: the bodies are in the frame as they are.
     assert rec.request_body in frame
     assert b"\xff\xfe not utf-8" in frame
     journal = Journal(tmp_path)
     journal.open()
-    journal.stage("start", rec)
-    journal.stage("end", rec)
+    for kind in ("start", "end", "full"):
+        journal.stage(kind, rec)
     journal.flush()
-    (_, start), (_, end) = list(JournalReader(tmp_path).read())
-    assert (start.kind, start.record) == ("start", rec)
+    (_, start), (_, end), (_, full) = list(JournalReader(tmp_path).read())
+    # A start leaves the response out, an end the request body; a full entry is the whole record.
+    assert (start.kind, start.record.request_body, start.record.stream_chunks) == ("start", rec.request_body, [])
     assert (end.kind, end.record.request_body, end.record.stream_chunks) == ("end", b"", rec.stream_chunks)
+    assert (full.kind, full.record) == ("full", rec)
     # Encoding left the caller's record as it was.
     assert rec.request_body.endswith(b"\x00\xff")
     assert len(rec.stream_chunks) == 4
@@ -330,6 +334,49 @@ async def test_a_start_with_no_end_to_carry_it_is_journaled_soon(
         assert not call.done()
         async with await call as response:
             assert response.status == 200
+
+
+@pytest.mark.parametrize("slow", [False, True])
+async def test_a_fallback_is_recorded_as_begun_on_the_first_provider(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path, slow: bool
+) -> None:
+    """The start is written as the exchange began (first provider), whether it is written with the end (a fast
+    exchange) or on its own first (a slow one); the end names the provider that answered."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    providers = {
+        "main": {"provider_type": "openai", "base_url": f"http://127.0.0.1:{closed}/v1"},
+        "spare": {"provider_type": "openai", "base_url": upstream.openai_base_url},
+    }
+    gateway = await make_gateway(
+        providers=providers,
+        routing={"rules": [{"name": "all", "primary": "main", "fallbacks": ["spare"]}]},
+        session_recording={
+            "jsonl": {"directory": str(tmp_path / "sessions")},
+            "sqlite": {"enabled": False},
+            "journal_directory": str(tmp_path / "journal"),
+        },
+    )
+    upstream.default = Reply(answer=Answer(text="from the spare"), delay_before_headers=0.2 if slow else 0.0)
+    body = {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{gateway.url}/v1/chat/completions", json=body, headers={"session_id": "fb-session"}
+        ) as response:
+            assert response.status == 200
+            await response.read()
+    assert gateway.app is not None
+    capture = gateway.app[GATEWAY].capture
+    assert capture is not None
+    await asyncio.wait_for(capture.drain(), 30)
+    [path] = (tmp_path / "sessions").rglob("fb-session.jsonl")
+    events = read_session_file(path).events
+    [started] = [e for e in events if isinstance(e, Started)]
+    [response_event] = [e for e in events if isinstance(e, ResponseRecorded)]
+    assert started.provider == "main"
+    assert response_event.response_text == "from the spare"
+    assert [e.success for e in events if isinstance(e, Completed)] == [True]
 
 
 @pytest.mark.parametrize("sched_idle", [True, False])

@@ -1,8 +1,8 @@
 """`Capture`: the recorder's front door for the server.
 
 `begin(record)` is called before the upstream call and `end(record)` before the client is told the response is
-complete; both only append to the journal (a start is staged and written with the next end, one `write()`, or
-on its own after `START_FLUSH_SECS` when no end came to carry it). The recorder process (`recording.worker`)
+complete; both only append to the journal. An exchange that ends within `START_FLUSH_SECS` is written once, start
+and end together (one encode, one `write()`); a longer one has its start written when it is that old. The recorder process (`recording.worker`)
 follows the journal, derives the session events and writes the stores; nothing of that runs on the gateway's
 event loop.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from lunaroute.recording._journal import Journal
@@ -24,8 +25,19 @@ __all__ = ["Capture", "CaptureStats"]
 
 _log = logging.getLogger("lunaroute.recording.capture")
 START_FLUSH_SECS = 0.05
-"""A start staged this long without an end to carry it is written on its own, so an exchange still running when
-the gateway is killed is recorded as `interrupted`."""
+"""An exchange still running this long after it began has its start written on its own, so that it is recorded
+as `interrupted` if the gateway is killed; a shorter one is written once, start and end together, when it ends."""
+
+_RoutedFields = tuple[str | None, str | None, str | None, bool, float | None]
+
+
+def _routed_fields(record: ExchangeRecord) -> _RoutedFields:
+    """What `RecordingTap.routed` may change after the start (a fallback re-routes)."""
+    return (record.provider, record.provider_dialect, record.model_sent, record.translated, record.upstream_sent_ms)
+
+
+def _set_routed_fields(record: ExchangeRecord, fields: _RoutedFields) -> None:
+    (record.provider, record.provider_dialect, record.model_sent, record.translated, record.upstream_sent_ms) = fields  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
@@ -49,6 +61,8 @@ class Capture:
         self._skipped: set[str] = set()
         self._closed = False
         self._start_timer: asyncio.TimerHandle | None = None
+        self._pending: dict[str, tuple[ExchangeRecord, float, _RoutedFields]] = {}
+        """Begun exchanges whose start is not written yet: request id → (record, when begun, routed fields then)."""
 
     @property
     def recorder_stats(self) -> WorkerStats:
@@ -69,43 +83,81 @@ class Capture:
         return int.from_bytes(digest, "big") / 2**64 < self._sample_rate
 
     def begin(self, record: ExchangeRecord) -> None:
-        """The request is about to go upstream (or was rejected). Non-blocking."""
+        """The request is about to go upstream (or was rejected). Non-blocking: nothing is encoded or written."""
         if self._closed:
             return
         if not self._sampled(record):
             self._skipped.add(record.request_id)
             self.stats.sampled_out += 1
             return
-        self.journal.stage("start", record)
         self.stats.begun += 1
+        self._pending[record.request_id] = (record, time.monotonic(), _routed_fields(record))
         if self._start_timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self._flush()
-                return
-            self._start_timer = loop.call_later(START_FLUSH_SECS, self._flush_starts)
+            self._arm(START_FLUSH_SECS)
 
-    def _flush_starts(self) -> None:
+    def _arm(self, delay: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a tool, a test): write the starts now
+            self._write_old_starts(float("inf"))
+            return
+        self._start_timer = loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
         self._start_timer = None
-        if not self._closed:
-            self._flush()
+        if self._closed:
+            return
+        self._write_old_starts(START_FLUSH_SECS)
+        if self._pending:
+            oldest = next(iter(self._pending.values()))[1]
+            self._arm(max(0.0, oldest + START_FLUSH_SECS - time.monotonic()))
+
+    def _write_old_starts(self, age: float) -> None:
+        """Write the starts of the exchanges begun at least `age` seconds ago (every one for `inf`)."""
+        now = time.monotonic()
+        while self._pending:
+            request_id, (record, begun, routed) = next(iter(self._pending.items()))
+            if age != float("inf") and now - begun < age:
+                break
+            del self._pending[request_id]
+            self._stage_start(record, routed)
+        self._flush()
+
+    def _stage_start(self, record: ExchangeRecord, routed: _RoutedFields) -> None:
+        """Stage the start as it was when the exchange began."""
+        current = _routed_fields(record)
+        if current == routed:
+            self.journal.stage("start", record)
+            return
+        _set_routed_fields(record, routed)
+        try:
+            self.journal.stage("start", record)
+        finally:
+            _set_routed_fields(record, current)
 
     def end(self, record: ExchangeRecord) -> None:
         """The exchange is over (the record holds its outcome). Call before the client sees the end: the entry
-        (with any staged starts) is in the journal when this returns — one `write()`, to the page cache."""
+        is in the journal when this returns — one `write()`, to the page cache. An exchange whose start is not
+        written yet is written as one entry, start and end together."""
         if self._closed:
             return
         if record.request_id in self._skipped:
             self._skipped.discard(record.request_id)
             return
-        self.journal.stage("end", record)
+        pending = self._pending.pop(record.request_id, None)
+        if pending is not None and pending[2] == _routed_fields(record):
+            self.journal.stage("full", record)
+        else:
+            if pending is not None:
+                self._stage_start(record, pending[2])
+            self.journal.stage("end", record)
         self.stats.ended += 1
         self._flush()
 
     async def drain(self) -> None:
-        """Wait until everything journaled so far is recorded and flushed by the recorder process."""
-        self._flush()
+        """Wait until everything journaled so far is recorded and flushed by the recorder process (the starts of
+        exchanges still running are written first)."""
+        self._write_old_starts(float("inf"))
         await self.worker.sync()
 
     def _flush(self) -> None:
@@ -121,7 +173,7 @@ class Capture:
         if self._start_timer is not None:
             self._start_timer.cancel()
             self._start_timer = None
-        self._flush()
+        self._write_old_starts(float("inf"))
         self.journal.close()
         try:
             await self.worker.stop()

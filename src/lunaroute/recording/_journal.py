@@ -37,8 +37,12 @@ _log = logging.getLogger("lunaroute.recording.journal")
 _LOCK_POLL_SECS = 0.05
 
 
+Kind = Literal["start", "end", "full"]
+"""`start`: the exchange began (with the request body); `end`: it ended (without it); `full`: both at once."""
+
+
 class JournalEntry(msgspec.Struct, frozen=True):
-    kind: Literal["start", "end"]
+    kind: Kind
     record: ExchangeRecord
 
 
@@ -46,7 +50,7 @@ class _Meta(msgspec.Struct, frozen=True):
     """A frame's metadata: the record without its bodies, and the lengths of the bodies in the payload (request
     body, response body, then each stream chunk)."""
 
-    kind: Literal["start", "end"]
+    kind: Kind
     record: ExchangeRecord
     request_len: int = 0
     response_len: int = 0
@@ -86,18 +90,19 @@ def segments(directory: Path) -> list[int]:
     return sorted(found)
 
 
-def encode_entry(kind: Literal["start", "end"], record: ExchangeRecord) -> bytes:
-    """One frame. The record's bodies travel as raw payload bytes; an end entry leaves the request body out."""
-    request = record.request_body if kind == "start" else b""
-    response, chunks = record.response_body, record.stream_chunks
-    saved = record.request_body
+def encode_entry(kind: Kind, record: ExchangeRecord) -> bytes:
+    """One frame. The record's bodies travel as raw payload bytes; an end entry leaves the request body out, a
+    start entry the response."""
+    saved = record.request_body, record.response_body, record.stream_chunks
+    request = saved[0] if kind != "end" else b""
+    response, chunks = (b"", []) if kind == "start" else (saved[1], saved[2])
     record.request_body, record.response_body, record.stream_chunks = b"", b"", []
     try:
         meta = _encoder.encode(
             _Meta(kind, record, len(request), len(response), [len(c) for c in chunks] if chunks else [])
         )
     finally:
-        record.request_body, record.response_body, record.stream_chunks = saved, response, chunks
+        record.request_body, record.response_body, record.stream_chunks = saved
     payload_len = len(request) + len(response) + sum(map(len, chunks))
     return b"".join((_HEADER.pack(MAGIC, len(meta), payload_len), meta, request, response, *chunks))
 
@@ -156,7 +161,7 @@ class Journal:
         self._segment_bytes = 0
         self._opened_at = time.monotonic()
 
-    def stage(self, kind: Literal["start", "end"], record: ExchangeRecord) -> None:
+    def stage(self, kind: Kind, record: ExchangeRecord) -> None:
         """Encode an entry now and write it with the next `flush` (starts need no write of their own: what must
         reach the file before a client is answered is the end of its exchange). An end entry leaves the request
         body out: its start entry, earlier in the journal, has it."""

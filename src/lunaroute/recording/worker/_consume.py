@@ -1,7 +1,7 @@
 """`JournalConsumer`: turns the journal's entries into session events and hands them to the `Recorder`.
 
 Runs in the recorder process. It follows the segments the gateway writes (`JournalReader`), keeps each start's
-record until its end arrives (the end entry carries no request body), derives the events
+record until its end arrives (the end entry carries no request body; a `full` entry is both at once), derives the events
 (`events_at_start` / `events_at_end`), and deletes a segment once everything derived from it is flushed and no
 exchange begun in it is still open.
 """
@@ -83,6 +83,8 @@ class JournalConsumer:
             self._open[record.request_id] = (segment, record)
             self._emit(self._events("start", record))
             return
+        if entry.kind == "full":  # an exchange short enough to be journaled once, start and end together
+            self._emit(self._events("start", record))
         opened = self._open.pop(record.request_id, None)
         if opened is not None and not record.request_body:
             record.request_body = opened[1].request_body
