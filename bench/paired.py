@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lunaroute-paired-") as tmp, Procs(Path(tmp)).owned() as procs:
         work = Path(tmp)
+        work.chmod(0o711)  # nginx's unprivileged worker must reach the event-stream file inside
         env = _gateway_env(work, options.revision)
         upstream, upstream_kind = _start_upstream(procs, work, "auto")
         loaders = {}
