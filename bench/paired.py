@@ -11,6 +11,7 @@ shared machine. Prints a Markdown report and writes it to bench/results/paired.m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -104,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     wrk = ensure_tool("wrk", ("wrk",))
     variant, baseline = _variant(options.variant), _variant(_BASELINE)
     floor = variant.floor.minimum if variant.floor is not None and variant.floor.denominator == _BASELINE else None
-    lines: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="lunaroute-paired-") as tmp, Procs(Path(tmp)).owned() as procs:
+    with (
+        tempfile.TemporaryDirectory(prefix="lunaroute-paired-") as tmp,
+        Procs(Path(tmp)).owned() as procs,
+        contextlib.ExitStack() as stack,
+    ):
         work = Path(tmp)
         work.chmod(0o711)  # nginx's unprivileged worker must reach the event-stream file inside
         env = _gateway_env(work, options.revision)
@@ -114,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         for v in (baseline, variant):
             (work / f"load-{v.name}").mkdir()
             loaders[v.name] = Loader(work / f"load-{v.name}", LOAD_CORE, wrk, v.body)
-        gateways = {v.name: _Gateway(procs, work, env, v, upstream, "paired") for v in (baseline, variant)}
-        for gateway in gateways.values():
-            gateway.__enter__()
+        gateways = {
+            v.name: stack.enter_context(_Gateway(procs, work, env, v, upstream, "paired")) for v in (baseline, variant)
+        }
         paths = {baseline.name: baseline.path, variant.name: variant.path}
         urls = {name: f"http://127.0.0.1:{g.port}{paths[name]}" for name, g in gateways.items()}
         rows = []
@@ -143,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             quartiles = statistics.quantiles(ratios, n=4)
             rows.append((scenario, served, ratios, quartiles))
-        for gateway in gateways.values():
-            gateway.__exit__(None, None, None)
-        lines += _report(options, variant, baseline, floor, rows, upstream_kind)
+        lines = _report(options, variant, baseline, floor, rows, upstream_kind)
     text = "\n".join(lines) + "\n"
     print(text)
     options.output.parent.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,16 @@ def record(request_id: str, *, ended: bool = False) -> ExchangeRecord:
     return rec
 
 
+def sqlite_recording(tmp_path: Path, **extra: object) -> dict[str, object]:
+    """`session_recording` with SQLite only (in `tmp_path`) and the journal in `tmp_path / "journal"`."""
+    return {
+        "jsonl": {"enabled": False},
+        "sqlite": {"path": str(tmp_path / "sessions.db")},
+        "journal_directory": str(tmp_path / "journal"),
+        **extra,
+    }
+
+
 class ListWriter:
     """A store that keeps what it is given."""
 
@@ -255,15 +265,7 @@ async def test_a_store_that_cannot_open_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="recorder could not open its stores"):
         await open_recording(config)
     # The journal lock was released: a corrected config starts.
-    fixed = config_from_mapping(
-        {
-            "session_recording": {
-                "jsonl": {"enabled": False},
-                "sqlite": {"path": str(tmp_path / "sessions.db")},
-                "journal_directory": str(tmp_path / "journal"),
-            }
-        }
-    ).session_recording
+    fixed = config_from_mapping({"session_recording": sqlite_recording(tmp_path)}).session_recording
     stack = await open_recording(fixed)
     await stack.aclose()
 
@@ -271,13 +273,7 @@ async def test_a_store_that_cannot_open_stops_the_start(tmp_path: Path) -> None:
 async def test_a_killed_recorder_process_is_restarted_and_loses_nothing(
     upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
-    gateway = await make_gateway(
-        session_recording={
-            "jsonl": {"enabled": False},
-            "sqlite": {"path": str(tmp_path / "sessions.db")},
-            "journal_directory": str(tmp_path / "journal"),
-        }
-    )
+    gateway = await make_gateway(session_recording=sqlite_recording(tmp_path))
     upstream.default = Reply(answer=Answer(text="ok"))
     assert gateway.app is not None
     capture = gateway.app[GATEWAY].capture
@@ -306,18 +302,12 @@ async def test_a_killed_recorder_process_is_restarted_and_loses_nothing(
     assert sorted(stored) == sorted(ids)
 
 
-async def test_a_start_with_no_end_to_carry_it_is_journaled_soon(
+async def test_a_running_exchange_has_its_start_journaled_within_50_ms(
     upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
     """A long exchange is in the journal while it runs: were the gateway killed now, it would be recorded as
     interrupted."""
-    gateway = await make_gateway(
-        session_recording={
-            "jsonl": {"enabled": False},
-            "sqlite": {"path": str(tmp_path / "sessions.db")},
-            "journal_directory": str(tmp_path / "journal"),
-        }
-    )
+    gateway = await make_gateway(session_recording=sqlite_recording(tmp_path))
     upstream.default = Reply(answer=Answer(text="slow"), delay_before_headers=1.0)
     body = {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as session:
@@ -384,12 +374,7 @@ async def test_the_recorder_process_runs_below_the_gateway(
     make_gateway: GatewayFactory, tmp_path: Path, sched_idle: bool
 ) -> None:
     gateway = await make_gateway(
-        session_recording={
-            "jsonl": {"enabled": False},
-            "sqlite": {"path": str(tmp_path / "sessions.db")},
-            "journal_directory": str(tmp_path / "journal"),
-            "worker": {"nice": 7, "sched_idle": sched_idle},
-        }
+        session_recording=sqlite_recording(tmp_path, worker={"nice": 7, "sched_idle": sched_idle})
     )
     assert gateway.app is not None
     capture = gateway.app[GATEWAY].capture

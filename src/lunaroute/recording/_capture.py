@@ -19,7 +19,7 @@ from lunaroute.recording._journal import Journal
 from lunaroute.recording.extract import session_id_for
 from lunaroute.recording.worker._process import WorkerProcess
 from lunaroute.recording.worker._protocol import WorkerStats
-from lunaroute.types import ExchangeRecord
+from lunaroute.types import ExchangeRecord, ProviderDialect
 
 __all__ = ["Capture", "CaptureStats"]
 
@@ -28,7 +28,7 @@ START_FLUSH_SECS = 0.05
 """An exchange still running this long after it began has its start written on its own, so that it is recorded
 as `interrupted` if the gateway is killed; a shorter one is written once, start and end together, when it ends."""
 
-_RoutedFields = tuple[str | None, str | None, str | None, bool, float | None]
+_RoutedFields = tuple[str | None, ProviderDialect | None, str | None, bool, float | None]
 
 
 def _routed_fields(record: ExchangeRecord) -> _RoutedFields:
@@ -37,7 +37,7 @@ def _routed_fields(record: ExchangeRecord) -> _RoutedFields:
 
 
 def _set_routed_fields(record: ExchangeRecord, fields: _RoutedFields) -> None:
-    (record.provider, record.provider_dialect, record.model_sent, record.translated, record.upstream_sent_ms) = fields  # type: ignore[assignment]
+    (record.provider, record.provider_dialect, record.model_sent, record.translated, record.upstream_sent_ms) = fields
 
 
 @dataclass(slots=True)
@@ -99,7 +99,7 @@ class Capture:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop (a tool, a test): write the starts now
-            self._write_old_starts(float("inf"))
+            self._write_starts()
             return
         self._start_timer = loop.call_later(delay, self._on_timer)
 
@@ -107,17 +107,17 @@ class Capture:
         self._start_timer = None
         if self._closed:
             return
-        self._write_old_starts(START_FLUSH_SECS)
+        self._write_starts(older_than=START_FLUSH_SECS)
         if self._pending:
             oldest = next(iter(self._pending.values()))[1]
             self._arm(max(0.0, oldest + START_FLUSH_SECS - time.monotonic()))
 
-    def _write_old_starts(self, age: float) -> None:
-        """Write the starts of the exchanges begun at least `age` seconds ago (every one for `inf`)."""
+    def _write_starts(self, older_than: float = 0.0) -> None:
+        """Write the starts of the exchanges begun at least `older_than` seconds ago (by default every one)."""
         now = time.monotonic()
         while self._pending:
             request_id, (record, begun, routed) = next(iter(self._pending.items()))
-            if age != float("inf") and now - begun < age:
+            if now - begun < older_than:
                 break
             del self._pending[request_id]
             self._stage_start(record, routed)
@@ -157,7 +157,7 @@ class Capture:
     async def drain(self) -> None:
         """Wait until everything journaled so far is recorded and flushed by the recorder process (the starts of
         exchanges still running are written first)."""
-        self._write_old_starts(float("inf"))
+        self._write_starts()
         await self.worker.sync()
 
     def _flush(self) -> None:
@@ -173,7 +173,7 @@ class Capture:
         if self._start_timer is not None:
             self._start_timer.cancel()
             self._start_timer = None
-        self._write_old_starts(float("inf"))
+        self._write_starts()
         self.journal.close()
         try:
             await self.worker.stop()
