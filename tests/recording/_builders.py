@@ -1,10 +1,17 @@
-"""Builders for the recording tests: realistic per-request event sequences and a flaky writer."""
+"""Builders for the recording tests: exchange records, realistic per-request event sequences, a flaky writer, and
+one request through a recording gateway read back from its session file."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
+import aiohttp
+
+from lunaroute.recording import read_session_file
 from lunaroute.recording.events import (
     Completed,
     RequestRecorded,
@@ -19,6 +26,9 @@ from lunaroute.recording.events import (
     ToolStats,
     ToolUsageSummary,
 )
+from lunaroute.server._gateway import GATEWAY
+from lunaroute.testing import GatewayServer
+from lunaroute.types import Endpoint, ExchangeRecord
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -142,3 +152,43 @@ class FlakyWriter:
 
     async def close(self) -> None:
         self.closed = True
+
+
+def record(request_id: str, *, ended: bool = False) -> ExchangeRecord:
+    body = b'{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}'
+    rec = ExchangeRecord(
+        request_id=request_id,
+        started_at=time.time(),
+        listener="openai",
+        endpoint=Endpoint.OPENAI_CHAT,
+        method="POST",
+        path="/v1/chat/completions",
+        request_headers=[("user-agent", "test/1")],
+        request_body=body,
+        model_requested="gpt-x",
+        is_streaming=False,
+    )
+    if ended:
+        rec.provider, rec.status, rec.outcome = "openai", 200, "ok"
+        rec.response_body = b'{"id":"c","object":"chat.completion","model":"gpt-x","choices":[]}'
+        rec.finished_ms = 1.0
+    return rec
+
+
+async def recorded_events(
+    gateway: GatewayServer, sessions: Path, session_id: str, body: dict[str, object]
+) -> list[SessionEvent]:
+    """POST `body` to the gateway's chat completions in session `session_id`, wait until the recorder has written
+    it, and return the events of that session's JSONL file (under `sessions`)."""
+    async with aiohttp.ClientSession() as client:
+        async with client.post(
+            f"{gateway.url}/v1/chat/completions", json=body, headers={"session_id": session_id}
+        ) as response:
+            assert response.status == 200
+            await response.read()
+    assert gateway.app is not None
+    capture = gateway.app[GATEWAY].capture
+    assert capture is not None
+    await asyncio.wait_for(capture.drain(), 30)
+    [path] = sessions.rglob(f"{session_id}.jsonl")
+    return list(read_session_file(path).events)

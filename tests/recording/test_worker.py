@@ -1,6 +1,6 @@
-"""The journal and the recorder process: segments followed in order, torn lines skipped, segments deleted only
-when everything begun in them has ended and is flushed, one gateway per journal, a store that cannot open stops
-the start, and a recorder process that dies is restarted without losing an exchange."""
+"""The recorder process: segments recycled only when everything begun in them has ended and is flushed, one gateway
+per journal, a store that cannot open stops the start, and a recorder process that dies is restarted without losing
+an exchange."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ import os
 import signal
 import socket
 import sqlite3
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
-import msgspec
 import pytest
 
 from lunaroute.config import config_from_mapping
 from lunaroute.errors import ConfigError
-from lunaroute.recording import read_session_file
-from lunaroute.recording._journal import Journal, JournalReader, encode_entry, segment_path, segments
+from lunaroute.recording._journal import Journal
+from lunaroute.recording._journal_reader import JournalReader
+from lunaroute.recording._segments import segments
 from lunaroute.recording._setup import open_recording
 from lunaroute.recording.events import Completed, ResponseRecorded, SessionEvent, Started
 from lunaroute.recording.recorder import Recorder
@@ -28,28 +27,8 @@ from lunaroute.recording.worker._consume import JournalConsumer, UsageTally
 from lunaroute.recording.worker._protocol import UsageReport
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, Reply
-from lunaroute.types import Endpoint, ExchangeRecord
 
-
-def record(request_id: str, *, ended: bool = False) -> ExchangeRecord:
-    body = b'{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}'
-    rec = ExchangeRecord(
-        request_id=request_id,
-        started_at=time.time(),
-        listener="openai",
-        endpoint=Endpoint.OPENAI_CHAT,
-        method="POST",
-        path="/v1/chat/completions",
-        request_headers=[("user-agent", "test/1")],
-        request_body=body,
-        model_requested="gpt-x",
-        is_streaming=False,
-    )
-    if ended:
-        rec.provider, rec.status, rec.outcome = "openai", 200, "ok"
-        rec.response_body = b'{"id":"c","object":"chat.completion","model":"gpt-x","choices":[]}'
-        rec.finished_ms = 1.0
-    return rec
+from ._builders import record, recorded_events
 
 
 def sqlite_recording(tmp_path: Path, **extra: object) -> dict[str, object]:
@@ -78,110 +57,6 @@ class ListWriter:
 
     async def close(self) -> None:
         return None
-
-
-def test_reader_follows_segments_in_order_and_skips_a_torn_line(tmp_path: Path) -> None:
-    journal = Journal(tmp_path, rotate_secs=3600)
-    first = journal.open()
-    journal.stage("start", record("a"))
-    journal.flush()
-    reader = JournalReader(tmp_path)
-    assert [(seg, e.record.request_id) for seg, e in reader.read()] == [(first, "a")]
-    journal.rotate()
-    journal.stage("end", record("a", ended=True))
-    journal.flush()
-    # A torn entry at the end of the closed first segment is skipped, not mis-read.
-    with open(segment_path(tmp_path, first), "ab") as handle:
-        handle.write(encode_entry("start", record("torn"))[:40])
-    entries = [(seg, e.kind, e.record.request_id) for seg, e in reader.read()]
-    assert entries == [(first + 1, "end", "a")]
-    assert reader.completed == [first]
-    # The end entry leaves the request body out: the start has it.
-    assert list(JournalReader(tmp_path).read())[-1][1].record.request_body == b""
-    journal.close()
-    journal.unlock()
-
-
-def test_a_partial_entry_is_read_once_it_is_complete(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
-    first = journal.open()
-    reader = JournalReader(tmp_path)
-    frame = encode_entry("start", record("p"))
-    with open(segment_path(tmp_path, first), "ab") as handle:
-        for piece in (frame[:5], frame[5:30]):  # cut inside the header, then inside the metadata
-            handle.write(piece)
-            handle.flush()
-            assert list(reader.read()) == []
-        handle.write(frame[30:])
-    assert [e.record.request_id for _, e in reader.read()] == ["p"]
-    journal.close()
-    journal.unlock()
-
-
-def test_bodies_and_stream_chunks_travel_as_raw_bytes_and_come_back_whole(tmp_path: Path) -> None:
-    rec = record("s", ended=True)
-    rec.request_body = b'{"messages":[{"content":"caf\xc3\xa9 \\n LRJ2"}]}\n\x00\xff'
-    rec.response_body = b""
-    rec.stream_chunks = [b'data: {"a":1}\n\n', b"", b"\xff\xfe not utf-8", b"data: [DONE]\n\n"]
-    rec.chunk_offsets_ms = [1.0, 2.0, 3.0, 4.0]
-    frame = encode_entry("full", rec)
-    # No base64: the bodies are in the frame as they are.
-    assert rec.request_body in frame
-    assert b"\xff\xfe not utf-8" in frame
-    journal = Journal(tmp_path)
-    journal.open()
-    for kind in ("start", "end", "full"):
-        journal.stage(kind, rec)
-    journal.flush()
-    (_, start), (_, end), (_, full) = list(JournalReader(tmp_path).read())
-    # A start leaves the response out, an end the request body; a full entry is the whole record.
-    assert (start.kind, start.record.request_body, start.record.stream_chunks) == ("start", rec.request_body, [])
-    assert (end.kind, end.record.request_body, end.record.stream_chunks) == ("end", b"", rec.stream_chunks)
-    assert (full.kind, full.record) == ("full", rec)
-    # Encoding left the caller's record as it was.
-    assert rec.request_body.endswith(b"\x00\xff")
-    assert len(rec.stream_chunks) == 4
-    journal.close()
-    journal.unlock()
-
-
-def test_segments_of_the_earlier_line_format_are_still_read(tmp_path: Path) -> None:
-    legacy = tmp_path / "journal-00000001.jsonl"
-    lines = [
-        msgspec.json.encode({"kind": "start", "record": record("old")}),
-        msgspec.json.encode({"kind": "end", "record": record("old", ended=True)}),
-    ]
-    legacy.write_bytes(b"\n".join(lines) + b"\n")
-    journal = Journal(tmp_path)
-    second = journal.open()
-    assert second == 2
-    journal.stage("start", record("new"))
-    journal.flush()
-    reader = JournalReader(tmp_path)
-    got = [(seg, e.kind, e.record.request_id) for seg, e in reader.read()]
-    assert got == [(1, "start", "old"), (1, "end", "old"), (2, "start", "new")]
-    assert reader.completed == [1]
-    assert segment_path(tmp_path, 1) == legacy
-    journal.close()
-    journal.unlock()
-
-
-def test_a_damaged_segment_is_skipped_from_the_damage_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    journal = Journal(tmp_path, rotate_secs=3600)
-    first = journal.open()
-    journal.stage("start", record("before"))
-    journal.flush()
-    with open(segment_path(tmp_path, first), "ab") as handle:
-        handle.write(b"garbage that is not a frame header" * 3)
-        handle.write(encode_entry("start", record("lost")))
-    journal.rotate()
-    journal.stage("start", record("after"))
-    journal.flush()
-    got = [e.record.request_id for _, e in JournalReader(tmp_path).read()]
-    assert got == ["before", "after"]
-    assert "damaged" in caplog.text
-    journal.close()
-    journal.unlock()
 
 
 async def test_segments_are_deleted_only_when_their_exchanges_ended_and_were_flushed(tmp_path: Path) -> None:
@@ -350,18 +225,7 @@ async def test_a_fallback_is_recorded_as_begun_on_the_first_provider(
     )
     upstream.default = Reply(answer=Answer(text="from the spare"), delay_before_headers=0.2 if slow else 0.0)
     body = {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-            f"{gateway.url}/v1/chat/completions", json=body, headers={"session_id": "fb-session"}
-        ) as response:
-            assert response.status == 200
-            await response.read()
-    assert gateway.app is not None
-    capture = gateway.app[GATEWAY].capture
-    assert capture is not None
-    await asyncio.wait_for(capture.drain(), 30)
-    [path] = (tmp_path / "sessions").rglob("fb-session.jsonl")
-    events = read_session_file(path).events
+    events = await recorded_events(gateway, tmp_path / "sessions", "fb-session", body)
     [started] = [e for e in events if isinstance(e, Started)]
     [response_event] = [e for e in events if isinstance(e, ResponseRecorded)]
     assert started.provider == "main"

@@ -45,18 +45,35 @@ def client_ip_for(remote: str | None, mode: Literal["none", "anonymized", "full"
 
 
 class RecordingTap:
-    """Fills one `ExchangeRecord` as the exchange goes, and hands it to the `Capture` at begin and end."""
+    """Fills one `ExchangeRecord` as the exchange goes, and hands it to the `Capture` at begin and end.
 
-    __slots__ = ("_begun", "_capture", "_ended", "_limit", "_size", "_started", "record")
+    A stream chunk costs two list appends and a clock read (`chunk`): the chunks' arrival times are kept as
+    `perf_counter` readings and turned into the record's millisecond offsets once, when the exchange ends."""
+
+    __slots__ = (
+        "_add_chunk",
+        "_add_time",
+        "_begun",
+        "_capture",
+        "_ended",
+        "_room",
+        "_started",
+        "_times",
+        "record",
+    )
 
     def __init__(self, capture: Capture, record: ExchangeRecord, *, started: float, limit: int) -> None:
         self._capture = capture
         self.record = record
         self._started = started
-        self._limit = limit
-        self._size = 0
+        self._room = limit
         self._begun = False
         self._ended = False
+        chunks: list[bytes] = []
+        record.stream_chunks = chunks
+        self._times: list[float] = []
+        self._add_chunk = chunks.append
+        self._add_time = self._times.append
 
     def _ms(self) -> float:
         return (time.perf_counter() - self._started) * 1000.0
@@ -79,23 +96,24 @@ class RecordingTap:
         self.record.response_headers = list(headers)
 
     def chunk(self, data: bytes) -> None:
-        record = self.record
-        offset = self._ms()
-        if record.first_byte_ms is None:
-            record.first_byte_ms = offset
-        if self._size + len(data) > self._limit:
-            record.response_truncated = True
+        """A stream chunk was relayed to the client. Past the capture limit only its arrival is noted."""
+        room = self._room - len(data)
+        if room >= 0:
+            self._room = room
+            self._add_chunk(data)
+            self._add_time(time.perf_counter())
             return
-        self._size += len(data)
-        record.stream_chunks.append(data)
-        record.chunk_offsets_ms.append(offset)
+        self._room = -1  # full: no later chunk is kept either, so the recorded stream has no gap
+        self.record.response_truncated = True
+        if self.record.first_byte_ms is None and not self._times:
+            self.record.first_byte_ms = self._ms()
 
     def body(self, data: bytes) -> None:
         record = self.record
         record.first_byte_ms = record.first_byte_ms or self._ms()
-        if len(data) > self._limit:
+        if len(data) > self._room:
             record.response_truncated = True
-            data = data[: self._limit]
+            data = data[: max(0, self._room)]
         record.response_body = data
 
     def finish(self, status: int | None, outcome: Outcome, error: str | None = None) -> None:
@@ -110,6 +128,11 @@ class RecordingTap:
         record.outcome = outcome
         record.error = error
         record.finished_ms = self._ms()
+        if self._times:
+            started = self._started
+            record.chunk_offsets_ms = [(t - started) * 1000.0 for t in self._times]
+            if record.first_byte_ms is None:
+                record.first_byte_ms = record.chunk_offsets_ms[0]
         if not self._begun:
             self._begun = True
             self._capture.begin(record)

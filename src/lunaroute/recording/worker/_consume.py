@@ -1,14 +1,13 @@
 """`JournalConsumer`: turns the journal's entries into session events and hands them to the `Recorder`.
 
 Runs in the recorder process. It follows the segments the gateway writes (`JournalReader`), keeps each start's
-record until its end arrives (the end entry carries no request body; a `full` entry is both at once), derives the events
-(`events_at_start` / `events_at_end`), and deletes a segment once everything derived from it is flushed and no
-exchange begun in it is still open.
+record until its end arrives (the end entry carries no request body; a `full` entry is both at once), derives the
+events (`events_at_start` / `events_at_end`), and recycles a segment (`_segments.discard`) once everything derived
+from it is flushed and no exchange begun in it is still open.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,9 @@ from typing import Literal
 
 import msgspec
 
-from lunaroute.recording._journal import JournalEntry, JournalReader, segment_path
+from lunaroute.recording._frames import JournalEntry
+from lunaroute.recording._journal_reader import JournalReader
+from lunaroute.recording._segments import discard
 from lunaroute.recording.events import Completed, ResponseRecorded, SessionEvent
 from lunaroute.recording.extract import SessionTracker, events_at_end, events_at_start
 from lunaroute.recording.recorder import Recorder
@@ -130,9 +131,11 @@ class JournalConsumer:
         return [n for n in self.reader.completed if oldest_open is None or n < oldest_open]
 
     def delete(self, numbers: list[int]) -> None:
+        """The segments are recorded: recycle them as spares for the gateway, or delete them."""
         for number in numbers:
-            with contextlib.suppress(FileNotFoundError):
-                segment_path(self.directory, number).unlink()
+            if number == self.reader.segment:
+                self.reader.release()
+            discard(self.directory, number)
         gone = set(numbers)
         self.reader.completed = [n for n in self.reader.completed if n not in gone]
 

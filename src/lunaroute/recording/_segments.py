@@ -1,0 +1,241 @@
+"""Journal segment files: their names, the mapped segments the gateway writes, and the spares they are recycled as.
+
+A segment is `journal-<n>.lrm`: a file of fixed size (`SEGMENT_BYTES`, more for an entry too large for one),
+memory-mapped by the gateway, which copies frames into it and then publishes them by storing the offset where
+the committed frames end in the file's 64-byte header (`LRJ3MAP\\0`, then that offset as a native 8-byte word).
+Readers read up to that offset and never beyond it, so a frame being copied, or left half-copied by a killed
+gateway, is never read. Writing into pages that are already in memory costs a copy; appending to a new file costs a
+system call and a page allocation for every page, several times more. So the recorder process does not delete a
+segment it has recorded: it renames it `spare-<n>.lrm` (at most `MAX_SPARES` of them), and the gateway's next
+segment is a spare renamed back, its pages still in memory. A new segment file has its blocks reserved
+(`posix_fallocate`) before it is mapped, so a full disk is an error when the segment is created, never a fault
+while writing. Where a file cannot be mapped, the gateway appends frames to `journal-<n>.lrj` instead; segments of
+the earlier line format (`journal-<n>.jsonl`) are still read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import mmap
+import os
+import sys
+import threading
+from pathlib import Path
+
+__all__ = [
+    "APPENDED",
+    "LEGACY",
+    "MAPPED",
+    "MAPPED_HEADER",
+    "MAX_SPARES",
+    "SEGMENT_BYTES",
+    "Fence",
+    "MappedSegment",
+    "MappedView",
+    "discard",
+    "is_no_space",
+    "segment_path",
+    "segments",
+]
+
+MAPPED = ".lrm"
+APPENDED = ".lrj"
+LEGACY = ".jsonl"
+SEGMENT_BYTES = 8 << 20
+MAPPED_HEADER = 64
+MAX_SPARES = 2
+_MAPPED_MAGIC = b"LRJ3MAP\x00"
+_COMMIT = slice(8, 16)
+_SPARE = "spare-"
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def segment_path(directory: Path, segment: int) -> Path:
+    """The file of segment `segment`: whichever of its formats exists (the mapped one when none does)."""
+    stem = f"journal-{segment:08d}"
+    for suffix in (MAPPED, APPENDED, LEGACY):
+        path = directory / (stem + suffix)
+        if path.exists():
+            return path
+    return directory / (stem + MAPPED)
+
+
+def segments(directory: Path) -> list[int]:
+    """The numbers of the segments in `directory`, ascending."""
+    found = set()
+    for path in directory.glob("journal-*"):
+        if path.suffix not in (MAPPED, APPENDED, LEGACY):
+            continue
+        stem = path.stem.removeprefix("journal-")
+        if stem.isdigit():
+            found.add(int(stem))
+    return sorted(found)
+
+
+class Fence:
+    """A full memory barrier for this thread: a lock released, then taken again.
+
+    Frames are copied into the shared pages and then published by one store of the commit offset. On x86 stores
+    become visible to other cores in program order; on weakly ordered CPUs (ARM) they need not, so the writer
+    fences between the copy and the commit store, and the reader between loading the commit offset and reading
+    the frames. A lock's release orders every earlier store before it and its acquire every later access after
+    it; a release followed by an acquire is a full barrier on every platform CPython runs on."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def __call__(self) -> None:
+        self._lock.release()
+        self._lock.acquire()
+
+
+class MappedSegment:
+    """The writing side of one mapped segment: `append` copies frames in and commits them."""
+
+    def __init__(self, number: int, capacity: int, region: mmap.mmap) -> None:
+        self.number = number
+        self.capacity = capacity
+        self.end = MAPPED_HEADER
+        self._map = region
+        self._commit = memoryview(region)[_COMMIT].cast("Q")
+        self._fence = Fence()
+
+    @classmethod
+    def create(cls, directory: Path, number: int, need: int = 0) -> MappedSegment:
+        """Segment `number`, ready for frames: a spare when one exists and `need` bytes fit in a standard segment,
+        else a new file with its blocks reserved. Raises `OSError` (ENOSPC on a full disk)."""
+        capacity = SEGMENT_BYTES
+        if MAPPED_HEADER + need > capacity:
+            capacity = -(-(MAPPED_HEADER + need) // mmap.PAGESIZE) * mmap.PAGESIZE
+        final = directory / f"journal-{number:08d}{MAPPED}"
+        fd, path = (_take_spare(directory) if capacity == SEGMENT_BYTES else None) or _new_file(directory, capacity)
+        try:
+            os.pwrite(fd, _MAPPED_MAGIC + MAPPED_HEADER.to_bytes(8, sys.byteorder), 0)
+            region = mmap.mmap(fd, capacity)
+            os.rename(path, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        finally:
+            os.close(fd)
+        return cls(number, capacity, region)
+
+    @property
+    def room(self) -> int:
+        return self.capacity - self.end
+
+    def append(self, pieces: list[bytes]) -> None:
+        """Copy `pieces` (whole frames, which fit in `room`) after the committed ones, then commit them all."""
+        region, at = self._map, self.end
+        for piece in pieces:
+            size = len(piece)
+            region[at : at + size] = piece
+            at += size
+        self._fence()
+        self._commit[0] = at
+        self.end = at
+
+    def close(self) -> None:
+        self._commit.release()
+        self._map.close()
+
+
+def _take_spare(directory: Path) -> tuple[int, Path] | None:
+    """Open a spare segment for writing (None when there is none of the standard size)."""
+    names = sorted(name for name in os.listdir(directory) if name.startswith(_SPARE) and name.endswith(MAPPED))
+    for name in names:
+        path = directory / name
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        if os.fstat(fd).st_size == SEGMENT_BYTES:
+            return fd, path
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return None
+
+
+def _new_file(directory: Path, capacity: int) -> tuple[int, Path]:
+    """A new file of `capacity` bytes with its blocks reserved, under a name readers ignore until it is ready."""
+    path = directory / f"new-{os.getpid()}{MAPPED}"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        _reserve(fd, capacity)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+    return fd, path
+
+
+def _reserve(fd: int, size: int) -> None:
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, size)
+        return
+    zeros = bytes(1 << 20)  # no fallocate (macOS): write the zeros, so the blocks exist before they are mapped
+    for at in range(0, size, len(zeros)):
+        os.pwrite(fd, zeros[: min(len(zeros), size - at)], at)
+
+
+def is_no_space(error: OSError) -> bool:
+    return error.errno in _NO_SPACE
+
+
+class MappedView:
+    """The reading side of one mapped segment: what is committed, read without ever passing the commit."""
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size < MAPPED_HEADER:
+                raise ValueError(f"{path.name} is shorter than its header")
+            self._map = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
+        self.size = size
+        self._commit = memoryview(self._map)[_COMMIT].cast("Q")
+        self._fence = Fence()
+        if self._map[: len(_MAPPED_MAGIC)] != _MAPPED_MAGIC:
+            self.close()
+            raise ValueError(f"{path.name} does not start with a mapped segment header")
+
+    def committed(self) -> int:
+        """The offset where the committed frames end (the frames before it are complete and visible)."""
+        end = self._commit[0]
+        self._fence()
+        if not MAPPED_HEADER <= end <= self.size:
+            raise ValueError(f"commit offset {end} outside the segment")
+        return end
+
+    def read(self, offset: int, budget: int) -> bytes:
+        """Committed bytes from `offset`, at most `budget` of them."""
+        end = min(self.committed(), offset + budget)
+        return self._map[offset:end] if end > offset else b""
+
+    def close(self) -> None:
+        self._commit.release()
+        self._map.close()
+
+
+def discard(directory: Path, segment: int) -> None:
+    """A recorded segment is no longer needed: keep it as a spare (a mapped one of the standard size, while there
+    are fewer than `MAX_SPARES`), else delete it."""
+    path = segment_path(directory, segment)
+    try:
+        if path.suffix == MAPPED and path.stat().st_size == SEGMENT_BYTES:
+            spares = [n for n in os.listdir(directory) if n.startswith(_SPARE)]
+            if len(spares) < MAX_SPARES:
+                os.replace(path, directory / f"{_SPARE}{segment:08d}{MAPPED}")
+                return
+        path.unlink()
+    except FileNotFoundError:
+        return
