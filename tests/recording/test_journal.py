@@ -312,3 +312,34 @@ def test_frames_of_the_earlier_version_with_json_metadata_are_still_read(tmp_pat
     assert got == [(1, "v2", body), (2, "v3", body)]
     journal.close()
     journal.unlock()
+
+
+def _resident_kib(path: Path) -> int:
+    """How much of `path`'s mapping in this process is resident (from /proc/self/smaps)."""
+    lines = Path("/proc/self/smaps").read_text().splitlines()
+    for at, line in enumerate(lines):
+        if line.endswith(str(path)):
+            rss = next(v for v in lines[at + 1 :] if v.startswith("Rss:"))
+            return int(rss.split()[1])
+    raise AssertionError(f"{path} is not mapped")
+
+
+def _linux_at_least(major: int, minor: int) -> bool:
+    if sys.platform != "linux":
+        return False
+    numbers = os.uname().release.split("-")[0].split(".")
+    return (int(numbers[0]), int(numbers[1])) >= (major, minor)
+
+
+@pytest.mark.skipif(not _linux_at_least(5, 14), reason="MADV_POPULATE_WRITE came with Linux 5.14")
+def test_pages_ahead_of_the_copies_are_made_writable_in_one_call(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, rotate_secs=3600)
+    first = journal.open()
+    path = segment_path(tmp_path, first)
+    assert _resident_kib(path) == 0
+    journal.stage("start", record("a"))
+    journal.flush()
+    # One small entry, and the next 256 KiB are mapped writable already.
+    assert _resident_kib(path) >= 256
+    journal.close()
+    journal.unlock()

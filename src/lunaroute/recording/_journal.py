@@ -132,7 +132,7 @@ class Journal:
             else:
                 self._damaged = False
         if self._map is not None and self._map.room >= size:
-            self._map.append(pieces)
+            self._map.append(pieces, size)
             self._note_written(size)
             return
         if self._fd is None:
