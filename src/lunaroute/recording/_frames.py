@@ -1,10 +1,10 @@
 """Journal frames: one entry (`start`, `end` or `full`) of one exchange, as bytes.
 
-A frame is a 12-byte header (`LRJ3`, the length of its metadata, the length of its payload), the metadata as
-MessagePack (`kind` and the `ExchangeRecord` without its bodies, plus the lengths of the bodies) and the bodies as
-raw bytes: no base64, no escaping, so the gateway's cost per exchange is one small encode and one copy. A start
-entry carries the request body, an end entry leaves it out (its start has it). Frames of the earlier version
-(`LRJ2`, the metadata as JSON) are still read.
+A frame is a 12-byte header (`LRJ3`, the length of the entry, 0) and the entry: `[kind, record]` as MessagePack,
+the bodies inside as binary strings (no base64, no escaping). The gateway encodes it straight into its staging
+buffer: one encode and no copy of its own per exchange. A start entry carries the request body and leaves the
+response out; an end entry leaves the request body out (its start has it). Frames of the earlier version (`LRJ2`:
+the record without its bodies as JSON, then the bodies as raw bytes, the header giving both lengths) are still read.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import msgspec
 
 from lunaroute.types import ExchangeRecord
 
-__all__ = ["JournalEntry", "Kind", "Split", "encode_entry", "frame_pieces", "split_frames"]
+__all__ = ["JournalEntry", "Kind", "Split", "encode_entry", "encode_frame_into", "split_frames"]
 
 _log = logging.getLogger("lunaroute.recording.journal")
 
@@ -30,9 +30,16 @@ class JournalEntry(msgspec.Struct, frozen=True):
     record: ExchangeRecord
 
 
-class _Meta(msgspec.Struct, frozen=True):
-    """A frame's metadata: the record without its bodies, and the lengths of the bodies in the payload (request
-    body, response body, then each stream chunk)."""
+class _Entry(msgspec.Struct, frozen=True, array_like=True):
+    """A frame's entry as encoded: `[kind, record]`."""
+
+    kind: Kind
+    record: ExchangeRecord
+
+
+class _MetaV2(msgspec.Struct, frozen=True):
+    """An `LRJ2` frame's metadata: the record without its bodies, and the lengths of the bodies in the payload
+    (request body, response body, then each stream chunk)."""
 
     kind: Kind
     record: ExchangeRecord
@@ -42,55 +49,66 @@ class _Meta(msgspec.Struct, frozen=True):
 
 
 MAGIC = b"LRJ3"
+_MAGIC_V2 = b"LRJ2"
 FRAME_HEADER = struct.Struct("<4sII")
+_PLACEHOLDER = bytes(FRAME_HEADER.size)
 _MAX_META = 64 << 20
 """A frame header announcing more metadata than this is damage, not an entry."""
 
 _encoder = msgspec.msgpack.Encoder()
-_DECODERS: dict[bytes, msgspec.msgpack.Decoder[_Meta] | msgspec.json.Decoder[_Meta]] = {
-    MAGIC: msgspec.msgpack.Decoder(_Meta),
-    b"LRJ2": msgspec.json.Decoder(_Meta),
-}
+_entry_decoder = msgspec.msgpack.Decoder(_Entry)
+_v2_decoder = msgspec.json.Decoder(_MetaV2)
 
 
-def frame_pieces(kind: Kind, record: ExchangeRecord) -> tuple[list[bytes], int]:
-    """One frame as the pieces to write one after the other (header, metadata, bodies), and their total length.
-    The record's bodies travel as raw payload bytes; an end entry leaves the request body out, a start entry the
-    response. The caller's record is left as it was."""
-    saved = record.request_body, record.response_body, record.stream_chunks
-    request = saved[0] if kind != "end" else b""
-    response, chunks = (b"", []) if kind == "start" else (saved[1], saved[2])
-    record.request_body, record.response_body, record.stream_chunks = b"", b"", []
-    try:
-        meta = _encoder.encode(
-            _Meta(kind, record, len(request), len(response), [len(c) for c in chunks] if chunks else [])
-        )
-    finally:
-        record.request_body, record.response_body, record.stream_chunks = saved
-    payload_len = len(request) + len(response) + sum(map(len, chunks))
-    header = FRAME_HEADER.pack(MAGIC, len(meta), payload_len)
-    return [header, meta, request, response, *chunks], FRAME_HEADER.size + len(meta) + payload_len
+def encode_frame_into(kind: Kind, record: ExchangeRecord, buffer: bytearray) -> None:
+    """Append one frame to `buffer`. The caller's record is left as it was."""
+    start = len(buffer)
+    buffer += _PLACEHOLDER
+    if kind == "full":
+        _encoder.encode_into(_Entry(kind, record), buffer, -1)
+    elif kind == "end":
+        request = record.request_body
+        record.request_body = b""
+        try:
+            _encoder.encode_into(_Entry(kind, record), buffer, -1)
+        finally:
+            record.request_body = request
+    else:
+        response, chunks = record.response_body, record.stream_chunks
+        record.response_body, record.stream_chunks = b"", []
+        try:
+            _encoder.encode_into(_Entry(kind, record), buffer, -1)
+        finally:
+            record.response_body, record.stream_chunks = response, chunks
+    FRAME_HEADER.pack_into(buffer, start, MAGIC, len(buffer) - start - FRAME_HEADER.size, 0)
 
 
 def encode_entry(kind: Kind, record: ExchangeRecord) -> bytes:
     """One frame, as one bytes object."""
-    return b"".join(frame_pieces(kind, record)[0])
+    buffer = bytearray()
+    encode_frame_into(kind, record, buffer)
+    return bytes(buffer)
 
 
-def decode_frame(magic: bytes, meta_bytes: bytes, payload: memoryview) -> JournalEntry:
-    meta = _DECODERS[magic].decode(meta_bytes)
-    record = meta.record
-    at = meta.request_len + meta.response_len
-    if at + sum(meta.chunk_lens) != len(payload):
+def _decode(magic: bytes, meta: memoryview, payload: memoryview) -> JournalEntry:
+    if magic == MAGIC:
+        if payload:
+            raise ValueError("an LRJ3 frame has no payload after its entry")
+        entry = _entry_decoder.decode(meta)
+        return JournalEntry(entry.kind, entry.record)
+    old = _v2_decoder.decode(meta)
+    record = old.record
+    at = old.request_len + old.response_len
+    if at + sum(old.chunk_lens) != len(payload):
         raise ValueError("the payload lengths do not add up")
-    record.request_body = bytes(payload[: meta.request_len])
-    record.response_body = bytes(payload[meta.request_len : at])
+    record.request_body = bytes(payload[: old.request_len])
+    record.response_body = bytes(payload[old.request_len : at])
     chunks = []
-    for size in meta.chunk_lens:
+    for size in old.chunk_lens:
         chunks.append(bytes(payload[at : at + size]))
         at += size
     record.stream_chunks = chunks
-    return JournalEntry(meta.kind, record)
+    return JournalEntry(old.kind, record)
 
 
 class Split(msgspec.Struct, frozen=True):
@@ -110,14 +128,14 @@ def split_frames(data: bytes, segment: int) -> Split:
     at, end = 0, len(data)
     while end - at >= FRAME_HEADER.size:
         magic, meta_len, payload_len = FRAME_HEADER.unpack_from(view, at)
-        if magic not in _DECODERS or meta_len > _MAX_META:
+        if magic not in (MAGIC, _MAGIC_V2) or meta_len > _MAX_META:
             return Split(entries, at, damaged_at=at)
         stop = at + FRAME_HEADER.size + meta_len + payload_len
         if stop > end:
             break
         start = at + FRAME_HEADER.size
         try:
-            entries.append(decode_frame(magic, data[start : start + meta_len], view[start + meta_len : stop]))
+            entries.append(_decode(magic, view[start : start + meta_len], view[start + meta_len : stop]))
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
             _log.warning("journal segment %d: unreadable entry skipped", segment)
         at = stop

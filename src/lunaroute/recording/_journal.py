@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from lunaroute.errors import ConfigError
-from lunaroute.recording._frames import Kind, frame_pieces
+from lunaroute.recording._frames import Kind, encode_frame_into
 from lunaroute.recording._segments import APPENDED, MAPPED_HEADER, MappedSegment, is_no_space, segments
 from lunaroute.types import ExchangeRecord
 
@@ -46,8 +46,8 @@ class Journal:
         """The current segment when it is appended to rather than mapped."""
         self._segment_bytes = 0
         self._opened_at = 0.0
-        self._staged: list[bytes] = []
-        self._staged_bytes = 0
+        self._staged = bytearray()
+        """Frames encoded and not written yet."""
         self._sizes: dict[int, int] = {}
         self._damaged = False
         """An append failed part-way: the next flush starts a new segment, so a torn frame is only ever last."""
@@ -108,9 +108,7 @@ class Journal:
         """Encode an entry now and write it with the next `flush` (starts need no write of their own: what must
         reach the journal before a client is answered is the end of its exchange). An end entry leaves the
         request body out: its start entry, earlier in the journal, has it."""
-        pieces, size = frame_pieces(kind, record)
-        self._staged += pieces
-        self._staged_bytes += size
+        encode_frame_into(kind, record, self._staged)
 
     def flush(self) -> None:
         """Write whatever is staged; start a new segment first when this one is old enough or too full."""
@@ -118,8 +116,9 @@ class Journal:
             return
         if self._map is None and self._fd is None:
             raise RuntimeError("journal is not open")
-        pieces, size = self._staged, self._staged_bytes
-        self._staged, self._staged_bytes = [], 0
+        staged = self._staged
+        self._staged = bytearray()
+        size = len(staged)
         needed = self._damaged or (self._map is not None and self._map.room < size)
         if needed or (self._segment_bytes > 0 and time.monotonic() - self._opened_at >= self._rotate_secs):
             try:
@@ -132,14 +131,14 @@ class Journal:
             else:
                 self._damaged = False
         if self._map is not None and self._map.room >= size:
-            self._map.append(pieces, size)
+            self._map.append(staged)
             self._note_written(size)
             return
         if self._fd is None:
             raise OSError(f"no room in journal segment {self._segment} for an entry of {size} bytes")
-        self._append(b"".join(pieces))
+        self._append(staged)
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytearray) -> None:
         assert self._fd is not None
         view = memoryview(data)
         try:

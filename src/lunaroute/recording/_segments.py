@@ -137,19 +137,16 @@ class MappedSegment:
     def room(self) -> int:
         return self.capacity - self.end
 
-    def append(self, pieces: list[bytes], size: int) -> None:
-        """Copy `pieces` (whole frames of `size` bytes in all, which fit in `room`) after the committed ones, then
-        commit them all."""
-        region, at = self._map, self.end
-        if at + size > self._populated:
-            self._populate(at + size)
-        for piece in pieces:
-            size = len(piece)
-            region[at : at + size] = piece
-            at += size
+    def append(self, frames: bytearray) -> None:
+        """Copy `frames` (whole frames, which fit in `room`) after the committed ones, then commit them."""
+        at = self.end
+        end = at + len(frames)
+        if end > self._populated:
+            self._populate(end)
+        self._map[at:end] = frames
         self._fence()
-        self._commit[0] = at
-        self.end = at
+        self._commit[0] = end
+        self.end = end
 
     def _populate(self, end: int) -> None:
         start = self._populated
