@@ -2,9 +2,9 @@
 
 `begin(record)` is called before the upstream call and `end(record)` before the client is told the response is
 complete; both only append to the journal. An exchange that ends within `START_FLUSH_SECS` is written once, start
-and end together (one encode, one `write()`); a longer one has its start written when it is that old. The recorder process (`recording.worker`)
-follows the journal, derives the session events and writes the stores; nothing of that runs on the gateway's
-event loop.
+and end together (one encode, one copy); a longer one has its start written when it is that old, or when a
+fallback is about to send it elsewhere. The recorder process (`recording.worker`) follows the journal, derives the
+session events and writes the stores; nothing of that runs on the gateway's event loop.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from lunaroute.recording._journal import Journal
 from lunaroute.recording.extract import session_id_for
 from lunaroute.recording.worker._process import WorkerProcess
 from lunaroute.recording.worker._protocol import WorkerStats
-from lunaroute.types import ExchangeRecord, ProviderDialect
+from lunaroute.types import ExchangeRecord
 
 __all__ = ["Capture", "CaptureStats"]
 
@@ -27,18 +27,6 @@ _log = logging.getLogger("lunaroute.recording.capture")
 START_FLUSH_SECS = 0.05
 """An exchange still running this long after it began has its start written on its own, so that it is recorded
 as `interrupted` if the gateway is killed; a shorter one is written once, start and end together, when it ends."""
-
-_RoutedFields = tuple[str | None, ProviderDialect | None, str | None, bool, float | None]
-
-
-def _routed_fields(record: ExchangeRecord) -> _RoutedFields:
-    """What `RecordingTap.routed` may change after the start (a fallback re-routes)."""
-    return (record.provider, record.provider_dialect, record.model_sent, record.translated, record.upstream_sent_ms)
-
-
-def _set_routed_fields(record: ExchangeRecord, fields: _RoutedFields) -> None:
-    (record.provider, record.provider_dialect, record.model_sent, record.translated, record.upstream_sent_ms) = fields
-
 
 @dataclass(slots=True)
 class CaptureStats:
@@ -61,8 +49,8 @@ class Capture:
         self._skipped: set[str] = set()
         self._closed = False
         self._start_timer: asyncio.TimerHandle | None = None
-        self._pending: dict[str, tuple[ExchangeRecord, float, _RoutedFields]] = {}
-        """Begun exchanges whose start is not written yet: request id → (record, when begun, routed fields then)."""
+        self._pending: dict[str, tuple[ExchangeRecord, float]] = {}
+        """Begun exchanges whose start is not written yet: request id → (record, when begun)."""
 
     @property
     def recorder_stats(self) -> WorkerStats:
@@ -76,8 +64,6 @@ class Capture:
         return self.journal.bytes_after(stats.journal_segment, stats.journal_offset)
 
     def _sampled(self, record: ExchangeRecord) -> bool:
-        if self._sample_rate >= 1.0:
-            return True
         session = session_id_for(record)
         digest = hashlib.blake2b(session.encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2**64 < self._sample_rate
@@ -86,14 +72,21 @@ class Capture:
         """The request is about to go upstream (or was rejected). Non-blocking: nothing is encoded or written."""
         if self._closed:
             return
-        if not self._sampled(record):
+        if self._sample_rate < 1.0 and not self._sampled(record):
             self._skipped.add(record.request_id)
             self.stats.sampled_out += 1
             return
         self.stats.begun += 1
-        self._pending[record.request_id] = (record, time.monotonic(), _routed_fields(record))
+        self._pending[record.request_id] = (record, time.monotonic())
         if self._start_timer is None:
             self._arm(START_FLUSH_SECS)
+
+    def rerouting(self, record: ExchangeRecord) -> None:
+        """The exchange is about to be sent elsewhere (a fallback) and its routed fields to change: a start not
+        written yet is staged now, as the exchange began."""
+        if self._pending.pop(record.request_id, None) is not None:
+            self.journal.stage("start", record)
+            self._flush()
 
     def _arm(self, delay: float) -> None:
         try:
@@ -116,40 +109,25 @@ class Capture:
         """Write the starts of the exchanges begun at least `older_than` seconds ago (by default every one)."""
         now = time.monotonic()
         while self._pending:
-            request_id, (record, begun, routed) = next(iter(self._pending.items()))
+            request_id, (record, begun) = next(iter(self._pending.items()))
             if now - begun < older_than:
                 break
             del self._pending[request_id]
-            self._stage_start(record, routed)
+            self.journal.stage("start", record)
         self._flush()
-
-    def _stage_start(self, record: ExchangeRecord, routed: _RoutedFields) -> None:
-        """Stage the start as it was when the exchange began."""
-        current = _routed_fields(record)
-        if current == routed:
-            self.journal.stage("start", record)
-            return
-        _set_routed_fields(record, routed)
-        try:
-            self.journal.stage("start", record)
-        finally:
-            _set_routed_fields(record, current)
 
     def end(self, record: ExchangeRecord) -> None:
         """The exchange is over (the record holds its outcome). Call before the client sees the end: the entry
-        is in the journal when this returns — one `write()`, to the page cache. An exchange whose start is not
-        written yet is written as one entry, start and end together."""
+        is in the journal when this returns — copied into the mapped segment, in the page cache. An exchange whose
+        start is not written yet is written as one entry, start and end together."""
         if self._closed:
             return
-        if record.request_id in self._skipped:
+        if self._skipped and record.request_id in self._skipped:
             self._skipped.discard(record.request_id)
             return
-        pending = self._pending.pop(record.request_id, None)
-        if pending is not None and pending[2] == _routed_fields(record):
+        if self._pending.pop(record.request_id, None) is not None:
             self.journal.stage("full", record)
         else:
-            if pending is not None:
-                self._stage_start(record, pending[2])
             self.journal.stage("end", record)
         self.stats.ended += 1
         self._flush()
