@@ -343,3 +343,14 @@ def test_pages_ahead_of_the_copies_are_made_writable_in_one_call(tmp_path: Path)
     assert _resident_kib(path) >= 256
     journal.close()
     journal.unlock()
+
+
+def test_a_new_segment_file_a_killed_gateway_left_unnamed_is_removed(tmp_path: Path) -> None:
+    left = tmp_path / "new-4242.lrm"
+    left.write_bytes(bytes(4096))
+    journal = Journal(tmp_path)
+    first = journal.open()
+    assert not left.exists()
+    assert segments(tmp_path) == [first]
+    journal.close()
+    journal.unlock()

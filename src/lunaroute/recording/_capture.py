@@ -28,6 +28,7 @@ START_FLUSH_SECS = 0.05
 """An exchange still running this long after it began has its start written on its own, so that it is recorded
 as `interrupted` if the gateway is killed; a shorter one is written once, start and end together, when it ends."""
 
+
 @dataclass(slots=True)
 class CaptureStats:
     """Counters of the gateway side, read by the metrics endpoint."""

@@ -22,7 +22,14 @@ from pathlib import Path
 
 from lunaroute.errors import ConfigError
 from lunaroute.recording._frames import Kind, encode_frame_into
-from lunaroute.recording._segments import APPENDED, MAPPED_HEADER, MappedSegment, is_no_space, segments
+from lunaroute.recording._segments import (
+    APPENDED,
+    MAPPED_HEADER,
+    MappedSegment,
+    is_no_space,
+    remove_unfinished,
+    segments,
+)
 from lunaroute.types import ExchangeRecord
 
 __all__ = ["Journal"]
@@ -56,6 +63,7 @@ class Journal:
         """Take the directory's lock, create a fresh segment and return its number (the first of this run)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock_fd = _lock(self.directory / "lock", lock_timeout_secs)
+        remove_unfinished(self.directory)
         existing = segments(self.directory)
         self._segment = (existing[-1] if existing else 0) + 1
         self._open_segment(self._segment)

@@ -35,6 +35,7 @@ __all__ = [
     "MappedView",
     "discard",
     "is_no_space",
+    "remove_unfinished",
     "segment_path",
     "segments",
 ]
@@ -48,6 +49,7 @@ MAX_SPARES = 2
 _MAPPED_MAGIC = b"LRJ3MAP\x00"
 _COMMIT = slice(8, 16)
 _SPARE = "spare-"
+_NEW = "new-"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _MADV_POPULATE_WRITE = 23 if sys.platform == "linux" else None
 """Linux's `MADV_POPULATE_WRITE` (include/uapi/asm-generic/mman-common.h); Python 3.11's `mmap` does not name it."""
@@ -121,11 +123,14 @@ class MappedSegment:
             capacity = -(-(MAPPED_HEADER + need) // mmap.PAGESIZE) * mmap.PAGESIZE
         final = directory / f"journal-{number:08d}{MAPPED}"
         fd, path = (_take_spare(directory) if capacity == SEGMENT_BYTES else None) or _new_file(directory, capacity)
+        region = None
         try:
             os.pwrite(fd, _MAPPED_MAGIC + MAPPED_HEADER.to_bytes(8, sys.byteorder), 0)
             region = mmap.mmap(fd, capacity)
             os.rename(path, final)
         except BaseException:
+            if region is not None:
+                region.close()
             with contextlib.suppress(OSError):
                 os.unlink(path)
             raise
@@ -181,9 +186,16 @@ def _take_spare(directory: Path) -> tuple[int, Path] | None:
     return None
 
 
+def remove_unfinished(directory: Path) -> None:
+    """Delete the new segment files a killed gateway left before it could name them (the journal's owner only)."""
+    for path in directory.glob(f"{_NEW}*{MAPPED}"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
 def _new_file(directory: Path, capacity: int) -> tuple[int, Path]:
     """A new file of `capacity` bytes with its blocks reserved, under a name readers ignore until it is ready."""
-    path = directory / f"new-{os.getpid()}{MAPPED}"
+    path = directory / f"{_NEW}{os.getpid()}{MAPPED}"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         _reserve(fd, capacity)
