@@ -17,7 +17,7 @@ import pytest
 from lunaroute.recording._frames import encode_entry
 from lunaroute.recording._journal import Journal
 from lunaroute.recording._journal_reader import JournalReader
-from lunaroute.recording._segments import MAX_SPARES, SEGMENT_BYTES, discard, segment_path, segments
+from lunaroute.recording._segments import MAX_SPARES, SEGMENT_BYTES, MappedPool, discard, segment_path, segments
 from lunaroute.recording.recorder import Recorder
 from lunaroute.recording.worker._consume import JournalConsumer
 
@@ -354,3 +354,35 @@ def test_a_new_segment_file_a_killed_gateway_left_unnamed_is_removed(tmp_path: P
     assert segments(tmp_path) == [first]
     journal.close()
     journal.unlock()
+
+
+def test_a_spare_is_written_again_through_the_mapping_the_gateway_kept(tmp_path: Path) -> None:
+    pool = MappedPool(tmp_path)
+    first = pool.create(1)
+    first.append(bytearray(encode_entry("start", record("a"))))
+    pool.retire(first)
+    discard(tmp_path, 1)  # recorded: the recorder gives it back as a spare
+    again = pool.create(2)
+    assert again is first
+    assert again.number == 2
+    assert segment_path(tmp_path, 2).stat().st_size == SEGMENT_BYTES
+    # Emptied for its new use: what it held before is not read again.
+    again.append(bytearray(encode_entry("start", record("b"))))
+    assert [(s, e.record.request_id) for s, e in JournalReader(tmp_path).read()] == [(2, "b")]
+    # A new file when there is no spare; at most MAX_SPARES + 1 mappings are kept.
+    others = [pool.create(n) for n in range(3, 3 + MAX_SPARES + 2)]
+    assert all(o is not first for o in others)
+    for segment in (again, *others):
+        pool.retire(segment)
+    assert len(list(tmp_path.glob("journal-*.lrm"))) == MAX_SPARES + 3
+    if sys.platform == "linux":
+        assert len(_mapped_files(tmp_path)) == MAX_SPARES + 1
+    pool.close()
+    if sys.platform == "linux":
+        assert _mapped_files(tmp_path) == set()
+
+
+def _mapped_files(directory: Path) -> set[str]:
+    """The files under `directory` this process has mapped (from /proc/self/maps)."""
+    lines = Path("/proc/self/maps").read_text().splitlines()
+    return {line.split(maxsplit=5)[5] for line in lines if str(directory) in line}

@@ -30,7 +30,7 @@ class JournalEntry(msgspec.Struct, frozen=True):
     record: ExchangeRecord
 
 
-class _Entry(msgspec.Struct, frozen=True, array_like=True):
+class _Entry(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A frame's entry as encoded: `[kind, record]`."""
 
     kind: Kind

@@ -25,6 +25,7 @@ from lunaroute.recording._frames import Kind, encode_frame_into
 from lunaroute.recording._segments import (
     APPENDED,
     MAPPED_HEADER,
+    MappedPool,
     MappedSegment,
     is_no_space,
     remove_unfinished,
@@ -49,6 +50,7 @@ class Journal:
         self._lock_fd: int | None = None
         self._segment = 0
         self._map: MappedSegment | None = None
+        self._pool = MappedPool(directory)
         self._fd: int | None = None
         """The current segment when it is appended to rather than mapped."""
         self._segment_bytes = 0
@@ -80,7 +82,7 @@ class Journal:
         """Make segment `number` the current one (mapped if possible). On failure the previous one stays current."""
         if self._mapped:
             try:
-                segment = MappedSegment.create(self.directory, number, need)
+                segment = self._pool.create(number, need)
             except OSError as exc:
                 if not is_no_space(exc):
                     _log.warning(
@@ -106,7 +108,7 @@ class Journal:
 
     def _close_current(self) -> None:
         if self._map is not None:
-            self._map.close()
+            self._pool.retire(self._map)
             self._map = None
         if self._fd is not None:
             os.close(self._fd)
@@ -127,7 +129,8 @@ class Journal:
         staged = self._staged
         self._staged = bytearray()
         size = len(staged)
-        needed = self._damaged or (self._map is not None and self._map.room < size)
+        segment = self._map
+        needed = self._damaged or (segment is not None and segment.capacity - segment.end < size)
         if needed or (self._segment_bytes > 0 and time.monotonic() - self._opened_at >= self._rotate_secs):
             try:
                 self._open_segment(self._segment + 1, size)
@@ -138,9 +141,11 @@ class Journal:
                 _log.exception("could not start a new journal segment; writing on in segment %d", self._segment)
             else:
                 self._damaged = False
-        if self._map is not None and self._map.room >= size:
-            self._map.append(staged)
-            self._note_written(size)
+            segment = self._map
+        if segment is not None and segment.capacity - segment.end >= size:
+            segment.append(staged)
+            self._segment_bytes += size
+            self._sizes[self._segment] = segment.end
             return
         if self._fd is None:
             raise OSError(f"no room in journal segment {self._segment} for an entry of {size} bytes")
@@ -180,6 +185,7 @@ class Journal:
         """Write what is staged and close the segment (the lock is released by `unlock`)."""
         self.flush()
         self._close_current()
+        self._pool.close()
 
     def unlock(self) -> None:
         if self._lock_fd is not None:

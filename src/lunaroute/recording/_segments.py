@@ -31,6 +31,7 @@ __all__ = [
     "MAX_SPARES",
     "SEGMENT_BYTES",
     "Fence",
+    "MappedPool",
     "MappedSegment",
     "MappedView",
     "discard",
@@ -103,47 +104,30 @@ class MappedSegment:
 
     The first write to a page of a shared file mapping faults (the kernel maps the page and marks it dirty, one
     trap per page); on Linux the pages are instead made writable ahead of the copies, `_POPULATE_BYTES` at a time,
-    with one `madvise(MADV_POPULATE_WRITE)` (Linux 5.14+; without it, pages fault one by one as before)."""
+    with one `madvise(MADV_POPULATE_WRITE)` (Linux 5.14+; without it, pages fault one by one as before). Pages
+    still mapped and dirty from the segment's previous use (see `MappedPool`) cost that call next to nothing."""
 
-    def __init__(self, number: int, capacity: int, region: mmap.mmap) -> None:
+    def __init__(self, number: int, capacity: int, region: mmap.mmap, key: tuple[int, int]) -> None:
         self.number = number
         self.capacity = capacity
+        self.key = key
+        """The file's (device, inode): which spare this mapping is, once the recorder has given it back."""
         self.end = MAPPED_HEADER
         self._map = region
         self._commit = memoryview(region)[_COMMIT].cast("Q")
         self._fence = Fence()
         self._populated = 0 if _MADV_POPULATE_WRITE is not None else capacity
 
-    @classmethod
-    def create(cls, directory: Path, number: int, need: int = 0) -> MappedSegment:
-        """Segment `number`, ready for frames: a spare when one exists and `need` bytes fit in a standard segment,
-        else a new file with its blocks reserved. Raises `OSError` (ENOSPC on a full disk)."""
-        capacity = SEGMENT_BYTES
-        if MAPPED_HEADER + need > capacity:
-            capacity = -(-(MAPPED_HEADER + need) // mmap.PAGESIZE) * mmap.PAGESIZE
-        final = directory / f"journal-{number:08d}{MAPPED}"
-        fd, path = (_take_spare(directory) if capacity == SEGMENT_BYTES else None) or _new_file(directory, capacity)
-        region = None
-        try:
-            os.pwrite(fd, _MAPPED_MAGIC + MAPPED_HEADER.to_bytes(8, sys.byteorder), 0)
-            region = mmap.mmap(fd, capacity)
-            os.rename(path, final)
-        except BaseException:
-            if region is not None:
-                region.close()
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            raise
-        finally:
-            os.close(fd)
-        return cls(number, capacity, region)
-
-    @property
-    def room(self) -> int:
-        return self.capacity - self.end
+    def restart(self, number: int) -> None:
+        """Empty the segment for reuse as segment `number` (its file is about to be renamed so)."""
+        self.number = number
+        self.end = MAPPED_HEADER
+        self._commit[0] = MAPPED_HEADER
+        self._fence()
+        self._populated = 0 if _MADV_POPULATE_WRITE is not None else self.capacity
 
     def append(self, frames: bytearray) -> None:
-        """Copy `frames` (whole frames, which fit in `room`) after the committed ones, then commit them."""
+        """Copy `frames` (whole frames, which fit before `capacity`) after the committed ones, then commit them."""
         at = self.end
         end = at + len(frames)
         if end > self._populated:
@@ -167,6 +151,65 @@ class MappedSegment:
     def close(self) -> None:
         self._commit.release()
         self._map.close()
+
+
+class MappedPool:
+    """The gateway's mapped segments: it creates them, and keeps the mappings of the last few it wrote, so that
+    when the recorder gives one back as a spare its pages are written again through the same mapping, still
+    mapped and (until the kernel writes them back to disk) dirty: no fault at all. At most `MAX_SPARES + 1` are
+    kept (8 MiB of address space each, shared page cache); keeping a deleted file's mapping holds its disk space
+    until it leaves the pool."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._kept: dict[tuple[int, int], MappedSegment] = {}
+
+    def create(self, number: int, need: int = 0) -> MappedSegment:
+        """Segment `number`, ready for frames: a spare when one exists and `need` bytes fit in a standard segment
+        (through its old mapping when the pool kept it), else a new file with its blocks reserved. Raises
+        `OSError` (ENOSPC on a full disk)."""
+        capacity = SEGMENT_BYTES
+        if MAPPED_HEADER + need > capacity:
+            capacity = -(-(MAPPED_HEADER + need) // mmap.PAGESIZE) * mmap.PAGESIZE
+        final = self.directory / f"journal-{number:08d}{MAPPED}"
+        spare = _take_spare(self.directory) if capacity == SEGMENT_BYTES else None
+        fd, path = spare or _new_file(self.directory, capacity)
+        region = kept = None
+        try:
+            stat = os.fstat(fd)
+            key = (stat.st_dev, stat.st_ino)
+            kept = self._kept.pop(key, None)
+            if kept is not None:
+                kept.restart(number)
+                os.rename(path, final)
+                return kept
+            os.pwrite(fd, _MAPPED_MAGIC + MAPPED_HEADER.to_bytes(8, sys.byteorder), 0)
+            region = mmap.mmap(fd, capacity)
+            os.rename(path, final)
+        except BaseException:
+            if kept is not None:
+                kept.close()
+            if region is not None:
+                region.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        finally:
+            os.close(fd)
+        return MappedSegment(number, capacity, region, key)
+
+    def retire(self, segment: MappedSegment) -> None:
+        """The gateway is done writing `segment`: keep its mapping for the segment's next use, or unmap it."""
+        if segment.capacity != SEGMENT_BYTES:
+            segment.close()
+            return
+        self._kept[segment.key] = segment
+        while len(self._kept) > MAX_SPARES + 1:
+            self._kept.pop(next(iter(self._kept))).close()
+
+    def close(self) -> None:
+        while self._kept:
+            self._kept.popitem()[1].close()
 
 
 def _take_spare(directory: Path) -> tuple[int, Path] | None:

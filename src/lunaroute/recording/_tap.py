@@ -47,18 +47,16 @@ def client_ip_for(remote: str | None, mode: Literal["none", "anonymized", "full"
 class RecordingTap:
     """Fills one `ExchangeRecord` as the exchange goes, and hands it to the `Capture` at begin and end.
 
-    A stream chunk costs two list appends and a clock read (`chunk`): the chunks' arrival times are kept as
-    `perf_counter` readings and turned into the record's millisecond offsets once, when the exchange ends."""
+    A stream chunk costs two list appends and a clock read (`chunk`)."""
 
     __slots__ = (
         "_add_chunk",
-        "_add_time",
+        "_add_offset",
         "_begun",
         "_capture",
         "_ended",
         "_room",
         "_started",
-        "_times",
         "record",
     )
 
@@ -70,10 +68,10 @@ class RecordingTap:
         self._begun = False
         self._ended = False
         chunks: list[bytes] = []
-        record.stream_chunks = chunks
-        self._times: list[float] = []
+        offsets: list[float] = []
+        record.stream_chunks, record.chunk_offsets_ms = chunks, offsets
         self._add_chunk = chunks.append
-        self._add_time = self._times.append
+        self._add_offset = offsets.append
 
     def _ms(self) -> float:
         return (time.perf_counter() - self._started) * 1000.0
@@ -104,12 +102,13 @@ class RecordingTap:
         if room >= 0:
             self._room = room
             self._add_chunk(data)
-            self._add_time(time.perf_counter())
+            self._add_offset((time.perf_counter() - self._started) * 1000.0)
             return
         self._room = -1  # full: no later chunk is kept either, so the recorded stream has no gap
-        self.record.response_truncated = True
-        if self.record.first_byte_ms is None and not self._times:
-            self.record.first_byte_ms = self._ms()
+        record = self.record
+        record.response_truncated = True
+        if record.first_byte_ms is None and not record.chunk_offsets_ms:
+            record.first_byte_ms = self._ms()
 
     def body(self, data: bytes) -> None:
         record = self.record
@@ -131,11 +130,8 @@ class RecordingTap:
         record.outcome = outcome
         record.error = error
         record.finished_ms = self._ms()
-        if self._times:
-            started = self._started
-            record.chunk_offsets_ms = [(t - started) * 1000.0 for t in self._times]
-            if record.first_byte_ms is None:
-                record.first_byte_ms = record.chunk_offsets_ms[0]
+        if record.first_byte_ms is None and record.chunk_offsets_ms:
+            record.first_byte_ms = record.chunk_offsets_ms[0]
         if not self._begun:
             self._begun = True
             self._capture.begin(record)
