@@ -1,11 +1,13 @@
-"""Two gateway variants loaded at the same time on one shared core: the ratio of what each serves.
+"""Two gateway variants on one core, measured round by round: the ratio of what each serves.
 
-Usage: `python bench/paired.py [--variant NAME] [--rounds N] [--duration S] [--json-too]` (see bench/README.md,
-"Paired runs"). Both variants' gateways run on core 0 and are loaded together, each by its own wrk on core 1, so
-the scheduler gives them equal shares of the one core and every change in the machine's speed touches both alike.
-Each gateway then serves in inverse proportion to its CPU cost per request: the ratio of their request counts
-is the throughput ratio the floor speaks of, without the drift between runs that sequential runs suffer on a
-shared machine. Prints a Markdown report and writes it to bench/results/paired.md.
+Usage: `python bench/paired.py [--variant NAME] [--rounds N] [--duration S] [--json-too] [--alternate]` (see
+bench/README.md, "Paired runs"). Both variants' gateways run on core 0, each loaded by its own wrk on core 1.
+By default they are loaded together, so the scheduler gives them equal shares of the one core and every change in
+the machine's speed touches both alike: each serves in inverse proportion to its CPU cost per request. With
+`--alternate` each is loaded alone, one after the other, in alternating order, so each has the core to itself as
+in production and the drift between the two runs of a round is short. Either way the ratio of their request
+counts in a round is the throughput ratio the floor speaks of. Prints a Markdown report and writes it to
+bench/results/paired.md.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Options:
     scenarios: tuple[bool, ...]
     output: Path
     revision: str | None
+    alternate: bool
 
 
 def _parse_args(argv: list[str]) -> Options:
@@ -52,6 +55,7 @@ def _parse_args(argv: list[str]) -> Options:
     parser.add_argument("--json-too", action="store_true", help="also the JSON scenario (default: stream only)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results" / "paired.md")
     parser.add_argument("--revision", help="bench this committed revision of src/ (default: the working tree)")
+    parser.add_argument("--alternate", action="store_true", help="load each gateway alone, in alternating order")
     args = parser.parse_args(argv)
     return Options(
         variant=args.variant,
@@ -60,6 +64,7 @@ def _parse_args(argv: list[str]) -> Options:
         scenarios=(False, True) if args.json_too else (True,),
         output=args.output,
         revision=args.revision,
+        alternate=args.alternate,
     )
 
 
@@ -92,6 +97,18 @@ def _together(loaders: dict[str, Loader], urls: dict[str, str], stream: bool, se
         thread.join()
     if errors:
         raise errors[0]
+    return results
+
+
+def _one_by_one(
+    loaders: dict[str, Loader], urls: dict[str, str], stream: bool, seconds: float, pids: list[int], flip: bool
+) -> dict[str, LoadResult]:
+    """Load each gateway alone (every gateway idle first), in the order of `urls`, reversed when `flip`."""
+    results: dict[str, LoadResult] = {}
+    for name in reversed(list(urls)) if flip else urls:
+        for pid in pids:
+            _wait_idle(pid)
+        results[name] = loaders[name].run(urls[name], stream=stream, connections=32, seconds=seconds)
     return results
 
 
@@ -130,9 +147,13 @@ def main(argv: list[str] | None = None) -> int:
             ratios: list[float] = []
             served: dict[str, list[float]] = {name: [] for name in urls}
             for number in range(options.rounds):
-                for gateway in gateways.values():
-                    _wait_idle(gateway.pid)
-                results = _together(loaders, urls, stream, options.seconds)
+                pids = [gateway.pid for gateway in gateways.values()]
+                if options.alternate:
+                    results = _one_by_one(loaders, urls, stream, options.seconds, pids, flip=number % 2 == 1)
+                else:
+                    for pid in pids:
+                        _wait_idle(pid)
+                    results = _together(loaders, urls, stream, options.seconds)
                 if any(r.errors for r in results.values()):
                     raise SystemExit(f"{scenario} round {number}: errors {[r.errors for r in results.values()]}")
                 for name, result in results.items():
@@ -164,13 +185,18 @@ def _report(
     rows: list[tuple[str, dict[str, list[float]], list[float], list[float]]],
     upstream_kind: str,
 ) -> list[str]:
+    how = (
+        "each loaded alone, one after the other (alternating which goes first), with every gateway (and any "
+        "recorder process catching up) idle before each run"
+        if options.alternate
+        else "loaded at the same time, with both gateways (and any recorder process catching up) idle before each round"
+    )
     lines = [
-        f"# Paired runs: {variant.name} against {baseline.name}",
+        f"# Paired runs{' (alternate)' if options.alternate else ''}: {variant.name} against {baseline.name}",
         "",
-        f"Revision {_describe(options.revision)}. Both gateways on core 0, loaded at the same time for "
-        f"{options.seconds:g} s per round, {options.rounds} rounds per scenario, each by its own wrk (1 thread, "
-        f"32 connections) on core 1 with the upstream ({upstream_kind}). Before each round both gateways (and any "
-        "recorder process catching up) are idle. Ratio = requests the variant served ÷ requests the baseline "
+        f"Revision {_describe(options.revision)}. Both gateways on core 0, {how}; {options.seconds:g} s per run, "
+        f"{options.rounds} rounds per scenario, each gateway loaded by its own wrk (1 thread, 32 connections) on "
+        f"core 1 with the upstream ({upstream_kind}). Ratio = requests the variant served ÷ requests the baseline "
         "served in the same round.",
         "",
         "| scenario | baseline req/s (median) | variant req/s (median) | ratio median | ratio quartiles | "
