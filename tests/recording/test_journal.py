@@ -386,3 +386,20 @@ def _mapped_files(directory: Path) -> set[str]:
     """The files under `directory` this process has mapped (from /proc/self/maps)."""
     lines = Path("/proc/self/maps").read_text().splitlines()
     return {line.split(maxsplit=5)[5] for line in lines if str(directory) in line}
+
+
+def test_a_spare_keeps_no_exchange(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, rotate_secs=3600)
+    first = journal.open()
+    secret = record("private")
+    secret.request_body = b'{"messages":[{"content":"the launch code is 0000"}]}'
+    journal.stage("start", secret)
+    journal.rotate()
+    discard(tmp_path, first)
+    [spare] = tmp_path.glob("spare-*.lrm")
+    data = spare.read_bytes()
+    assert b"launch code" not in data
+    assert b"private" not in data
+    assert data[64:] == bytes(len(data) - 64)
+    journal.close()
+    journal.unlock()

@@ -302,14 +302,28 @@ class MappedView:
 
 def discard(directory: Path, segment: int) -> None:
     """A recorded segment is no longer needed: keep it as a spare (a mapped one of the standard size, while there
-    are fewer than `MAX_SPARES`), else delete it."""
+    are fewer than `MAX_SPARES`), its frames overwritten with zeros so that it keeps no exchange, else delete it."""
     path = segment_path(directory, segment)
     try:
         if path.suffix == MAPPED and path.stat().st_size == SEGMENT_BYTES:
             spares = [n for n in os.listdir(directory) if n.startswith(_SPARE)]
             if len(spares) < MAX_SPARES:
+                _wipe(path)
                 os.replace(path, directory / f"{_SPARE}{segment:08d}{MAPPED}")
                 return
         path.unlink()
     except FileNotFoundError:
         return
+
+
+def _wipe(path: Path) -> None:
+    """Overwrite a complete segment's committed frames with zeros (its pages stay in memory)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        end = int.from_bytes(os.pread(fd, 8, _COMMIT.start), sys.byteorder)
+        end = min(max(end, MAPPED_HEADER), SEGMENT_BYTES)
+        zeros = bytes(min(1 << 20, end))
+        for at in range(MAPPED_HEADER, end, len(zeros) or 1):
+            os.pwrite(fd, zeros[: end - at], at)
+    finally:
+        os.close(fd)
