@@ -24,7 +24,6 @@ from lunaroute.errors import ConfigError
 from lunaroute.recording._frames import Kind, encode_frame_into
 from lunaroute.recording._segments import (
     APPENDED,
-    MAPPED_HEADER,
     MappedPool,
     MappedSegment,
     is_no_space,
@@ -161,11 +160,8 @@ class Journal:
         except OSError:
             self._damaged = len(view) < len(data)
             raise
-        self._note_written(len(data))
-
-    def _note_written(self, size: int) -> None:
-        self._segment_bytes += size
-        self._sizes[self._segment] = self._segment_bytes + (MAPPED_HEADER if self._map is not None else 0)
+        self._segment_bytes += len(data)
+        self._sizes[self._segment] = self._segment_bytes
 
     def bytes_after(self, segment: int, offset: int) -> int:
         """How many bytes this run wrote after position (`segment`, `offset`)."""

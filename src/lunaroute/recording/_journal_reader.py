@@ -11,7 +11,7 @@ from typing import Protocol
 import msgspec
 
 from lunaroute.recording._frames import JournalEntry, split_frames
-from lunaroute.recording._segments import LEGACY, MAPPED, MAPPED_HEADER, MappedView, segment_path, segments
+from lunaroute.recording._segments import LEGACY, MAPPED, MappedView, segment_path, segments
 
 __all__ = ["JournalReader"]
 
@@ -47,21 +47,6 @@ class _Appended:
 
     def close(self) -> None:
         return None
-
-
-class _Mapped:
-    """A mapped segment: the frames before its commit offset."""
-
-    start = MAPPED_HEADER
-
-    def __init__(self, path: Path) -> None:
-        self._view = MappedView(path)
-
-    def read(self, offset: int, budget: int) -> bytes:
-        return self._view.read(offset, budget)
-
-    def close(self) -> None:
-        self._view.close()
 
 
 class JournalReader:
@@ -135,7 +120,7 @@ class JournalReader:
         if path.suffix != MAPPED:
             return _Appended(path)
         try:
-            return _Mapped(path)
+            return MappedView(path)
         except FileNotFoundError:
             return None
         except ValueError as exc:

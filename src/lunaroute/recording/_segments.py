@@ -6,8 +6,9 @@ the committed frames end in the file's 64-byte header (`LRJ3MAP\\0`, then that o
 Readers read up to that offset and never beyond it, so a frame being copied, or left half-copied by a killed
 gateway, is never read. Writing into pages that are already in memory costs a copy; appending to a new file costs a
 system call and a page allocation for every page, several times more. So the recorder process does not delete a
-segment it has recorded: it renames it `spare-<n>.lrm` (at most `MAX_SPARES` of them), and the gateway's next
-segment is a spare renamed back, its pages still in memory. A new segment file has its blocks reserved
+segment it has recorded: it overwrites its frames with zeros and renames it `spare-<n>.lrm` (at most `MAX_SPARES`
+of them), and the gateway's next segment is a spare renamed back, written through the mapping the gateway kept
+(`MappedPool`), its pages still in memory. A new segment file has its blocks reserved
 (`posix_fallocate`) before it is mapped, so a full disk is an error when the segment is created, never a fault
 while writing. Where a file cannot be mapped, the gateway appends frames to `journal-<n>.lrj` instead; segments of
 the earlier line format (`journal-<n>.jsonl`) are still read.
@@ -254,9 +255,14 @@ def _reserve(fd: int, size: int) -> None:
     if hasattr(os, "posix_fallocate"):
         os.posix_fallocate(fd, 0, size)
         return
-    zeros = bytes(1 << 20)  # no fallocate (macOS): write the zeros, so the blocks exist before they are mapped
-    for at in range(0, size, len(zeros)):
-        os.pwrite(fd, zeros[: min(len(zeros), size - at)], at)
+    _write_zeros(fd, 0, size)  # no fallocate (macOS): the blocks must exist before they are mapped
+
+
+def _write_zeros(fd: int, start: int, end: int) -> None:
+    """Overwrite bytes `start` to `end` of `fd` with zeros, a MiB at a time."""
+    zeros = bytes(1 << 20)
+    for at in range(start, end, len(zeros)):
+        os.pwrite(fd, zeros[: min(len(zeros), end - at)], at)
 
 
 def is_no_space(error: OSError) -> bool:
@@ -265,6 +271,9 @@ def is_no_space(error: OSError) -> bool:
 
 class MappedView:
     """The reading side of one mapped segment: what is committed, read without ever passing the commit."""
+
+    start = MAPPED_HEADER
+    """Where the frames begin."""
 
     def __init__(self, path: Path) -> None:
         fd = os.open(path, os.O_RDONLY)
@@ -321,9 +330,6 @@ def _wipe(path: Path) -> None:
     fd = os.open(path, os.O_RDWR)
     try:
         end = int.from_bytes(os.pread(fd, 8, _COMMIT.start), sys.byteorder)
-        end = min(max(end, MAPPED_HEADER), SEGMENT_BYTES)
-        zeros = bytes(min(1 << 20, end))
-        for at in range(MAPPED_HEADER, end, len(zeros) or 1):
-            os.pwrite(fd, zeros[: end - at], at)
+        _write_zeros(fd, MAPPED_HEADER, min(end, SEGMENT_BYTES))
     finally:
         os.close(fd)

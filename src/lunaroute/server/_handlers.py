@@ -166,7 +166,7 @@ def _make_tap(
         request_body=body,
         model_requested=model,
         is_streaming=stream,
-        client_ip=None if rec.client_ip == "none" else client_ip_for(request.remote, rec.client_ip),
+        client_ip=client_ip_for(request.remote, rec.client_ip),
     )
     return RecordingTap(gw.capture, record, started=started, limit=rec.max_capture_bytes)
 
