@@ -144,6 +144,10 @@ class ExchangeRecord(msgspec.Struct, gc=False):
     model_requested: str | None
     is_streaming: bool
     client_ip: str | None = None
+    key_id: str | None = None
+    """The gateway key that made the request (`auth.mode: keys`), with its name and team; never the secret."""
+    key_name: str | None = None
+    team: str | None = None
     provider: str | None = None
     provider_dialect: ProviderDialect | None = None
     model_sent: str | None = None

@@ -9,9 +9,10 @@ import click
 
 from lunaroute import __version__
 from lunaroute.cli._background import pid_file_for, start_detached, stop_server, wait_healthy
+from lunaroute.cli._keys import keys_group
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
-from lunaroute.config import Config, load_config, resolve_config_path
+from lunaroute.config import Config, check_exposure, load_config, resolve_config_path
 from lunaroute.errors import ConfigError
 
 __all__ = ["main"]
@@ -29,6 +30,11 @@ def _load(config_path: str | None, host: str | None = None, port: int | None = N
         sys.exit(2)
     if host is not None:
         config.host = host
+        try:
+            check_exposure(config, "--host")
+        except ConfigError as exc:
+            click.echo(f"lunaroute: config error: {exc}", err=True)
+            sys.exit(2)
     if port is not None:
         config.port = port
     return config
@@ -138,6 +144,7 @@ def config_show(config_path: str | None) -> None:
 
 
 cli.add_command(sessions_group, "sessions")
+cli.add_command(keys_group, "keys")
 cli.add_command(import_sessions_command, "import-sessions")
 
 

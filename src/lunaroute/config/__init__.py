@@ -2,13 +2,16 @@
 
 from lunaroute.config._loader import (
     REQUEST_TEMPLATE_VARS,
+    check_exposure,
     config_from_mapping,
     home_dir,
+    is_loopback,
     load_config,
     resolve_config_path,
 )
 from lunaroute.config._schema import (
     BUILTIN_PROVIDERS,
+    AuthConfig,
     BypassConfig,
     Config,
     HttpClientConfig,
@@ -29,6 +32,7 @@ from lunaroute.config._schema import (
 __all__ = [
     "BUILTIN_PROVIDERS",
     "REQUEST_TEMPLATE_VARS",
+    "AuthConfig",
     "BypassConfig",
     "Config",
     "HttpClientConfig",
@@ -44,8 +48,10 @@ __all__ = [
     "SessionRecordingConfig",
     "SwitchNotificationConfig",
     "UiConfig",
+    "check_exposure",
     "config_from_mapping",
     "home_dir",
+    "is_loopback",
     "load_config",
     "resolve_config_path",
 ]

@@ -182,6 +182,7 @@ def _validate(config: Config, source: str) -> None:
     _validate_rules(config, enabled, source)
     _validate_recording(config, source)
     _validate_ui(config, source)
+    _validate_auth(config, source)
     tracing = config.observability.tracing
     if not 0.0 <= tracing.ratio <= 1.0:
         raise ConfigError("must be between 0 and 1", source=source, path="$.observability.tracing.ratio")
@@ -200,6 +201,9 @@ def _resolve_paths(config: Config, env: Mapping[str, str]) -> None:
     rec.jsonl.directory = str(Path(rec.jsonl.directory or home / "sessions").expanduser())
     rec.sqlite.path = str(Path(rec.sqlite.path or home / "sessions.db").expanduser())
     rec.journal_directory = str(Path(rec.journal_directory or home / "journal").expanduser())
+    auth = config.auth
+    if not auth.database or not auth.database.startswith(("postgresql://", "postgres://")):
+        auth.database = str(Path(auth.database or home / "keys.db").expanduser())
 
 
 def _validate_recording(config: Config, source: str) -> None:
@@ -331,6 +335,33 @@ def _validate_ui(config: Config, source: str) -> None:
     if ui.enabled and not is_loopback(ui.host) and not ui.auth_token:
         raise ConfigError(
             f"the UI listens on {ui.host}, beyond this machine: set ui.auth_token", source=source, path="$.ui"
+        )
+
+
+def _validate_auth(config: Config, source: str) -> None:
+    auth = config.auth
+    if auth.refresh_interval_ms <= 0:
+        raise ConfigError("must be > 0", source=source, path="$.auth.refresh_interval_ms")
+    if auth.max_failures_per_minute <= 0:
+        raise ConfigError("must be > 0", source=source, path="$.auth.max_failures_per_minute")
+    if auth.admin_key is not None and len(auth.admin_key) < 16:
+        raise ConfigError("must be at least 16 characters (use ${VAR})", source=source, path="$.auth.admin_key")
+    check_exposure(config, source)
+
+
+def check_exposure(config: Config, source: str = "<config>") -> None:
+    """Refuse a gateway that listens beyond loopback without keys, unless that is asked for explicitly.
+
+    Runs at load and again at `serve` (after `--host`). Raises `ConfigError`.
+    """
+    auth = config.auth
+    if auth.mode == "none" and not auth.allow_unauthenticated and not is_loopback(config.host):
+        raise ConfigError(
+            f"the gateway listens on {config.host}, beyond this machine, and anyone who reaches it could spend "
+            "the configured provider keys: set auth.mode: keys (and create keys with `lunaroute keys create`), "
+            "or auth.allow_unauthenticated: true to accept that",
+            source=source,
+            path="$.auth.mode",
         )
 
 

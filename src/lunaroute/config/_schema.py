@@ -9,6 +9,7 @@ import msgspec
 __all__ = [
     "BUILTIN_DETECTORS",
     "BUILTIN_PROVIDERS",
+    "AuthConfig",
     "BuiltinDetector",
     "BypassConfig",
     "Config",
@@ -331,6 +332,22 @@ class ObservabilityConfig(_Strict):
     tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
 
 
+class AuthConfig(_Strict):
+    """Who may call the gateway: `mode: keys` requires a gateway key (`lr-...`) on every API request."""
+
+    mode: Literal["none", "keys"] = "none"
+    allow_unauthenticated: bool = False
+    """Let a gateway that listens beyond loopback run with `mode: none` (refused otherwise)."""
+    admin_key: str | None = None
+    """Bearer token of the admin API under `/admin/` (absent: the admin API answers 404)."""
+    database: str | None = None
+    """Where keys live: a SQLite file (default `$LUNAROUTE_HOME/keys.db`) or a `postgresql://` URL."""
+    refresh_interval_ms: float = 500
+    """How often each process reads key changes from the store (revocations take effect within this)."""
+    max_failures_per_minute: int = 20
+    """Bad or missing keys one client address may send in a minute before it gets 429."""
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -345,6 +362,7 @@ class Config(_Strict):
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
     observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
 
 
 BUILTIN_PROVIDERS: dict[str, tuple[ProviderType, str]] = {

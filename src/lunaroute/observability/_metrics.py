@@ -154,6 +154,13 @@ class Metrics:
             ("provider", "model"),
             registry=r,
         )
+        self.auth_failures = Counter(
+            "lunaroute_auth_failures_total",
+            "Requests refused by gateway key checks, by reason (missing, unknown, expired, revoked, rotated, "
+            "throttled, model_not_allowed, endpoint_not_allowed).",
+            ("reason",),
+            registry=r,
+        )
         self._counters: dict[tuple[object, ...], Counter] = {}
         self._histograms: dict[tuple[object, ...], Histogram] = {}
 
@@ -233,6 +240,9 @@ class Metrics:
 
     def keepalive_sent(self) -> None:
         self.keepalives.inc()
+
+    def auth_refused(self, reason: str) -> None:
+        self._count(self.auth_failures, (reason,))
 
     def client_gone(self, listener: str, endpoint: str) -> None:
         self._count(
@@ -348,6 +358,9 @@ class NullMetrics(Metrics):
         return None
 
     def client_gone(self, listener: str, endpoint: str) -> None:
+        return None
+
+    def auth_refused(self, reason: str) -> None:
         return None
 
     def translated(self, from_dialect: str, to_dialect: str, seconds: float) -> None:

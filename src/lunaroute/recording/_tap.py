@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SECRET_HEADERS", "RecordingTap", "client_ip_for", "recordable_headers"]
 
-SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "x-lunaroute-key", "cookie", "set-cookie", "proxy-authorization"}
+)
 
 
 def recordable_headers(headers: Headers, *, capture_user_agent: bool, max_user_agent: int) -> list[tuple[str, str]]:

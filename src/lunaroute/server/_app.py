@@ -7,13 +7,16 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from lunaroute.config import Config
+from lunaroute.keys import KeyCache, KeyManager, open_key_store
 from lunaroute.observability import Metrics, ModelLabels, NullMetrics
 from lunaroute.observability._collectors import RecorderCollector, ResilienceCollector
 from lunaroute.observability._usage import usage_counter
 from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
+from lunaroute.policies import Authenticator
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
+from lunaroute.server._admin import add_admin_routes
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
 from lunaroute.server._wiring import build_resilience, build_router
@@ -68,12 +71,34 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_get("/healthz", handle_health)
     app.router.add_get("/readyz", handle_ready)
     app.router.add_get("/metrics", handle_metrics)
+    add_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", handle_proxy)
 
     recording: list[RecordingStack] = []
+    key_caches: list[KeyCache] = []
+
+    async def open_keys() -> None:
+        auth = config.auth
+        if auth.mode != "keys" and auth.admin_key is None:
+            return
+        assert auth.database is not None
+        store = await open_key_store(auth.database)
+        cache = KeyCache(store, refresh_s=auth.refresh_interval_ms / 1000.0)
+        try:
+            await cache.start()
+        except BaseException:
+            await store.aclose()
+            raise
+        key_caches.append(cache)
+        gateway.keys = KeyManager(store)
+        if auth.mode == "keys":
+            gateway.auth = Authenticator(
+                cache, max_failures_per_minute=auth.max_failures_per_minute, on_refused=metrics.auth_refused
+            )
 
     async def open_stores(_: web.Application) -> None:
         tracing.start()
+        await open_keys()
         if config.session_recording.enabled:
             stack = await open_recording(
                 config.session_recording,
@@ -94,6 +119,10 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
             await stack.aclose()
         for provider in router.providers.values():
             await provider.aclose()
+        for cache in key_caches:
+            await cache.aclose()
+        if gateway.keys is not None:
+            await gateway.keys.store.aclose()
         await tracing.aclose()
 
     app.on_startup.append(open_stores)

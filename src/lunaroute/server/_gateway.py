@@ -15,6 +15,8 @@ from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
 
 if TYPE_CHECKING:
+    from lunaroute.keys import KeyManager
+    from lunaroute.policies import Authenticator
     from lunaroute.recording._capture import Capture
 
 __all__ = ["GATEWAY", "Gateway"]
@@ -28,6 +30,10 @@ class Gateway:
     keepalive_secs: float | None
     log_requests: bool
     capture: Capture | None = None
+    auth: Authenticator | None = None
+    """Set when `auth.mode` is `keys` (once the key store is loaded, before the listener opens)."""
+    keys: KeyManager | None = None
+    """Set when the key store is open (keys mode or an admin key): what the admin API manages."""
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingSettings()))
     _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
     _id_counter: itertools.count[int] = field(default_factory=itertools.count)

@@ -17,6 +17,7 @@ from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
 from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
 from lunaroute.observability.tracing import NOOP_SPAN
+from lunaroute.policies import Principal
 from lunaroute.recording._tap import RecordingTap, client_ip_for, recordable_headers
 from lunaroute.routing import classify, normalise_path
 from lunaroute.server._gateway import GATEWAY, Gateway
@@ -65,18 +66,23 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     headers: list[tuple[str, str]] = []
     body = b""
     tap: RecordingTap | None = None
+    principal: Principal | None = None
     span = NOOP_SPAN
     gw.metrics.request_started()
     try:
         path = normalise_path(request.raw_path)
         dialect = _guess_dialect(path, request)
         headers = check_headers(request, gw.config.http_server)
-        span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
         dialect, endpoint = route.endpoint.dialect, route.endpoint
+        if gw.auth is not None:
+            principal, headers = gw.auth.authenticate(headers, request.remote, path)
+        span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
         body = await read_body(request, gw.config.http_server.max_request_body_bytes)
         model, stream = inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False)
+        if principal is not None:
+            gw.auth.authorize_model(principal, model)  # type: ignore[union-attr]
         inbound = Inbound(
             route=route,
             method=request.method,
@@ -89,7 +95,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             started=started,
             span=span,
         )
-        tap = _tap_for(gw, request, inbound)
+        tap = _tap_for(gw, request, inbound, principal)
         outbound = await gw.pipeline.send(inbound, tap)
         if tap is not None:
             tap.record.route = outbound.reason
@@ -99,9 +105,12 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             span.record_error(exc)
         span.end(exc.status)
         _finish(gw, dialect, label, "gateway", exc.status, started, request, request_id)
-        if gw.capture is not None and endpoint is not None:
+        # With keys on, a request refused before its key was accepted is counted, not recorded: a key scan
+        # must not fill the disk.
+        anonymous = gw.auth is not None and principal is None
+        if gw.capture is not None and endpoint is not None and not anonymous:
             tap = tap or _make_tap(
-                gw, request, request_id, dialect, endpoint, headers, body, started, model=None, stream=False
+                gw, request, request_id, dialect, endpoint, headers, body, started, principal, model=None, stream=False
             )
             outcome: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "rejected"
             if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
@@ -120,7 +129,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     return await _relay(request, gw, inbound, outbound, tap)
 
 
-def _tap_for(gw: Gateway, request: web.Request, inbound: Inbound) -> RecordingTap | None:
+def _tap_for(gw: Gateway, request: web.Request, inbound: Inbound, principal: Principal | None) -> RecordingTap | None:
     capture = gw.capture
     if capture is None:
         return None
@@ -133,6 +142,7 @@ def _tap_for(gw: Gateway, request: web.Request, inbound: Inbound) -> RecordingTa
         inbound.headers,
         inbound.body,
         inbound.started,
+        principal,
         model=inbound.model,
         stream=inbound.stream,
     )
@@ -147,6 +157,7 @@ def _make_tap(
     headers: list[tuple[str, str]],
     body: bytes,
     started: float,
+    principal: Principal | None,
     *,
     model: str | None,
     stream: bool,
@@ -168,6 +179,8 @@ def _make_tap(
         is_streaming=stream,
         client_ip=client_ip_for(request.remote, rec.client_ip),
     )
+    if principal is not None:
+        record.key_id, record.key_name, record.team = principal.key_id, principal.key_name, principal.team
     return RecordingTap(gw.capture, record, started=started, limit=rec.max_capture_bytes)
 
 

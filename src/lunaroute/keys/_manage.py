@@ -1,0 +1,145 @@
+"""Key management shared by the CLI and the admin API: create, update, revoke, rotate — over any `KeyStore`."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+
+from lunaroute.keys._record import (
+    KeyChanges,
+    KeyRecord,
+    KeySpec,
+    digest_of,
+    display_prefix,
+    new_key_id,
+    new_secret,
+)
+from lunaroute.keys._store import KeyStore
+
+__all__ = ["CreatedKey", "KeyManager", "KeyNotFound", "check_spec"]
+
+_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+_MAX_PATTERNS = 100
+_MAX_METADATA = 50
+
+
+class KeyNotFound(LookupError):
+    """No key has that id."""
+
+
+class CreatedKey:
+    """A new (or newly rotated) key: its record and the secret, which is shown this once."""
+
+    __slots__ = ("record", "secret")
+
+    def __init__(self, record: KeyRecord, secret: str) -> None:
+        self.record = record
+        self.secret = secret
+
+
+def _check_patterns(field: str, patterns: list[str]) -> None:
+    if len(patterns) > _MAX_PATTERNS:
+        raise ValueError(f"{field}: at most {_MAX_PATTERNS} patterns")
+    for pattern in patterns:
+        if not pattern or len(pattern) > 256 or not _NAME.fullmatch(pattern):
+            raise ValueError(f"{field}: {pattern!r} is not a valid pattern")
+        fnmatch.translate(pattern)
+    if field == "endpoints" and any(not p.startswith(("/", "*")) for p in patterns):
+        raise ValueError("endpoints: patterns are paths and start with '/' (e.g. /v1/embeddings)")
+
+
+def check_spec(
+    *,
+    name: str | None = None,
+    team: str | None = None,
+    models: list[str] | None = None,
+    endpoints: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Raise `ValueError` naming the field when a value is unusable."""
+    if name is not None and not _NAME.fullmatch(name):
+        raise ValueError("name: 1 to 128 printable characters")
+    if team is not None and not _NAME.fullmatch(team):
+        raise ValueError("team: 1 to 128 printable characters")
+    if models is not None:
+        _check_patterns("models", models)
+    if endpoints is not None:
+        _check_patterns("endpoints", endpoints)
+    if metadata is not None:
+        if len(metadata) > _MAX_METADATA:
+            raise ValueError(f"metadata: at most {_MAX_METADATA} entries")
+        for key, value in metadata.items():
+            if not _NAME.fullmatch(key) or len(value) > 1024:
+                raise ValueError(f"metadata: bad entry {key!r}")
+
+
+class KeyManager:
+    """The operations on keys. Every change goes through the store, so all gateway processes see it."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+
+    async def create(self, spec: KeySpec) -> CreatedKey:
+        check_spec(name=spec.name, team=spec.team, models=spec.models, endpoints=spec.endpoints, metadata=spec.metadata)
+        secret = new_secret()
+        record = KeyRecord(
+            id=new_key_id(),
+            name=spec.name,
+            prefix=display_prefix(secret),
+            team=spec.team,
+            models=list(spec.models),
+            endpoints=list(spec.endpoints),
+            metadata=dict(spec.metadata),
+            created_at=time.time(),
+            expires_at=spec.expires_at,
+        )
+        return CreatedKey(await self.store.insert(record, digest_of(secret)), secret)
+
+    async def get(self, key_id: str) -> KeyRecord:
+        record = await self.store.get(key_id)
+        if record is None:
+            raise KeyNotFound(key_id)
+        return record
+
+    async def list_keys(self, team: str | None = None) -> list[KeyRecord]:
+        return await self.store.list_keys(team)
+
+    async def update(self, key_id: str, changes: KeyChanges) -> KeyRecord:
+        fields = changes.as_dict()
+        check_spec(**fields)  # type: ignore[arg-type]
+        if not fields:
+            return await self.get(key_id)
+        return _found(await self.store.update(key_id, fields), key_id)
+
+    async def revoke(self, key_id: str) -> KeyRecord:
+        record = await self.get(key_id)
+        if record.revoked_at is not None:
+            return record
+        return _found(await self.store.update(key_id, {"revoked_at": time.time()}), key_id)
+
+    async def rotate(self, key_id: str, *, grace_secs: float = 0.0) -> CreatedKey:
+        """A new secret for the key; the old one keeps working for `grace_secs` (0: stops at once)."""
+        if grace_secs < 0:
+            raise ValueError("grace: must be >= 0")
+        current = {s.record.id: s for s in await self.store.changes_since(0)}.get(key_id)
+        if current is None:
+            raise KeyNotFound(key_id)
+        if current.record.revoked_at is not None:
+            raise ValueError("a revoked key cannot be rotated")
+        now = time.time()
+        secret = new_secret()
+        fields: dict[str, object] = {
+            "digest": digest_of(secret),
+            "prefix": display_prefix(secret),
+            "rotated_at": now,
+            "previous_digest": current.digest if grace_secs > 0 else None,
+            "previous_valid_until": now + grace_secs if grace_secs > 0 else None,
+        }
+        return CreatedKey(_found(await self.store.update(key_id, fields), key_id), secret)
+
+
+def _found(record: KeyRecord | None, key_id: str) -> KeyRecord:
+    if record is None:
+        raise KeyNotFound(key_id)
+    return record

@@ -1,0 +1,177 @@
+"""The OpenAPI 3.1 description of the admin API (`GET /admin/openapi.json`), kept beside its routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lunaroute import __version__
+
+__all__ = ["openapi_document"]
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+_PATTERNS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 256}, "maxItems": 100}
+_METADATA = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 1024}, "maxProperties": 50}
+
+_KEY = {
+    "type": "object",
+    "required": ["id", "name", "prefix", "models", "endpoints", "metadata", "created_at", "version", "status"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^key_[0-9a-f]{16}$"},
+        "name": {"type": "string"},
+        "prefix": {"type": "string", "description": "The first characters of the secret, for recognising it."},
+        "team": _NULLABLE_STRING,
+        "models": {**_PATTERNS, "description": "Model patterns the key may use (shell-style); empty: all."},
+        "endpoints": {**_PATTERNS, "description": "Path patterns the key may call (shell-style); empty: all."},
+        "metadata": _METADATA,
+        "created_at": {"type": "number", "description": "UTC epoch seconds."},
+        "expires_at": _NULLABLE_NUMBER,
+        "revoked_at": _NULLABLE_NUMBER,
+        "last_used_at": _NULLABLE_NUMBER,
+        "rotated_at": _NULLABLE_NUMBER,
+        "previous_valid_until": _NULLABLE_NUMBER,
+        "rpm": _NULLABLE_INT,
+        "tpm": _NULLABLE_INT,
+        "max_parallel": _NULLABLE_INT,
+        "budget_usd": _NULLABLE_NUMBER,
+        "budget_period": {"type": ["string", "null"], "enum": ["day", "week", "month", "total", None]},
+        "version": {"type": "integer"},
+        "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
+    },
+}
+_CREATED = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Key"},
+        {
+            "type": "object",
+            "required": ["key"],
+            "properties": {"key": {"type": "string", "description": "The secret, shown this once."}},
+        },
+    ]
+}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\x00-\\x1f\\x7f]+$"}
+_CREATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "name": _TEXT,
+        "team": {"anyOf": [_TEXT, {"type": "null"}]},
+        "models": _PATTERNS,
+        "endpoints": _PATTERNS,
+        "metadata": _METADATA,
+        "expires_at": {**_NULLABLE_NUMBER, "description": "UTC epoch seconds; null: never."},
+    },
+}
+_UPDATE = {**_CREATE, "required": []}
+_ROTATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "grace_secs": {"type": "number", "minimum": 0, "description": "How long the old secret keeps working."}
+    },
+}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {400: "Bad input", 401: "Missing or wrong admin key", 404: "No such key"}
+    return {str(s): _answer(reasons[s], _ref("Error")) for s in statuses}
+
+
+def _body(name: str, *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+_KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The admin API's OpenAPI document (a new dict each call)."""
+    key_list = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "array", "items": _ref("Key")}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "LunaRoute admin API", "version": __version__},
+        "components": {
+            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Key": _KEY,
+                "CreatedKey": _CREATED,
+                "KeyCreate": _CREATE,
+                "KeyUpdate": _UPDATE,
+                "KeyRotate": _ROTATE,
+                "Error": _ERROR,
+            },
+        },
+        "security": [{"admin": []}],
+        "paths": {
+            "/admin/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _answer("The OpenAPI document", {"type": "object"}), **_errors(401)},
+                }
+            },
+            "/admin/keys": {
+                "get": {
+                    "summary": "List keys, oldest first",
+                    "parameters": [{"name": "team", "in": "query", "required": False, "schema": {"type": "string"}}],
+                    "responses": {"200": _answer("Keys", key_list), **_errors(401)},
+                },
+                "post": {
+                    "summary": "Create a key; the answer holds its secret, shown this once",
+                    "requestBody": _body("KeyCreate"),
+                    "responses": {"201": _answer("The new key", _ref("CreatedKey")), **_errors(400, 401)},
+                },
+            },
+            "/admin/keys/{key_id}": {
+                "parameters": [_KEY_ID],
+                "get": {
+                    "summary": "One key",
+                    "responses": {"200": _answer("The key", _ref("Key")), **_errors(401, 404)},
+                },
+                "patch": {
+                    "summary": "Change a key's name, team, scopes, metadata or expiry",
+                    "requestBody": _body("KeyUpdate"),
+                    "responses": {"200": _answer("The key", _ref("Key")), **_errors(400, 401, 404)},
+                },
+            },
+            "/admin/keys/{key_id}/revoke": {
+                "parameters": [_KEY_ID],
+                "post": {
+                    "summary": "Revoke a key (every gateway process refuses it within auth.refresh_interval_ms)",
+                    "responses": {"200": _answer("The key", _ref("Key")), **_errors(401, 404)},
+                },
+            },
+            "/admin/keys/{key_id}/rotate": {
+                "parameters": [_KEY_ID],
+                "post": {
+                    "summary": "A new secret; the old one keeps working for grace_secs",
+                    "requestBody": _body("KeyRotate", required=False),
+                    "responses": {"200": _answer("The key", _ref("CreatedKey")), **_errors(400, 401, 404)},
+                },
+            },
+        },
+    }
