@@ -19,7 +19,8 @@ from lunaroute.keys._store import KeyStore
 
 __all__ = ["CreatedKey", "KeyManager", "KeyNotFound", "check_spec"]
 
-_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+_NAME = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{1,128}")
+_VALUE = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{0,1024}")
 _MAX_PATTERNS = 100
 _MAX_METADATA = 50
 
@@ -42,7 +43,7 @@ def _check_patterns(field: str, patterns: list[str]) -> None:
     if len(patterns) > _MAX_PATTERNS:
         raise ValueError(f"{field}: at most {_MAX_PATTERNS} patterns")
     for pattern in patterns:
-        if not pattern or len(pattern) > 256 or not _NAME.fullmatch(pattern):
+        if len(pattern) > 256 or not _NAME.fullmatch(pattern):
             raise ValueError(f"{field}: {pattern!r} is not a valid pattern")
         fnmatch.translate(pattern)
     if field == "endpoints" and any(not p.startswith(("/", "*")) for p in patterns):
@@ -70,7 +71,7 @@ def check_spec(
         if len(metadata) > _MAX_METADATA:
             raise ValueError(f"metadata: at most {_MAX_METADATA} entries")
         for key, value in metadata.items():
-            if not _NAME.fullmatch(key) or len(value) > 1024:
+            if not _NAME.fullmatch(key) or not _VALUE.fullmatch(value):
                 raise ValueError(f"metadata: bad entry {key!r}")
 
 
@@ -107,7 +108,13 @@ class KeyManager:
 
     async def update(self, key_id: str, changes: KeyChanges) -> KeyRecord:
         fields = changes.as_dict()
-        check_spec(**fields)  # type: ignore[arg-type]
+        check_spec(
+            name=changes.name or None,
+            team=changes.team or None,
+            models=changes.models or None,
+            endpoints=changes.endpoints or None,
+            metadata=changes.metadata or None,
+        )
         if not fields:
             return await self.get(key_id)
         return _found(await self.store.update(key_id, fields), key_id)
