@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import aiohttp
+from tests.server._process import serve_in_process
 
 from lunaroute.keys import KeyManager, KeySpec, open_key_store
 from lunaroute.testing import Answer, FakeUpstream, Reply
-from tests.server._process import serve_in_process
 
 ADMIN = "admin-secret-0123456789"
 

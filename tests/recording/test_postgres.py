@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg  # type: ignore[import-untyped]
+import msgspec
 import pytest
 from tests.recording._builders import T0, request_events
 
@@ -49,8 +50,8 @@ async def snapshot(writer: PostgresWriter) -> dict[str, list[tuple[object, ...]]
 async def test_round_trip_and_idempotent_replay(schema: str) -> None:
     writer = await PostgresWriter.open(DSN, schema=schema)
     try:
-        assert writer.migrations_applied == [1]
-        assert await writer.fetch("SELECT version FROM schema_migrations") == [(1,)]
+        assert writer.migrations_applied == [1, 2]
+        assert await writer.fetch("SELECT version FROM schema_migrations") == [(1,), (2,)]
         r1 = request_events("sess", "r1", tools=2)
         r2 = request_events("sess", "r2", streaming=False, tools=1)
         await writer.write_batch(r1)
@@ -117,3 +118,18 @@ async def test_nul_surrogate_and_huge_text_are_stored(schema: str) -> None:
 async def test_unreachable_server_raises_at_open() -> None:
     with pytest.raises(ConnectionRefusedError, match="Connect call failed"):
         await PostgresWriter.open("postgresql://postgres@127.0.0.1:1/test", acquire_timeout_s=2)
+
+
+async def test_sessions_carry_the_gateway_key_and_team(schema: str) -> None:
+    writer = await PostgresWriter.open(DSN, schema=schema)
+    try:
+        events = request_events("sess-key", "r1")
+        first = events[0]
+        assert isinstance(first, Started)
+        events[0] = msgspec.structs.replace(first, key_id="key_0123456789abcdef", key_name="ci", team="core")
+        await writer.write_batch(events)
+        await writer.write_batch(request_events("sess-plain", "r2"))
+        rows = await writer.fetch("SELECT session_id, key_id, key_name, team FROM sessions ORDER BY session_id")
+        assert rows == [("sess-key", "key_0123456789abcdef", "ci", "core"), ("sess-plain", None, None, None)]
+    finally:
+        await writer.close()

@@ -60,11 +60,13 @@ async def _ensure_session(conn: Any, ev: SessionEvent) -> None:
 async def _started(conn: Any, ev: Started) -> None:
     await conn.execute(
         "INSERT INTO sessions (session_id, request_id, started_at, model_requested, provider, listener, "
-        "client_ip, user_agent, is_streaming) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "client_ip, user_agent, is_streaming, key_id, key_name, team) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
         "ON CONFLICT (session_id) DO UPDATE SET request_id = EXCLUDED.request_id, "
         "started_at = EXCLUDED.started_at, model_requested = EXCLUDED.model_requested, "
         "provider = EXCLUDED.provider, listener = EXCLUDED.listener, client_ip = EXCLUDED.client_ip, "
-        "user_agent = EXCLUDED.user_agent, is_streaming = EXCLUDED.is_streaming "
+        "user_agent = EXCLUDED.user_agent, is_streaming = EXCLUDED.is_streaming, key_id = EXCLUDED.key_id, "
+        "key_name = EXCLUDED.key_name, team = EXCLUDED.team "
         "WHERE sessions.provider = '' AND sessions.listener = '' AND sessions.model_requested = ''",
         ev.session_id,
         _t(ev.request_id),
@@ -75,6 +77,9 @@ async def _started(conn: Any, ev: Started) -> None:
         _t(ev.client_ip),
         _t(ev.user_agent),
         ev.is_streaming,
+        _t(ev.key_id),
+        _t(ev.key_name),
+        _t(ev.team),
     )
 
 

@@ -147,7 +147,18 @@ CREATE INDEX IF NOT EXISTS idx_stream_metrics_ttft ON stream_metrics(time_to_fir
 CREATE INDEX IF NOT EXISTS idx_stream_metrics_chunks ON stream_metrics(total_chunks DESC);
 """
 
-MIGRATIONS: tuple[tuple[int, str, str], ...] = ((1, "session tables (SQLite schema v5 equivalent)", _V1),)
+_V2 = """
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS key_id TEXT;
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS key_name TEXT;
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS team TEXT;
+CREATE INDEX IF NOT EXISTS idx_sessions_key ON sessions(key_id, started_at DESC);
+CREATE INDEX IF NOT EXISTS idx_sessions_team ON sessions(team, started_at DESC);
+"""
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "session tables (SQLite schema v5 equivalent)", _V1),
+    (2, "the gateway key and team of each session", _V2),
+)
 """(version, description, SQL) in order; append new versions, never edit applied ones."""
 
 _LOCK_KEY = 0x4C554E41  # "LUNA": the advisory lock serialising migrations across replicas

@@ -148,11 +148,12 @@ def _started(b: Batch, ev: Started) -> None:
     b.sessions.add(ev.session_id)
     b.conn.execute(
         "INSERT INTO sessions (session_id, request_id, started_at, model_requested, provider, listener, "
-        "client_ip, user_agent, is_streaming) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "client_ip, user_agent, is_streaming, key_id, key_name, team) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(session_id) DO UPDATE SET request_id = excluded.request_id, "
         "started_at = excluded.started_at, model_requested = excluded.model_requested, "
         "provider = excluded.provider, listener = excluded.listener, client_ip = excluded.client_ip, "
-        "user_agent = excluded.user_agent, is_streaming = excluded.is_streaming "
+        "user_agent = excluded.user_agent, is_streaming = excluded.is_streaming, key_id = excluded.key_id, "
+        "key_name = excluded.key_name, team = excluded.team "
         "WHERE sessions.provider = '' AND sessions.listener = '' AND sessions.model_requested = ''",
         (
             ev.session_id,
@@ -164,6 +165,9 @@ def _started(b: Batch, ev: Started) -> None:
             b.text(ev.client_ip),
             b.text(ev.user_agent),
             ev.is_streaming,
+            b.text(ev.key_id),
+            b.text(ev.key_name),
+            b.text(ev.team),
         ),
     )
 

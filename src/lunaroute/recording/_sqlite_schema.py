@@ -1,5 +1,7 @@
 """The SQLite session schema, version 5 (the Rust LunaRoute schema), and the migrations 1→2→3→4→5.
 
+Beyond v5, and still readable by Rust tools: `sessions.key_id`, `key_name` and `team` (added when missing).
+
 A new database is created directly at version 5. An older one is migrated one version at a time, each step
 in its own transaction with foreign keys off (rebuilding `sessions` must not cascade-delete its children),
 recording the new version in `schema_version` as part of the same transaction. Then the rollup tables
@@ -293,8 +295,31 @@ def ensure_schema(conn: sqlite3.Connection) -> int:
     rollups are then ensured (`ensure_rollups`).
     """
     old = _ensure_v5(conn)
+    _ensure_key_columns(conn)
     ensure_rollups(conn)
     return old
+
+
+KEY_COLUMNS = ("key_id", "key_name", "team")
+"""Beyond the Rust v5 schema (added columns, so Rust tools still read the file): the gateway key of a session."""
+
+
+def _ensure_key_columns(conn: sqlite3.Connection) -> None:
+    """Add `sessions.key_id`, `key_name` and `team` (and their indexes) to a database that lacks them."""
+    if KEY_COLUMNS[0] in _columns(conn, "sessions"):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        existing = _columns(conn, "sessions")
+        for column in KEY_COLUMNS:
+            if column not in existing:
+                conn.execute(f"ALTER TABLE sessions ADD COLUMN {column} TEXT")
+        conn.execute("CREATE INDEX IF NOT EXISTS idx_sessions_key ON sessions(key_id, started_at DESC)")
+        conn.execute("CREATE INDEX IF NOT EXISTS idx_sessions_team ON sessions(team, started_at DESC)")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _ensure_v5(conn: sqlite3.Connection) -> int:

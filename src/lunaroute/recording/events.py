@@ -182,6 +182,10 @@ class Started(_Event, tag="started"):
     client_ip: str | None = None
     user_agent: str | None = None
     api_version: str | None = None
+    key_id: str | None = None
+    """The gateway key of the request (`auth.mode: keys`), its name and team."""
+    key_name: str | None = None
+    team: str | None = None
     request_headers: dict[str, str] = msgspec.field(default_factory=dict)
     session_tags: list[str] = msgspec.field(default_factory=list)
 

@@ -85,7 +85,8 @@ def page_params(query: Mapping[str, str], default_limit: int) -> tuple[int, int]
 
 
 def session_filter(query: Mapping[str, str]) -> SessionFilter:
-    """The listing filter from `user_agent`, `model`, `provider`, `success`, `min_tokens`, `q`, `since`, `until`."""
+    """The listing filter from `user_agent`, `model`, `provider`, `success`, `min_tokens`, `q`, `since`, `until`,
+    `key` and `team`."""
     now = utcnow()
     min_tokens = query.get("min_tokens", "").strip()
     return SessionFilter(
@@ -97,6 +98,8 @@ def session_filter(query: Mapping[str, str]) -> SessionFilter:
         success=_bool_param(query, "success"),
         min_tokens=int_param(query, "min_tokens", 0) if min_tokens else None,
         search=text_param(query, "q"),
+        key=text_param(query, "key"),
+        team=text_param(query, "team"),
     )
 
 

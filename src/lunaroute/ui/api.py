@@ -82,6 +82,9 @@ class _Api:
         ua = p.text_param(request.query, "user_agent")
         return _json(await self.store.model_usage(self._hours(request, 24), ua))
 
+    async def keys(self, request: web.Request) -> web.Response:
+        return _json(await self.store.key_usage(self._hours(request, 24)))
+
     async def clients(self, request: web.Request) -> web.Response:
         limit = p.int_param(request.query, "limit", 10, low=1, high=1000)
         return _json(await self.store.client_usage(self._hours(request, 24), limit))
@@ -208,6 +211,7 @@ def create_api_app(
     get("/api/stats/costs", api.costs)
     get("/api/stats/models", api.models_stats)
     get("/api/stats/clients", api.clients)
+    get("/api/stats/keys", api.keys)
     get("/api/stats/hours", api.hours)
     get("/api/stats/spending", api.spending)
     get("/api/sessions", api.sessions)

@@ -18,6 +18,7 @@ __all__ = [
     "ClientUsage",
     "CostStats",
     "HourOfDay",
+    "KeyUsage",
     "ModelSpending",
     "ModelUsage",
     "Order",
@@ -74,6 +75,19 @@ class TokenCounts(_Frozen, frozen=True):
             + self.audio_output
         )
 
+    def plus(self, other: TokenCounts) -> TokenCounts:
+        """Both counts added kind by kind."""
+        return TokenCounts(
+            input=self.input + other.input,
+            output=self.output + other.output,
+            thinking=self.thinking + other.thinking,
+            reasoning=self.reasoning + other.reasoning,
+            cache_read=self.cache_read + other.cache_read,
+            cache_creation=self.cache_creation + other.cache_creation,
+            audio_input=self.audio_input + other.audio_input,
+            audio_output=self.audio_output + other.audio_output,
+        )
+
 
 PriceFn: TypeAlias = Callable[[str, str, TokenCounts], float | None]
 """`price(provider, model, tokens)`: the cost in USD of `tokens` on that model, or `None` when unknown.
@@ -89,7 +103,8 @@ class SessionFilter(_Frozen, frozen=True):
     - `provider`: equals its provider; `user_agent`: equals it, or starts with it when it ends in `*`;
     - `success`: its last completed request succeeded (True) or failed (False);
     - `min_tokens`: its total tokens are at least this;
-    - `search`: a case-insensitive substring of its request or response text.
+    - `search`: a case-insensitive substring of its request or response text;
+    - `key`: the gateway key's id or name; `team`: the key's team.
     """
 
     since: dt.datetime | None = None
@@ -100,6 +115,8 @@ class SessionFilter(_Frozen, frozen=True):
     success: bool | None = None
     min_tokens: int | None = None
     search: str | None = None
+    key: str | None = None
+    team: str | None = None
 
 
 class SessionSummary(_Frozen, frozen=True):
@@ -309,6 +326,18 @@ class ClientUsage(_Frozen, frozen=True):
     """The requests of one client (the user agent of their sessions) in a window, priced per model."""
 
     user_agent: str
+    request_count: int
+    tokens: TokenCounts
+    total_tokens: int
+    cost_usd: float | None
+
+
+class KeyUsage(_Frozen, frozen=True):
+    """The requests of one gateway key in a window, priced per model; `team` is the key's team."""
+
+    key_id: str
+    key_name: str
+    team: str | None
     request_count: int
     tokens: TokenCounts
     total_tokens: int

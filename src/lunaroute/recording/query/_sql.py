@@ -116,6 +116,12 @@ def session_where(flt: SessionFilter) -> tuple[str, list[object]]:
     if flt.provider:
         clauses.append("s.provider = ?")
         params.append(flt.provider)
+    if flt.key:
+        clauses.append("(s.key_id = ? OR s.key_name = ?)")
+        params += [flt.key, flt.key]
+    if flt.team:
+        clauses.append("s.team = ?")
+        params.append(flt.team)
     if flt.user_agent:
         if flt.user_agent.endswith("*"):
             clauses.append("s.user_agent LIKE ? ESCAPE '\\'")

@@ -64,16 +64,7 @@ def _sorted(sums: RequestSums) -> list[tuple[tuple[object, ...], int, TokenCount
 
 
 def _add(a: TokenCounts, b: TokenCounts) -> TokenCounts:
-    return TokenCounts(
-        input=a.input + b.input,
-        output=a.output + b.output,
-        thinking=a.thinking + b.thinking,
-        reasoning=a.reasoning + b.reasoning,
-        cache_read=a.cache_read + b.cache_read,
-        cache_creation=a.cache_creation + b.cache_creation,
-        audio_input=a.audio_input + b.audio_input,
-        audio_output=a.audio_output + b.audio_output,
-    )
+    return a.plus(b)
 
 
 def overview(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: PriceFn | None) -> OverviewStats:

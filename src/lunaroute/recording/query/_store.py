@@ -8,6 +8,7 @@ from lunaroute.recording.query._models import (
     ClientUsage,
     CostStats,
     HourOfDay,
+    KeyUsage,
     ModelUsage,
     Order,
     OverviewStats,
@@ -70,6 +71,10 @@ class SessionStore(Protocol):
 
     async def client_usage(self, hours: int = 24, limit: int = 10) -> tuple[ClientUsage, ...]:
         """Clients (session user agents) by requests in the last `hours`, busiest first, at most `limit`."""
+        ...
+
+    async def key_usage(self, hours: int = 24) -> tuple[KeyUsage, ...]:
+        """Requests, tokens and cost per gateway key (with its team) in the last `hours`, busiest first."""
         ...
 
     async def cost_stats(self) -> CostStats: ...

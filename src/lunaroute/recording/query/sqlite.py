@@ -19,6 +19,7 @@ from lunaroute.recording.query._models import (
     ClientUsage,
     CostStats,
     HourOfDay,
+    KeyUsage,
     ModelUsage,
     Order,
     OverviewStats,
@@ -34,6 +35,7 @@ from lunaroute.recording.query._models import (
 )
 from lunaroute.recording.query._sql import clamp_page
 from lunaroute.recording.query._sqlite_conn import ReadPool
+from lunaroute.recording.query._sqlite_keys import key_usage as _key_usage
 
 __all__ = ["SqliteSessionStore"]
 
@@ -110,6 +112,10 @@ class SqliteSessionStore:
         hours, now, price = _hours(hours), self._clock(), self._price
         _, limit = clamp_page(0, limit)
         return await self._pool.run(lambda c: _stats.client_usage(c, hours, limit, now, price))
+
+    async def key_usage(self, hours: int = 24) -> tuple[KeyUsage, ...]:
+        hours, now, price = _hours(hours), self._clock(), self._price
+        return await self._pool.run(lambda c: _key_usage(c, hours, now, price))
 
     async def cost_stats(self) -> CostStats:
         now, price = self._clock(), self._price

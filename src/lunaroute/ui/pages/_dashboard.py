@@ -92,6 +92,8 @@ def render_dashboard(window: str) -> Markup:
             _card("models", "By model"),
             _card("providers", "By provider"),
             _card("clients", "By client"),
+            _card("keys", "By API key"),
+            _card("teams", "By team"),
             _card("tools", "Top tools (all time)"),
             _card("recent", "Recent sessions", wide=True),
         ),

@@ -167,6 +167,23 @@
     return clients.map((c) => ({ name: c.user_agent, requests: c.request_count, tokens: c.total_tokens, cost: c.cost_usd }));
   }
 
+  async function keysUsage() {
+    const keys = await getJSON(`/api/stats/keys?hours=${hours}`);
+    const teams = new Map();
+    for (const k of keys) {
+      const name = k.team || "(no team)";
+      const t = teams.get(name) || { name, team: k.team, requests: 0, tokens: 0, cost: null };
+      t.requests += k.request_count;
+      t.tokens += k.total_tokens;
+      if (k.cost_usd != null) t.cost = (t.cost || 0) + k.cost_usd;
+      teams.set(name, t);
+    }
+    return {
+      keys: keys.map((k) => ({ id: k.key_id, name: k.key_name, requests: k.request_count, tokens: k.total_tokens, cost: k.cost_usd })),
+      teams: [...teams.values()].sort((a, b) => b.requests - a.requests),
+    };
+  }
+
   function renderFast(overview, spending, models, recent) {
     state.spending = spending;
     renderKpis(overview, spending);
@@ -182,11 +199,20 @@
   }
 
   async function refreshSlow() {
-    const [tools, clients, costs] = await Promise.all([
+    const [tools, clients, costs, keyed] = await Promise.all([
       getJSON("/api/stats/tools?limit=8"),
       clientsUsage(),
       Date.now() - state.costsAt > COSTS_MS ? getJSON("/api/stats/costs") : Promise.resolve(null),
+      keysUsage(),
     ]);
+    hbars($("chart-keys"), keyed.keys.map((k) => ({
+      name: k.name, value: k.requests, text: usageText(k),
+      href: "/sessions?key=" + encodeURIComponent(k.id),
+    })), "No requests with a gateway key in this window.");
+    hbars($("chart-teams"), keyed.teams.map((t) => ({
+      name: t.name, value: t.requests, text: usageText(t),
+      href: t.team ? "/sessions?team=" + encodeURIComponent(t.team) : undefined,
+    })), "No requests with a gateway key in this window.");
     renderTools(tools);
     hbars($("chart-clients"), clients.map((c) => ({
       name: c.name, value: c.requests, text: usageText(c),
