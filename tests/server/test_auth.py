@@ -4,6 +4,7 @@ never forwarded, revocation and rotation seen by a running gateway, bad-key thro
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -238,3 +239,25 @@ async def test_the_key_appears_in_no_log_line(
             await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
     assert caplog.records
     assert keyed.key.secret not in caplog.text
+
+
+async def test_the_model_list_shows_only_the_models_a_key_may_use(keyed: Keyed, upstream: FakeUpstream) -> None:
+    listing = {
+        "object": "list",
+        "data": [
+            {"id": "gpt-4o", "object": "model", "owned_by": "openai"},
+            {"id": "gpt-4o-mini", "object": "model", "owned_by": "openai"},
+            {"id": "o3", "object": "model", "owned_by": "openai"},
+        ],
+    }
+    scoped = await keyed.keys.create(KeySpec(name="mini", models=["gpt-4o-mini", "o*"]))
+    await asyncio.sleep(0.3)
+    upstream.enqueue(
+        Reply(raw_chunks=[json.dumps(listing).encode()], content_type="application/json"),
+        Reply(raw_chunks=[json.dumps(listing).encode()], content_type="application/json"),
+    )
+    async with oai(keyed.gateway, scoped.secret) as client:
+        assert [m.id async for m in client.models.list()] == ["gpt-4o-mini", "o3"]
+    assert upstream.last_request.header("accept-encoding") in (None, "identity")
+    async with oai(keyed.gateway, keyed.key.secret) as client:  # an unscoped key sees the whole list
+        assert [m.id async for m in client.models.list()] == ["gpt-4o", "gpt-4o-mini", "o3"]

@@ -1,5 +1,6 @@
 """Providers: the upstreams a request can be sent to (HTTP providers and the built-in mock)."""
 
+from lunaroute.providers._buffered import BufferedResponse
 from lunaroute.providers._http import HttpProvider, HttpUpstreamResponse
 
-__all__ = ["HttpProvider", "HttpUpstreamResponse"]
+__all__ = ["BufferedResponse", "HttpProvider", "HttpUpstreamResponse"]

@@ -17,7 +17,7 @@ from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
 from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
 from lunaroute.observability.tracing import NOOP_SPAN
-from lunaroute.policies import Principal
+from lunaroute.policies import Principal, restrict_model_list, without_compression
 from lunaroute.recording._tap import RecordingTap, client_ip_for, recordable_headers
 from lunaroute.routing import classify, normalise_path
 from lunaroute.server._gateway import GATEWAY, Gateway
@@ -81,8 +81,11 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
         body = await read_body(request, gw.config.http_server.max_request_body_bytes)
         model, stream = inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False)
+        scoped_listing = route.endpoint is Endpoint.OPENAI_MODELS and principal is not None and principal.record.models
         if principal is not None:
             gw.auth.authorize_model(principal, model)  # type: ignore[union-attr]
+            if scoped_listing:
+                headers = without_compression(headers)
         inbound = Inbound(
             route=route,
             method=request.method,
@@ -97,6 +100,9 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         )
         tap = _tap_for(gw, request, inbound, principal)
         outbound = await gw.pipeline.send(inbound, tap)
+        if scoped_listing:
+            assert principal is not None
+            outbound.response = await restrict_model_list(outbound.response, principal.record)
         if tap is not None:
             tap.record.route = outbound.reason
     except LunaRouteError as exc:
