@@ -13,8 +13,10 @@ from lunaroute.config import Config
 __all__ = ["mask_secret", "render_effective_config"]
 
 _SECRET_KEYS = re.compile(r"(api_key|secret|token|password)$")
-_KEY_MATERIAL = re.compile(r"^(key|previous_keys)$")
-"""Encryption keys (`session_recording.encryption`): masked whole, not even a prefix is shown."""
+_KEY_MATERIAL = re.compile(r"^(key|previous_keys|admin_key)$")
+"""Encryption keys (`session_recording.encryption`) and the admin key: masked whole, not even a prefix is shown."""
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+):([^@\s]+)@")
+"""The password of a URL with credentials (`postgresql://user:password@host/db`)."""
 
 
 def mask_secret(value: str) -> str:
@@ -31,6 +33,8 @@ def _mask(node: Any, key: str = "") -> Any:
         return "****"
     if isinstance(node, str) and _SECRET_KEYS.search(key):
         return mask_secret(node)
+    if isinstance(node, str):
+        return _URL_PASSWORD.sub(r"\1:****@", node)
     return node
 
 
