@@ -113,12 +113,14 @@ def _offline_env(home: Path) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8"}
 
 
-async def _claude(claude_bin: Path, base_url: str, tmp_path: Path, prompt: str, *args: str) -> ClientRun:
+async def _claude(
+    claude_bin: Path, base_url: str, tmp_path: Path, prompt: str, *args: str, key: str = CLIENT_KEY
+) -> ClientRun:
     env = _offline_env(tmp_path / "home")
     env.update(
         {
             "ANTHROPIC_BASE_URL": base_url,
-            "ANTHROPIC_API_KEY": CLIENT_KEY,
+            "ANTHROPIC_API_KEY": key,
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             "DISABLE_TELEMETRY": "1",
             "DISABLE_ERROR_REPORTING": "1",
@@ -160,12 +162,12 @@ stream_max_retries = 0
 """
 
 
-async def _codex(codex_bin: Path, base_url: str, tmp_path: Path, prompt: str) -> ClientRun:
+async def _codex(codex_bin: Path, base_url: str, tmp_path: Path, prompt: str, *, key: str = CODEX_KEY) -> ClientRun:
     env = _offline_env(tmp_path / "home")
     codex_home = tmp_path / "codex-home"
     codex_home.mkdir()
     (codex_home / "config.toml").write_text(CODEX_CONFIG.format(model=CODEX_MODEL, base_url=base_url))
-    env.update({"CODEX_HOME": str(codex_home), "LUNAROUTE_TEST_CODEX_KEY": CODEX_KEY})
+    env.update({"CODEX_HOME": str(codex_home), "LUNAROUTE_TEST_CODEX_KEY": key})
     workdir = tmp_path / "work"
     workdir.mkdir(exist_ok=True)
     argv = [str(codex_bin), "exec", "--skip-git-repo-check", "--ephemeral", prompt]
@@ -517,3 +519,70 @@ async def test_claude_code_on_openai_dialect_provider(
     tool_message = next(m for m in second["messages"] if m["role"] == "tool")
     assert tool_message["tool_call_id"] == call.id
     assert MARKER in json.dumps(tool_message["content"])
+
+
+# -- with a gateway key ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def keyed_gateway(make_gateway: GatewayFactory, tmp_path: Path) -> tuple[GatewayServer, str]:
+    """A gateway with `auth.mode: keys` and provider keys configured; yields it and a fresh `lr-` key."""
+    from lunaroute.keys import KeyManager, KeySpec, open_key_store
+
+    db = str(tmp_path / "keys.db")
+    store = await open_key_store(db)
+    created = await KeyManager(store).create(KeySpec(name="real-client"))
+    await store.aclose()
+    gateway = await make_gateway(
+        auth={"mode": "keys", "database": db},
+        providers={"openai": {"api_key": PROVIDER_OPENAI_KEY}, "anthropic": {"api_key": PROVIDER_ANTHROPIC_KEY}},
+    )
+    return gateway, created.secret
+
+
+PROVIDER_OPENAI_KEY = "sk-provider-openai-key"
+PROVIDER_ANTHROPIC_KEY = "sk-ant-provider-key"
+
+
+async def test_claude_code_with_a_gateway_key(
+    claude_bin: Path, upstream: FakeUpstream, keyed_gateway: tuple[GatewayServer, str], tmp_path: Path
+) -> None:
+    gateway, secret = keyed_gateway
+    upstream.enqueue(Reply(answer=Answer(text="Hi through a gateway key.")))
+
+    run = await _claude(claude_bin, gateway.url, tmp_path, "Say hi", key=secret)
+
+    assert run.returncode == 0, _report(run)
+    assert "Hi through a gateway key." in run.stdout, _report(run)
+    [received] = upstream.requests
+    assert received.header("x-api-key") == PROVIDER_ANTHROPIC_KEY
+    assert secret not in repr(received.headers)
+    assert secret.encode() not in received.body
+
+
+async def test_codex_with_a_gateway_key_in_env_key(
+    codex_bin: Path, upstream: FakeUpstream, keyed_gateway: tuple[GatewayServer, str], tmp_path: Path
+) -> None:
+    gateway, secret = keyed_gateway
+    upstream.enqueue(Reply(answer=Answer(text="Hi through a gateway key.")))
+
+    run = await _codex(codex_bin, gateway.url, tmp_path, "Say hi", key=secret)
+
+    assert run.returncode == 0, _report(run)
+    assert "Hi through a gateway key." in run.stdout, _report(run)
+    [received] = upstream.requests
+    assert received.header("authorization") == f"Bearer {PROVIDER_OPENAI_KEY}"
+    assert secret not in repr(received.headers)
+
+
+async def test_claude_code_with_a_wrong_gateway_key_fails_cleanly(
+    claude_bin: Path, upstream: FakeUpstream, keyed_gateway: tuple[GatewayServer, str], tmp_path: Path
+) -> None:
+    gateway, _ = keyed_gateway
+    started = time.monotonic()
+    run = await _claude(claude_bin, gateway.url, tmp_path, "Say hi", key="lr-" + "w" * 43)
+    # `x-should-retry: false` on the 401 stops Claude Code's retries: it fails at once, naming the cause.
+    assert run.returncode != 0
+    assert "invalid LunaRoute API key" in run.stdout + run.stderr, _report(run)
+    assert time.monotonic() - started < 30
+    assert upstream.requests == []

@@ -105,6 +105,7 @@ async def test_missing_key_is_401_in_each_dialect(keyed: Keyed) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{keyed.gateway.url}/v1/chat/completions", json={"model": "m", "messages": []}) as r:
             assert r.status == 401
+            assert r.headers["x-should-retry"] == "false"  # the SDKs and Claude Code do not retry a bad key
             body = await r.json()
             assert body["error"]["type"] == "authentication_error"
             assert "x-lunaroute-key" in body["error"]["message"]

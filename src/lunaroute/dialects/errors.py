@@ -34,9 +34,13 @@ def error_body(dialect: Dialect, error: LunaRouteError) -> bytes:
 
 
 def error_headers(error: LunaRouteError) -> dict[str, str]:
+    """`content-type`, `retry-after` when the error has one, and `x-should-retry: false` for 401 and 403: the
+    official SDKs (and Claude Code) honour it and do not repeat a request that a bad key cannot make good."""
     headers = {"content-type": "application/json"}
     if error.retry_after is not None:
         headers["retry-after"] = str(max(0, round(error.retry_after)))
+    if error.status in (401, 403):
+        headers["x-should-retry"] = "false"
     return headers
 
 
