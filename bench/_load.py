@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from _payloads import STREAM_HEADER, chat_request
+from _payloads import BENCH_KEY, STREAM_HEADER, chat_request
 from _procs import pinned
 
 __all__ = ["LoadResult", "Loader"]
@@ -19,6 +19,7 @@ _MARK = "BENCH-RESULT "
 _LUA = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
 {stream_header}
 local f = assert(io.open("{body_path}", "rb"))
 wrk.body = f:read("*a")
@@ -100,7 +101,8 @@ class Loader:
         assert self._wrk is not None
         script = self._dir / f"wrk-{'stream' if stream else 'json'}.lua"
         header = f'wrk.headers["{STREAM_HEADER}"] = "1"' if stream else ""
-        script.write_text(_LUA.format(stream_header=header, body_path=self._bodies[stream], mark=_MARK))
+        lua = _LUA.format(stream_header=header, body_path=self._bodies[stream], mark=_MARK, key=BENCH_KEY)
+        script.write_text(lua)
         argv = [self._wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script)]
         return _parse(_check_output(pinned(self._core, [*argv, url]), seconds))
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["STREAM_HEADER", "chat_request", "json_reply", "sse_events", "sse_reply"]
+__all__ = ["BENCH_KEY", "STREAM_HEADER", "chat_request", "json_reply", "sse_events", "sse_reply"]
 
 STREAM_HEADER = "x-bench-stream"
 """Sent with streaming requests; the nginx upstream answers with the event stream when it sees it."""
+
+BENCH_KEY = "lr-benchmarkKEYbenchmarkKEYbenchmarkKEYbench"
+"""Every benchmark request carries `Authorization: Bearer BENCH_KEY`, as a real client sends its key: the
+passthrough gateway forwards it, the `auth` variant checks it against its key store and strips it."""
 
 _MODEL = "gpt-4o-mini"
 _SYSTEM = "You are a concise assistant that answers questions about software performance. " * 6

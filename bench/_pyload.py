@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
+from _payloads import BENCH_KEY
+
 _MARK = "BENCH-RESULT "
 
 
@@ -53,7 +55,7 @@ def _percentile(values: list[float], pct: int) -> float:
 
 async def _main(argv: list[str], body: bytes) -> None:
     url, connections, seconds = argv[0], int(argv[2]), float(argv[3])
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
     if len(argv) > 4 and argv[4]:
         headers[argv[4]] = "1"
     started = time.perf_counter()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from _payloads import chat_request
+from _payloads import BENCH_KEY, chat_request
 
 __all__ = [
     "ANTHROPIC_PATH",
@@ -66,6 +66,8 @@ class Variant:
     floor: Floor | None = None
     max_ttfb_added_ms: float | None = None
     """Ceiling on the streaming TTFB this variant adds to passthrough's (None: reported only)."""
+    prepare: Callable[[Path], None] | None = None
+    """Run with the gateway's LUNAROUTE_HOME before it starts (e.g. to put the benchmark key in its store)."""
 
 
 _NO_RECORDING = "session_recording: {enabled: false}\n"
@@ -73,6 +75,24 @@ _NO_RECORDING = "session_recording: {enabled: false}\n"
 _RULES = "routing:\n  rules:\n" + "".join(
     f'    - {{name: miss-{i}, model_pattern: "^nomatch-{i}-", primary: openai}}\n' for i in range(RULE_COUNT)
 )
+
+
+def _store_bench_key(home: Path) -> None:
+    """Put `BENCH_KEY` into the key store the `auth` variant's gateway opens (`$LUNAROUTE_HOME/keys.db`)."""
+    import asyncio
+
+    from lunaroute.keys import KeyRecord, digest_of, display_prefix, open_key_store
+
+    async def insert() -> None:
+        store = await open_key_store(str(home / "keys.db"))
+        try:
+            record = KeyRecord(id="key_0000000000bec400", name="bench", prefix=display_prefix(BENCH_KEY), team="bench")
+            await store.insert(record, digest_of(BENCH_KEY))
+        finally:
+            await store.aclose()
+
+    asyncio.run(insert())
+
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("passthrough", "recording off (as run.py); the baseline", _NO_RECORDING),
@@ -97,6 +117,13 @@ VARIANTS: tuple[Variant, ...] = (
         f"{RULE_COUNT} rules that do not match, then a catch-all to openai",
         _NO_RECORDING + _RULES + '    - {name: all, model_pattern: ".*", primary: openai}\n',
         floor=Floor("rules100", "passthrough", 0.95),
+    ),
+    Variant(
+        "auth",
+        "gateway keys on (auth.mode: keys, SQLite key store): every request's key checked and stripped",
+        _NO_RECORDING + "auth: {mode: keys}\n",
+        floor=Floor("auth", "passthrough", 0.95),
+        prepare=_store_bench_key,
     ),
     Variant(
         "no-metrics",

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from _payloads import STREAM_HEADER
+from _payloads import BENCH_KEY, STREAM_HEADER
 
 __all__ = ["Request", "check_answers", "measure_ttfb"]
 
@@ -28,7 +28,7 @@ class Request:
 
 
 def _headers(stream: bool, anthropic: bool) -> dict[str, str]:
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
     if anthropic:
         headers["anthropic-version"] = "2023-06-01"
     if stream:

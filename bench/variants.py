@@ -106,6 +106,8 @@ class _Gateway:
         home = work / self.name
         home.mkdir()
         config = write_config(home / "config.yaml", variant, upstream, ui_port=free_port())
+        if variant.prepare is not None:
+            variant.prepare(home)
         self.port = free_port()
         argv = [sys.executable, "-m", "lunaroute", "serve", "--config", str(config), "--host", "127.0.0.1"]
         argv += ["--port", str(self.port)]
