@@ -1,0 +1,173 @@
+"""The Redis state store: limits exact across any number of gateway processes and hosts.
+
+Each request's checks are one `EVALSHA` of one Lua script (atomic on the server, one round trip): rate counters
+are hashes of one-second buckets (field: the second, value: the usage) that expire 61 s after their last write;
+parallel counters are sorted sets of leases scored by their expiry. Time is the Redis server's (`TIME`), so
+replicas on hosts with different clocks count in the same window. No `KEYS` scans anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from string import Template
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from lunaroute.state._checks import LEASE_S, WINDOW_S, Check, CheckResult, Verdict
+
+__all__ = ["RedisState", "StateUnavailable"]
+
+
+class StateUnavailable(RuntimeError):
+    """The shared state store could not be reached or answered an error."""
+
+
+_ACQUIRE = Template("""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local sec = math.floor(now)
+local oldest = sec - ${window} + 1
+local lease = ARGV[1]
+local n = #KEYS
+local used, reset, kinds, limits, costs = {}, {}, {}, {}, {}
+local failed, retry = 0, 0
+for i = 1, n do
+  local kind = ARGV[2 + (i - 1) * 3]
+  local limit = tonumber(ARGV[3 + (i - 1) * 3])
+  local cost = tonumber(ARGV[4 + (i - 1) * 3])
+  kinds[i], limits[i], costs[i] = kind, limit, cost
+  if kind == 'r' then
+    local flat = redis.call('HGETALL', KEYS[i])
+    local buckets, secs, sum, newest = {}, {}, 0, nil
+    for j = 1, #flat, 2 do
+      local s, v = tonumber(flat[j]), tonumber(flat[j + 1])
+      if s < oldest then
+        redis.call('HDEL', KEYS[i], flat[j])
+      else
+        buckets[s] = v
+        table.insert(secs, s)
+        sum = sum + v
+        if newest == nil or s > newest then newest = s end
+      end
+    end
+    used[i] = sum
+    reset[i] = newest and (newest + ${window} - now) or 0
+    if failed == 0 and sum + cost > limit then
+      failed = i
+      retry = ${window}
+      if cost <= limit then
+        table.sort(secs)
+        local left = sum
+        for _, s in ipairs(secs) do
+          left = left - buckets[s]
+          if left + cost <= limit then
+            retry = math.max(0, s + ${window} - now)
+            break
+          end
+        end
+      end
+    end
+  else
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    local held = redis.call('ZCARD', KEYS[i])
+    used[i], reset[i] = held, 0
+    if failed == 0 and held + 1 > limit then
+      failed, retry = i, 1
+    end
+  end
+end
+local out = {}
+if failed ~= 0 then
+  for i = 1, n do
+    table.insert(out, math.max(0, limits[i] - used[i]))
+    table.insert(out, math.floor(reset[i] * 1000))
+  end
+  return {0, failed, math.floor(retry * 1000), unpack(out)}
+end
+for i = 1, n do
+  if kinds[i] == 'r' then
+    redis.call('HINCRBY', KEYS[i], sec, costs[i])
+    redis.call('EXPIRE', KEYS[i], ${window} + 1)
+    table.insert(out, math.max(0, limits[i] - used[i] - costs[i]))
+    table.insert(out, math.floor((sec + ${window} - now) * 1000))
+  else
+    redis.call('ZADD', KEYS[i], now + ${lease}, lease)
+    redis.call('EXPIRE', KEYS[i], ${lease} + 1)
+    table.insert(out, math.max(0, limits[i] - used[i] - 1))
+    table.insert(out, 0)
+  end
+end
+return {1, 0, 0, unpack(out)}
+""").substitute(window=WINDOW_S, lease=int(LEASE_S))
+
+_ADD = Template("""
+local t = redis.call('TIME')
+local sec = tonumber(ARGV[1])
+if sec <= tonumber(t[1]) - ${window} then return 0 end
+redis.call('HINCRBY', KEYS[1], sec, ARGV[2])
+redis.call('EXPIRE', KEYS[1], ${window} + 1)
+return 1
+""").substitute(window=WINDOW_S)
+
+
+class RedisState:
+    """A state store on a Redis server. Create it with `await RedisState.open(url)`."""
+
+    name = "redis"
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._acquire = client.register_script(_ACQUIRE)
+        self._add = client.register_script(_ADD)
+
+    @classmethod
+    async def open(cls, url: str, *, prefix: str = "lunaroute:", timeout_s: float = 1.0) -> RedisState:
+        """Connect (and check the server answers); raises `StateUnavailable`."""
+        client = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            raise StateUnavailable(f"Redis at {url} is not reachable: {exc}") from None
+        return cls(client, prefix)
+
+    async def acquire(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
+        keys = [self._prefix + c.key for c in checks]
+        args: list[Any] = [lease_id]
+        for c in checks:
+            args += ["r" if c.kind == "rate" else "p", c.limit, c.cost]
+        try:
+            reply = await self._acquire(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            raise StateUnavailable(str(exc)) from None
+        allowed, failed, retry_ms = int(reply[0]), int(reply[1]), int(reply[2])
+        results = tuple(
+            CheckResult(c.limit, int(reply[3 + 2 * i]), int(reply[4 + 2 * i]) / 1000.0) for i, c in enumerate(checks)
+        )
+        if allowed:
+            return Verdict(True, results)
+        return Verdict(False, results, retry_after=retry_ms / 1000.0, failed=failed - 1)
+
+    async def release(self, keys: Sequence[str], lease_id: str) -> None:
+        if not keys:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zrem(self._prefix + key, lease_id)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StateUnavailable(str(exc)) from None
+
+    async def add(self, key: str, at: float, amount: int) -> None:
+        try:
+            await self._add(keys=[self._prefix + key], args=[math.floor(at), amount])
+        except (RedisError, OSError) as exc:
+            raise StateUnavailable(str(exc)) from None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,66 @@
+"""Both state stores: rate windows, parallel leases, all-or-nothing admission, retry-after, settlement."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lunaroute.state import Check, MemoryState, RedisState
+
+
+async def test_a_rate_limit_admits_exactly_its_limit(state: MemoryState | RedisState) -> None:
+    checks = [Check("key:a:rpm", "rate", 5)]
+    verdicts = [await state.acquire(checks, f"r{i}") for i in range(8)]
+    assert [v.allowed for v in verdicts] == [True] * 5 + [False] * 3
+    assert [v.results[0].remaining for v in verdicts[:5]] == [4, 3, 2, 1, 0]
+    refused = verdicts[5]
+    assert refused.failed == 0
+    assert 55 <= refused.retry_after <= 60
+
+
+async def test_costs_count_and_a_cost_over_the_limit_never_fits(state: MemoryState | RedisState) -> None:
+    tpm = [Check("key:a:tpm", "rate", 1000, cost=600)]
+    assert (await state.acquire(tpm, "r1")).allowed
+    assert not (await state.acquire(tpm, "r2")).allowed
+    small = [Check("key:a:tpm", "rate", 1000, cost=400)]
+    assert (await state.acquire(small, "r3")).allowed
+    huge = await state.acquire([Check("key:b:tpm", "rate", 1000, cost=1001)], "r4")
+    assert not huge.allowed
+    assert huge.retry_after == 60
+
+
+async def test_admission_is_all_or_nothing(state: MemoryState | RedisState) -> None:
+    key, team = Check("key:a:rpm", "rate", 10), Check("team:t:rpm", "rate", 2)
+    assert (await state.acquire([key, team], "r1")).allowed
+    assert (await state.acquire([key, team], "r2")).allowed
+    refused = await state.acquire([key, team], "r3")
+    assert not refused.allowed
+    assert refused.failed == 1
+    # The refused request took nothing from the key's own counter.
+    alone = await state.acquire([key], "r4")
+    assert alone.results[0].remaining == 7
+
+
+async def test_parallel_leases_are_released(state: MemoryState | RedisState) -> None:
+    check = [Check("key:a:parallel", "parallel", 2)]
+    assert (await state.acquire(check, "r1")).allowed
+    assert (await state.acquire(check, "r2")).allowed
+    assert not (await state.acquire(check, "r3")).allowed
+    await state.release(["key:a:parallel"], "r1")
+    assert (await state.acquire(check, "r3")).allowed
+
+
+async def test_settlement_moves_the_usage(state: MemoryState | RedisState) -> None:
+    import time
+
+    tpm = [Check("key:a:tpm", "rate", 1000, cost=900)]
+    assert (await state.acquire(tpm, "r1")).allowed
+    await state.add("key:a:tpm", time.time(), -800)  # the request used 100 tokens, not the 900 reserved
+    verdict = await state.acquire([Check("key:a:tpm", "rate", 1000, cost=800)], "r2")
+    assert verdict.allowed
+    assert verdict.results[0].remaining == 100
+
+
+async def test_concurrent_acquires_never_over_admit(state: MemoryState | RedisState) -> None:
+    check = [Check("key:race:rpm", "rate", 30)]
+    verdicts = await asyncio.gather(*(state.acquire(check, f"r{i}") for i in range(100)))
+    assert sum(v.allowed for v in verdicts) == 30
