@@ -115,6 +115,15 @@ def _record_json(record: KeyRecord) -> dict[str, object]:
     return out
 
 
+def _limits_text(record: KeyRecord) -> str:
+    parts = [
+        f"{value} {label}"
+        for value, label in ((record.rpm, "rpm"), (record.tpm, "tpm"), (record.max_parallel, "parallel"))
+        if value is not None
+    ]
+    return ", ".join(parts) or "none"
+
+
 def _print_record(record: KeyRecord, as_json: bool) -> None:
     if as_json:
         click.echo(msgspec.json.encode(_record_json(record)).decode())
@@ -128,6 +137,7 @@ def _print_record(record: KeyRecord, as_json: bool) -> None:
         ("models", ", ".join(record.models) or "all"),
         ("endpoints", ", ".join(record.endpoints) or "all"),
         ("metadata", ", ".join(f"{k}={v}" for k, v in record.metadata.items()) or "-"),
+        ("limits", _limits_text(record)),
         ("created", _when(record.created_at)),
         ("expires", _when(record.expires_at)),
         ("revoked", _when(record.revoked_at)),
@@ -162,6 +172,9 @@ def keys_group() -> None:
 @click.option("--endpoints", multiple=True, help="A path pattern the key may call, e.g. /v1/embeddings (repeatable).")
 @click.option("--expires", help="30d, 12h, an ISO date/time, or never (default).")
 @click.option("--metadata", multiple=True, help="KEY=VALUE kept with the key (repeatable).")
+@click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute.")
+@click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute (input + output).")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="Requests in flight at once.")
 @_json_option
 def create(
     config_path: str | None,
@@ -171,6 +184,9 @@ def create(
     endpoints: tuple[str, ...],
     expires: str | None,
     metadata: tuple[str, ...],
+    rpm: int | None,
+    tpm: int | None,
+    max_parallel: int | None,
     as_json: bool,
 ) -> None:
     """Create a key and print its secret (the only time it is shown)."""
@@ -181,6 +197,9 @@ def create(
         endpoints=list(endpoints),
         metadata=_metadata(metadata),
         expires_at=parse_expiry(expires) if expires else None,
+        rpm=rpm,
+        tpm=tpm,
+        max_parallel=max_parallel,
     )
     _print_created(_run(config_path, lambda keys: keys.create(spec)), as_json)
 
@@ -226,6 +245,9 @@ def show(config_path: str | None, key_id: str, as_json: bool) -> None:
 @click.option("--all-endpoints", is_flag=True, help="Allow every endpoint again.")
 @click.option("--expires", help="30d, 12h, an ISO date/time, or never.")
 @click.option("--metadata", multiple=True, help="Replace the metadata with these KEY=VALUE pairs (repeatable).")
+@click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute (0: no limit).")
+@click.option("--tpm", type=click.IntRange(min=0), help="Tokens per minute (0: no limit).")
+@click.option("--max-parallel", type=click.IntRange(min=0), help="Requests in flight at once (0: no limit).")
 @_json_option
 def update(
     config_path: str | None,
@@ -238,6 +260,9 @@ def update(
     all_endpoints: bool,
     expires: str | None,
     metadata: tuple[str, ...],
+    rpm: int | None,
+    tpm: int | None,
+    max_parallel: int | None,
     as_json: bool,
 ) -> None:
     """Change a key's name, team, scopes, metadata or expiry (takes effect on running gateways)."""
@@ -254,6 +279,12 @@ def update(
         changes.expires_at = parse_expiry(expires)
     if metadata:
         changes.metadata = _metadata(metadata)
+    if rpm is not None:
+        changes.rpm = rpm or None
+    if tpm is not None:
+        changes.tpm = tpm or None
+    if max_parallel is not None:
+        changes.max_parallel = max_parallel or None
     _print_record(_run(config_path, lambda keys: keys.update(key_id, changes)), as_json)
 
 

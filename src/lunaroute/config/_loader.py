@@ -183,6 +183,7 @@ def _validate(config: Config, source: str) -> None:
     _validate_recording(config, source)
     _validate_ui(config, source)
     _validate_auth(config, source)
+    _validate_limits(config, source)
     tracing = config.observability.tracing
     if not 0.0 <= tracing.ratio <= 1.0:
         raise ConfigError("must be between 0 and 1", source=source, path="$.observability.tracing.ratio")
@@ -347,6 +348,26 @@ def _validate_auth(config: Config, source: str) -> None:
     if auth.admin_key is not None and len(auth.admin_key) < 16:
         raise ConfigError("must be at least 16 characters (use ${VAR})", source=source, path="$.auth.admin_key")
     check_exposure(config, source)
+
+
+def _validate_limits(config: Config, source: str) -> None:
+    scopes = [(f"$.teams.{name}", limits) for name, limits in config.teams.items()]
+    scopes += [(f"$.limits[{i}]", limits) for i, limits in enumerate(config.limits)]
+    for where, limits in scopes:
+        for kind in ("rpm", "tpm", "max_parallel"):
+            value = getattr(limits, kind)
+            if value is not None and value <= 0:
+                raise ConfigError("must be > 0 (omit it for no limit)", source=source, path=f"{where}.{kind}")
+    for i, limit in enumerate(config.limits):
+        if not limit.model:
+            raise ConfigError("must be a model pattern", source=source, path=f"$.limits[{i}].model")
+    state = config.state
+    if state.backend == "redis" and not state.redis_url:
+        raise ConfigError("backend redis needs redis_url (redis://host:6379/0)", source=source, path="$.state")
+    if state.redis_url and not state.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("must be a redis://, rediss:// or unix:// URL", source=source, path="$.state.redis_url")
+    if state.timeout_ms <= 0:
+        raise ConfigError("must be > 0", source=source, path="$.state.timeout_ms")
 
 
 def check_exposure(config: Config, source: str = "<config>") -> None:

@@ -15,9 +15,11 @@ __all__ = [
     "Config",
     "HttpClientConfig",
     "HttpServerConfig",
+    "LimitsConfig",
     "LoggingConfig",
     "MetricsConfig",
     "MockConfig",
+    "ModelLimitConfig",
     "ObservabilityConfig",
     "ProviderConfig",
     "ProviderType",
@@ -27,6 +29,7 @@ __all__ = [
     "RoutingConfig",
     "RuleConfig",
     "SessionRecordingConfig",
+    "StateConfig",
     "SwitchNotificationConfig",
     "UiConfig",
     "default_providers",
@@ -348,6 +351,34 @@ class AuthConfig(_Strict):
     """Bad or missing keys one client address may send in a minute before it gets 429."""
 
 
+class LimitsConfig(_Strict):
+    """Rate limits of one scope; None: no limit of that kind."""
+
+    rpm: int | None = None
+    """Requests per minute (any 60-second window)."""
+    tpm: int | None = None
+    """Tokens per minute: input + output, the input estimate reserved at the start and settled to the usage."""
+    max_parallel: int | None = None
+    """Requests in flight at once."""
+
+
+class ModelLimitConfig(LimitsConfig):
+    """Limits shared by every request for a model (a shell-style pattern on the requested model)."""
+
+    model: str = ""
+
+
+class StateConfig(_Strict):
+    """Where limit counters live: in each process (`memory`) or shared by every replica (`redis`)."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str | None = None
+    key_prefix: str = "lunaroute:"
+    on_unavailable: Literal["fail_open", "fail_closed"] = "fail_closed"
+    """With Redis unreachable: refuse with 503 (`fail_closed`) or serve without limits (`fail_open`)."""
+    timeout_ms: float = 1000
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -363,6 +394,11 @@ class Config(_Strict):
     observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
+    teams: dict[str, LimitsConfig] = msgspec.field(default_factory=dict)
+    """Limits of each team (the `team` of gateway keys), shared by all its keys."""
+    limits: list[ModelLimitConfig] = msgspec.field(default_factory=list)
+    """Limits per requested model, shared by every caller."""
+    state: StateConfig = msgspec.field(default_factory=StateConfig)
 
 
 BUILTIN_PROVIDERS: dict[str, tuple[ProviderType, str]] = {

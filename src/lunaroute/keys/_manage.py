@@ -22,6 +22,7 @@ __all__ = ["CreatedKey", "KeyManager", "KeyNotFound", "check_spec"]
 _NAME = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{1,128}")
 _VALUE = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{0,1024}")
 _MAX_PATTERNS = 100
+_MAX_LIMIT = 2_000_000_000
 _MAX_METADATA = 50
 
 
@@ -48,6 +49,12 @@ def _check_patterns(field: str, patterns: list[str]) -> None:
         fnmatch.translate(pattern)
     if field == "endpoints" and any(not p.startswith(("/", "*")) for p in patterns):
         raise ValueError("endpoints: patterns are paths and start with '/' (e.g. /v1/embeddings)")
+
+
+def _check_limits(limits: dict[str, object]) -> None:
+    for field, value in limits.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= _MAX_LIMIT):
+            raise ValueError(f"{field}: a whole number from 1 to {_MAX_LIMIT}, or null for no limit")
 
 
 def check_spec(
@@ -83,6 +90,7 @@ class KeyManager:
 
     async def create(self, spec: KeySpec) -> CreatedKey:
         check_spec(name=spec.name, team=spec.team, models=spec.models, endpoints=spec.endpoints, metadata=spec.metadata)
+        _check_limits({"rpm": spec.rpm, "tpm": spec.tpm, "max_parallel": spec.max_parallel})
         secret = new_secret()
         record = KeyRecord(
             id=new_key_id(),
@@ -94,6 +102,9 @@ class KeyManager:
             metadata=dict(spec.metadata),
             created_at=time.time(),
             expires_at=spec.expires_at,
+            rpm=spec.rpm,
+            tpm=spec.tpm,
+            max_parallel=spec.max_parallel,
         )
         return CreatedKey(await self.store.insert(record, digest_of(secret)), secret)
 
@@ -115,6 +126,7 @@ class KeyManager:
             endpoints=changes.endpoints or None,
             metadata=changes.metadata or None,
         )
+        _check_limits({k: v for k, v in fields.items() if k in ("rpm", "tpm", "max_parallel")})
         if not fields:
             return await self.get(key_id)
         return _found(await self.store.update(key_id, fields), key_id)

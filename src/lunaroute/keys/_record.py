@@ -87,6 +87,9 @@ class KeySpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     endpoints: list[str] = []
     metadata: dict[str, str] = {}
     expires_at: float | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    max_parallel: int | None = None
 
 
 class KeyChanges(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -98,6 +101,9 @@ class KeyChanges(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     endpoints: list[str] | msgspec.UnsetType = msgspec.UNSET
     metadata: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     expires_at: float | msgspec.UnsetType | None = msgspec.UNSET
+    rpm: int | msgspec.UnsetType | None = msgspec.UNSET
+    tpm: int | msgspec.UnsetType | None = msgspec.UNSET
+    max_parallel: int | msgspec.UnsetType | None = msgspec.UNSET
 
     def as_dict(self) -> dict[str, object]:
         return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not msgspec.UNSET}

@@ -161,6 +161,20 @@ class Metrics:
             ("reason",),
             registry=r,
         )
+        self.rate_limited = Counter(
+            "lunaroute_rate_limited_total",
+            "Requests refused with 429 by a gateway limit, by scope (key, team, model) and kind (rpm, tpm, "
+            "max_parallel).",
+            ("scope", "kind"),
+            registry=r,
+        )
+        self.limit_state_errors = Counter(
+            "lunaroute_limit_state_errors_total",
+            "Limit checks the state store could not answer, by what was done (fail_open: served unlimited, "
+            "fail_closed: refused with 503).",
+            ("outcome",),
+            registry=r,
+        )
         self._counters: dict[tuple[object, ...], Counter] = {}
         self._histograms: dict[tuple[object, ...], Histogram] = {}
 
@@ -243,6 +257,12 @@ class Metrics:
 
     def auth_refused(self, reason: str) -> None:
         self._count(self.auth_failures, (reason,))
+
+    def limited(self, scope: str, kind: str) -> None:
+        self._count(self.rate_limited, (scope, kind))
+
+    def limit_state_failed(self, outcome: str) -> None:
+        self._count(self.limit_state_errors, (outcome,))
 
     def client_gone(self, listener: str, endpoint: str) -> None:
         self._count(
@@ -361,6 +381,12 @@ class NullMetrics(Metrics):
         return None
 
     def auth_refused(self, reason: str) -> None:
+        return None
+
+    def limited(self, scope: str, kind: str) -> None:
+        return None
+
+    def limit_state_failed(self, outcome: str) -> None:
         return None
 
     def translated(self, from_dialect: str, to_dialect: str, seconds: float) -> None:

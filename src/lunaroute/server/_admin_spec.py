@@ -62,6 +62,24 @@ _CREATE = {
         "endpoints": _PATTERNS,
         "metadata": _METADATA,
         "expires_at": {**_NULLABLE_NUMBER, "description": "UTC epoch seconds; null: never."},
+        "rpm": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 2000000000,
+            "description": "Requests per minute; null: no limit.",
+        },
+        "tpm": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 2000000000,
+            "description": "Tokens per minute; null: no limit.",
+        },
+        "max_parallel": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 2000000000,
+            "description": "Requests at once.",
+        },
     },
 }
 _UPDATE = {**_CREATE, "required": []}

@@ -13,13 +13,14 @@ from lunaroute.observability._collectors import RecorderCollector, ResilienceCol
 from lunaroute.observability._usage import usage_counter
 from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
-from lunaroute.policies import Authenticator
+from lunaroute.policies import Authenticator, Limiter, StateStore
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
 from lunaroute.server._admin import add_admin_routes
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
 from lunaroute.server._wiring import build_resilience, build_router
+from lunaroute.state import MemoryState, RedisState
 
 __all__ = ["create_app"]
 
@@ -96,9 +97,29 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
                 cache, max_failures_per_minute=auth.max_failures_per_minute, on_refused=metrics.auth_refused
             )
 
+    async def open_limits() -> None:
+        if config.auth.mode != "keys" and not config.teams and not config.limits:
+            return
+        sconf = config.state
+        state: StateStore = MemoryState()
+        if sconf.backend == "redis":
+            assert sconf.redis_url is not None
+            state = await RedisState.open(
+                sconf.redis_url, prefix=sconf.key_prefix, timeout_s=sconf.timeout_ms / 1000, require=False
+            )
+        gateway.limiter = Limiter(
+            state,
+            teams=config.teams,
+            models=config.limits,
+            on_unavailable=sconf.on_unavailable,
+            on_limited=metrics.limited,
+            on_state_error=metrics.limit_state_failed,
+        )
+
     async def open_stores(_: web.Application) -> None:
         tracing.start()
         await open_keys()
+        await open_limits()
         if config.session_recording.enabled:
             stack = await open_recording(
                 config.session_recording,
@@ -119,6 +140,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
             await stack.aclose()
         for provider in router.providers.values():
             await provider.aclose()
+        if gateway.limiter is not None:
+            await gateway.limiter.aclose()
         for cache in key_caches:
             await cache.aclose()
         if gateway.keys is not None:

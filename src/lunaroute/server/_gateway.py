@@ -16,7 +16,7 @@ from lunaroute.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from lunaroute.keys import KeyManager
-    from lunaroute.policies import Authenticator
+    from lunaroute.policies import Authenticator, Limiter
     from lunaroute.recording._capture import Capture
 
 __all__ = ["GATEWAY", "Gateway"]
@@ -34,6 +34,8 @@ class Gateway:
     """Set when `auth.mode` is `keys` (once the key store is loaded, before the listener opens)."""
     keys: KeyManager | None = None
     """Set when the key store is open (keys mode or an admin key): what the admin API manages."""
+    limiter: Limiter | None = None
+    """Set when some limit can apply (keys mode, `teams:` or `limits:`)."""
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingSettings()))
     _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
     _id_counter: itertools.count[int] = field(default_factory=itertools.count)

@@ -17,7 +17,7 @@ from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
 from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
 from lunaroute.observability.tracing import NOOP_SPAN
-from lunaroute.policies import Principal, restrict_model_list, without_compression
+from lunaroute.policies import Grant, Principal, restrict_model_list, without_compression
 from lunaroute.recording._tap import RecordingTap, client_ip_for, recordable_headers
 from lunaroute.routing import classify, normalise_path
 from lunaroute.server._gateway import GATEWAY, Gateway
@@ -67,6 +67,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     body = b""
     tap: RecordingTap | None = None
     principal: Principal | None = None
+    grant: Grant | None = None
     span = NOOP_SPAN
     gw.metrics.request_started()
     try:
@@ -86,6 +87,8 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             gw.auth.authorize_model(principal, model)  # type: ignore[union-attr]
             if scoped_listing:
                 headers = without_compression(headers)
+        if gw.limiter is not None:
+            grant = await gw.limiter.admit(principal, model, len(body), request_id)
         inbound = Inbound(
             route=route,
             method=request.method,
@@ -106,6 +109,8 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         if tap is not None:
             tap.record.route = outbound.reason
     except LunaRouteError as exc:
+        if grant is not None:
+            grant.settle()
         label = endpoint.value if endpoint is not None else "unknown"
         if exc.status >= 500:
             span.record_error(exc)
@@ -125,6 +130,8 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         return _error(dialect, exc, request_id)
     except asyncio.CancelledError:
         # The client went away before the upstream answered (aiohttp cancels the handler).
+        if grant is not None:
+            grant.settle()
         label = endpoint.value if endpoint is not None else "unknown"
         gw.metrics.client_gone(dialect, label)
         span.end(CLIENT_CLOSED)
@@ -132,7 +139,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         if tap is not None:
             tap.finish(None, "client_disconnected")
         raise
-    return await _relay(request, gw, inbound, outbound, tap)
+    return await _relay(request, gw, inbound, outbound, tap, grant)
 
 
 def _tap_for(gw: Gateway, request: web.Request, inbound: Inbound, principal: Principal | None) -> RecordingTap | None:
@@ -191,12 +198,21 @@ def _make_tap(
 
 
 async def _relay(
-    request: web.Request, gw: Gateway, inbound: Inbound, outbound: Outbound, tap: RecordingTap | None
+    request: web.Request,
+    gw: Gateway,
+    inbound: Inbound,
+    outbound: Outbound,
+    tap: RecordingTap | None,
+    grant: Grant | None,
 ) -> web.StreamResponse:
     provider = outbound.provider.name
     response_upstream = outbound.response
     endpoint = inbound.route.endpoint.value
     extra = {"x-lunaroute-request-id": inbound.request_id, "x-lunaroute-provider": provider}
+    meter = None
+    if grant is not None:
+        extra.update(grant.headers(inbound.dialect))
+        meter = grant.meter
     if not any(name == "x-request-id" for name, _ in response_upstream.headers):
         extra["x-request-id"] = inbound.request_id
     status = response_upstream.status
@@ -213,6 +229,7 @@ async def _relay(
                 tap=tap,
                 deadline=outbound.deadline,
                 started=inbound.started,
+                meter=meter,
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
                 gw.metrics.client_gone(inbound.dialect, endpoint)
@@ -220,7 +237,12 @@ async def _relay(
             return response
         try:
             response = await relay_body(
-                response_upstream, extra, tap, outbound.deadline, pre_ms=(outbound.sent_at - inbound.started) * 1000
+                response_upstream,
+                extra,
+                tap,
+                outbound.deadline,
+                pre_ms=(outbound.sent_at - inbound.started) * 1000,
+                meter=meter,
             )
             status = response.status
             return response
@@ -238,6 +260,8 @@ async def _relay(
         raise
     finally:
         outbound.close()
+        if grant is not None:
+            grant.settle()
         inbound.span.set_route(provider=provider, route=outbound.reason, translated=outbound.translated)
         inbound.span.end(status)
         _finish(

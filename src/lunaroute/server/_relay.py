@@ -20,6 +20,7 @@ from lunaroute._aio import cancel_and_wait
 from lunaroute.dialects.errors import stream_error_event
 from lunaroute.errors import UpstreamError, UpstreamTimeout
 from lunaroute.observability import Metrics
+from lunaroute.policies import UsageMeter
 from lunaroute.providers._headers import forward_response_headers
 from lunaroute.recording._tap import RecordingTap
 from lunaroute.types import Dialect, Outcome, UpstreamResponse
@@ -82,6 +83,7 @@ async def relay_body(
     deadline: float | None = None,
     *,
     pre_ms: float = 0.0,
+    meter: UsageMeter | None = None,
 ) -> web.Response:
     """Read the whole upstream body (by `deadline`, event-loop time) and answer with it unchanged.
 
@@ -95,6 +97,8 @@ async def relay_body(
     except TimeoutError:
         raise UpstreamTimeout("the request's total deadline passed during the response") from None
     read_done = time.perf_counter()
+    if meter is not None:
+        meter.body(body)
     if tap is not None:
         tap.head(upstream.status, upstream.headers)
         tap.body(body)
@@ -116,6 +120,7 @@ async def relay_stream(
     tap: RecordingTap | None,
     deadline: float | None = None,
     started: float = 0.0,
+    meter: UsageMeter | None = None,
 ) -> tuple[web.StreamResponse, str]:
     """Relay the upstream body chunk by chunk. Returns the response and its `RelayOutcome`.
 
@@ -160,6 +165,8 @@ async def relay_stream(
                     relayed += 1
                     if tap is not None:
                         tap.chunk(chunk)
+                    if meter is not None:
+                        meter.chunk(chunk)
         except TimeoutError:
             raise UpstreamTimeout("the request's total deadline passed during the response") from None
         if tap is not None:

@@ -8,6 +8,7 @@ replicas on hosts with different clocks count in the same window. No `KEYS` scan
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from string import Template
@@ -19,6 +20,8 @@ from redis.exceptions import RedisError
 from lunaroute.state._checks import LEASE_S, WINDOW_S, Check, CheckResult, Verdict
 
 __all__ = ["RedisState", "StateUnavailable"]
+
+_log = logging.getLogger("lunaroute.state")
 
 
 class StateUnavailable(RuntimeError):
@@ -125,14 +128,19 @@ class RedisState:
         self._add = client.register_script(_ADD)
 
     @classmethod
-    async def open(cls, url: str, *, prefix: str = "lunaroute:", timeout_s: float = 1.0) -> RedisState:
-        """Connect (and check the server answers); raises `StateUnavailable`."""
+    async def open(
+        cls, url: str, *, prefix: str = "lunaroute:", timeout_s: float = 1.0, require: bool = True
+    ) -> RedisState:
+        """Connect and check that the server answers: raises `StateUnavailable` when it does not and `require`
+        is set; else logs a warning and returns a store whose calls fail until the server is back."""
         client = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         try:
             await client.ping()
         except (RedisError, OSError) as exc:
-            await client.aclose()
-            raise StateUnavailable(f"Redis at {url} is not reachable: {exc}") from None
+            if require:
+                await client.aclose()
+                raise StateUnavailable(f"Redis at {url} is not reachable: {exc}") from None
+            _log.warning("Redis at %s is not reachable yet: %s", url, exc)
         return cls(client, prefix)
 
     async def acquire(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:

@@ -1,0 +1,241 @@
+"""The rate-limit policy: requests, tokens per minute and parallel requests per key, team and model.
+
+Before routing, every limit that applies to a request (its key's, its team's — `teams:` — and those of
+`limits:` whose model pattern matches) is checked and taken in one call to the state store, all or nothing. A
+request over any limit gets 429 in its dialect with `retry-after` (whole seconds until it would fit). For
+`tpm`, the request's input is reserved at the start (one token per four bytes of the body) and settled when the
+answer has ended to the usage it reported (`UsageMeter`). The answer carries the tightest request and token
+limits in the dialect's own rate-limit headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import fnmatch
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from lunaroute.config import LimitsConfig, ModelLimitConfig
+from lunaroute.errors import Overloaded, RateLimited
+from lunaroute.keys import KeyRecord
+from lunaroute.policies._auth import Principal
+from lunaroute.policies._meter import UsageMeter
+from lunaroute.state import Check, StateUnavailable, Verdict
+from lunaroute.types import Dialect
+
+__all__ = ["Grant", "Limiter", "StateStore"]
+
+_log = logging.getLogger("lunaroute.limits")
+
+
+class StateStore(Protocol):
+    """Counters shared by the limit checks (`lunaroute.state`: memory or Redis)."""
+
+    name: str
+
+    async def acquire(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
+        """Admit all `checks` (taking their costs and leases) or none."""
+        ...
+
+    async def release(self, keys: Sequence[str], lease_id: str) -> None: ...
+
+    async def add(self, key: str, at: float, amount: int) -> None:
+        """Move the usage recorded at time `at` by `amount` (settlement)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """One limited scope: `name` for metrics (`key`, `team`, `model`), `key` its state-store prefix."""
+
+    name: str
+    key: str
+    limits: LimitsConfig | KeyRecord
+
+
+class _Rejected(RateLimited):
+    pass
+
+
+class _StateDown(Overloaded):
+    code = "limits_unavailable"
+
+
+def _openai_reset(seconds: float) -> str:
+    """OpenAI's reset duration format: `1s`, `6m0s`, `250ms`."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, rest = divmod(math.ceil(seconds), 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def _anthropic_reset(seconds: float, now: float) -> str:
+    when = dt.datetime.fromtimestamp(now + seconds, dt.UTC).replace(microsecond=0)
+    return when.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class Grant:
+    """An admitted request's share of the limits: its headers, its meter, and its settlement."""
+
+    limiter: Limiter
+    lease_id: str
+    checks: tuple[Check, ...]
+    verdict: Verdict
+    at: float
+    reserved: int
+    meter: UsageMeter | None
+    _settled: bool = field(default=False)
+
+    def headers(self, dialect: Dialect) -> dict[str, str]:
+        """The tightest requests and tokens limits in `dialect`'s rate-limit header names."""
+        out: dict[str, str] = {}
+        for kind, unit in (("rpm", "requests"), ("tpm", "tokens")):
+            pairs = [
+                (c, r) for c, r in zip(self.checks, self.verdict.results, strict=True) if c.key.endswith(":" + kind)
+            ]
+            if not pairs:
+                continue
+            check, result = min(pairs, key=lambda p: p[1].remaining)
+            if dialect == "anthropic":
+                out[f"anthropic-ratelimit-{unit}-limit"] = str(check.limit)
+                out[f"anthropic-ratelimit-{unit}-remaining"] = str(result.remaining)
+                out[f"anthropic-ratelimit-{unit}-reset"] = _anthropic_reset(result.reset_s, self.at)
+            else:
+                out[f"x-ratelimit-limit-{unit}"] = str(check.limit)
+                out[f"x-ratelimit-remaining-{unit}"] = str(result.remaining)
+                out[f"x-ratelimit-reset-{unit}"] = _openai_reset(result.reset_s)
+        return out
+
+    def settle(self) -> None:
+        """Release the parallel leases and settle the token reservation, off the request path (once)."""
+        if self._settled:
+            return
+        self._settled = True
+        self.limiter.settle_later(self)
+
+
+class Limiter:
+    """Owns the state store and the settlement tasks; `aclose()` waits for the tasks, then closes the store."""
+
+    def __init__(
+        self,
+        state: StateStore,
+        *,
+        teams: dict[str, LimitsConfig],
+        models: Sequence[ModelLimitConfig],
+        on_unavailable: Literal["fail_open", "fail_closed"],
+        on_limited: Callable[[str, str], None] = lambda scope, kind: None,
+        on_state_error: Callable[[str], None] = lambda outcome: None,
+    ) -> None:
+        self.state = state
+        self._teams = teams
+        self._models = tuple(models)
+        self._fail_open = on_unavailable == "fail_open"
+        self._on_limited = on_limited
+        self._on_state_error = on_state_error
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._down = False
+
+    def _scopes(self, principal: Principal | None, model: str | None) -> list[_Scope]:
+        scopes: list[_Scope] = []
+        if principal is not None:
+            scopes.append(_Scope("key", f"key:{principal.key_id}", principal.record))
+            team = self._teams.get(principal.team or "") if principal.team else None
+            if team is not None:
+                scopes.append(_Scope("team", f"team:{principal.team}", team))
+        if model is not None:
+            for rule in self._models:
+                if fnmatch.fnmatchcase(model, rule.model):
+                    scopes.append(_Scope("model", f"model:{rule.model}", rule))
+        return scopes
+
+    async def admit(
+        self, principal: Principal | None, model: str | None, request_bytes: int, lease_id: str
+    ) -> Grant | None:
+        """Take the request's share of every limit that applies, or raise 429 (503 with the store down and
+        `fail_closed`). None when no limit applies (or the store is down and `fail_open`)."""
+        reserve = max(1, request_bytes // 4)
+        checks: list[Check] = []
+        scope_of: list[str] = []
+        for scope in self._scopes(principal, model):
+            limits = scope.limits
+            if limits.rpm:
+                checks.append(Check(f"{scope.key}:rpm", "rate", limits.rpm))
+                scope_of.append(scope.name)
+            if limits.tpm:
+                checks.append(Check(f"{scope.key}:tpm", "rate", limits.tpm, cost=reserve))
+                scope_of.append(scope.name)
+            if limits.max_parallel:
+                checks.append(Check(f"{scope.key}:parallel", "parallel", limits.max_parallel))
+                scope_of.append(scope.name)
+        if not checks:
+            return None
+        now = time.time()
+        try:
+            verdict = await self.state.acquire(checks, lease_id, now)
+        except StateUnavailable as exc:
+            self._unavailable(exc)
+            return None
+        self._recovered()
+        if not verdict.allowed:
+            failed = verdict.failed or 0
+            kind = checks[failed].key.rsplit(":", 1)[1]
+            self._on_limited(scope_of[failed], kind)
+            what = {"rpm": "requests per minute", "tpm": "tokens per minute", "max_parallel": "parallel requests"}
+            raise _Rejected(
+                f"rate limit reached: the {scope_of[failed]}'s {what.get(kind, kind)} limit of "
+                f"{checks[failed].limit}; retry after the time in retry-after",
+                retry_after=max(1.0, math.ceil(verdict.retry_after)),
+            )
+        metered = any(c.key.endswith(":tpm") for c in checks)
+        return Grant(
+            self, lease_id, tuple(checks), verdict, now, reserve, UsageMeter(request_bytes) if metered else None
+        )
+
+    def _unavailable(self, exc: StateUnavailable) -> None:
+        """Count and log the outage (once); raise 503 unless `fail_open`."""
+        outcome = "fail_open" if self._fail_open else "fail_closed"
+        self._on_state_error(outcome)
+        if not self._down:
+            self._down = True
+            _log.warning("limit state store unavailable (%s): %s", outcome, exc)
+        if not self._fail_open:
+            raise _StateDown(
+                "rate limits cannot be checked right now (their state store is unavailable)", retry_after=1
+            )
+
+    def _recovered(self) -> None:
+        if self._down:
+            self._down = False
+            _log.warning("limit state store available again")
+
+    def settle_later(self, grant: Grant) -> None:
+        task = asyncio.get_running_loop().create_task(self._settle(grant))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, grant: Grant) -> None:
+        try:
+            leases = [c.key for c in grant.checks if c.kind == "parallel"]
+            await self.state.release(leases, grant.lease_id)
+            if grant.meter is not None:
+                delta = grant.meter.tokens() - grant.reserved
+                if delta:
+                    for check in grant.checks:
+                        if check.key.endswith(":tpm"):
+                            await self.state.add(check.key, grant.at, delta)
+        except StateUnavailable as exc:
+            _log.warning("could not settle a request's limits: %s", exc)
+
+    async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.state.aclose()
