@@ -164,6 +164,13 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError("must be > 0", source=source, path="$.http_server.sse_keepalive_interval_secs")
     if server.max_request_body_bytes <= 0:
         raise ConfigError("must be > 0", source=source, path="$.http_server.max_request_body_bytes")
+    for key in ("header_timeout_secs", "idle_timeout_secs"):
+        if not getattr(server, key) > 0:
+            raise ConfigError("must be > 0", source=source, path=f"$.http_server.{key}")
+    for key in ("max_connections", "max_connections_per_client", "max_in_flight_requests"):
+        cap = getattr(server, key)
+        if cap is not None and cap <= 0:
+            raise ConfigError("must be > 0 (or null: no cap)", source=source, path=f"$.http_server.{key}")
     if not server.tcp_nodelay:
         raise ConfigError(
             "false is not supported: the listener always disables Nagle's algorithm for stream latency",

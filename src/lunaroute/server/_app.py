@@ -14,6 +14,7 @@ from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
+from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
 from lunaroute.server._wiring import build_resilience, build_router
@@ -68,7 +69,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_get("/healthz", handle_health)
     app.router.add_get("/readyz", handle_ready)
     app.router.add_get("/metrics", handle_metrics)
-    app.router.add_route("*", "/{tail:.*}", handle_proxy)
+    app.router.add_route("*", "/{tail:.*}", admitted(handle_proxy, server.max_in_flight_requests, metrics))
 
     recording: list[RecordingStack] = []
 
