@@ -44,6 +44,30 @@ def test_refused(body: bytes, param: str | None) -> None:
     assert info.value.param == param
 
 
+@pytest.mark.parametrize(
+    ("body", "param", "says"),
+    [
+        (b'{"model":"m","messages":[{"content":"ok \xff\xfe"}]}', None, "UTF-8"),
+        (b'{"model":"m","messages":[{"content":"\xed\xa0\x80"}]}', None, "UTF-8"),  # a surrogate, raw
+        (b'{"model":"m","messages":[{"content":"\xc0\x80"}]}', None, "UTF-8"),  # an overlong NUL
+        (b'{"model":"m","max_tokens":1e999999}', "max_tokens", "out of range"),
+        (b'{"model":"m","tools":[{"input_schema":{"minimum":-1e400}}]}', "tools", "out of range"),
+        (b'{"model":"m","max_tokens":' + b"9" * 5000 + b"}", "max_tokens", "out of range"),
+        (b'{"model":"m","temperature":Infinity}', None, "not valid JSON"),
+    ],
+)
+def test_refuses_what_no_provider_accepts(body: bytes, param: str | None, says: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        inspect_body(CHAT, body)
+    assert info.value.param == param
+    assert says in info.value.message
+
+
+def test_large_but_valid_numbers_and_non_ascii_text_pass() -> None:
+    body = '{"model":"m","max_tokens":1e308,"seed":18446744073709551615,"messages":[{"content":"héllo 😀"}]}'
+    assert inspect_body(CHAT, body.encode()) == ("m", False)
+
+
 def test_nested_model_keys_are_not_duplicates() -> None:
     body = b'{"model":"m","metadata":{"model":"other"},"tools":[{"model":1}]}'
     assert inspect_body(CHAT, body) == ("m", False)

@@ -236,3 +236,27 @@ async def test_request_id_is_kept_sent_upstream_and_returned(
     status, headers, _ = await post(f"{gw.url}/v1/chat/completions", b"{", {"x-request-id": "err-1"})
     assert status == 400
     assert headers["x-request-id"] == "err-1"
+
+
+async def test_bodies_and_paths_no_provider_accepts_get_400_without_an_upstream_call(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await make_gateway()
+    anthropic = {"anthropic-version": "2023-06-01"}
+    cases = [
+        ("/v1/chat/completions", b'{"model":"m","messages":[{"role":"user","content":"\xff"}]}', {}),
+        ("/v1/messages", b'{"model":"m","max_tokens":1e999999,"messages":[]}', anthropic),
+        ("/v1/chat/completions", b'{"model":"m","n":' + b"7" * 5000 + b',"messages":[]}', {}),
+        ("/v1/chat/completions%00", b'{"model":"m","messages":[]}', {}),
+        ("/v1/messages%00", b'{"model":"m","max_tokens":1,"messages":[]}', anthropic),
+    ]
+    for path, body, headers in cases:
+        status, _, answer = await post(f"{gw.url}{path}", body, headers)
+        assert status == 400, path
+        error = json.loads(answer)
+        if headers:
+            assert error["type"] == "error"
+            assert error["error"]["type"] == "invalid_request_error"
+        else:
+            assert error["error"]["type"] == "invalid_request_error"
+    assert upstream.requests == []

@@ -42,8 +42,8 @@ def _request_id(request: web.Request, gw: Gateway) -> str:
 
 
 def _guess_dialect(path: str, request: web.Request) -> Dialect:
-    """The dialect to answer in when the request could not be classified."""
-    if path.startswith("/v1/messages") or "anthropic-version" in request.headers:
+    """The dialect to answer in when the request could not be classified (`path` may be the raw one)."""
+    if path.lstrip("/").startswith("v1/messages") or "anthropic-version" in request.headers:
         return "anthropic"
     return "openai"
 
@@ -68,8 +68,8 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     span = NOOP_SPAN
     gw.metrics.request_started()
     try:
+        dialect = _guess_dialect(request.raw_path, request)
         path = normalise_path(request.raw_path)
-        dialect = _guess_dialect(path, request)
         headers = check_headers(request, gw.config.http_server)
         span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
