@@ -11,6 +11,7 @@ import json
 import msgspec
 
 from lunaroute.errors import InvalidRequest
+from lunaroute.scrub import override_fields, without_overrides
 from lunaroute.types import Endpoint
 
 __all__ = ["JSON_ENDPOINTS", "inspect_body", "rewrite_model", "top_level"]
@@ -53,8 +54,10 @@ def rewrite_model(body: bytes, model: str) -> bytes:
 _tree_decoder = msgspec.json.Decoder()
 
 
-def inspect_body(endpoint: Endpoint, body: bytes) -> tuple[str | None, bool]:
-    """`(model, stream)` of a JSON request body, validating just enough to route and forward it safely.
+def inspect_body(endpoint: Endpoint, body: bytes) -> tuple[str | None, bool, bytes]:
+    """`(model, stream, body to forward)` of a JSON request body, validating just enough to route and forward it
+    safely. The body to forward is `body` itself unless it has top-level override fields (`api_key`, `base_url`...,
+    see `lunaroute.scrub`): those are taken out, so they reach neither the upstream nor the recorder.
 
     One decoding pass (msgspec, in C) checks the whole body as the recorder's parser and the providers will read
     it. Raises `InvalidRequest` for a body that is not a JSON object, invalid UTF-8 anywhere (a lone surrogate or
@@ -91,7 +94,9 @@ def inspect_body(endpoint: Endpoint, body: bytes) -> tuple[str | None, bool]:
         raise InvalidRequest("model is required", param="model")
     if body.count(b'"model"') > 1 or body.count(b'"stream"') > 1:
         _reject_duplicate_keys(body)
-    return model, bool(stream)
+    if override_fields(tree):
+        body = without_overrides(body)
+    return model, bool(stream), body
 
 
 def _offending_key(body: bytes) -> str | None:

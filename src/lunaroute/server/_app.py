@@ -14,6 +14,7 @@ from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
+from lunaroute.scrub import Scrubber
 from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
@@ -61,6 +62,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         keepalive_secs=server.sse_keepalive_interval_secs if server.sse_keepalive_enabled else None,
         log_requests=config.logging.log_requests,
         tracing=tracing,
+        scrubber=Scrubber.for_providers((p.api_key, p.request_headers) for p in config.providers.values()),
     )
     # The body is read by the handlers within max_request_body_bytes; aiohttp's own cap must not cut in first.
     app = web.Application(client_max_size=server.max_request_body_bytes, handler_args=None)
@@ -82,6 +84,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
                 log_level=config.logging.level,
                 log_format=config.logging.format,
                 log_requests=config.logging.log_requests,
+                scrub=gateway.scrubber,
             )
             recording.append(stack)
             gateway.capture = stack.capture

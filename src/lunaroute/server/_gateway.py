@@ -13,6 +13,7 @@ from lunaroute.config import Config
 from lunaroute.observability import Metrics
 from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
+from lunaroute.scrub import Scrubber
 
 if TYPE_CHECKING:
     from lunaroute.recording._capture import Capture
@@ -29,6 +30,8 @@ class Gateway:
     log_requests: bool
     capture: Capture | None = None
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingSettings()))
+    scrubber: Scrubber = field(default_factory=lambda: Scrubber(()))
+    """The configured secrets, masked in upstream error answers."""
     _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
     _id_counter: itertools.count[int] = field(default_factory=itertools.count)
 

@@ -76,7 +76,9 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         dialect, endpoint = route.endpoint.dialect, route.endpoint
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
         body = await read_body(request, gw.config.http_server.max_request_body_bytes)
-        model, stream = inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False)
+        model, stream, body = (
+            inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False, body)
+        )
         inbound = Inbound(
             route=route,
             method=request.method,
@@ -194,6 +196,7 @@ async def _relay(
                 tap=tap,
                 deadline=outbound.deadline,
                 started=inbound.started,
+                scrub=gw.scrubber,
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
                 gw.metrics.client_gone(inbound.dialect, endpoint)
@@ -201,7 +204,12 @@ async def _relay(
             return response
         try:
             response = await relay_body(
-                response_upstream, extra, tap, outbound.deadline, pre_ms=(outbound.sent_at - inbound.started) * 1000
+                response_upstream,
+                extra,
+                tap,
+                outbound.deadline,
+                pre_ms=(outbound.sent_at - inbound.started) * 1000,
+                scrub=gw.scrubber,
             )
             status = response.status
             return response
