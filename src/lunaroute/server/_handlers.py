@@ -34,11 +34,12 @@ _JSON = "application/json"
 _encode = msgspec.json.Encoder().encode
 
 
-def _request_id(request: web.Request, gw: Gateway) -> str:
+def _client_request_id(request: web.Request) -> str | None:
+    """The client's `x-request-id` when it is a valid one: echoed and sent upstream, never the record's identity."""
     given = request.headers.get("x-request-id")
     if given is not None and _REQUEST_ID.fullmatch(given):
         return given
-    return gw.new_request_id()
+    return None
 
 
 def _guess_dialect(path: str, request: web.Request) -> Dialect:
@@ -48,10 +49,10 @@ def _guess_dialect(path: str, request: web.Request) -> Dialect:
     return "openai"
 
 
-def _error(dialect: Dialect, exc: LunaRouteError, request_id: str) -> web.Response:
+def _error(dialect: Dialect, exc: LunaRouteError, request_id: str, client_id: str | None) -> web.Response:
     headers = error_headers(exc)
     headers["x-lunaroute-request-id"] = request_id
-    headers["x-request-id"] = request_id
+    headers["x-request-id"] = client_id or request_id
     return web.Response(status=exc.status, body=error_body(dialect, exc), headers=headers)
 
 
@@ -59,7 +60,8 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     """Every API path: classify, read, send through the pipeline, relay."""
     gw = request.app[GATEWAY]
     started = time.perf_counter()
-    request_id = _request_id(request, gw)
+    request_id = gw.new_request_id()
+    client_id = _client_request_id(request)
     dialect: Dialect = "openai"
     endpoint: Endpoint | None = None
     headers: list[tuple[str, str]] = []
@@ -90,6 +92,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             request_id=request_id,
             started=started,
             span=span,
+            client_request_id=client_id,
         )
         tap = _tap_for(gw, request, inbound)
         outbound = await gw.pipeline.send(inbound, tap)
@@ -109,7 +112,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
                 outcome = "upstream_error"
             tap.finish(exc.status, outcome, exc.message)
-        return _error(dialect, exc, request_id)
+        return _error(dialect, exc, request_id, client_id)
     except asyncio.CancelledError:
         # The client went away before the upstream answered (aiohttp cancels the handler).
         label = endpoint.value if endpoint is not None else "unknown"
@@ -169,6 +172,7 @@ def _make_tap(
         model_requested=model,
         is_streaming=stream,
         client_ip=client_ip_for(request.remote, rec.client_ip),
+        client_request_id=_client_request_id(request),
     )
     return RecordingTap(gw.capture, record, started=started, limit=rec.max_capture_bytes)
 
@@ -181,7 +185,7 @@ async def _relay(
     endpoint = inbound.route.endpoint.value
     extra = {"x-lunaroute-request-id": inbound.request_id, "x-lunaroute-provider": provider}
     if not any(name == "x-request-id" for name, _ in response_upstream.headers):
-        extra["x-request-id"] = inbound.request_id
+        extra["x-request-id"] = inbound.echoed_request_id
     status = response_upstream.status
     try:
         if wants_streamed_relay(response_upstream, inbound.route.bypass):
@@ -218,7 +222,7 @@ async def _relay(
             if tap is not None:
                 kind: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
                 tap.finish(exc.status, kind, exc.message)
-            return _error(inbound.dialect, exc, inbound.request_id)
+            return _error(inbound.dialect, exc, inbound.request_id, inbound.client_request_id)
     except asyncio.CancelledError:
         gw.metrics.client_gone(inbound.dialect, endpoint)
         status = CLIENT_CLOSED
@@ -275,6 +279,7 @@ def _finish(
             "request",
             extra={
                 "request_id": request_id,
+                "client_request_id": _client_request_id(request),
                 "method": request.method,
                 "path": request.path,
                 "listener": dialect,
