@@ -63,6 +63,8 @@ class HttpServerConfig(_Strict):
     max_in_flight_requests: int | None = 1024
     """API requests being answered at once; more get 503 with `retry-after` in the caller's dialect (None: no
     cap)."""
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+    """`Host` names answered besides the loopback ones (`lunaroute.hosts`); `*` answers any."""
 
 
 class HttpClientConfig(_Strict):
@@ -312,6 +314,8 @@ class UiConfig(_Strict):
     """Required (as `Authorization: Bearer`) when set; mandatory when `host` is not a loopback address."""
     export_enabled: bool = True
     delete_enabled: bool = False
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+    """`Host` names the UI answers besides the loopback ones (`lunaroute.hosts`); `*` answers any."""
 
 
 class MetricsConfig(_Strict):

@@ -11,7 +11,7 @@ from lunaroute.errors import Overloaded
 from lunaroute.observability import Metrics
 from lunaroute.types import Dialect
 
-__all__ = ["RETRY_AFTER_SECS", "admitted"]
+__all__ = ["RETRY_AFTER_SECS", "Handler", "admitted", "dialect_of"]
 
 RETRY_AFTER_SECS = 1.0
 """The `retry-after` of a shed request: in-flight requests of an LLM gateway end within seconds to minutes, and
@@ -20,7 +20,8 @@ a client retrying after a second finds a free slot as soon as one is."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _dialect(request: web.Request) -> Dialect:
+def dialect_of(request: web.Request) -> Dialect:
+    """The dialect to answer in before the request is classified: Anthropic's paths or headers, else OpenAI's."""
     if request.path.startswith("/v1/messages") or "anthropic-version" in request.headers:
         return "anthropic"
     return "openai"
@@ -36,7 +37,7 @@ def admitted(handler: Handler, cap: int | None, metrics: Metrics) -> Handler:
     async def admit(request: web.Request) -> web.StreamResponse:
         nonlocal in_flight
         if in_flight >= cap:
-            dialect = _dialect(request)
+            dialect = dialect_of(request)
             metrics.request_shed(dialect)
             error = Overloaded(
                 f"the gateway is answering {cap} requests, its limit; retry shortly", retry_after=RETRY_AFTER_SECS

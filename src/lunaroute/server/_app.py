@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from lunaroute.config import Config
+from lunaroute.hosts import HostCheck
 from lunaroute.observability import Metrics, ModelLabels, NullMetrics
 from lunaroute.observability._collectors import RecorderCollector, ResilienceCollector
 from lunaroute.observability._usage import usage_counter
@@ -18,6 +19,7 @@ from lunaroute.scrub import Scrubber
 from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
+from lunaroute.server._trusted_host import host_checked
 from lunaroute.server._wiring import build_resilience, build_router
 
 __all__ = ["create_app"]
@@ -67,11 +69,13 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     # The body is read by the handlers within max_request_body_bytes; aiohttp's own cap must not cut in first.
     app = web.Application(client_max_size=server.max_request_body_bytes, handler_args=None)
     app[GATEWAY] = gateway
-    app.router.add_get("/", handle_root)
-    app.router.add_get("/healthz", handle_health)
-    app.router.add_get("/readyz", handle_ready)
-    app.router.add_get("/metrics", handle_metrics)
-    app.router.add_route("*", "/{tail:.*}", admitted(handle_proxy, server.max_in_flight_requests, metrics))
+    hosts = HostCheck(config.host, server.allowed_hosts)
+    app.router.add_get("/", host_checked(handle_root, hosts))
+    app.router.add_get("/healthz", host_checked(handle_health, hosts))
+    app.router.add_get("/readyz", host_checked(handle_ready, hosts))
+    app.router.add_get("/metrics", host_checked(handle_metrics, hosts))
+    proxy = admitted(handle_proxy, server.max_in_flight_requests, metrics)
+    app.router.add_route("*", "/{tail:.*}", host_checked(proxy, hosts))
 
     recording: list[RecordingStack] = []
 

@@ -250,10 +250,8 @@ async def _relay(
 def _check_content_type(request: web.Request, is_json: bool) -> None:
     if not is_json or request.method == "GET":
         return
-    ctype = request.headers.get("content-type")
-    if ctype is None:
-        return
-    mime = ctype.split(";", 1)[0].strip().lower()
+    # A missing content type is refused too: a cross-site page can POST without one (no CORS preflight).
+    mime = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if mime != _JSON and not mime.endswith("+json"):
         raise UnsupportedMedia(f"content-type must be {_JSON}, not {mime or 'empty'}")
 
