@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 
@@ -12,6 +13,7 @@ import pytest
 
 from lunaroute.config import config_from_mapping
 from lunaroute.errors import ConfigError
+from lunaroute.observability import configure_logging
 from lunaroute.testing import FakeUpstream, Reply
 from lunaroute.testing._gateway import GatewayFactory, GatewayServer
 
@@ -189,3 +191,65 @@ async def test_in_flight_cap_sheds_with_503_in_the_callers_dialect(
 def test_connection_settings_are_validated(key: str, value: float) -> None:
     with pytest.raises(ConfigError, match=key):
         config_from_mapping({"http_server": {key: value}}, env={})
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "logged"),
+    [
+        # A bad method on a connection's first request is what port scanners and TLS clients send: aiohttp keeps
+        # it at debug level.
+        (b"GARBAGE\x1b[31m /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", False),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\x00: 1\r\n\r\n", True),
+        (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            True,
+        ),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /\x1b[2J\nX HTTP/1.1\r\n\r\n", True),
+    ],
+)
+async def test_parser_errors_are_one_structured_line(
+    make_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture, request_bytes: bytes, logged: bool
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    gw = await make_gateway()
+    reader, writer = await connect(gw)
+    writer.write(request_bytes)
+    answer = await read_until_closed(reader, 2.0)
+    writer.close()
+    assert b"HTTP/1.0 400 " in answer or b"HTTP/1.1 400 " in answer
+    if not logged:
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+        return
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(records) == 1
+    [record] = records
+    assert record.name == "lunaroute.server"
+    assert record.getMessage() == "bad http request"
+    assert record.exc_info is None
+    error = record.__dict__["error"]
+    assert error
+    assert error.isprintable()
+    assert len(error) <= 200
+    assert record.__dict__["status"] == 400
+
+
+def test_aiohttp_records_go_out_as_one_json_line(capfd: pytest.CaptureFixture[str]) -> None:
+    names = ("lunaroute", "aiohttp")
+    saved = [
+        (logging.getLogger(n).handlers[:], logging.getLogger(n).level, logging.getLogger(n).propagate) for n in names
+    ]
+    try:
+        configure_logging("info", "json")
+        try:
+            raise ValueError("first line\nsecond line")
+        except ValueError as exc:
+            logging.getLogger("aiohttp.server").error("Error handling request", exc_info=exc)
+        err = capfd.readouterr().err
+    finally:
+        for name, (handlers, level, propagate) in zip(names, saved, strict=True):
+            logger = logging.getLogger(name)
+            logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
+    [line] = err.splitlines()
+    entry = json.loads(line)
+    assert entry["logger"] == "aiohttp.server"
+    assert "second line" in entry["exc"]

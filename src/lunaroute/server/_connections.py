@@ -15,10 +15,12 @@ One timer per connection; `data_received` only compares a counter, so the hot pa
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any, Literal
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from lunaroute.config import HttpServerConfig
@@ -29,6 +31,8 @@ from lunaroute.observability import Metrics
 __all__ = ["ConnectionCaps", "GuardedRunner", "GuardedServer"]
 
 _Phase = Literal["header", "idle"]
+_log = logging.getLogger("lunaroute.server")
+_MAX_ERROR_CHARS = 200
 
 
 class ConnectionCaps:
@@ -64,6 +68,11 @@ class ConnectionCaps:
         else:
             del self.per_client[peer]
         self.metrics.connection_closed()
+
+
+def _one_line(text: str) -> str:
+    """`text` as one printable line of at most `_MAX_ERROR_CHARS` characters (control characters escaped)."""
+    return " ".join(text.split()).encode("unicode_escape").decode("ascii")[:_MAX_ERROR_CHARS]
 
 
 def _timeout_response(seconds: float) -> bytes:
@@ -130,6 +139,18 @@ class GuardedHandler(RequestHandler):
         if self._admitted:
             self._arm("idle")
         return result
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        """aiohttp reports a request it could not parse here, with a traceback that says nothing more than the
+        parser's message: log it as one line (the client's bytes in it escaped and capped) instead."""
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            _log.warning(
+                "bad http request",
+                extra={"peer": self._peer, "status": exc.code, "error": _one_line(exc.message or type(exc).__name__)},
+            )
+            return
+        super().log_exception(*args, **kwargs)
 
     def _arm(self, phase: _Phase) -> None:
         self._disarm()
