@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from lunaroute.recording import Completed, read_session_file
+from lunaroute.recording import Completed, Started, read_session_file
 from lunaroute.testing import Answer, FakeUpstream, Reply
 
 KINDS = ("plain", "stream", "error", "rejected", "disconnect")
@@ -119,11 +119,18 @@ async def run(requests: int, concurrency: int) -> int:
             finally:
                 process.send_signal(signal.SIGTERM)
                 await asyncio.wait_for(process.wait(), 60)
+        # Records are keyed by the gateway's own id; the script's id travels as the recorded `x-request-id` header.
         terminal: Counter[str] = Counter()
+        client_id: dict[str, str] = {}
+        completed: list[str] = []
         for path in (work / "sessions").rglob("*.jsonl*"):
             for event in read_session_file(path).events:
-                if isinstance(event, Completed):
-                    terminal[event.request_id] += 1
+                if isinstance(event, Started):
+                    client_id[event.request_id] = event.request_headers.get("x-request-id", event.request_id)
+                elif isinstance(event, Completed):
+                    completed.append(event.request_id)
+        for gateway_id in completed:
+            terminal[client_id.get(gateway_id, gateway_id)] += 1
     missing = [i for i in ids if terminal[i] == 0]
     doubled = [i for i in ids if terminal[i] > 1]
     stray = set(terminal) - set(ids)

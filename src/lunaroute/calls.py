@@ -39,9 +39,17 @@ class Inbound:
     model: str | None
     stream: bool
     request_id: str
+    """The gateway's own id of this exchange (unique in this run); the record's identity."""
     started: float = field(default_factory=time.perf_counter)
     span: SpanHandle = NOOP_SPAN
     """The request's trace span (a no-op when tracing is off or the request is not sampled)."""
+    client_request_id: str | None = None
+    """The client's own valid `x-request-id`: sent upstream and echoed back instead of `request_id`."""
+
+    @property
+    def echoed_request_id(self) -> str:
+        """The `x-request-id` sent upstream and back to the client: the client's own, else the gateway's."""
+        return self.client_request_id or self.request_id
 
     @property
     def dialect(self) -> Dialect:
@@ -96,7 +104,9 @@ async def send_to(
             method=inbound.method,
             path=inbound.route.upstream_path,
             query=inbound.query,
-            headers=forward_request_headers(inbound.headers, stream=inbound.stream, request_id=inbound.request_id),
+            headers=forward_request_headers(
+                inbound.headers, stream=inbound.stream, request_id=inbound.echoed_request_id
+            ),
             body=body,
             stream=inbound.stream,
             model=sent_model,
@@ -130,7 +140,7 @@ async def send_to(
         path=target.path,
         query="",
         headers=translate_headers(
-            forward_request_headers(inbound.headers, stream=True, request_id=inbound.request_id), client, target
+            forward_request_headers(inbound.headers, stream=True, request_id=inbound.echoed_request_id), client, target
         ),
         body=upstream_body,
         stream=inbound.stream,

@@ -6,6 +6,7 @@
     │   ├── UnsupportedFeature 400  the target dialect cannot express something the request uses
     │   ├── NotFound          404   no such endpoint
     │   ├── MethodNotAllowed  405
+    │   ├── RequestTimeout    408   the request head did not arrive within the header deadline
     │   ├── BodyTooLarge      413
     │   ├── UriTooLong        414
     │   ├── UnsupportedMedia  415
@@ -36,6 +37,7 @@ __all__ = [
     "Overloaded",
     "PermissionDenied",
     "RateLimited",
+    "RequestTimeout",
     "UnsupportedFeature",
     "UnsupportedMedia",
     "UpstreamError",
@@ -90,6 +92,11 @@ class NotFound(InvalidRequest):
 class MethodNotAllowed(InvalidRequest):
     status = 405
     code = "method_not_allowed"
+
+
+class RequestTimeout(InvalidRequest):
+    status = 408
+    code = "request_timeout"
 
 
 class BodyTooLarge(InvalidRequest):

@@ -166,3 +166,6 @@ class ExchangeRecord(msgspec.Struct, gc=False):
     finished_ms: float | None = None
     outcome: Outcome | None = None
     error: str | None = None
+    client_request_id: str | None = None
+    """The client's own `x-request-id`, when it sent a valid one; `request_id` is always the gateway's own, so two
+    exchanges that share a client id stay two records."""

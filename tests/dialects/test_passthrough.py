@@ -16,9 +16,24 @@ CHAT = Endpoint.OPENAI_CHAT
 
 
 def test_model_and_stream() -> None:
-    assert inspect_body(CHAT, b'{"model":"gpt","stream":true,"messages":[]}') == ("gpt", True)
-    assert inspect_body(CHAT, b'{"model":"gpt"}') == ("gpt", False)
-    assert inspect_body(Endpoint.OPENAI_EMBEDDINGS, b'{"input":"x"}') == (None, False)
+    body = b'{"model":"gpt","stream":true,"messages":[]}'
+    assert inspect_body(CHAT, body) == ("gpt", True, body)
+    assert inspect_body(CHAT, b'{"model":"gpt"}')[:2] == ("gpt", False)
+    assert inspect_body(Endpoint.OPENAI_EMBEDDINGS, b'{"input":"x"}')[:2] == (None, False)
+
+
+def test_override_fields_are_taken_out_and_the_rest_kept_byte_for_byte() -> None:
+    body = (
+        b'{"model":"m","api_key":"sk-body-secret","messages":[{"role":"user","content":"h\\u00e9"}],'
+        b'"base_url":"http://169.254.169.254/","extra_headers":{"x":"y"},"custom_llm_provider":"x","user":"u"}'
+    )
+    model, _, forwarded = inspect_body(CHAT, body)
+    assert model == "m"
+    assert json.loads(forwarded) == {"model": "m", "messages": [{"role": "user", "content": "hé"}], "user": "u"}
+    assert b'"content":"h\\u00e9"' in forwarded
+    assert b"sk-body-secret" not in forwarded
+    clean = b'{"model":"m","metadata":{"api_key":"nested values are the client own"}}'
+    assert inspect_body(CHAT, clean)[2] is clean
 
 
 @pytest.mark.parametrize(
@@ -44,9 +59,33 @@ def test_refused(body: bytes, param: str | None) -> None:
     assert info.value.param == param
 
 
+@pytest.mark.parametrize(
+    ("body", "param", "says"),
+    [
+        (b'{"model":"m","messages":[{"content":"ok \xff\xfe"}]}', None, "UTF-8"),
+        (b'{"model":"m","messages":[{"content":"\xed\xa0\x80"}]}', None, "UTF-8"),  # a surrogate, raw
+        (b'{"model":"m","messages":[{"content":"\xc0\x80"}]}', None, "UTF-8"),  # an overlong NUL
+        (b'{"model":"m","max_tokens":1e999999}', "max_tokens", "out of range"),
+        (b'{"model":"m","tools":[{"input_schema":{"minimum":-1e400}}]}', "tools", "out of range"),
+        (b'{"model":"m","max_tokens":' + b"9" * 5000 + b"}", "max_tokens", "out of range"),
+        (b'{"model":"m","temperature":Infinity}', None, "not valid JSON"),
+    ],
+)
+def test_refuses_what_no_provider_accepts(body: bytes, param: str | None, says: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        inspect_body(CHAT, body)
+    assert info.value.param == param
+    assert says in info.value.message
+
+
+def test_large_but_valid_numbers_and_non_ascii_text_pass() -> None:
+    body = '{"model":"m","max_tokens":1e308,"seed":18446744073709551615,"messages":[{"content":"héllo 😀"}]}'
+    assert inspect_body(CHAT, body.encode())[:2] == ("m", False)
+
+
 def test_nested_model_keys_are_not_duplicates() -> None:
     body = b'{"model":"m","metadata":{"model":"other"},"tools":[{"model":1}]}'
-    assert inspect_body(CHAT, body) == ("m", False)
+    assert inspect_body(CHAT, body)[:2] == ("m", False)
 
 
 @given(st.binary(max_size=200))

@@ -45,7 +45,8 @@ async def test_access_line_with_recording_has_session_and_tokens(
     err = capfd.readouterr().err
     lines = [json.loads(text) for text in err.splitlines() if text.startswith("{")]
     [fields] = [line for line in lines if line["logger"] == "lunaroute.access"]
-    assert fields["request_id"] == "rid-1"
+    assert fields["client_request_id"] == "rid-1"
+    assert fields["request_id"] != "rid-1"
     assert fields["session_id"] == "sess-log-1"
     assert fields["provider"] == "openai"
     assert fields["route"] == "default"

@@ -22,7 +22,8 @@ REQUESTS = 400
 
 async def one_request(
     session: aiohttp.ClientSession, gateway: GatewayServer, upstream: FakeUpstream, request_id: str, kind: str
-) -> None:
+) -> str:
+    """Send one request of `kind`; returns the gateway's id of the exchange (its record's identity)."""
     body: dict[str, object] = {"model": "gpt-x", "messages": [{"role": "user", "content": request_id}]}
     headers = {"x-request-id": request_id}
     if kind == "stream":
@@ -33,9 +34,10 @@ async def one_request(
         body["stream"] = True
         async with session.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers) as response:
             await response.content.readany()
-        return  # leaving the block closes the connection mid-stream
+        return response.headers["x-lunaroute-request-id"]  # leaving the block closes the connection mid-stream
     async with session.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers) as response:
         await response.read()
+        return response.headers["x-lunaroute-request-id"]
 
 
 async def test_every_request_has_exactly_one_terminal_record(
@@ -58,10 +60,10 @@ async def test_every_request_has_exactly_one_terminal_record(
         elif kind in ("plain", "stream"):
             upstream.enqueue(Reply(answer=Answer(text="ok")))
     # Requests are issued one by one so each takes the reply queued for it; the recorder sees them back to back.
-    ids = [f"req-{i:05d}" for i in range(REQUESTS)]
+    ids = []
     async with aiohttp.ClientSession() as session:
-        for request_id, kind in zip(ids, kinds, strict=True):
-            await one_request(session, gateway, upstream, request_id, kind)
+        for n, kind in enumerate(kinds):
+            ids.append(await one_request(session, gateway, upstream, f"req-{n:05d}", kind))
     await asyncio.sleep(0.3)
     assert gateway.app is not None
     capture = gateway.app[GATEWAY].capture

@@ -61,7 +61,7 @@ async def traffic(port: int, prefix: str, acknowledged: list[str], stop: asyncio
                 ) as response:
                     await response.read()
                     if response.status == 200:
-                        acknowledged.append(request_id)
+                        acknowledged.append(response.headers["x-lunaroute-request-id"])
             except (TimeoutError, aiohttp.ClientError):
                 return
 

@@ -18,7 +18,8 @@ from lunaroute.ui import build_ui_app
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
-async def ask(gateway: GatewayServer, text: str, session: str, request_id: str = "rid-1") -> None:
+async def ask(gateway: GatewayServer, text: str, session: str, request_id: str = "rid-1") -> str:
+    """Send one exchange and wait until it is recorded; returns the gateway's id of it."""
     body = {"model": "gpt-x", "messages": [{"role": "user", "content": text}]}
     headers = {"session_id": session, "x-request-id": request_id}
     async with (
@@ -27,10 +28,12 @@ async def ask(gateway: GatewayServer, text: str, session: str, request_id: str =
     ):
         assert response.status == 200
         await response.read()
+        recorded_id = response.headers["x-lunaroute-request-id"]
     assert gateway.app is not None
     capture = gateway.app[GATEWAY].capture
     assert capture is not None
     await capture.drain()
+    return recorded_id
 
 
 async def test_redaction_reaches_every_store(
@@ -95,10 +98,10 @@ async def test_the_ui_shows_an_encrypted_session(
     }
     gateway = await make_gateway(session_recording=recording)
     upstream.enqueue(Reply(answer=Answer(text="sealed answer")))
-    await ask(gateway, "sealed question", "sess-ui", "rid-ui")
+    recorded_id = await ask(gateway, "sealed question", "sess-ui", "rid-ui")
     app = build_ui_app(config_from_mapping({"session_recording": recording}))
     async with TestClient(TestServer(app)) as client:
-        response = await client.get("/api/sessions/sess-ui/raw/rid-ui")
+        response = await client.get(f"/api/sessions/sess-ui/raw/{recorded_id}")
         assert response.status == 200
         raw = await response.json()
     assert raw["request"]["messages"][0]["content"] == "sealed question"

@@ -153,9 +153,9 @@ async def test_a_killed_recorder_process_is_restarted_and_loses_nothing(
     assert gateway.app is not None
     capture = gateway.app[GATEWAY].capture
     assert capture is not None
-    ids = [f"req-{i}" for i in range(40)]
+    ids = []
     async with aiohttp.ClientSession() as session:
-        for n, request_id in enumerate(ids):
+        for n, request_id in enumerate(f"req-{i}" for i in range(40)):
             if n == 20:
                 pid = capture.worker.pid
                 assert pid is not None
@@ -166,6 +166,7 @@ async def test_a_killed_recorder_process_is_restarted_and_loses_nothing(
             ) as response:
                 assert response.status == 200
                 await response.read()
+                ids.append(response.headers["x-lunaroute-request-id"])
     await asyncio.wait_for(capture.drain(), 30)
     assert capture.worker.restarts == 1
     stats = capture.recorder_stats
@@ -192,7 +193,7 @@ async def test_a_running_exchange_has_its_start_journaled_within_50_ms(
         found: list[tuple[str, str]] = []
         for _ in range(40):
             await asyncio.sleep(0.02)
-            found = [(e.kind, e.record.request_id) for _, e in JournalReader(tmp_path / "journal").read()]
+            found = [(e.kind, e.record.client_request_id) for _, e in JournalReader(tmp_path / "journal").read()]
             if found:
                 break
         assert found == [("start", "long-one")]

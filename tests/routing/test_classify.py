@@ -62,6 +62,7 @@ def test_wrong_method() -> None:
         ("/v1/chat/completions/", "/v1/chat/completions"),
         ("/v1/messages?beta=true", "/v1/messages"),
         ("/", "/"),
+        ("/v1/files/a%20b%7E", "/v1/files/a%20b%7E"),
     ],
 )
 def test_normalise(raw: str, expected: str) -> None:
@@ -70,7 +71,20 @@ def test_normalise(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["/v1/../admin", "/v1/./messages", "/v1%2Fmessages", "/v1/%2e%2e/x", "/v1\\messages", "http://x/v1", "/a\x00"],
+    [
+        "/v1/../admin",
+        "/v1/./messages",
+        "/v1%2Fmessages",
+        "/v1/%2e%2e/x",
+        "/v1\\messages",
+        "http://x/v1",
+        "/a\x00",
+        "/v1/chat/completions%00",
+        "/v1/messages%0a",
+        "/v1/models%0D%0AX:1",
+        "/v1/x%7f",
+        "/v1/%1F",
+    ],
 )
 def test_normalise_refuses(raw: str) -> None:
     with pytest.raises(InvalidRequest):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 
 import aiohttp
 
+from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, Reply
 from lunaroute.testing._gateway import GatewayFactory
 
@@ -225,7 +228,8 @@ async def test_request_id_is_kept_sent_upstream_and_returned(
     )
     assert status == 200
     assert upstream.last_request.header("x-request-id") == "abc-123"
-    assert headers["x-lunaroute-request-id"] == "abc-123"
+    assert headers["x-request-id"] == "abc-123"
+    assert headers["x-lunaroute-request-id"] != "abc-123"  # the record's identity is always the gateway's own
     assert float(headers["x-lunaroute-overhead-ms"]) >= 0
     _, headers, _ = await post(
         f"{gw.url}/v1/chat/completions", b'{"model":"m","messages":[]}', {"x-request-id": "bad id!"}
@@ -236,3 +240,63 @@ async def test_request_id_is_kept_sent_upstream_and_returned(
     status, headers, _ = await post(f"{gw.url}/v1/chat/completions", b"{", {"x-request-id": "err-1"})
     assert status == 400
     assert headers["x-request-id"] == "err-1"
+    assert headers["x-lunaroute-request-id"] not in ("err-1", generated)
+
+
+async def test_bodies_and_paths_no_provider_accepts_get_400_without_an_upstream_call(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await make_gateway()
+    anthropic = {"anthropic-version": "2023-06-01"}
+    cases = [
+        ("/v1/chat/completions", b'{"model":"m","messages":[{"role":"user","content":"\xff"}]}', {}),
+        ("/v1/messages", b'{"model":"m","max_tokens":1e999999,"messages":[]}', anthropic),
+        ("/v1/chat/completions", b'{"model":"m","n":' + b"7" * 5000 + b',"messages":[]}', {}),
+        ("/v1/chat/completions%00", b'{"model":"m","messages":[]}', {}),
+        ("/v1/messages%00", b'{"model":"m","max_tokens":1,"messages":[]}', anthropic),
+    ]
+    for path, body, headers in cases:
+        status, _, answer = await post(f"{gw.url}{path}", body, headers)
+        assert status == 400, path
+        error = json.loads(answer)
+        if headers:
+            assert error["type"] == "error"
+            assert error["error"]["type"] == "invalid_request_error"
+        else:
+            assert error["error"]["type"] == "invalid_request_error"
+    assert upstream.requests == []
+
+
+async def test_exchanges_sharing_a_client_request_id_are_recorded_apart(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gw = await make_gateway(
+        session_recording={
+            "jsonl": {"directory": str(tmp_path / "sessions")},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+        }
+    )
+    upstream.enqueue(Reply(answer=Answer(text="first answer")), Reply(answer=Answer(text="second answer")))
+    ids = []
+    for _ in range(2):
+        status, headers, _ = await post(
+            f"{gw.url}/v1/chat/completions",
+            b'{"model":"m","messages":[{"role":"user","content":"hi"}]}',
+            {"x-request-id": "same-id", "session_id": "sess-dup"},
+        )
+        assert status == 200
+        assert headers["x-request-id"] == "same-id"
+        ids.append(headers["x-lunaroute-request-id"])
+    assert len(set(ids)) == 2
+    assert gw.app is not None
+    capture = gw.app[GATEWAY].capture
+    assert capture is not None
+    await capture.drain()
+    with sqlite3.connect(tmp_path / "sessions.db") as db:
+        rows = db.execute("SELECT request_id FROM session_stats WHERE session_id = 'sess-dup'").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(ids)
+    [path] = (tmp_path / "sessions").rglob("sess-dup.jsonl")
+    text = path.read_text()
+    assert "first answer" in text
+    assert "second answer" in text

@@ -29,6 +29,7 @@ from lunaroute.config._schema import (
     RedactionConfig,
 )
 from lunaroute.errors import ConfigError
+from lunaroute.hosts import HOST_PATTERN
 
 __all__ = [
     "RECORDING_KEY_BYTES",
@@ -164,6 +165,15 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError("must be > 0", source=source, path="$.http_server.sse_keepalive_interval_secs")
     if server.max_request_body_bytes <= 0:
         raise ConfigError("must be > 0", source=source, path="$.http_server.max_request_body_bytes")
+    for key in ("header_timeout_secs", "idle_timeout_secs"):
+        if not getattr(server, key) > 0:
+            raise ConfigError("must be > 0", source=source, path=f"$.http_server.{key}")
+    for key in ("max_connections", "max_connections_per_client", "max_in_flight_requests"):
+        cap = getattr(server, key)
+        if cap is not None and cap <= 0:
+            raise ConfigError("must be > 0 (or null: no cap)", source=source, path=f"$.http_server.{key}")
+    _validate_hosts(server.allowed_hosts, source, "$.http_server.allowed_hosts")
+    _validate_hosts(config.ui.allowed_hosts, source, "$.ui.allowed_hosts")
     if not server.tcp_nodelay:
         raise ConfigError(
             "false is not supported: the listener always disables Nagle's algorithm for stream latency",
@@ -193,6 +203,14 @@ def _validate(config: Config, source: str) -> None:
         except re.error as exc:
             where = f"$.observability.metrics.model_label_allow[{i}]"
             raise ConfigError(f"not a valid regex: {exc}", source=source, path=where) from None
+
+
+def _validate_hosts(hosts: list[str], source: str, where: str) -> None:
+    for i, host in enumerate(hosts):
+        if not HOST_PATTERN.fullmatch(host):
+            raise ConfigError(
+                "not a host name, IP address or `*` (no port, no scheme)", source=source, path=f"{where}[{i}]"
+            )
 
 
 def _resolve_paths(config: Config, env: Mapping[str, str]) -> None:

@@ -55,6 +55,20 @@ class HttpServerConfig(_Strict):
     max_header_bytes: int = 60 * 1024
     max_header_count: int = 100
     max_line_bytes: int = 8 * 1024
+    header_timeout_secs: float = 30.0
+    """A connection must deliver complete request headers within this many seconds of opening (or of the first
+    byte after an idle keep-alive pause); otherwise it gets 408 (when it sent anything) and is closed."""
+    idle_timeout_secs: float = 75.0
+    """A keep-alive connection with no request under way is closed after this many idle seconds."""
+    max_connections: int | None = 4096
+    """Open client connections at most; a connection past the cap is closed at once (None: no cap)."""
+    max_connections_per_client: int | None = 1024
+    """Open connections from one client address at most (None: no cap)."""
+    max_in_flight_requests: int | None = 1024
+    """API requests being answered at once; more get 503 with `retry-after` in the caller's dialect (None: no
+    cap)."""
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+    """`Host` names answered besides the loopback ones (`lunaroute.hosts`); `*` answers any."""
 
 
 class HttpClientConfig(_Strict):
@@ -304,6 +318,8 @@ class UiConfig(_Strict):
     """Required (as `Authorization: Bearer`) when set; mandatory when `host` is not a loopback address."""
     export_enabled: bool = True
     delete_enabled: bool = False
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+    """`Host` names the UI answers besides the loopback ones (`lunaroute.hosts`); `*` answers any."""
 
 
 class MetricsConfig(_Strict):

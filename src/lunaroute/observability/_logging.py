@@ -46,11 +46,16 @@ class _TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, fmt: str = "auto") -> None:
-    """Send `lunaroute.*` logs to stderr at `level`, as JSON (`json`), text (`text`) or by terminal (`auto`)."""
+    """Send `lunaroute.*` logs to stderr at `level`, as JSON (`json`), text (`text`) or by terminal (`auto`).
+
+    aiohttp's own loggers (`aiohttp.*`: the server's parser and handler errors) go to the same handler, so every
+    line on stderr has the same shape: one JSON object per record, a traceback inside it as the `exc` string.
+    """
     use_text = fmt == "text" or (fmt == "auto" and sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_TextFormatter() if use_text else _JsonFormatter())
-    logger = logging.getLogger("lunaroute")
-    logger.handlers[:] = [handler]
-    logger.setLevel(_LEVELS[level])
-    logger.propagate = False
+    for name in ("lunaroute", "aiohttp"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(_LEVELS[level])
+        logger.propagate = False

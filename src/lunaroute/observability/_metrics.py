@@ -175,6 +175,27 @@ class Metrics:
             ("outcome",),
             registry=r,
         )
+        self.connections_open = Gauge(
+            "lunaroute_connections_open", "Client connections open on the gateway listener.", registry=r
+        )
+        self.connections_refused = Counter(
+            "lunaroute_connections_refused_total",
+            "Client connections closed on arrival because a cap was reached (global_cap, client_cap).",
+            ("reason",),
+            registry=r,
+        )
+        self.connection_timeouts = Counter(
+            "lunaroute_connection_timeouts_total",
+            "Client connections closed by a deadline: header (no complete request head in time), idle (keep-alive).",
+            ("phase",),
+            registry=r,
+        )
+        self.requests_shed = Counter(
+            "lunaroute_requests_shed_total",
+            "Requests answered 503 because the in-flight request cap was reached, by client dialect.",
+            ("listener",),
+            registry=r,
+        )
         self._counters: dict[tuple[object, ...], Counter] = {}
         self._histograms: dict[tuple[object, ...], Histogram] = {}
 
@@ -324,6 +345,23 @@ class Metrics:
             ),
         )
 
+    # -- the listener ----------------------------------------------------------------------------------------
+
+    def connection_opened(self) -> None:
+        self.connections_open.inc()
+
+    def connection_closed(self) -> None:
+        self.connections_open.dec()
+
+    def connection_refused(self, reason: str) -> None:
+        self._count(self.connections_refused, (reason,))
+
+    def connection_timed_out(self, phase: str) -> None:
+        self._count(self.connection_timeouts, (phase,))
+
+    def request_shed(self, listener: str) -> None:
+        self._count(self.requests_shed, (listener,))
+
     # -- the recorder (off the request path) --------------------------------------------------------------
 
     def tokens_used(self, provider: str, model: str | None, counts: dict[str, int]) -> None:
@@ -405,6 +443,21 @@ class NullMetrics(Metrics):
         return None
 
     def breaker_changed(self, provider: str, old: str, new: str) -> None:
+        return None
+
+    def connection_opened(self) -> None:
+        return None
+
+    def connection_closed(self) -> None:
+        return None
+
+    def connection_refused(self, reason: str) -> None:
+        return None
+
+    def connection_timed_out(self, phase: str) -> None:
+        return None
+
+    def request_shed(self, listener: str) -> None:
         return None
 
     def tokens_used(self, provider: str, model: str | None, counts: dict[str, int]) -> None:

@@ -26,6 +26,7 @@ def access_line(record: ExchangeRecord, events: list[SessionEvent]) -> None:
         "request",
         extra={
             "request_id": record.request_id,
+            "client_request_id": record.client_request_id,
             "session_id": session_id,
             "method": record.method,
             "path": record.path,

@@ -19,6 +19,7 @@ from lunaroute.recording._journal import Journal
 from lunaroute.recording.extract import session_id_for
 from lunaroute.recording.worker._process import WorkerProcess
 from lunaroute.recording.worker._protocol import WorkerStats
+from lunaroute.scrub import Scrubber
 from lunaroute.types import ExchangeRecord
 
 __all__ = ["Capture", "CaptureStats"]
@@ -42,8 +43,11 @@ class CaptureStats:
 class Capture:
     """Journal in front of the recorder process."""
 
-    def __init__(self, journal: Journal, worker: WorkerProcess, *, sample_rate: float = 1.0) -> None:
+    def __init__(
+        self, journal: Journal, worker: WorkerProcess, *, sample_rate: float = 1.0, scrub: Scrubber | None = None
+    ) -> None:
         self.journal = journal
+        self._scrub = scrub if scrub else None
         self.worker = worker
         self.stats = CaptureStats()
         self._sample_rate = sample_rate
@@ -126,6 +130,9 @@ class Capture:
         if self._skipped and record.request_id in self._skipped:
             self._skipped.discard(record.request_id)
             return
+        if self._scrub is not None and (record.status or 0) >= 400:
+            # An upstream error may echo a configured key: masked before the journal, so before every store.
+            self._scrub.record(record)
         if self._pending.pop(record.request_id, None) is not None:
             self.journal.stage("full", record)
         else:

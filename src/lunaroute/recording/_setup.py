@@ -12,6 +12,7 @@ from lunaroute.recording._capture import Capture
 from lunaroute.recording._journal import Journal
 from lunaroute.recording.worker._process import WorkerProcess
 from lunaroute.recording.worker._protocol import UsageReport, WorkerSpec
+from lunaroute.scrub import Scrubber
 
 __all__ = ["RecordingStack", "open_recording"]
 
@@ -31,6 +32,7 @@ async def open_recording(
     log_level: str = "info",
     log_format: str = "auto",
     log_requests: bool = False,
+    scrub: Scrubber | None = None,
 ) -> RecordingStack:
     """Open the journal (waiting for a previous run's recorder to finish with it) and start the recorder
     process; raises `ConfigError` when a store cannot be opened."""
@@ -52,4 +54,4 @@ async def open_recording(
         journal.close()
         journal.unlock()
         raise
-    return RecordingStack(Capture(journal, worker, sample_rate=config.sample_rate))
+    return RecordingStack(Capture(journal, worker, sample_rate=config.sample_rate, scrub=scrub))

@@ -6,6 +6,7 @@ later decision, authorisation included, uses the normalised form; dot segments a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lunaroute.errors import InvalidRequest, MethodNotAllowed, NotFound
@@ -37,13 +38,14 @@ _EXACT: dict[str, tuple[Endpoint, str]] = {
 }
 
 _ANTHROPIC_HINTS = ("anthropic-version", "x-api-key")
+_ENCODED_CONTROL = re.compile(r"%(?:[01][0-9a-fA-F]|7[fF])")
 
 
 def normalise_path(raw_path: str) -> str:
     """The path without query, repeated slashes collapsed and a trailing slash dropped.
 
-    Raises `InvalidRequest` for dot segments, encoded slashes or backslashes, control characters, and
-    anything that is not an origin-form path.
+    Raises `InvalidRequest` for dot segments, encoded slashes or backslashes, control characters (raw or
+    percent-encoded, `%00` included), and anything that is not an origin-form path.
     """
     path = raw_path.split("?", 1)[0]
     if not path.startswith("/"):
@@ -53,6 +55,8 @@ def normalise_path(raw_path: str) -> str:
         raise InvalidRequest("encoded separators are not allowed in the path")
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in path):
         raise InvalidRequest("control characters are not allowed in the path")
+    if "%" in path and _ENCODED_CONTROL.search(path):
+        raise InvalidRequest("encoded control characters are not allowed in the path")
     if "//" in path:
         path = "/" + "/".join(part for part in path.split("/") if part)
     if len(path) > 1 and path.endswith("/"):

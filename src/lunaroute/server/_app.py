@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from lunaroute.config import Config
+from lunaroute.hosts import HostCheck
 from lunaroute.keys import KeyCache, KeyManager, open_key_store
 from lunaroute.observability import Metrics, ModelLabels, NullMetrics
 from lunaroute.observability._collectors import RecorderCollector, ResilienceCollector
@@ -16,9 +17,12 @@ from lunaroute.pipeline import Pipeline
 from lunaroute.policies import Authenticator, Limiter, StateStore
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
+from lunaroute.scrub import Scrubber
 from lunaroute.server._admin import add_admin_routes
+from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
+from lunaroute.server._trusted_host import host_checked
 from lunaroute.server._wiring import build_resilience, build_router
 from lunaroute.state import MemoryState, RedisState
 
@@ -64,16 +68,19 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         keepalive_secs=server.sse_keepalive_interval_secs if server.sse_keepalive_enabled else None,
         log_requests=config.logging.log_requests,
         tracing=tracing,
+        scrubber=Scrubber.for_providers((p.api_key, p.request_headers) for p in config.providers.values()),
     )
     # The body is read by the handlers within max_request_body_bytes; aiohttp's own cap must not cut in first.
     app = web.Application(client_max_size=server.max_request_body_bytes, handler_args=None)
     app[GATEWAY] = gateway
-    app.router.add_get("/", handle_root)
-    app.router.add_get("/healthz", handle_health)
-    app.router.add_get("/readyz", handle_ready)
-    app.router.add_get("/metrics", handle_metrics)
+    hosts = HostCheck(config.host, server.allowed_hosts)
+    app.router.add_get("/", host_checked(handle_root, hosts))
+    app.router.add_get("/healthz", host_checked(handle_health, hosts))
+    app.router.add_get("/readyz", host_checked(handle_ready, hosts))
+    app.router.add_get("/metrics", host_checked(handle_metrics, hosts))
     add_admin_routes(app)
-    app.router.add_route("*", "/{tail:.*}", handle_proxy)
+    proxy = admitted(handle_proxy, server.max_in_flight_requests, metrics)
+    app.router.add_route("*", "/{tail:.*}", host_checked(proxy, hosts))
 
     recording: list[RecordingStack] = []
     key_caches: list[KeyCache] = []
@@ -127,6 +134,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
                 log_level=config.logging.level,
                 log_format=config.logging.format,
                 log_requests=config.logging.log_requests,
+                scrub=gateway.scrubber,
             )
             recording.append(stack)
             gateway.capture = stack.capture

@@ -13,6 +13,7 @@ from lunaroute.config import Config
 from lunaroute.observability import Metrics
 from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
+from lunaroute.scrub import Scrubber
 
 if TYPE_CHECKING:
     from lunaroute.keys import KeyManager
@@ -37,6 +38,8 @@ class Gateway:
     limiter: Limiter | None = None
     """Set when some limit can apply (keys mode, `teams:` or `limits:`)."""
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingSettings()))
+    scrubber: Scrubber = field(default_factory=lambda: Scrubber(()))
+    """The configured secrets, masked in upstream error answers."""
     _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
     _id_counter: itertools.count[int] = field(default_factory=itertools.count)
 

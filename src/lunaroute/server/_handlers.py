@@ -35,24 +35,25 @@ _JSON = "application/json"
 _encode = msgspec.json.Encoder().encode
 
 
-def _request_id(request: web.Request, gw: Gateway) -> str:
+def _client_request_id(request: web.Request) -> str | None:
+    """The client's `x-request-id` when it is a valid one: echoed and sent upstream, never the record's identity."""
     given = request.headers.get("x-request-id")
     if given is not None and _REQUEST_ID.fullmatch(given):
         return given
-    return gw.new_request_id()
+    return None
 
 
 def _guess_dialect(path: str, request: web.Request) -> Dialect:
-    """The dialect to answer in when the request could not be classified."""
-    if path.startswith("/v1/messages") or "anthropic-version" in request.headers:
+    """The dialect to answer in when the request could not be classified (`path` may be the raw one)."""
+    if path.lstrip("/").startswith("v1/messages") or "anthropic-version" in request.headers:
         return "anthropic"
     return "openai"
 
 
-def _error(dialect: Dialect, exc: LunaRouteError, request_id: str) -> web.Response:
+def _error(dialect: Dialect, exc: LunaRouteError, request_id: str, client_id: str | None) -> web.Response:
     headers = error_headers(exc)
     headers["x-lunaroute-request-id"] = request_id
-    headers["x-request-id"] = request_id
+    headers["x-request-id"] = client_id or request_id
     return web.Response(status=exc.status, body=error_body(dialect, exc), headers=headers)
 
 
@@ -60,7 +61,8 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     """Every API path: classify, read, send through the pipeline, relay."""
     gw = request.app[GATEWAY]
     started = time.perf_counter()
-    request_id = _request_id(request, gw)
+    request_id = gw.new_request_id()
+    client_id = _client_request_id(request)
     dialect: Dialect = "openai"
     endpoint: Endpoint | None = None
     headers: list[tuple[str, str]] = []
@@ -71,8 +73,8 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     span = NOOP_SPAN
     gw.metrics.request_started()
     try:
+        dialect = _guess_dialect(request.raw_path, request)
         path = normalise_path(request.raw_path)
-        dialect = _guess_dialect(path, request)
         headers = check_headers(request, gw.config.http_server)
         route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
         dialect, endpoint = route.endpoint.dialect, route.endpoint
@@ -81,7 +83,9 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
         body = await read_body(request, gw.config.http_server.max_request_body_bytes)
-        model, stream = inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False)
+        model, stream, body = (
+            inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False, body)
+        )
         scoped_listing = route.endpoint is Endpoint.OPENAI_MODELS and principal is not None and principal.record.models
         if principal is not None:
             gw.auth.authorize_model(principal, model)  # type: ignore[union-attr]
@@ -100,6 +104,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             request_id=request_id,
             started=started,
             span=span,
+            client_request_id=client_id,
         )
         tap = _tap_for(gw, request, inbound, principal)
         outbound = await gw.pipeline.send(inbound, tap)
@@ -127,7 +132,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
                 outcome = "upstream_error"
             tap.finish(exc.status, outcome, exc.message)
-        return _error(dialect, exc, request_id)
+        return _error(dialect, exc, request_id, client_id)
     except asyncio.CancelledError:
         # The client went away before the upstream answered (aiohttp cancels the handler).
         if grant is not None:
@@ -191,6 +196,7 @@ def _make_tap(
         model_requested=model,
         is_streaming=stream,
         client_ip=client_ip_for(request.remote, rec.client_ip),
+        client_request_id=_client_request_id(request),
     )
     if principal is not None:
         record.key_id, record.key_name, record.team = principal.key_id, principal.key_name, principal.team
@@ -214,7 +220,7 @@ async def _relay(
         extra.update(grant.headers(inbound.dialect))
         meter = grant.meter
     if not any(name == "x-request-id" for name, _ in response_upstream.headers):
-        extra["x-request-id"] = inbound.request_id
+        extra["x-request-id"] = inbound.echoed_request_id
     status = response_upstream.status
     try:
         if wants_streamed_relay(response_upstream, inbound.route.bypass):
@@ -230,6 +236,7 @@ async def _relay(
                 deadline=outbound.deadline,
                 started=inbound.started,
                 meter=meter,
+                scrub=gw.scrubber,
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
                 gw.metrics.client_gone(inbound.dialect, endpoint)
@@ -243,6 +250,7 @@ async def _relay(
                 outbound.deadline,
                 pre_ms=(outbound.sent_at - inbound.started) * 1000,
                 meter=meter,
+                scrub=gw.scrubber,
             )
             status = response.status
             return response
@@ -251,7 +259,7 @@ async def _relay(
             if tap is not None:
                 kind: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
                 tap.finish(exc.status, kind, exc.message)
-            return _error(inbound.dialect, exc, inbound.request_id)
+            return _error(inbound.dialect, exc, inbound.request_id, inbound.client_request_id)
     except asyncio.CancelledError:
         gw.metrics.client_gone(inbound.dialect, endpoint)
         status = CLIENT_CLOSED
@@ -281,10 +289,8 @@ async def _relay(
 def _check_content_type(request: web.Request, is_json: bool) -> None:
     if not is_json or request.method == "GET":
         return
-    ctype = request.headers.get("content-type")
-    if ctype is None:
-        return
-    mime = ctype.split(";", 1)[0].strip().lower()
+    # A missing content type is refused too: a cross-site page can POST without one (no CORS preflight).
+    mime = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if mime != _JSON and not mime.endswith("+json"):
         raise UnsupportedMedia(f"content-type must be {_JSON}, not {mime or 'empty'}")
 
@@ -310,6 +316,7 @@ def _finish(
             "request",
             extra={
                 "request_id": request_id,
+                "client_request_id": _client_request_id(request),
                 "method": request.method,
                 "path": request.path,
                 "listener": dialect,

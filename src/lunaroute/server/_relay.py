@@ -23,6 +23,7 @@ from lunaroute.observability import Metrics
 from lunaroute.policies import UsageMeter
 from lunaroute.providers._headers import forward_response_headers
 from lunaroute.recording._tap import RecordingTap
+from lunaroute.scrub import Scrubber
 from lunaroute.types import Dialect, Outcome, UpstreamResponse
 
 __all__ = ["RelayOutcome", "outcome_of", "relay_body", "relay_stream", "wants_streamed_relay"]
@@ -62,6 +63,25 @@ def _client_headers(upstream: UpstreamResponse, extra: dict[str, str], drop: tup
     return headers
 
 
+def _scrubbed(upstream: UpstreamResponse, body: bytes, scrub: Scrubber) -> tuple[bytes, tuple[str, ...]]:
+    """`body` with secrets masked, and the headers to drop: `content-encoding` when the body had to be decoded
+    to be read (an encoding this relay cannot decode is left as it is)."""
+    encoding = _content_encoding(upstream)
+    decode = _decoder_for(encoding)
+    if decode is None:
+        return scrub.data(body), ()
+    errors: tuple[type[Exception], ...] = (zlib.error,)
+    if encoding == "zstd":
+        import zstandard
+
+        errors = (zlib.error, zstandard.ZstdError)
+    try:
+        plain = decode(body)
+    except errors:  # a corrupt compressed body: nothing readable to mask, relay it as it came
+        return body, ()
+    return scrub.data(plain), ("content-encoding",)
+
+
 def wants_streamed_relay(upstream: UpstreamResponse, bypass: bool) -> bool:
     """Event streams always stream; so does a bypass body without a small known length."""
     if upstream.is_event_stream:
@@ -84,8 +104,10 @@ async def relay_body(
     *,
     pre_ms: float = 0.0,
     meter: UsageMeter | None = None,
+    scrub: Scrubber | None = None,
 ) -> web.Response:
-    """Read the whole upstream body (by `deadline`, event-loop time) and answer with it unchanged.
+    """Read the whole upstream body (by `deadline`, event-loop time) and answer with it unchanged — except that an
+    error body (status >= 400) has the secrets `scrub` knows masked (decompressed first when it was compressed).
 
     The exchange is handed to the recorder (`tap.finish`) before the response is returned to the client.
     `x-lunaroute-overhead-ms` tells the client the gateway's own time: `pre_ms` (arrival to upstream send)
@@ -99,11 +121,14 @@ async def relay_body(
     read_done = time.perf_counter()
     if meter is not None:
         meter.body(body)
+    drop: tuple[str, ...] = ()
+    if scrub and upstream.status >= 400:
+        body, drop = _scrubbed(upstream, body, scrub)
     if tap is not None:
-        tap.head(upstream.status, upstream.headers)
+        tap.head(upstream.status, [(n, v) for n, v in upstream.headers if n not in drop] if drop else upstream.headers)
         tap.body(body)
         tap.finish(upstream.status, outcome_of(upstream.status))
-    headers = _client_headers(upstream, extra)
+    headers = _client_headers(upstream, extra, drop)
     headers["x-lunaroute-overhead-ms"] = f"{pre_ms + (time.perf_counter() - read_done) * 1000:.3f}"
     return web.Response(status=upstream.status, body=body, headers=headers)
 
@@ -121,16 +146,19 @@ async def relay_stream(
     deadline: float | None = None,
     started: float = 0.0,
     meter: UsageMeter | None = None,
+    scrub: Scrubber | None = None,
 ) -> tuple[web.StreamResponse, str]:
     """Relay the upstream body chunk by chunk. Returns the response and its `RelayOutcome`.
 
-    `deadline` (event-loop time) ends the relay with an upstream-timeout error event.
+    `deadline` (event-loop time) ends the relay with an upstream-timeout error event. The chunks of an error
+    response (status >= 400) have the secrets `scrub` knows masked, chunk by chunk.
     Each chunk goes to the client first and to `tap` (the recorder's copy) second; the exchange is handed to the
     recorder before the final chunk of the HTTP response (`write_eof`), so a client that saw the end of its
     response has its session journaled.
     """
     encoding = _content_encoding(upstream)
     decode = _decoder_for(encoding) if upstream.is_event_stream else None
+    mask = scrub.data if scrub and upstream.status >= 400 else None
     drop = ("content-encoding",) if decode is not None else ()
     response = web.StreamResponse(status=upstream.status, headers=_client_headers(upstream, extra, drop))
     if tap is not None:
@@ -154,6 +182,8 @@ async def relay_stream(
             async with asyncio.timeout_at(deadline):
                 async for raw in upstream.iter_chunks():
                     chunk = decode(raw) if decode is not None else raw
+                    if mask is not None:
+                        chunk = mask(chunk)
                     if not chunk:
                         continue
                     state.at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))

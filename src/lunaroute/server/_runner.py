@@ -16,6 +16,8 @@ from aiohttp import web
 
 from lunaroute.config import Config, HttpServerConfig
 from lunaroute.server._app import create_app
+from lunaroute.server._connections import ConnectionCaps, GuardedRunner
+from lunaroute.server._gateway import GATEWAY
 
 __all__ = ["make_runner", "open_listener", "run", "serve"]
 
@@ -43,9 +45,11 @@ def open_listener(host: str, port: int, server: HttpServerConfig) -> socket.sock
 
 
 def make_runner(app: web.Application, server: HttpServerConfig) -> web.AppRunner:
-    """An AppRunner whose handlers are cancelled when their client disconnects."""
-    return web.AppRunner(
+    """An AppRunner whose handlers are cancelled when their client disconnects, with the connection caps and
+    deadlines of `server` (`lunaroute.server._connections`)."""
+    return GuardedRunner(
         app,
+        ConnectionCaps(server, app[GATEWAY].metrics),
         handler_cancellation=True,
         access_log=None,
         handle_signals=False,
@@ -55,6 +59,8 @@ def make_runner(app: web.Application, server: HttpServerConfig) -> web.AppRunner
         max_line_size=max(server.max_header_bytes, server.max_line_bytes),
         max_field_size=max(server.max_header_bytes, server.max_line_bytes),
         max_headers=server.max_header_count * 4,
+        # aiohttp's own keep-alive timer is only a backstop: the guarded handler closes idle connections first.
+        keepalive_timeout=server.header_timeout_secs + server.idle_timeout_secs,
     )
 
 

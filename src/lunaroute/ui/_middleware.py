@@ -15,10 +15,11 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from lunaroute.hosts import HostCheck
 from lunaroute.recording.query import InvalidSessionId, StoreUnavailable
 from lunaroute.ui._params import BadParam
 
-__all__ = ["AUTH_COOKIE", "auth_middleware", "cookie_credential", "error_middleware", "json_error"]
+__all__ = ["AUTH_COOKIE", "auth_middleware", "cookie_credential", "error_middleware", "host_middleware", "json_error"]
 
 AUTH_COOKIE = "lunaroute_ui"
 """The cookie the web pages set (`?token=`) and that `auth_middleware` accepts instead of the bearer header."""
@@ -53,6 +54,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _secure(
             json_error(exc.status, exc.reason, {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None)
         )
+
+
+def host_middleware(check: HostCheck) -> Middleware:
+    """Answer 400 to a request whose `Host` is not one the UI is known by (a DNS-rebinding page), before auth."""
+
+    @web.middleware
+    async def host(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not check.allows(request.headers.get("Host")):
+            return json_error(400, "the Host header names a host this UI is not configured to answer")
+        return await handler(request)
+
+    return host
 
 
 def cookie_credential(token: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from lunaroute.config import Config
+from lunaroute.hosts import HostCheck
 from lunaroute.model import Usage
 from lunaroute.recording._crypto import reader_cipher
 from lunaroute.recording.pricing import estimate_cost
@@ -46,6 +47,7 @@ def build_ui_app(config: Config) -> web.Application:
         export_enabled=config.ui.export_enabled,
         delete_enabled=config.ui.delete_enabled,
         auth_token=config.ui.auth_token,
+        hosts=HostCheck(config.ui.host, config.ui.allowed_hosts),
     )
     app[UI_STORE] = store
     add_pages(

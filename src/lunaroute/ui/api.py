@@ -15,6 +15,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from lunaroute.hosts import HostCheck
 from lunaroute.recording._crypto import RecordCipher
 from lunaroute.recording.events import RequestRecorded, ResponseRecorded, SessionEvent
 from lunaroute.recording.query import (
@@ -26,7 +27,7 @@ from lunaroute.recording.query import (
     requests_csv,
 )
 from lunaroute.ui import _params as p
-from lunaroute.ui._middleware import auth_middleware, error_middleware, json_error
+from lunaroute.ui._middleware import auth_middleware, error_middleware, host_middleware, json_error
 
 __all__ = ["RawRequest", "create_api_app"]
 
@@ -188,13 +189,18 @@ def create_api_app(
     export_enabled: bool,
     delete_enabled: bool,
     auth_token: str | None,
+    hosts: HostCheck | None = None,
 ) -> web.Application:
     """The `/api/...` application over `store`; `jsonl_dir` enables raw events (and JSONL export/delete).
+
+    With `hosts`, a request whose `Host` it does not allow gets 400 (DNS rebinding), before any other check.
 
     With `auth_token` every request needs `Authorization: Bearer <auth_token>` (else 401). The caller owns
     `store` and closes it after the application has shut down.
     """
     middlewares: list[Middleware] = [error_middleware]
+    if hosts is not None:
+        middlewares.append(host_middleware(hosts))
     if auth_token:
         middlewares.append(auth_middleware(auth_token))
     app = web.Application(middlewares=middlewares)
