@@ -114,6 +114,8 @@ class Authenticator:
         self.cache = cache
         self._failures = _Failures(max_failures_per_minute)
         self._on_refused = on_refused
+        self._principals: dict[str, Principal] = {}
+        """One `Principal` per key, made again only when the key's record changed."""
 
     def authenticate(
         self, headers: list[tuple[str, str]], client: str | None, path: str
@@ -143,7 +145,10 @@ class Authenticator:
             self._on_refused("endpoint_not_allowed")
             raise _EndpointNotAllowed(f"this LunaRoute API key may not call {path}")
         kept = [(name, value) for name, value in headers if name != carrier]
-        return Principal(record.id, record.name, record.team, record), kept
+        principal = self._principals.get(record.id)
+        if principal is None or principal.record is not record:
+            principal = self._principals[record.id] = Principal(record.id, record.name, record.team, record)
+        return principal, kept
 
     def authorize_model(self, principal: Principal, model: str | None) -> None:
         """Raise 403 when the key may not use `model`."""
