@@ -77,8 +77,9 @@ _RULES = "routing:\n  rules:\n" + "".join(
 )
 
 
-def _store_bench_key(home: Path) -> None:
-    """Put `BENCH_KEY` into the key store the `auth` variant's gateway opens (`$LUNAROUTE_HOME/keys.db`)."""
+def _store_bench_key(home: Path, *, limited: bool = False) -> None:
+    """Put `BENCH_KEY` into the key store the gateway opens (`$LUNAROUTE_HOME/keys.db`); `limited`: with rpm,
+    tpm and max-parallel limits far above what the load reaches, so every request is checked and admitted."""
     import asyncio
 
     from lunaroute.keys import KeyRecord, digest_of, display_prefix, open_key_store
@@ -87,6 +88,8 @@ def _store_bench_key(home: Path) -> None:
         store = await open_key_store(str(home / "keys.db"))
         try:
             record = KeyRecord(id="key_0000000000bec400", name="bench", prefix=display_prefix(BENCH_KEY), team="bench")
+            if limited:
+                record.rpm, record.tpm, record.max_parallel = 1_000_000_000, 1_000_000_000, 100_000
             await store.insert(record, digest_of(BENCH_KEY))
         finally:
             await store.aclose()
@@ -124,6 +127,21 @@ VARIANTS: tuple[Variant, ...] = (
         _NO_RECORDING + "auth: {mode: keys}\n",
         floor=Floor("auth", "passthrough", 0.95),
         prepare=_store_bench_key,
+    ),
+    Variant(
+        "limits-memory",
+        "keys on, the key with rpm, tpm and max-parallel limits, counters in process (state.backend: memory)",
+        _NO_RECORDING + "auth: {mode: keys}\n",
+        floor=Floor("limits-memory", "passthrough", 0.90),
+        prepare=lambda home: _store_bench_key(home, limited=True),
+    ),
+    Variant(
+        "limits-redis",
+        "the same limits with the counters in Redis on 127.0.0.1:6379 (one Lua call per request, one per settle)",
+        _NO_RECORDING
+        + "auth: {mode: keys}\nstate: {backend: redis, redis_url: 'redis://127.0.0.1:6379/0', key_prefix: 'lunaroute-bench:'}\n",
+        floor=Floor("limits-redis", "passthrough", 0.70),
+        prepare=lambda home: _store_bench_key(home, limited=True),
     ),
     Variant(
         "no-metrics",
