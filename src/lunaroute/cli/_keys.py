@@ -29,6 +29,7 @@ from lunaroute.keys import (
     KeySpec,
     open_key_store,
     parse_duration,
+    period_key,
 )
 
 __all__ = ["keys_group"]
@@ -124,9 +125,25 @@ def _limits_text(record: KeyRecord) -> str:
     return ", ".join(parts) or "none"
 
 
-def _print_record(record: KeyRecord, as_json: bool) -> None:
+def _budget_text(record: KeyRecord, spend: tuple[float, float] | None) -> str:
+    if record.budget_usd is None or record.budget_period is None:
+        return "none"
+    text = f"${record.budget_usd:.2f} per {record.budget_period}"
+    if spend is not None:
+        text += f"; spent ${spend[0]:.4f} this period (${spend[1]:.4f} reserved by requests under way)"
+    if record.budget_soft_limit is not None:
+        text += f"; warn past {record.budget_soft_limit:.0%}"
+    if record.budget_reroute_model:
+        text += f"; over budget: served by {record.budget_reroute_model}"
+    return text
+
+
+def _print_record(record: KeyRecord, as_json: bool, spend: tuple[float, float] | None = None) -> None:
     if as_json:
-        click.echo(msgspec.json.encode(_record_json(record)).decode())
+        out = _record_json(record)
+        if spend is not None:
+            out["spent_usd"], out["reserved_usd"] = spend
+        click.echo(msgspec.json.encode(out).decode())
         return
     rows = [
         ("id", record.id),
@@ -138,6 +155,7 @@ def _print_record(record: KeyRecord, as_json: bool) -> None:
         ("endpoints", ", ".join(record.endpoints) or "all"),
         ("metadata", ", ".join(f"{k}={v}" for k, v in record.metadata.items()) or "-"),
         ("limits", _limits_text(record)),
+        ("budget", _budget_text(record, spend)),
         ("created", _when(record.created_at)),
         ("expires", _when(record.expires_at)),
         ("revoked", _when(record.revoked_at)),
@@ -175,6 +193,12 @@ def keys_group() -> None:
 @click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute.")
 @click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute (input + output).")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="Requests in flight at once.")
+@click.option("--budget", type=click.FloatRange(min=0), help="Spend cap in US dollars per --budget-period.")
+@click.option(
+    "--budget-period", type=click.Choice(["day", "week", "month", "total"]), default="month", show_default=True
+)
+@click.option("--budget-soft-limit", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="e.g. 0.8")
+@click.option("--budget-reroute-model", help="Serve requests over budget with this model instead of refusing them.")
 @_json_option
 def create(
     config_path: str | None,
@@ -187,6 +211,10 @@ def create(
     rpm: int | None,
     tpm: int | None,
     max_parallel: int | None,
+    budget: float | None,
+    budget_period: str,
+    budget_soft_limit: float | None,
+    budget_reroute_model: str | None,
     as_json: bool,
 ) -> None:
     """Create a key and print its secret (the only time it is shown)."""
@@ -200,6 +228,10 @@ def create(
         rpm=rpm,
         tpm=tpm,
         max_parallel=max_parallel,
+        budget_usd=budget,
+        budget_period=budget_period if budget is not None else None,  # type: ignore[arg-type]
+        budget_soft_limit=budget_soft_limit,
+        budget_reroute_model=budget_reroute_model,
     )
     _print_created(_run(config_path, lambda keys: keys.create(spec)), as_json)
 
@@ -230,8 +262,17 @@ def list_keys(config_path: str | None, team: str | None, as_json: bool) -> None:
 @click.argument("key_id")
 @_json_option
 def show(config_path: str | None, key_id: str, as_json: bool) -> None:
-    """One key."""
-    _print_record(_run(config_path, lambda keys: keys.get(key_id)), as_json)
+    """One key, with its spend in the current budget period."""
+
+    async def load(keys: KeyManager) -> tuple[KeyRecord, tuple[float, float] | None]:
+        record = await keys.get(key_id)
+        if record.budget_period is None:
+            return record, None
+        now = time.time()
+        return record, await keys.store.spend(f"key:{record.id}", period_key(record.budget_period, now), now)
+
+    record, spend = _run(config_path, load)
+    _print_record(record, as_json, spend)
 
 
 @keys_group.command("update")
@@ -248,6 +289,11 @@ def show(config_path: str | None, key_id: str, as_json: bool) -> None:
 @click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute (0: no limit).")
 @click.option("--tpm", type=click.IntRange(min=0), help="Tokens per minute (0: no limit).")
 @click.option("--max-parallel", type=click.IntRange(min=0), help="Requests in flight at once (0: no limit).")
+@click.option("--budget", type=click.FloatRange(min=0), help="Spend cap in US dollars per period.")
+@click.option("--no-budget", is_flag=True, help="Remove the key's budget.")
+@click.option("--budget-period", type=click.Choice(["day", "week", "month", "total"]))
+@click.option("--budget-soft-limit", type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--budget-reroute-model", help="Model for requests over budget ('' to refuse them again).")
 @_json_option
 def update(
     config_path: str | None,
@@ -263,6 +309,11 @@ def update(
     rpm: int | None,
     tpm: int | None,
     max_parallel: int | None,
+    budget: float | None,
+    no_budget: bool,
+    budget_period: str | None,
+    budget_soft_limit: float | None,
+    budget_reroute_model: str | None,
     as_json: bool,
 ) -> None:
     """Change a key's name, team, scopes, metadata or expiry (takes effect on running gateways)."""
@@ -285,6 +336,18 @@ def update(
         changes.tpm = tpm or None
     if max_parallel is not None:
         changes.max_parallel = max_parallel or None
+    if budget is not None or no_budget:
+        changes.budget_usd = None if no_budget else budget
+        if no_budget:
+            changes.budget_period = None
+    if budget_period is not None:
+        changes.budget_period = budget_period  # type: ignore[assignment]
+    elif budget is not None:
+        changes.budget_period = "month"
+    if budget_soft_limit is not None:
+        changes.budget_soft_limit = budget_soft_limit
+    if budget_reroute_model is not None:
+        changes.budget_reroute_model = budget_reroute_model or None
     _print_record(_run(config_path, lambda keys: keys.update(key_id, changes)), as_json)
 
 

@@ -29,6 +29,7 @@ from lunaroute.config._schema import (
     SessionRecordingConfig,
     StateConfig,
     SwitchNotificationConfig,
+    TeamConfig,
     UiConfig,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "SessionRecordingConfig",
     "StateConfig",
     "SwitchNotificationConfig",
+    "TeamConfig",
     "UiConfig",
     "check_exposure",
     "config_from_mapping",

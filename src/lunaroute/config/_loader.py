@@ -23,6 +23,7 @@ from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
     BUILTIN_PROVIDERS,
     Config,
+    LimitsConfig,
     MockConfig,
     ProviderConfig,
     RecordingEncryptionConfig,
@@ -369,13 +370,19 @@ def _validate_auth(config: Config, source: str) -> None:
 
 
 def _validate_limits(config: Config, source: str) -> None:
-    scopes = [(f"$.teams.{name}", limits) for name, limits in config.teams.items()]
+    scopes: list[tuple[str, LimitsConfig]] = [(f"$.teams.{name}", limits) for name, limits in config.teams.items()]
     scopes += [(f"$.limits[{i}]", limits) for i, limits in enumerate(config.limits)]
     for where, limits in scopes:
         for kind in ("rpm", "tpm", "max_parallel"):
             value = getattr(limits, kind)
             if value is not None and value <= 0:
                 raise ConfigError("must be > 0 (omit it for no limit)", source=source, path=f"{where}.{kind}")
+    for name, team in config.teams.items():
+        where = f"$.teams.{name}"
+        if team.budget_usd is not None and team.budget_usd < 0:
+            raise ConfigError("must be >= 0", source=source, path=f"{where}.budget_usd")
+        if team.budget_soft_limit is not None and not 0 < team.budget_soft_limit < 1:
+            raise ConfigError("must be between 0 and 1 (e.g. 0.8)", source=source, path=f"{where}.budget_soft_limit")
     for i, limit in enumerate(config.limits):
         if not limit.model:
             raise ConfigError("must be a model pattern", source=source, path=f"$.limits[{i}].model")

@@ -31,6 +31,7 @@ __all__ = [
     "SessionRecordingConfig",
     "StateConfig",
     "SwitchNotificationConfig",
+    "TeamConfig",
     "UiConfig",
     "default_providers",
 ]
@@ -378,6 +379,18 @@ class LimitsConfig(_Strict):
     """Requests in flight at once."""
 
 
+class TeamConfig(LimitsConfig):
+    """A team's limits and its spend cap (shared by all keys of the team)."""
+
+    budget_usd: float | None = None
+    """Spend cap in US dollars (list prices) per `budget_period`; None: no budget."""
+    budget_period: Literal["day", "week", "month", "total"] = "month"
+    budget_soft_limit: float | None = None
+    """Share of the budget (0-1) past which answers carry `x-lunaroute-budget-remaining-usd`."""
+    budget_reroute_model: str | None = None
+    """Serve a request that does not fit the budget with this (cheaper) model instead of refusing it."""
+
+
 class ModelLimitConfig(LimitsConfig):
     """Limits shared by every request for a model (a shell-style pattern on the requested model)."""
 
@@ -410,7 +423,7 @@ class Config(_Strict):
     observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
-    teams: dict[str, LimitsConfig] = msgspec.field(default_factory=dict)
+    teams: dict[str, TeamConfig] = msgspec.field(default_factory=dict)
     """Limits of each team (the `team` of gateway keys), shared by all its keys."""
     limits: list[ModelLimitConfig] = msgspec.field(default_factory=list)
     """Limits per requested model, shared by every caller."""

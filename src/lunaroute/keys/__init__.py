@@ -1,6 +1,7 @@
 """Gateway API keys: the record and its secrets, the stores (SQLite, PostgreSQL), management and the cache."""
 
 from lunaroute.keys._cache import KeyCache, Lookup
+from lunaroute.keys._ledger import HOLD_S, BudgetLine, period_key
 from lunaroute.keys._manage import CreatedKey, KeyManager, KeyNotFound, check_spec
 from lunaroute.keys._record import (
     KEY_PREFIX,
@@ -18,7 +19,9 @@ from lunaroute.keys._record import (
 from lunaroute.keys._store import KeyStore, StoredKey, open_key_store
 
 __all__ = [
+    "HOLD_S",
     "KEY_PREFIX",
+    "BudgetLine",
     "BudgetPeriod",
     "CreatedKey",
     "KeyCache",
@@ -38,4 +41,5 @@ __all__ = [
     "model_allowed",
     "open_key_store",
     "parse_duration",
+    "period_key",
 ]

@@ -57,6 +57,18 @@ def _check_limits(limits: dict[str, object]) -> None:
             raise ValueError(f"{field}: a whole number from 1 to {_MAX_LIMIT}, or null for no limit")
 
 
+def _check_budget(usd: object, period: object, soft: object, reroute: object) -> None:
+    if usd is not None:
+        if not isinstance(usd, int | float) or isinstance(usd, bool) or not 0 <= usd <= 1e9:
+            raise ValueError("budget_usd: a number of US dollars from 0 to 1e9")
+        if period is None:
+            raise ValueError("budget_period: day, week, month or total, with budget_usd")
+    if soft is not None and (not isinstance(soft, int | float) or not 0 < soft < 1):
+        raise ValueError("budget_soft_limit: a share between 0 and 1 (e.g. 0.8)")
+    if reroute is not None and (not isinstance(reroute, str) or not _NAME.fullmatch(reroute)):
+        raise ValueError("budget_reroute_model: a model name")
+
+
 def check_spec(
     *,
     name: str | None = None,
@@ -91,6 +103,7 @@ class KeyManager:
     async def create(self, spec: KeySpec) -> CreatedKey:
         check_spec(name=spec.name, team=spec.team, models=spec.models, endpoints=spec.endpoints, metadata=spec.metadata)
         _check_limits({"rpm": spec.rpm, "tpm": spec.tpm, "max_parallel": spec.max_parallel})
+        _check_budget(spec.budget_usd, spec.budget_period, spec.budget_soft_limit, spec.budget_reroute_model)
         secret = new_secret()
         record = KeyRecord(
             id=new_key_id(),
@@ -105,6 +118,10 @@ class KeyManager:
             rpm=spec.rpm,
             tpm=spec.tpm,
             max_parallel=spec.max_parallel,
+            budget_usd=spec.budget_usd,
+            budget_period=spec.budget_period,
+            budget_soft_limit=spec.budget_soft_limit,
+            budget_reroute_model=spec.budget_reroute_model,
         )
         return CreatedKey(await self.store.insert(record, digest_of(secret)), secret)
 
@@ -127,6 +144,13 @@ class KeyManager:
             metadata=changes.metadata or None,
         )
         _check_limits({k: v for k, v in fields.items() if k in ("rpm", "tpm", "max_parallel")})
+        current = await self.get(key_id)
+        _check_budget(
+            *(
+                fields.get(name, getattr(current, name))
+                for name in ("budget_usd", "budget_period", "budget_soft_limit", "budget_reroute_model")
+            )
+        )
         if not fields:
             return await self.get(key_id)
         return _found(await self.store.update(key_id, fields), key_id)

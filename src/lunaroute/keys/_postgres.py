@@ -7,13 +7,23 @@ N + 2 before N + 1 and so never skips a change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
+from lunaroute.keys._ledger import HOLD_S, BudgetLine
 from lunaroute.keys._record import KeyRecord
-from lunaroute.keys._store import COLUMNS, TABLE, StoredKey, encode_field, record_from_row, row_values
+from lunaroute.keys._store import (
+    COLUMNS,
+    HOLDS,
+    SPEND,
+    TABLE,
+    StoredKey,
+    encode_field,
+    record_from_row,
+    row_values,
+)
 
 __all__ = ["PostgresKeyStore"]
 
@@ -42,10 +52,28 @@ _DDL = (
     max_parallel INTEGER,
     budget_usd DOUBLE PRECISION,
     budget_period TEXT,
+    budget_soft_limit DOUBLE PRECISION,
+    budget_reroute_model TEXT,
     version BIGINT NOT NULL
 )""",
     f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_version ON {TABLE}(version)",
     f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_team ON {TABLE}(team)",
+    f"""CREATE TABLE IF NOT EXISTS {SPEND} (
+    scope TEXT NOT NULL,
+    period TEXT NOT NULL,
+    spent_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+    updated_at DOUBLE PRECISION,
+    PRIMARY KEY (scope, period)
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {HOLDS} (
+    hold_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    period TEXT NOT NULL,
+    amount_usd DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (hold_id, scope)
+)""",
+    f"CREATE INDEX IF NOT EXISTS idx_{HOLDS}_scope ON {HOLDS}(scope, period)",
 )
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
 _UPDATABLE = frozenset(COLUMNS) - {"id", "version", "created_at", "last_used_at"}
@@ -124,8 +152,50 @@ class PostgresKeyStore:
                 [(at, key_id) for key_id, at in last_used.items()],
             )
 
+    async def reserve(self, hold_id: str, lines: Sequence[BudgetLine], now: float) -> tuple[int | None, list[float]]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # One lock per scope, taken in a fixed order: reservations of one scope are serialised across
+            # replicas, and two requests sharing scopes cannot deadlock.
+            for scope in sorted({line.scope for line in lines}):
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", scope)
+            left = [ln.budget_usd - sum(await _spend(conn, ln.scope, ln.period, now)) for ln in lines]
+            failed = next((i for i, ln in enumerate(lines) if ln.amount_usd > left[i]), None)
+            if failed is not None:
+                return failed, left
+            await conn.executemany(
+                f"INSERT INTO {HOLDS} (hold_id, scope, period, amount_usd, expires_at) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (hold_id, scope) DO UPDATE SET amount_usd = EXCLUDED.amount_usd",
+                [(hold_id, ln.scope, ln.period, ln.amount_usd, now + HOLD_S) for ln in lines],
+            )
+        return None, [budget_left - ln.amount_usd for budget_left, ln in zip(left, lines, strict=True)]
+
+    async def settle(self, hold_id: str, spends: Sequence[tuple[str, str, float]], now: float) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"DELETE FROM {HOLDS} WHERE hold_id = $1 OR expires_at <= $2", hold_id, now)
+            await conn.executemany(
+                f"INSERT INTO {SPEND} (scope, period, spent_usd, updated_at) VALUES ($1, $2, $3, $4) "
+                f"ON CONFLICT (scope, period) DO UPDATE SET spent_usd = {SPEND}.spent_usd + EXCLUDED.spent_usd, "
+                "updated_at = EXCLUDED.updated_at",
+                [(scope, period, usd, now) for scope, period, usd in spends],
+            )
+
+    async def spend(self, scope: str, period: str, now: float) -> tuple[float, float]:
+        async with self._pool.acquire() as conn:
+            return await _spend(conn, scope, period, now)
+
     async def aclose(self) -> None:
         await self._pool.close()
+
+
+async def _spend(conn: Any, scope: str, period: str, now: float) -> tuple[float, float]:
+    spent = await conn.fetchval(f"SELECT spent_usd FROM {SPEND} WHERE scope = $1 AND period = $2", scope, period)
+    held = await conn.fetchval(
+        f"SELECT COALESCE(SUM(amount_usd), 0) FROM {HOLDS} WHERE scope = $1 AND period = $2 AND expires_at > $3",
+        scope,
+        period,
+        now,
+    )
+    return float(spent or 0.0), float(held or 0.0)
 
 
 async def _next_version(conn: Any) -> int:

@@ -67,6 +67,10 @@ class KeyRecord(msgspec.Struct, kw_only=True):
     max_parallel: int | None = None
     budget_usd: float | None = None
     budget_period: BudgetPeriod | None = None
+    budget_soft_limit: float | None = None
+    """Share of the budget (0-1) past which answers carry `x-lunaroute-budget-remaining-usd`."""
+    budget_reroute_model: str | None = None
+    """When a request does not fit the budget, serve it with this (cheaper) model instead of refusing it."""
     version: int = 0
 
     def status(self, now: float | None = None) -> Literal["active", "expired", "revoked"]:
@@ -90,6 +94,10 @@ class KeySpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rpm: int | None = None
     tpm: int | None = None
     max_parallel: int | None = None
+    budget_usd: float | None = None
+    budget_period: BudgetPeriod | None = None
+    budget_soft_limit: float | None = None
+    budget_reroute_model: str | None = None
 
 
 class KeyChanges(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -104,6 +112,10 @@ class KeyChanges(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rpm: int | msgspec.UnsetType | None = msgspec.UNSET
     tpm: int | msgspec.UnsetType | None = msgspec.UNSET
     max_parallel: int | msgspec.UnsetType | None = msgspec.UNSET
+    budget_usd: float | msgspec.UnsetType | None = msgspec.UNSET
+    budget_period: BudgetPeriod | msgspec.UnsetType | None = msgspec.UNSET
+    budget_soft_limit: float | msgspec.UnsetType | None = msgspec.UNSET
+    budget_reroute_model: str | msgspec.UnsetType | None = msgspec.UNSET
 
     def as_dict(self) -> dict[str, object]:
         return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not msgspec.UNSET}

@@ -10,12 +10,22 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from lunaroute.keys._ledger import HOLD_S, BudgetLine
 from lunaroute.keys._record import KeyRecord
-from lunaroute.keys._store import COLUMNS, TABLE, StoredKey, encode_field, record_from_row, row_values
+from lunaroute.keys._store import (
+    COLUMNS,
+    HOLDS,
+    SPEND,
+    TABLE,
+    StoredKey,
+    encode_field,
+    record_from_row,
+    row_values,
+)
 
 __all__ = ["SqliteKeyStore"]
 
@@ -43,10 +53,28 @@ _DDL = (
     max_parallel INTEGER,
     budget_usd REAL,
     budget_period TEXT,
+    budget_soft_limit REAL,
+    budget_reroute_model TEXT,
     version INTEGER NOT NULL
 )""",
     f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_version ON {TABLE}(version)",
     f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_team ON {TABLE}(team)",
+    f"""CREATE TABLE IF NOT EXISTS {SPEND} (
+    scope TEXT NOT NULL,
+    period TEXT NOT NULL,
+    spent_usd REAL NOT NULL DEFAULT 0,
+    updated_at REAL,
+    PRIMARY KEY (scope, period)
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {HOLDS} (
+    hold_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    period TEXT NOT NULL,
+    amount_usd REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (hold_id, scope)
+)""",
+    f"CREATE INDEX IF NOT EXISTS idx_{HOLDS}_scope ON {HOLDS}(scope, period)",
 )
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
 _UPDATABLE = frozenset(COLUMNS) - {"id", "version", "created_at", "last_used_at"}
@@ -150,6 +178,38 @@ class SqliteKeyStore:
 
         await self._run(work)
 
+    async def reserve(self, hold_id: str, lines: Sequence[BudgetLine], now: float) -> tuple[int | None, list[float]]:
+        def work(conn: sqlite3.Connection) -> tuple[int | None, list[float]]:
+            with _write(conn):
+                left = [ln.budget_usd - sum(_spend(conn, ln.scope, ln.period, now)) for ln in lines]
+                failed = next((i for i, ln in enumerate(lines) if ln.amount_usd > left[i]), None)
+                if failed is not None:
+                    return failed, left
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO {HOLDS} (hold_id, scope, period, amount_usd, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(hold_id, ln.scope, ln.period, ln.amount_usd, now + HOLD_S) for ln in lines],
+                )
+            return None, [budget_left - ln.amount_usd for budget_left, ln in zip(left, lines, strict=True)]
+
+        return await self._run(work)
+
+    async def settle(self, hold_id: str, spends: Sequence[tuple[str, str, float]], now: float) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            with _write(conn):
+                conn.execute(f"DELETE FROM {HOLDS} WHERE hold_id = ? OR expires_at <= ?", (hold_id, now))
+                conn.executemany(
+                    f"INSERT INTO {SPEND} (scope, period, spent_usd, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (scope, period) DO UPDATE SET spent_usd = spent_usd + excluded.spent_usd, "
+                    "updated_at = excluded.updated_at",
+                    [(scope, period, usd, now) for scope, period, usd in spends],
+                )
+
+        await self._run(work)
+
+    async def spend(self, scope: str, period: str, now: float) -> tuple[float, float]:
+        return await self._run(lambda conn: _spend(conn, scope, period, now))
+
     async def aclose(self) -> None:
         await self._run(lambda conn: conn.close())
 
@@ -165,6 +225,15 @@ class _write:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _spend(conn: sqlite3.Connection, scope: str, period: str, now: float) -> tuple[float, float]:
+    row = conn.execute(f"SELECT spent_usd FROM {SPEND} WHERE scope = ? AND period = ?", (scope, period)).fetchone()
+    (held,) = conn.execute(
+        f"SELECT COALESCE(SUM(amount_usd), 0) FROM {HOLDS} WHERE scope = ? AND period = ? AND expires_at > ?",
+        (scope, period, now),
+    ).fetchone()
+    return (float(row[0]) if row else 0.0), float(held)
 
 
 def _next_version(conn: sqlite3.Connection) -> int:

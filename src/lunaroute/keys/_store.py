@@ -13,11 +13,14 @@ from typing import Any, Protocol
 
 import msgspec
 
+from lunaroute.keys._ledger import BudgetLine
 from lunaroute.keys._record import KeyRecord
 
 __all__ = ["COLUMNS", "KeyStore", "StoredKey", "open_key_store", "record_from_row", "row_values"]
 
 TABLE = "lunaroute_keys"
+SPEND = "lunaroute_spend"
+HOLDS = "lunaroute_budget_holds"
 
 COLUMNS = (
     "id",
@@ -40,6 +43,8 @@ COLUMNS = (
     "max_parallel",
     "budget_usd",
     "budget_period",
+    "budget_soft_limit",
+    "budget_reroute_model",
     "version",
 )
 """Column order of `SELECT` and `INSERT` in both stores."""
@@ -80,6 +85,20 @@ class KeyStore(Protocol):
 
     async def touch(self, last_used: Mapping[str, float]) -> None:
         """Record last-use times (key id → time) without changing versions."""
+        ...
+
+    async def reserve(self, hold_id: str, lines: Sequence[BudgetLine], now: float) -> tuple[int | None, list[float]]:
+        """Hold every line's amount if each fits its budget (spend + live holds + amount ≤ budget), atomically
+        across processes; else hold nothing. Returns the index of the first line that does not fit (None when
+        all fit) and each line's budget left (after the hold when it was taken)."""
+        ...
+
+    async def settle(self, hold_id: str, spends: Sequence[tuple[str, str, float]], now: float) -> None:
+        """Drop `hold_id`'s holds and add each (scope, period, usd) to the spend, in one transaction."""
+        ...
+
+    async def spend(self, scope: str, period: str, now: float) -> tuple[float, float]:
+        """(spent, held) of `scope` in `period`."""
         ...
 
     async def aclose(self) -> None: ...

@@ -175,6 +175,18 @@ class Metrics:
             ("outcome",),
             registry=r,
         )
+        self.spend = Counter(
+            "lunaroute_spend_usd_total",
+            "Spend settled against budgets (list prices, US dollars), by team ('' for keys without one).",
+            ("team",),
+            registry=r,
+        )
+        self.budget_soft = Counter(
+            "lunaroute_budget_soft_limit_total",
+            "Budgets that passed their soft limit in a period (counted once per budget and period), by scope.",
+            ("scope",),
+            registry=r,
+        )
         self.connections_open = Gauge(
             "lunaroute_connections_open", "Client connections open on the gateway listener.", registry=r
         )
@@ -284,6 +296,12 @@ class Metrics:
 
     def limit_state_failed(self, outcome: str) -> None:
         self._count(self.limit_state_errors, (outcome,))
+
+    def spent(self, team: str, usd: float) -> None:
+        self._count(self.spend, (team,), usd)
+
+    def budget_soft_limit(self, scope: str) -> None:
+        self._count(self.budget_soft, (scope,))
 
     def client_gone(self, listener: str, endpoint: str) -> None:
         self._count(
@@ -425,6 +443,12 @@ class NullMetrics(Metrics):
         return None
 
     def limit_state_failed(self, outcome: str) -> None:
+        return None
+
+    def spent(self, team: str, usd: float) -> None:
+        return None
+
+    def budget_soft_limit(self, scope: str) -> None:
         return None
 
     def translated(self, from_dialect: str, to_dialect: str, seconds: float) -> None:

@@ -1,6 +1,7 @@
 """Policies applied to a request before routing: who is calling, what they may call, and how much."""
 
 from lunaroute.policies._auth import KEY_HEADER, Authenticator, ModelNotAllowed, Principal
+from lunaroute.policies._budgets import BudgetHold, Budgets
 from lunaroute.policies._limits import Grant, Limiter, StateStore
 from lunaroute.policies._meter import UsageMeter
 from lunaroute.policies._model_list import filter_listing, restrict_model_list, without_compression
@@ -8,6 +9,8 @@ from lunaroute.policies._model_list import filter_listing, restrict_model_list, 
 __all__ = [
     "KEY_HEADER",
     "Authenticator",
+    "BudgetHold",
+    "Budgets",
     "Grant",
     "Limiter",
     "ModelNotAllowed",

@@ -16,7 +16,7 @@ import fnmatch
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -24,6 +24,7 @@ from lunaroute.config import LimitsConfig, ModelLimitConfig
 from lunaroute.errors import Overloaded, RateLimited
 from lunaroute.keys import KeyRecord
 from lunaroute.policies._auth import Principal
+from lunaroute.policies._budgets import BudgetHold, Budgets, price
 from lunaroute.policies._meter import UsageMeter
 from lunaroute.state import Check, StateUnavailable, Verdict
 from lunaroute.types import Dialect
@@ -83,20 +84,31 @@ def _anthropic_reset(seconds: float, now: float) -> str:
 
 @dataclass(slots=True)
 class Grant:
-    """An admitted request's share of the limits: its headers, its meter, and its settlement."""
+    """An admitted request's share of the limits and budgets: its headers, its meter, and its settlement."""
 
     limiter: Limiter
     lease_id: str
     checks: tuple[Check, ...]
-    verdict: Verdict
+    verdict: Verdict | None
     at: float
     reserved: int
     meter: UsageMeter | None
+    hold: BudgetHold | None = None
     _settled: bool = field(default=False)
 
+    @property
+    def reroute_model(self) -> str | None:
+        """The model a budget sends this request to instead of the one it asked for."""
+        return self.hold.reroute_model if self.hold is not None else None
+
     def headers(self, dialect: Dialect) -> dict[str, str]:
-        """The tightest requests and tokens limits in `dialect`'s rate-limit header names."""
+        """The tightest requests and tokens limits in `dialect`'s rate-limit header names, and the budget left
+        once a budget's soft limit is passed."""
         out: dict[str, str] = {}
+        if self.hold is not None and self.hold.remaining_usd is not None:
+            out["x-lunaroute-budget-remaining-usd"] = f"{max(0.0, self.hold.remaining_usd):.4f}"
+        if self.verdict is None:
+            return out
         for kind, unit in (("rpm", "requests"), ("tpm", "tokens")):
             pairs = [
                 (c, r) for c, r in zip(self.checks, self.verdict.results, strict=True) if c.key.endswith(":" + kind)
@@ -114,12 +126,16 @@ class Grant:
                 out[f"x-ratelimit-reset-{unit}"] = _openai_reset(result.reset_s)
         return out
 
-    def settle(self) -> None:
-        """Release the parallel leases and settle the token reservation, off the request path (once)."""
+    def settle(self, provider: str | None = None, model: str | None = None, upstream_status: int | None = None) -> None:
+        """Release the leases, settle the token reservation and the budget hold, off the request path (once).
+
+        The request costs money only when `provider` answered it with a status below 400.
+        """
         if self._settled:
             return
         self._settled = True
-        self.limiter.settle_later(self)
+        answered = provider is not None and upstream_status is not None and upstream_status < 400
+        self.limiter.settle_later(self, provider if answered else None, model)
 
 
 class Limiter:
@@ -129,13 +145,15 @@ class Limiter:
         self,
         state: StateStore,
         *,
-        teams: dict[str, LimitsConfig],
+        teams: Mapping[str, LimitsConfig],
         models: Sequence[ModelLimitConfig],
         on_unavailable: Literal["fail_open", "fail_closed"],
+        budgets: Budgets | None = None,
         on_limited: Callable[[str, str], None] = lambda scope, kind: None,
         on_state_error: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.state = state
+        self.budgets = budgets
         self._teams = teams
         self._models = tuple(models)
         self._fail_open = on_unavailable == "fail_open"
@@ -157,12 +175,10 @@ class Limiter:
                     scopes.append(_Scope("model", f"model:{rule.model}", rule))
         return scopes
 
-    async def admit(
-        self, principal: Principal | None, model: str | None, request_bytes: int, lease_id: str
-    ) -> Grant | None:
-        """Take the request's share of every limit that applies, or raise 429 (503 with the store down and
-        `fail_closed`). None when no limit applies (or the store is down and `fail_open`)."""
-        reserve = max(1, request_bytes // 4)
+    async def admit(self, principal: Principal | None, model: str | None, body: bytes, lease_id: str) -> Grant | None:
+        """Take the request's share of every limit and budget that applies, or raise 429 (503 with the state
+        store down and `fail_closed`). None when nothing applies."""
+        reserve = max(1, len(body) // 4)
         checks: list[Check] = []
         scope_of: list[str] = []
         for scope in self._scopes(principal, model):
@@ -176,9 +192,24 @@ class Limiter:
             if limits.max_parallel:
                 checks.append(Check(f"{scope.key}:parallel", "parallel", limits.max_parallel))
                 scope_of.append(scope.name)
-        if not checks:
+        budgeted = self.budgets is not None and self.budgets.applies(principal)
+        if not checks and not budgeted:
             return None
         now = time.time()
+        verdict = await self._check(checks, scope_of, lease_id, now) if checks else None
+        metered = budgeted or any(c.key.endswith(":tpm") for c in checks)
+        taken = tuple(checks) if verdict is not None else ()
+        grant = Grant(self, lease_id, taken, verdict, now, reserve, UsageMeter(len(body)) if metered else None)
+        if budgeted:
+            assert self.budgets is not None
+            try:
+                grant.hold = await self.budgets.reserve(principal, model, body, lease_id)
+            except BaseException:
+                grant.settle()  # give back what the limits took
+                raise
+        return grant
+
+    async def _check(self, checks: list[Check], scope_of: list[str], lease_id: str, now: float) -> Verdict | None:
         try:
             verdict = await self.state.acquire(checks, lease_id, now)
         except StateUnavailable as exc:
@@ -195,10 +226,7 @@ class Limiter:
                 f"{checks[failed].limit}; retry after the time in retry-after",
                 retry_after=max(1.0, math.ceil(verdict.retry_after)),
             )
-        metered = any(c.key.endswith(":tpm") for c in checks)
-        return Grant(
-            self, lease_id, tuple(checks), verdict, now, reserve, UsageMeter(request_bytes) if metered else None
-        )
+        return verdict
 
     def _unavailable(self, exc: StateUnavailable) -> None:
         """Count and log the outage (once); raise 503 unless `fail_open`."""
@@ -217,23 +245,34 @@ class Limiter:
             self._down = False
             _log.warning("limit state store available again")
 
-    def settle_later(self, grant: Grant) -> None:
-        task = asyncio.get_running_loop().create_task(self._settle(grant))
+    def settle_later(self, grant: Grant, provider: str | None, model: str | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._settle(grant, provider, model))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _settle(self, grant: Grant) -> None:
+    async def _settle(self, grant: Grant, provider: str | None, model: str | None) -> None:
         try:
             leases = [c.key for c in grant.checks if c.kind == "parallel"]
-            await self.state.release(leases, grant.lease_id)
-            if grant.meter is not None:
-                delta = grant.meter.tokens() - grant.reserved
+            if leases:
+                await self.state.release(leases, grant.lease_id)
+            meter = grant.meter
+            if meter is not None:
+                delta = meter.tokens() - grant.reserved
                 if delta:
                     for check in grant.checks:
                         if check.key.endswith(":tpm"):
                             await self.state.add(check.key, grant.at, delta)
         except StateUnavailable as exc:
             _log.warning("could not settle a request's limits: %s", exc)
+        if grant.hold is not None and self.budgets is not None:
+            cost = 0.0
+            if provider is not None and grant.meter is not None:
+                input_tokens, output_tokens = grant.meter.usage()
+                cost = price(provider, model, input_tokens, output_tokens) or 0.0
+            try:
+                await self.budgets.settle(grant.hold, cost)
+            except Exception as exc:  # noqa: BLE001 - the ledger is a database: any failure is logged, the hold expires
+                _log.warning("could not settle a request's budget hold (it expires): %s", exc)
 
     async def aclose(self) -> None:
         if self._tasks:

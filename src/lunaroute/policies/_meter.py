@@ -92,7 +92,11 @@ class UsageMeter:
             self._input = max(self._input, found)
             self._output = max(self._output, completion)
 
-    def tokens(self) -> int:
+    def usage(self) -> tuple[int, int]:
+        """(input, output) tokens: as reported, else estimated from the bytes of the request and the answer."""
         if self._seen:
-            return self._input + self._output
-        return (self._request_bytes + self._relayed) // 4
+            return self._input, self._output
+        return self._request_bytes // 4, self._relayed // 4
+
+    def tokens(self) -> int:
+        return sum(self.usage())

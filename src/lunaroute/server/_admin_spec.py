@@ -36,6 +36,8 @@ _KEY = {
         "max_parallel": _NULLABLE_INT,
         "budget_usd": _NULLABLE_NUMBER,
         "budget_period": {"type": ["string", "null"], "enum": ["day", "week", "month", "total", None]},
+        "budget_soft_limit": _NULLABLE_NUMBER,
+        "budget_reroute_model": _NULLABLE_STRING,
         "version": {"type": "integer"},
         "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
     },
@@ -80,6 +82,10 @@ _CREATE = {
             "maximum": 2000000000,
             "description": "Requests at once.",
         },
+        "budget_usd": {"type": ["number", "null"], "minimum": 0, "maximum": 1e9, "description": "Spend cap (USD)."},
+        "budget_period": {"type": ["string", "null"], "enum": ["day", "week", "month", "total", None]},
+        "budget_soft_limit": {"type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "budget_reroute_model": {"anyOf": [_TEXT, {"type": "null"}]},
     },
 }
 _UPDATE = {**_CREATE, "required": []}

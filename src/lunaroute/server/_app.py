@@ -14,7 +14,7 @@ from lunaroute.observability._collectors import RecorderCollector, ResilienceCol
 from lunaroute.observability._usage import usage_counter
 from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
-from lunaroute.policies import Authenticator, Limiter, StateStore
+from lunaroute.policies import Authenticator, Budgets, Limiter, StateStore
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
 from lunaroute.scrub import Scrubber
@@ -114,10 +114,16 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
             state = await RedisState.open(
                 sconf.redis_url, prefix=sconf.key_prefix, timeout_s=sconf.timeout_ms / 1000, require=False
             )
+        budgets = None
+        if gateway.keys is not None and config.auth.mode == "keys":
+            budgets = Budgets(
+                gateway.keys.store, config.teams, on_spend=metrics.spent, on_soft=metrics.budget_soft_limit
+            )
         gateway.limiter = Limiter(
             state,
             teams=config.teams,
             models=config.limits,
+            budgets=budgets,
             on_unavailable=sconf.on_unavailable,
             on_limited=metrics.limited,
             on_state_error=metrics.limit_state_failed,

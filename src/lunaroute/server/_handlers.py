@@ -13,7 +13,7 @@ from aiohttp import web
 from lunaroute import __version__
 from lunaroute.calls import Inbound, Outbound
 from lunaroute.dialects.errors import error_body, error_headers
-from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
+from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body, rewrite_model
 from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
 from lunaroute.observability.tracing import NOOP_SPAN
@@ -92,7 +92,10 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             if scoped_listing:
                 headers = without_compression(headers)
         if gw.limiter is not None:
-            grant = await gw.limiter.admit(principal, model, len(body), request_id)
+            grant = await gw.limiter.admit(principal, model, body, request_id)
+            if grant is not None and grant.reroute_model is not None:
+                # Over budget with a cheaper model named: served (and recorded) as that model.
+                model, body = grant.reroute_model, rewrite_model(body, grant.reroute_model)
         inbound = Inbound(
             route=route,
             method=request.method,
@@ -269,7 +272,7 @@ async def _relay(
     finally:
         outbound.close()
         if grant is not None:
-            grant.settle()
+            grant.settle(provider, inbound.model, response_upstream.status)
         inbound.span.set_route(provider=provider, route=outbound.reason, translated=outbound.translated)
         inbound.span.end(status)
         _finish(
