@@ -45,7 +45,7 @@ async def test_parallel_leases_are_released(state: MemoryState | RedisState) -> 
     assert (await state.acquire(check, "r1")).allowed
     assert (await state.acquire(check, "r2")).allowed
     assert not (await state.acquire(check, "r3")).allowed
-    await state.release(["key:a:parallel"], "r1")
+    await state.settle(["key:a:parallel"], "r1")
     assert (await state.acquire(check, "r3")).allowed
 
 
@@ -54,7 +54,8 @@ async def test_settlement_moves_the_usage(state: MemoryState | RedisState) -> No
 
     tpm = [Check("key:a:tpm", "rate", 1000, cost=900)]
     assert (await state.acquire(tpm, "r1")).allowed
-    await state.add("key:a:tpm", time.time(), -800)  # the request used 100 tokens, not the 900 reserved
+    # The request used 100 tokens, not the 900 reserved; its lease (none here) is released in the same call.
+    await state.settle([], "r1", ["key:a:tpm"], time.time(), -800)
     verdict = await state.acquire([Check("key:a:tpm", "rate", 1000, cost=800)], "r2")
     assert verdict.allowed
     assert verdict.results[0].remaining == 100

@@ -43,10 +43,10 @@ class StateStore(Protocol):
         """Admit all `checks` (taking their costs and leases) or none."""
         ...
 
-    async def release(self, keys: Sequence[str], lease_id: str) -> None: ...
-
-    async def add(self, key: str, at: float, amount: int) -> None:
-        """Move the usage recorded at time `at` by `amount` (settlement)."""
+    async def settle(
+        self, leases: Sequence[str], lease_id: str, counters: Sequence[str] = (), at: float = 0.0, amount: int = 0
+    ) -> None:
+        """Release `lease_id` from `leases` and move the usage of `counters` recorded at `at` by `amount`."""
         ...
 
     async def aclose(self) -> None: ...
@@ -253,15 +253,10 @@ class Limiter:
     async def _settle(self, grant: Grant, provider: str | None, model: str | None) -> None:
         try:
             leases = [c.key for c in grant.checks if c.kind == "parallel"]
-            if leases:
-                await self.state.release(leases, grant.lease_id)
-            meter = grant.meter
-            if meter is not None:
-                delta = meter.tokens() - grant.reserved
-                if delta:
-                    for check in grant.checks:
-                        if check.key.endswith(":tpm"):
-                            await self.state.add(check.key, grant.at, delta)
+            counters = [c.key for c in grant.checks if c.key.endswith(":tpm")]
+            delta = grant.meter.tokens() - grant.reserved if grant.meter is not None and counters else 0
+            if leases or delta:
+                await self.state.settle(leases, grant.lease_id, counters, grant.at, delta)
         except StateUnavailable as exc:
             _log.warning("could not settle a request's limits: %s", exc)
         if grant.hold is not None and self.budgets is not None:

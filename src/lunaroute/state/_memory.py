@@ -70,18 +70,20 @@ class MemoryState:
                 results_list.append(CheckResult(check.limit, max(0, check.limit - used - 1), reset))
         return Verdict(True, tuple(results_list))
 
-    async def release(self, keys: Sequence[str], lease_id: str) -> None:
-        for key in keys:
+    async def settle(
+        self, leases: Sequence[str], lease_id: str, counters: Sequence[str] = (), at: float = 0.0, amount: int = 0
+    ) -> None:
+        """Drop `lease_id` from the `leases` sets, and add `amount` (may be negative) to the bucket of time `at`
+        of each rate counter in `counters` that is still in the window."""
+        for key in leases:
             self._leases.get(key, {}).pop(lease_id, None)
-
-    async def add(self, key: str, at: float, amount: int) -> None:
-        """Add `amount` (may be negative) to the bucket of time `at`, if it is still in the window."""
         now = time.time()
         second = math.floor(at)
-        if second <= math.floor(now) - WINDOW_S:
+        if not amount or second <= math.floor(now) - WINDOW_S:
             return
-        buckets = self._window(key, now)
-        buckets[second] = max(0, buckets.get(second, 0) + amount)
+        for key in counters:
+            buckets = self._window(key, now)
+            buckets[second] = max(0, buckets.get(second, 0) + amount)
 
     async def aclose(self) -> None:
         return None

@@ -106,12 +106,20 @@ end
 return {1, 0, 0, unpack(out)}
 """).substitute(window=WINDOW_S, lease=int(LEASE_S))
 
-_ADD = Template("""
+_SETTLE = Template("""
+local leases = tonumber(ARGV[1])
+for i = 1, leases do
+  redis.call('ZREM', KEYS[i], ARGV[2])
+end
+local amount = tonumber(ARGV[4])
+if amount == 0 then return 0 end
 local t = redis.call('TIME')
-local sec = tonumber(ARGV[1])
+local sec = tonumber(ARGV[3])
 if sec <= tonumber(t[1]) - ${window} then return 0 end
-redis.call('HINCRBY', KEYS[1], sec, ARGV[2])
-redis.call('EXPIRE', KEYS[1], ${window} + 1)
+for i = leases + 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], sec, amount)
+  redis.call('EXPIRE', KEYS[i], ${window} + 1)
+end
 return 1
 """).substitute(window=WINDOW_S)
 
@@ -125,7 +133,7 @@ class RedisState:
         self._client = client
         self._prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
-        self._add = client.register_script(_ADD)
+        self._settle = client.register_script(_SETTLE)
 
     @classmethod
     async def open(
@@ -160,20 +168,15 @@ class RedisState:
             return Verdict(True, results)
         return Verdict(False, results, retry_after=retry_ms / 1000.0, failed=failed - 1)
 
-    async def release(self, keys: Sequence[str], lease_id: str) -> None:
-        if not keys:
+    async def settle(
+        self, leases: Sequence[str], lease_id: str, counters: Sequence[str] = (), at: float = 0.0, amount: int = 0
+    ) -> None:
+        """One round trip: drop the lease and move the rate counters' usage at `at` by `amount`."""
+        if not leases and (not counters or not amount):
             return
+        keys = [self._prefix + k for k in (*leases, *counters)]
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.zrem(self._prefix + key, lease_id)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StateUnavailable(str(exc)) from None
-
-    async def add(self, key: str, at: float, amount: int) -> None:
-        try:
-            await self._add(keys=[self._prefix + key], args=[math.floor(at), amount])
+            await self._settle(keys=keys, args=[len(leases), lease_id, math.floor(at), amount])
         except (RedisError, OSError) as exc:
             raise StateUnavailable(str(exc)) from None
 
