@@ -23,58 +23,14 @@ from lunaroute.keys._store import (
     encode_field,
     record_from_row,
     row_values,
+    schema_ddl,
 )
 
 __all__ = ["PostgresKeyStore"]
 
 _LOCK_ID = 0x4C52_4B45  # "LRKE": serialises key writers across replicas
 _SEQUENCE = f"{TABLE}_version_seq"
-_DDL = (
-    f"CREATE SEQUENCE IF NOT EXISTS {_SEQUENCE}",
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    prefix TEXT NOT NULL,
-    digest TEXT NOT NULL UNIQUE,
-    previous_digest TEXT,
-    team TEXT,
-    models TEXT NOT NULL DEFAULT '[]',
-    endpoints TEXT NOT NULL DEFAULT '[]',
-    metadata TEXT NOT NULL DEFAULT '{{}}',
-    created_at DOUBLE PRECISION NOT NULL,
-    expires_at DOUBLE PRECISION,
-    revoked_at DOUBLE PRECISION,
-    last_used_at DOUBLE PRECISION,
-    rotated_at DOUBLE PRECISION,
-    previous_valid_until DOUBLE PRECISION,
-    rpm INTEGER,
-    tpm INTEGER,
-    max_parallel INTEGER,
-    budget_usd DOUBLE PRECISION,
-    budget_period TEXT,
-    budget_soft_limit DOUBLE PRECISION,
-    budget_reroute_model TEXT,
-    version BIGINT NOT NULL
-)""",
-    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_version ON {TABLE}(version)",
-    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_team ON {TABLE}(team)",
-    f"""CREATE TABLE IF NOT EXISTS {SPEND} (
-    scope TEXT NOT NULL,
-    period TEXT NOT NULL,
-    spent_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
-    updated_at DOUBLE PRECISION,
-    PRIMARY KEY (scope, period)
-)""",
-    f"""CREATE TABLE IF NOT EXISTS {HOLDS} (
-    hold_id TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    period TEXT NOT NULL,
-    amount_usd DOUBLE PRECISION NOT NULL,
-    expires_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (hold_id, scope)
-)""",
-    f"CREATE INDEX IF NOT EXISTS idx_{HOLDS}_scope ON {HOLDS}(scope, period)",
-)
+_DDL = (f"CREATE SEQUENCE IF NOT EXISTS {_SEQUENCE}", *schema_ddl(real="DOUBLE PRECISION", big="BIGINT"))
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
 _UPDATABLE = frozenset(COLUMNS) - {"id", "version", "created_at", "last_used_at"}
 

@@ -25,57 +25,14 @@ from lunaroute.keys._store import (
     encode_field,
     record_from_row,
     row_values,
+    schema_ddl,
 )
 
 __all__ = ["SqliteKeyStore"]
 
 _T = TypeVar("_T")
 
-_DDL = (
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    prefix TEXT NOT NULL,
-    digest TEXT NOT NULL UNIQUE,
-    previous_digest TEXT,
-    team TEXT,
-    models TEXT NOT NULL DEFAULT '[]',
-    endpoints TEXT NOT NULL DEFAULT '[]',
-    metadata TEXT NOT NULL DEFAULT '{{}}',
-    created_at REAL NOT NULL,
-    expires_at REAL,
-    revoked_at REAL,
-    last_used_at REAL,
-    rotated_at REAL,
-    previous_valid_until REAL,
-    rpm INTEGER,
-    tpm INTEGER,
-    max_parallel INTEGER,
-    budget_usd REAL,
-    budget_period TEXT,
-    budget_soft_limit REAL,
-    budget_reroute_model TEXT,
-    version INTEGER NOT NULL
-)""",
-    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_version ON {TABLE}(version)",
-    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_team ON {TABLE}(team)",
-    f"""CREATE TABLE IF NOT EXISTS {SPEND} (
-    scope TEXT NOT NULL,
-    period TEXT NOT NULL,
-    spent_usd REAL NOT NULL DEFAULT 0,
-    updated_at REAL,
-    PRIMARY KEY (scope, period)
-)""",
-    f"""CREATE TABLE IF NOT EXISTS {HOLDS} (
-    hold_id TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    period TEXT NOT NULL,
-    amount_usd REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    PRIMARY KEY (hold_id, scope)
-)""",
-    f"CREATE INDEX IF NOT EXISTS idx_{HOLDS}_scope ON {HOLDS}(scope, period)",
-)
+_DDL = schema_ddl(real="REAL", big="INTEGER")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
 _UPDATABLE = frozenset(COLUMNS) - {"id", "version", "created_at", "last_used_at"}
 

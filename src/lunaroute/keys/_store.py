@@ -16,7 +16,7 @@ import msgspec
 from lunaroute.keys._ledger import BudgetLine
 from lunaroute.keys._record import KeyRecord
 
-__all__ = ["COLUMNS", "KeyStore", "StoredKey", "open_key_store", "record_from_row", "row_values"]
+__all__ = ["COLUMNS", "KeyStore", "StoredKey", "open_key_store", "record_from_row", "row_values", "schema_ddl"]
 
 TABLE = "lunaroute_keys"
 SPEND = "lunaroute_spend"
@@ -102,6 +102,58 @@ class KeyStore(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+_SCHEMA = (
+    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    previous_digest TEXT,
+    team TEXT,
+    models TEXT NOT NULL DEFAULT '[]',
+    endpoints TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT NOT NULL DEFAULT '{{{{}}}}',
+    created_at {{real}} NOT NULL,
+    expires_at {{real}},
+    revoked_at {{real}},
+    last_used_at {{real}},
+    rotated_at {{real}},
+    previous_valid_until {{real}},
+    rpm INTEGER,
+    tpm INTEGER,
+    max_parallel INTEGER,
+    budget_usd {{real}},
+    budget_period TEXT,
+    budget_soft_limit {{real}},
+    budget_reroute_model TEXT,
+    version {{big}} NOT NULL
+)""",
+    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_version ON {TABLE}(version)",
+    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_team ON {TABLE}(team)",
+    f"""CREATE TABLE IF NOT EXISTS {SPEND} (
+    scope TEXT NOT NULL,
+    period TEXT NOT NULL,
+    spent_usd {{real}} NOT NULL DEFAULT 0,
+    updated_at {{real}},
+    PRIMARY KEY (scope, period)
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {HOLDS} (
+    hold_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    period TEXT NOT NULL,
+    amount_usd {{real}} NOT NULL,
+    expires_at {{real}} NOT NULL,
+    PRIMARY KEY (hold_id, scope)
+)""",
+    f"CREATE INDEX IF NOT EXISTS idx_{HOLDS}_scope ON {HOLDS}(scope, period)",
+)
+
+
+def schema_ddl(*, real: str, big: str) -> tuple[str, ...]:
+    """The tables of the key store (keys, spend, budget holds) with the database's float and 64-bit types."""
+    return tuple(statement.format(real=real, big=big) for statement in _SCHEMA)
 
 
 def row_values(record: KeyRecord, digest: str, previous_digest: str | None) -> list[Any]:
