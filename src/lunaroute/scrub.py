@@ -6,6 +6,8 @@ Two things are scrubbed:
   (`api_key`, `api_base`, `base_url`, `custom_llm_provider`, `extra_headers`, cloud credentials...). No provider
   API defines them and this gateway never acts on them: `without_overrides` removes them before the body goes
   upstream or to the recorder, so they are neither forwarded nor stored.
+- **Gateway keys** (`mask_gateway_keys`): anything shaped like an `lr-` key in a keyed exchange's request or
+  answer, before it is journaled.
 - **Known secrets** (`Scrubber`): the configured provider keys (and secret-named configured request headers).
   An upstream error body that echoes one is masked before the client sees it (`server._relay`) and before the
   exchange is journaled (`recording._capture`), so no store, export or UI view holds it.
@@ -13,13 +15,14 @@ Two things are scrubbed:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import msgspec
 
 from lunaroute.types import ExchangeRecord
 
-__all__ = ["MASK", "OVERRIDE_FIELDS", "Scrubber", "override_fields", "without_overrides"]
+__all__ = ["MASK", "OVERRIDE_FIELDS", "Scrubber", "mask_gateway_keys", "override_fields", "without_overrides"]
 
 MASK = "[REDACTED:secret]"
 OVERRIDE_FIELDS = frozenset(
@@ -46,6 +49,18 @@ _MIN_SECRET = 8
 _SECRET_HEADER_WORDS = ("auth", "key", "token", "secret")
 _members = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _encode = msgspec.json.Encoder().encode
+
+
+_GATEWAY_KEY = re.compile(rb"lr-[A-Za-z0-9_-]{43}")
+
+
+def mask_gateway_keys(data: bytes) -> bytes:
+    """`data` with every string shaped like a gateway key (`lr-` and 43 URL-safe characters) masked.
+
+    Gateway keys are not known to the recorder (the key store keeps digests), so they are found by shape: a user
+    who pastes a key into a prompt, or a model that repeats it, leaves it in no store.
+    """
+    return _GATEWAY_KEY.sub(MASK.encode(), data) if b"lr-" in data else data
 
 
 def override_fields(keys: Iterable[str]) -> list[str]:

@@ -65,7 +65,11 @@ async def test_sessions_carry_key_and_team_and_the_secret_is_nowhere(
         logging={"log_requests": True},
     )
     usage = Usage(input_tokens=100, output_tokens=20)
-    upstream.enqueue(*(Reply(answer=Answer(text="ok", usage=usage)) for _ in range(3)))
+    upstream.enqueue(
+        Reply(answer=Answer(text="ok", usage=usage)),
+        Reply(answer=Answer(text="ok", usage=usage)),
+        Reply(answer=Answer(text=f"your key {ci.secret} is wrong", usage=usage)),  # a model repeating a pasted key
+    )
     async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=ci.secret, max_retries=0) as oai:
         await oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "one"}])
         stream = await oai.chat.completions.create(
@@ -78,7 +82,9 @@ async def test_sessions_carry_key_and_team_and_the_secret_is_nowhere(
             pass
     async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=ana.secret, max_retries=0) as ant:
         await ant.messages.create(
-            model="claude-sonnet-4-5", max_tokens=50, messages=[{"role": "user", "content": "three"}]
+            model="claude-sonnet-4-5",
+            max_tokens=50,
+            messages=[{"role": "user", "content": f"why does {ci.secret} fail?"}],
         )
     # A refused request (no key) is not recorded.
     async with aiohttp.ClientSession() as http:

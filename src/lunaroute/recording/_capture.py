@@ -19,7 +19,7 @@ from lunaroute.recording._journal import Journal
 from lunaroute.recording.extract import session_id_for
 from lunaroute.recording.worker._process import WorkerProcess
 from lunaroute.recording.worker._protocol import WorkerStats
-from lunaroute.scrub import Scrubber
+from lunaroute.scrub import Scrubber, mask_gateway_keys
 from lunaroute.types import ExchangeRecord
 
 __all__ = ["Capture", "CaptureStats"]
@@ -133,6 +133,11 @@ class Capture:
         if self._scrub is not None and (record.status or 0) >= 400:
             # An upstream error may echo a configured key: masked before the journal, so before every store.
             self._scrub.record(record)
+        if record.key_id is not None:
+            # A keyed exchange: its answer may repeat a gateway key the client pasted into its prompt.
+            record.response_body = mask_gateway_keys(record.response_body)
+            if record.stream_chunks:
+                record.stream_chunks[:] = [mask_gateway_keys(chunk) for chunk in record.stream_chunks]
         if self._pending.pop(record.request_id, None) is not None:
             self.journal.stage("full", record)
         else:

@@ -20,6 +20,7 @@ from lunaroute.observability.tracing import NOOP_SPAN
 from lunaroute.policies import Grant, Principal, restrict_model_list, without_compression
 from lunaroute.recording._tap import RecordingTap, client_ip_for, recordable_headers
 from lunaroute.routing import classify, normalise_path
+from lunaroute.scrub import mask_gateway_keys
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._limits import check_headers, read_body
 from lunaroute.server._relay import RelayOutcome, relay_body, relay_stream, wants_streamed_relay
@@ -203,6 +204,7 @@ def _make_tap(
     )
     if principal is not None:
         record.key_id, record.key_name, record.team = principal.key_id, principal.key_name, principal.team
+        record.request_body = mask_gateway_keys(record.request_body)
     return RecordingTap(gw.capture, record, started=started, limit=rec.max_capture_bytes)
 
 
