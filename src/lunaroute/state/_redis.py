@@ -8,6 +8,7 @@ replicas on hosts with different clocks count in the same window. No `KEYS` scan
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Sequence
@@ -124,8 +125,18 @@ return 1
 """).substitute(window=WINDOW_S)
 
 
+def _ignore(future: asyncio.Future[Any]) -> None:
+    """Retrieve a fire-and-forget call's outcome, so that a failure is not reported as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 class RedisState:
-    """A state store on a Redis server. Create it with `await RedisState.open(url)`."""
+    """A state store on a Redis server. Create it with `await RedisState.open(url)`.
+
+    Calls made in the same turn of the event loop are sent together, as one pipeline (one round trip, one write
+    and one read of the socket): under load, many requests share the cost of a round trip.
+    """
 
     name = "redis"
 
@@ -134,6 +145,8 @@ class RedisState:
         self._prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
         self._settle = client.register_script(_SETTLE)
+        self._pending: list[tuple[Any, list[str], list[Any], asyncio.Future[Any]]] = []
+        self._sends: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(
@@ -151,15 +164,50 @@ class RedisState:
             _log.warning("Redis at %s is not reachable yet: %s", url, exc)
         return cls(client, prefix)
 
+    def _call(self, script: Any, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
+        """Queue one script call for the pipeline sent at the end of this turn of the loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._send_pending)
+        self._pending.append((script, keys, args, future))
+        return future
+
+    def _send_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send(self, batch: list[tuple[Any, list[str], list[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for script, keys, args, _ in batch:
+                    await script(keys=keys, args=args, client=pipe)
+                replies = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as exc:
+            replies = [exc] * len(batch)
+        for (_, _, _, future), reply in zip(batch, replies, strict=True):
+            if future.done():
+                continue
+            if isinstance(reply, BaseException):
+                future.set_exception(StateUnavailable(str(reply)))
+            else:
+                future.set_result(reply)
+
     async def acquire(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
         keys = [self._prefix + c.key for c in checks]
         args: list[Any] = [lease_id]
         for c in checks:
             args += ["r" if c.kind == "rate" else "p", c.limit, c.cost]
         try:
-            reply = await self._acquire(keys=keys, args=args)
-        except (RedisError, OSError) as exc:
-            raise StateUnavailable(str(exc)) from None
+            reply = await self._call(self._acquire, keys, args)
+        except asyncio.CancelledError:
+            # The script may have run: give the leases back rather than leave them until they expire.
+            leases = [self._prefix + c.key for c in checks if c.kind == "parallel"]
+            if leases:
+                self._call(self._settle, leases, [len(leases), lease_id, 0, 0]).add_done_callback(_ignore)
+            raise
         allowed, failed, retry_ms = int(reply[0]), int(reply[1]), int(reply[2])
         results = tuple(
             CheckResult(c.limit, int(reply[3 + 2 * i]), int(reply[4 + 2 * i]) / 1000.0) for i, c in enumerate(checks)
@@ -171,14 +219,13 @@ class RedisState:
     async def settle(
         self, leases: Sequence[str], lease_id: str, counters: Sequence[str] = (), at: float = 0.0, amount: int = 0
     ) -> None:
-        """One round trip: drop the lease and move the rate counters' usage at `at` by `amount`."""
+        """Drop the lease and move the rate counters' usage at `at` by `amount` (one script call)."""
         if not leases and (not counters or not amount):
             return
         keys = [self._prefix + k for k in (*leases, *counters)]
-        try:
-            await self._settle(keys=keys, args=[len(leases), lease_id, math.floor(at), amount])
-        except (RedisError, OSError) as exc:
-            raise StateUnavailable(str(exc)) from None
+        await self._call(self._settle, keys, [len(leases), lease_id, math.floor(at), amount])
 
     async def aclose(self) -> None:
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
         await self._client.aclose()
