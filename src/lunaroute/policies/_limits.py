@@ -26,7 +26,7 @@ from lunaroute.keys import KeyRecord
 from lunaroute.policies._auth import Principal
 from lunaroute.policies._budgets import BudgetHold, Budgets, price
 from lunaroute.policies._meter import UsageMeter
-from lunaroute.state import Check, StateUnavailable, Verdict
+from lunaroute.state import Check, MemoryState, StateUnavailable, Verdict
 from lunaroute.types import Dialect
 
 __all__ = ["Grant", "Limiter", "StateStore"]
@@ -109,13 +109,13 @@ class Grant:
             out["x-lunaroute-budget-remaining-usd"] = f"{max(0.0, self.hold.remaining_usd):.4f}"
         if self.verdict is None:
             return out
+        results = self.verdict.results
         for kind, unit in (("rpm", "requests"), ("tpm", "tokens")):
-            pairs = [
-                (c, r) for c, r in zip(self.checks, self.verdict.results, strict=True) if c.key.endswith(":" + kind)
-            ]
-            if not pairs:
+            indexes = [i for i, c in enumerate(self.checks) if c.unit == kind]
+            if not indexes:
                 continue
-            check, result = min(pairs, key=lambda p: p[1].remaining)
+            best = min(indexes, key=lambda i: results[i].remaining)
+            check, result = self.checks[best], results[best]
             if dialect == "anthropic":
                 out[f"anthropic-ratelimit-{unit}-limit"] = str(check.limit)
                 out[f"anthropic-ratelimit-{unit}-remaining"] = str(result.remaining)
@@ -136,6 +136,14 @@ class Grant:
         self._settled = True
         answered = provider is not None and upstream_status is not None and upstream_status < 400
         self.limiter.settle_later(self, provider if answered else None, model)
+
+
+def _settlement(grant: Grant) -> tuple[list[str], list[str], int]:
+    """What settling `grant` changes: its leases, its token counters, and their correction."""
+    leases = [c.key for c in grant.checks if c.kind == "parallel"]
+    counters = [c.key for c in grant.checks if c.unit == "tpm"]
+    delta = grant.meter.tokens() - grant.reserved if grant.meter is not None and counters else 0
+    return leases, counters, delta
 
 
 class Limiter:
@@ -184,20 +192,20 @@ class Limiter:
         for scope in self._scopes(principal, model):
             limits = scope.limits
             if limits.rpm:
-                checks.append(Check(f"{scope.key}:rpm", "rate", limits.rpm))
+                checks.append(Check(f"{scope.key}:rpm", "rate", limits.rpm, unit="rpm"))
                 scope_of.append(scope.name)
             if limits.tpm:
-                checks.append(Check(f"{scope.key}:tpm", "rate", limits.tpm, cost=reserve))
+                checks.append(Check(f"{scope.key}:tpm", "rate", limits.tpm, cost=reserve, unit="tpm"))
                 scope_of.append(scope.name)
             if limits.max_parallel:
-                checks.append(Check(f"{scope.key}:parallel", "parallel", limits.max_parallel))
+                checks.append(Check(f"{scope.key}:parallel", "parallel", limits.max_parallel, unit="max_parallel"))
                 scope_of.append(scope.name)
         budgeted = self.budgets is not None and self.budgets.applies(principal)
         if not checks and not budgeted:
             return None
         now = time.time()
         verdict = await self._check(checks, scope_of, lease_id, now) if checks else None
-        metered = budgeted or any(c.key.endswith(":tpm") for c in checks)
+        metered = budgeted or any(c.unit == "tpm" for c in checks)
         taken = tuple(checks) if verdict is not None else ()
         grant = Grant(self, lease_id, taken, verdict, now, reserve, UsageMeter(len(body)) if metered else None)
         if budgeted:
@@ -218,7 +226,7 @@ class Limiter:
         self._recovered()
         if not verdict.allowed:
             failed = verdict.failed or 0
-            kind = checks[failed].key.rsplit(":", 1)[1]
+            kind = checks[failed].unit
             self._on_limited(scope_of[failed], kind)
             what = {"rpm": "requests per minute", "tpm": "tokens per minute", "max_parallel": "parallel requests"}
             raise _Rejected(
@@ -246,15 +254,18 @@ class Limiter:
             _log.warning("limit state store available again")
 
     def settle_later(self, grant: Grant, provider: str | None, model: str | None) -> None:
+        if grant.hold is None and isinstance(self.state, MemoryState):
+            # Nothing to wait for: settled at once, without a task.
+            leases, counters, delta = _settlement(grant)
+            self.state.settle_now(leases, grant.lease_id, counters, grant.at, delta)
+            return
         task = asyncio.get_running_loop().create_task(self._settle(grant, provider, model))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _settle(self, grant: Grant, provider: str | None, model: str | None) -> None:
         try:
-            leases = [c.key for c in grant.checks if c.kind == "parallel"]
-            counters = [c.key for c in grant.checks if c.key.endswith(":tpm")]
-            delta = grant.meter.tokens() - grant.reserved if grant.meter is not None and counters else 0
+            leases, counters, delta = _settlement(grant)
             if leases or delta:
                 await self.state.settle(leases, grant.lease_id, counters, grant.at, delta)
         except StateUnavailable as exc:

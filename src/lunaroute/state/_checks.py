@@ -27,6 +27,8 @@ class Check:
     kind: Literal["rate", "parallel"]
     limit: int
     cost: int = 1
+    unit: str = ""
+    """What the caller limits with it (`rpm`, `tpm`, `max_parallel`); not sent to the store."""
 
 
 @dataclass(frozen=True, slots=True)
