@@ -100,7 +100,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         key_caches.append(cache)
         gateway.keys = KeyManager(store)
         if auth.mode == "keys":
-            gateway.auth = Authenticator(
+            gateway.policies.auth = Authenticator(
                 cache, max_failures_per_minute=auth.max_failures_per_minute, on_refused=metrics.auth_refused
             )
 
@@ -119,7 +119,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
             budgets = Budgets(
                 gateway.keys.store, config.teams, on_spend=metrics.spent, on_soft=metrics.budget_soft_limit
             )
-        gateway.limiter = Limiter(
+        gateway.policies.limiter = Limiter(
             state,
             teams=config.teams,
             models=config.limits,
@@ -154,8 +154,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
             await stack.aclose()
         for provider in router.providers.values():
             await provider.aclose()
-        if gateway.limiter is not None:
-            await gateway.limiter.aclose()
+        if gateway.policies.limiter is not None:
+            await gateway.policies.limiter.aclose()
         for cache in key_caches:
             await cache.aclose()
         if gateway.keys is not None:

@@ -13,11 +13,11 @@ from lunaroute.config import Config
 from lunaroute.observability import Metrics
 from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
+from lunaroute.policies import Policies
 from lunaroute.scrub import Scrubber
 
 if TYPE_CHECKING:
     from lunaroute.keys import KeyManager
-    from lunaroute.policies import Authenticator, Limiter
     from lunaroute.recording._capture import Capture
 
 __all__ = ["GATEWAY", "Gateway"]
@@ -31,12 +31,10 @@ class Gateway:
     keepalive_secs: float | None
     log_requests: bool
     capture: Capture | None = None
-    auth: Authenticator | None = None
-    """Set when `auth.mode` is `keys` (once the key store is loaded, before the listener opens)."""
+    policies: Policies = field(default_factory=Policies)
+    """Auth, scopes, limits and budgets; their parts are set at start-up, before the listener opens."""
     keys: KeyManager | None = None
     """Set when the key store is open (keys mode or an admin key): what the admin API manages."""
-    limiter: Limiter | None = None
-    """Set when some limit can apply (keys mode, `teams:` or `limits:`)."""
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingSettings()))
     scrubber: Scrubber = field(default_factory=lambda: Scrubber(()))
     """The configured secrets, masked in upstream error answers."""

@@ -13,11 +13,11 @@ from aiohttp import web
 from lunaroute import __version__
 from lunaroute.calls import Inbound, Outbound
 from lunaroute.dialects.errors import error_body, error_headers
-from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body, rewrite_model
+from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
 from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
 from lunaroute.observability.tracing import NOOP_SPAN
-from lunaroute.policies import Grant, Principal, restrict_model_list, without_compression
+from lunaroute.policies import Admission, Principal
 from lunaroute.recording._tap import RecordingTap, client_ip_for, recordable_headers
 from lunaroute.routing import classify, normalise_path
 from lunaroute.scrub import mask_gateway_keys
@@ -69,8 +69,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     headers: list[tuple[str, str]] = []
     body = b""
     tap: RecordingTap | None = None
-    principal: Principal | None = None
-    grant: Grant | None = None
+    admission = Admission()
     span = NOOP_SPAN
     gw.metrics.request_started()
     try:
@@ -79,24 +78,14 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         headers = check_headers(request, gw.config.http_server)
         route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
         dialect, endpoint = route.endpoint.dialect, route.endpoint
-        if gw.auth is not None:
-            principal, headers = gw.auth.authenticate(headers, request.remote, path)
+        admission, headers = gw.policies.identify(headers, request.remote, path)
         span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
         body = await read_body(request, gw.config.http_server.max_request_body_bytes)
         model, stream, body = (
             inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False, body)
         )
-        scoped_listing = route.endpoint is Endpoint.OPENAI_MODELS and principal is not None and principal.record.models
-        if principal is not None:
-            gw.auth.authorize_model(principal, model)  # type: ignore[union-attr]
-            if scoped_listing:
-                headers = without_compression(headers)
-        if gw.limiter is not None:
-            grant = await gw.limiter.admit(principal, model, body, request_id)
-            if grant is not None and grant.reroute_model is not None:
-                # Over budget with a cheaper model named: served (and recorded) as that model.
-                model, body = grant.reroute_model, rewrite_model(body, grant.reroute_model)
+        model, body, headers = await gw.policies.admit(admission, route.endpoint, model, body, headers, request_id)
         inbound = Inbound(
             route=route,
             method=request.method,
@@ -110,16 +99,13 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             span=span,
             client_request_id=client_id,
         )
-        tap = _tap_for(gw, request, inbound, principal)
+        tap = _tap_for(gw, request, inbound, admission.principal)
         outbound = await gw.pipeline.send(inbound, tap)
-        if scoped_listing:
-            assert principal is not None
-            outbound.response = await restrict_model_list(outbound.response, principal.record)
+        outbound.response = await admission.on_response(outbound.response)
         if tap is not None:
             tap.record.route = outbound.reason
     except LunaRouteError as exc:
-        if grant is not None:
-            grant.settle()
+        admission.settle()
         label = endpoint.value if endpoint is not None else "unknown"
         if exc.status >= 500:
             span.record_error(exc)
@@ -127,10 +113,20 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         _finish(gw, dialect, label, "gateway", exc.status, started, request, request_id)
         # With keys on, a request refused before its key was accepted is counted, not recorded: a key scan
         # must not fill the disk.
-        anonymous = gw.auth is not None and principal is None
+        anonymous = gw.policies.auth is not None and admission.principal is None
         if gw.capture is not None and endpoint is not None and not anonymous:
             tap = tap or _make_tap(
-                gw, request, request_id, dialect, endpoint, headers, body, started, principal, model=None, stream=False
+                gw,
+                request,
+                request_id,
+                dialect,
+                endpoint,
+                headers,
+                body,
+                started,
+                admission.principal,
+                model=None,
+                stream=False,
             )
             outcome: Outcome = "upstream_timeout" if isinstance(exc, UpstreamTimeout) else "rejected"
             if isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamTimeout):
@@ -139,8 +135,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         return _error(dialect, exc, request_id, client_id)
     except asyncio.CancelledError:
         # The client went away before the upstream answered (aiohttp cancels the handler).
-        if grant is not None:
-            grant.settle()
+        admission.settle()
         label = endpoint.value if endpoint is not None else "unknown"
         gw.metrics.client_gone(dialect, label)
         span.end(CLIENT_CLOSED)
@@ -148,7 +143,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         if tap is not None:
             tap.finish(None, "client_disconnected")
         raise
-    return await _relay(request, gw, inbound, outbound, tap, grant)
+    return await _relay(request, gw, inbound, outbound, tap, admission)
 
 
 def _tap_for(gw: Gateway, request: web.Request, inbound: Inbound, principal: Principal | None) -> RecordingTap | None:
@@ -214,16 +209,14 @@ async def _relay(
     inbound: Inbound,
     outbound: Outbound,
     tap: RecordingTap | None,
-    grant: Grant | None,
+    admission: Admission,
 ) -> web.StreamResponse:
     provider = outbound.provider.name
     response_upstream = outbound.response
     endpoint = inbound.route.endpoint.value
     extra = {"x-lunaroute-request-id": inbound.request_id, "x-lunaroute-provider": provider}
-    meter = None
-    if grant is not None:
-        extra.update(grant.headers(inbound.dialect))
-        meter = grant.meter
+    extra.update(admission.answer_headers(inbound.dialect))
+    meter = admission.meter
     if not any(name == "x-request-id" for name, _ in response_upstream.headers):
         extra["x-request-id"] = inbound.echoed_request_id
     status = response_upstream.status
@@ -273,8 +266,7 @@ async def _relay(
         raise
     finally:
         outbound.close()
-        if grant is not None:
-            grant.settle(provider, inbound.model, response_upstream.status)
+        admission.settle(provider, inbound.model, response_upstream.status)
         inbound.span.set_route(provider=provider, route=outbound.reason, translated=outbound.translated)
         inbound.span.end(status)
         _finish(
