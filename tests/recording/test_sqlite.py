@@ -66,6 +66,8 @@ ROLLUP_TABLES = {
     "rollup_tools",
     "rollup_user_agents",
 }
+KEY_INDEXES = {"idx_sessions_key", "idx_sessions_team"}
+"""Beyond v5 like the rollups: the gateway key and team of sessions (`_sqlite_schema._ensure_key_columns`)."""
 ROLLUP_INDEXES = {
     "idx_rollup_sessions_last",
     "idx_rollup_session_models_last",
@@ -98,7 +100,7 @@ async def test_fresh_database_is_schema_v5(tmp_path: Path) -> None:
     await writer.close()
     tables, indexes = objects(db)
     assert tables == V5_TABLES | ROLLUP_TABLES  # the rollups are extra tables; the v5 ones are untouched
-    assert indexes == V5_INDEXES | ROLLUP_INDEXES
+    assert indexes == V5_INDEXES | ROLLUP_INDEXES | KEY_INDEXES
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     assert conn.execute("SELECT version FROM rollup_version").fetchall() == [(ROLLUP_VERSION,)]
@@ -290,7 +292,7 @@ async def test_migrates_a_v1_database_step_by_step(tmp_path: Path) -> None:
     await writer.close()
     tables, indexes = objects(db)
     assert tables == V5_TABLES | ROLLUP_TABLES
-    assert indexes == V5_INDEXES | ROLLUP_INDEXES
+    assert indexes == V5_INDEXES | ROLLUP_INDEXES | KEY_INDEXES
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
