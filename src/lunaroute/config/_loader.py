@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+MAX_RETRIES = 10
+"""`http_client.max_retries` above this is clamped to it, as in the Rust LunaRoute."""
 _VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 REQUEST_TEMPLATE_VARS = frozenset({"request_id", "provider", "model", "session_id", "client_ip"})
@@ -477,3 +479,11 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     for key in ("timeout_secs", "connect_timeout_secs", "pool_idle_timeout_secs"):
         if getattr(timeouts, key) <= 0:
             raise ConfigError("must be > 0", source=source, path=f"{where}.http_client.{key}")
+    if timeouts.pool_max_idle_per_host is not None and timeouts.pool_max_idle_per_host <= 0:
+        raise ConfigError(
+            "must be > 0 (or null: no cap)", source=source, path=f"{where}.http_client.pool_max_idle_per_host"
+        )
+    if timeouts.max_retries < 0:
+        raise ConfigError("must be >= 0", source=source, path=f"{where}.http_client.max_retries")
+    # The Rust LunaRoute clamps rather than refuses (its backoff overflowed past 64 retries).
+    timeouts.max_retries = min(timeouts.max_retries, MAX_RETRIES)

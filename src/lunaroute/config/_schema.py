@@ -85,9 +85,15 @@ class HttpClientConfig(_Strict):
     total_timeout_secs: float | None = None
     """Deadline for the whole exchange, retries included (None: no deadline)."""
     pool_idle_timeout_secs: float = 600.0
+    pool_max_idle_per_host: int | None = None
+    """Connections to one upstream host at most, busy and idle together (aiohttp's `limit_per_host`); a request
+    past the cap waits for a free connection. None: no cap. (Rust: idle connections kept per host.)"""
     tcp_keepalive_secs: int | None = 60
     max_retries: int = 0
-    """Retries of the same provider on connect errors, timeouts, 408/429/5xx/529 (never after the first byte)."""
+    """Retries of the same provider on connect errors, timeouts, 408/429/5xx/529 (never after the first byte);
+    clamped to 10 as the Rust LunaRoute does."""
+    enable_pool_metrics: bool = True
+    """Export this provider's connection pool in `/metrics` (`lunaroute_upstream_pool_*`)."""
     retry_base_delay_ms: float = 250.0
     retry_max_delay_ms: float = 8000.0
     max_retry_after_secs: float = 60.0

@@ -15,6 +15,7 @@ from yarl import URL
 
 from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
+from lunaroute.observability._collectors import PoolSnapshot
 from lunaroute.providers._headers import apply_credentials, render_template
 from lunaroute.types import Headers, ProviderDialect, UpstreamCall
 
@@ -93,11 +94,38 @@ class HttpProvider:
         self._split_timeouts = client.first_byte_timeout_secs is not None or client.idle_timeout_secs is not None
         self._first_byte = client.first_byte_timeout_secs or client.timeout_secs
         self._idle = client.idle_timeout_secs or client.timeout_secs
+        self._opened = 0
+        self._reused = 0
+
+    def pool_snapshot(self) -> PoolSnapshot:
+        """The pool's connections now (zero before the first request opens it)."""
+        session = self._session
+        active = idle = 0
+        if session is not None and not session.closed:
+            # aiohttp exposes no public pool counts; these two containers are the connector's own bookkeeping.
+            connector = session.connector
+            active = len(getattr(connector, "_acquired", ()))
+            idle = sum(len(conns) for conns in getattr(connector, "_conns", {}).values())
+        return PoolSnapshot(self.name, active, idle, self._opened, self._reused)
+
+    def _trace(self) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+
+        async def opened(*_: object) -> None:
+            self._opened += 1
+
+        async def reused(*_: object) -> None:
+            self._reused += 1
+
+        trace.on_connection_create_end.append(opened)
+        trace.on_connection_reuseconn.append(reused)
+        return trace
 
     def _open(self) -> aiohttp.ClientSession:
         client = self._config.http_client
         connector = aiohttp.TCPConnector(
             limit=0,
+            limit_per_host=client.pool_max_idle_per_host or 0,
             keepalive_timeout=client.pool_idle_timeout_secs,
             ttl_dns_cache=300,
             socket_factory=_socket_factory(client.tcp_keepalive_secs),
@@ -112,6 +140,7 @@ class HttpProvider:
             auto_decompress=False,
             skip_auto_headers=_SKIP_AUTO,
             raise_for_status=False,
+            trace_configs=[self._trace()] if client.enable_pool_metrics else None,
         )
 
     def url_for(self, call: UpstreamCall) -> URL:
