@@ -12,7 +12,7 @@ from lunaroute.cli._background import pid_file_for, start_detached, stop_server,
 from lunaroute.cli._keys import keys_group
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
-from lunaroute.config import Config, check_exposure, load_config, resolve_config_path
+from lunaroute.config import Config, check_exposure, load_config, resolve_config_path, server_key_sources
 from lunaroute.errors import ConfigError
 
 __all__ = ["main"]
@@ -64,6 +64,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, pid_file:
 
     config = _load(config_path, host, port)
     configure_logging(config.logging.level, config.logging.format)
+    _say_server_keys(config)
     try:
         run(config, pid_file=Path(pid_file) if pid_file else None)
     except OSError as exc:
@@ -146,6 +147,19 @@ def config_show(config_path: str | None) -> None:
 cli.add_command(sessions_group, "sessions")
 cli.add_command(keys_group, "keys")
 cli.add_command(import_sessions_command, "import-sessions")
+
+
+def _say_server_keys(config: Config) -> None:
+    """One line when a provider key comes from OPENAI_API_KEY / ANTHROPIC_API_KEY: as in the Rust LunaRoute that
+    switches the provider to server-key mode, and a shell that runs Claude Code or Codex often has it set."""
+    used = [(var, name) for var, name in server_key_sources() if config.providers[name].enabled]
+    if used:
+        import logging
+
+        logging.getLogger("lunaroute.server").warning(
+            "server-key mode: %s; clients' own credentials are replaced for these providers",
+            ", ".join(f"provider {name} uses {var} from the environment" for var, name in used),
+        )
 
 
 def _url_host(host: str) -> str:

@@ -1,5 +1,6 @@
 """Configuration: the typed schema, loading from YAML/TOML/JSON, `${VAR}` expansion, strict validation."""
 
+from lunaroute.config._env import server_key_sources
 from lunaroute.config._loader import (
     REQUEST_TEMPLATE_VARS,
     check_exposure,
@@ -62,4 +63,5 @@ __all__ = [
     "is_loopback",
     "load_config",
     "resolve_config_path",
+    "server_key_sources",
 ]

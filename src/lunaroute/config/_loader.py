@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
+from lunaroute.config._env import apply_env_overrides
 from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
     BUILTIN_PROVIDERS,
@@ -52,14 +53,48 @@ REQUEST_TEMPLATE_VARS = frozenset({"request_id", "provider", "model", "session_i
 
 
 def resolve_config_path(explicit: str | None, env: Mapping[str, str] | None = None) -> Path | None:
-    """The config file to load: `--config`, else `LUNAROUTE_CONFIG`, else `$LUNAROUTE_HOME/config.yaml` if it exists."""
+    """The config file to load: `--config`, else `LUNAROUTE_CONFIG`, else the `file_path` of the bootstrap file
+    (`LUNAROUTE_BOOTSTRAP`, default `$LUNAROUTE_HOME/bootstrap.yaml`, as in the Rust LunaRoute), else
+    `$LUNAROUTE_HOME/config.yaml` if it exists. Raises `ConfigError` for a bootstrap file it cannot follow."""
     env = os.environ if env is None else env
     if explicit:
         return Path(explicit).expanduser()
     if env.get("LUNAROUTE_CONFIG"):
         return Path(env["LUNAROUTE_CONFIG"]).expanduser()
+    bootstrap = Path(env["LUNAROUTE_BOOTSTRAP"]).expanduser() if env.get("LUNAROUTE_BOOTSTRAP") else None
+    if bootstrap is None and (home_dir(env) / "bootstrap.yaml").exists():
+        bootstrap = home_dir(env) / "bootstrap.yaml"
+    if bootstrap is not None:
+        from_bootstrap = _bootstrap_config_path(bootstrap)
+        if from_bootstrap is not None:
+            return from_bootstrap
     default = home_dir(env) / "config.yaml"
     return default if default.exists() else None
+
+
+def _bootstrap_config_path(path: Path) -> Path | None:
+    """The `file_path` of a Rust bootstrap file (`source: file`); the database source is refused."""
+    source = str(path)
+    try:
+        raw = _parse(path.read_text(encoding="utf-8"), path.suffix.lower(), source)
+    except FileNotFoundError:
+        raise ConfigError("bootstrap file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", source=source) from None
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not set(raw) <= {"source", "file_path", "database_url", "tenant_id"}:
+        raise ConfigError("expected the keys source, file_path, database_url, tenant_id", source=source, path="$")
+    if raw.get("source", "file") != "file":
+        raise ConfigError(
+            "only `source: file` is supported (configs are not read from a database here)",
+            source=source,
+            path="$.source",
+        )
+    file_path = raw.get("file_path")
+    if file_path is not None and not isinstance(file_path, str):
+        raise ConfigError("must be a path", source=source, path="$.file_path")
+    return Path(file_path).expanduser() if file_path else None
 
 
 def home_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -85,13 +120,14 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
 
 
 def config_from_mapping(raw: object, *, source: str = "<config>", env: Mapping[str, str] | None = None) -> Config:
-    """Expand variables in an already-parsed document and decode it into a validated `Config`."""
+    """Expand variables in an already-parsed document, apply the `LUNAROUTE_*` overrides and the server keys
+    of `env` (`lunaroute.config._env`), and decode it into a validated `Config`."""
     env = os.environ if env is None else env
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("the top level must be a mapping", source=source, path="$")
-    expanded = _expand(raw, "$", env, source)
+    expanded = apply_env_overrides(_expand(raw, "$", env, source), env, source)
     providers_raw = expanded.pop("providers", None)
     config = _convert(expanded, Config, source, "$")
     if providers_raw is not None:
@@ -223,6 +259,8 @@ def _resolve_paths(config: Config, env: Mapping[str, str]) -> None:
     rec.jsonl.directory = str(Path(rec.jsonl.directory or home / "sessions").expanduser())
     rec.sqlite.path = str(Path(rec.sqlite.path or home / "sessions.db").expanduser())
     rec.journal_directory = str(Path(rec.journal_directory or home / "journal").expanduser())
+    if config.ui.sessions_dir:
+        config.ui.sessions_dir = str(Path(config.ui.sessions_dir).expanduser())
     auth = config.auth
     if not auth.database or not auth.database.startswith(("postgresql://", "postgres://")):
         auth.database = str(Path(auth.database or home / "keys.db").expanduser())
@@ -239,6 +277,7 @@ def _validate_recording(config: Config, source: str) -> None:
         ("max_capture_bytes", rec.max_capture_bytes),
         ("max_user_agent_length", rec.max_user_agent_length),
         ("postgres.max_connections", rec.postgres.max_connections),
+        ("sqlite.max_connections", rec.sqlite.max_connections),
     ):
         if value <= 0:
             raise ConfigError("must be > 0", source=source, path=f"{where}.{key}")
@@ -354,6 +393,8 @@ def _validate_ui(config: Config, source: str) -> None:
         )
     if not 0 < ui.port < 65536:
         raise ConfigError("must be between 1 and 65535", source=source, path="$.ui.port")
+    if ui.refresh_interval <= 0:
+        raise ConfigError("must be > 0 (seconds)", source=source, path="$.ui.refresh_interval")
     if ui.enabled and not is_loopback(ui.host) and not ui.auth_token:
         raise ConfigError(
             f"the UI listens on {ui.host}, beyond this machine: set ui.auth_token", source=source, path="$.ui"

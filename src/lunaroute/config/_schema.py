@@ -145,6 +145,9 @@ class SqliteConfig(_Strict):
     path: str | None = None
     """Default `$LUNAROUTE_HOME/sessions.db`."""
     synchronous: Literal["normal", "full"] = "normal"
+    max_connections: int = 2
+    """Read connections (one per thread) the UI opens on the session database at most; the
+    writer always uses one of its own."""
 
 
 class PostgresConfig(_Strict):
@@ -312,6 +315,8 @@ class LoggingConfig(_Strict):
     level: Literal["trace", "debug", "info", "warn", "warning", "error"] = "info"
     log_requests: bool = False
     format: Literal["auto", "json", "text"] = "auto"
+    log_sql_queries: bool = False
+    """Log every SQL statement run on the SQLite session database (logger `lunaroute.sql`, at info)."""
 
 
 class UiConfig(_Strict):
@@ -325,6 +330,13 @@ class UiConfig(_Strict):
     """Required (as `Authorization: Bearer`) when set; mandatory when `host` is not a loopback address."""
     export_enabled: bool = True
     delete_enabled: bool = False
+    refresh_interval: int = 5
+    """Seconds between two refreshes of the dashboard's live figures."""
+    log_requests: bool = False
+    """Log each UI request (method, path, status, milliseconds) on logger `lunaroute.ui` at info."""
+    sessions_dir: str | None = None
+    """Where the UI reads session JSONL files (raw requests and responses); default
+    `session_recording.jsonl.directory`."""
     allowed_hosts: list[str] = msgspec.field(default_factory=list)
     """`Host` names the UI answers besides the loopback ones (`lunaroute.hosts`); `*` answers any."""
 

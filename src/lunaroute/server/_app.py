@@ -148,6 +148,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
                 log_level=config.logging.level,
                 log_format=config.logging.format,
                 log_requests=config.logging.log_requests,
+                log_sql_queries=config.logging.log_sql_queries,
                 scrub=gateway.scrubber,
             )
             recording.append(stack)

@@ -107,7 +107,7 @@ class _Worker:
     async def run(self) -> int:
         config = self.spec.recording
         try:
-            writers = await open_writers(config)
+            writers = await open_writers(config, log_sql=self.spec.log_sql_queries)
         except Exception as exc:  # noqa: BLE001 - reported to the gateway, which refuses to start with it
             self.send(Failed(message=f"{type(exc).__name__}: {exc}"))
             self.flush_out()

@@ -36,6 +36,7 @@ class WorkerSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log_level: str = "info"
     log_format: str = "auto"
     log_requests: bool = False
+    log_sql_queries: bool = False
 
 
 class Sync(msgspec.Struct, frozen=True, tag="sync"):
