@@ -50,6 +50,12 @@ _VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 REQUEST_TEMPLATE_VARS = frozenset({"request_id", "provider", "model", "session_id", "client_ip"})
 """Variables `providers.*.request_headers` values may use; they are filled per request, not at load time."""
+RESPONSE_TEMPLATE_VARS = REQUEST_TEMPLATE_VARS | {"timestamp"}
+"""Variables `providers.*.response_body.fields` values may use (filled per response; `model` is the one that
+answered, `timestamp` the RFC 3339 UTC time of the answer)."""
+NOTICE_TEMPLATE_VARS = frozenset({"original_provider", "new_provider", "reason", "model"})
+"""Variables of `routing.provider_switch_notification.default_message`."""
+_NOTICE_PATH = "$.routing.provider_switch_notification.default_message"
 
 
 def resolve_config_path(explicit: str | None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -172,17 +178,33 @@ def _expand(node: Any, path: str, env: Mapping[str, str], source: str) -> Any:
     if isinstance(node, list):
         return [_expand(value, f"{path}[{i}]", env, source) for i, value in enumerate(node)]
     if isinstance(node, str):
-        in_headers = ".request_headers." in path
-        return _expand_string(node, path, env, source, keep_templates=in_headers)
+        return _expand_string(node, path, env, source, templates=_templates_at(path))
     return node
 
 
-def _expand_string(value: str, path: str, env: Mapping[str, str], source: str, *, keep_templates: bool) -> str:
+def _templates_at(path: str) -> frozenset[str] | None:
+    """The per-request template variables a string at `path` keeps for later (None: a plain config string,
+    whose every `${VAR}` is an environment variable)."""
+    if ".request_headers." in path:
+        return REQUEST_TEMPLATE_VARS
+    if ".response_body.fields." in path:
+        return RESPONSE_TEMPLATE_VARS
+    if path == _NOTICE_PATH:
+        return NOTICE_TEMPLATE_VARS
+    return None
+
+
+def _expand_string(
+    value: str, path: str, env: Mapping[str, str], source: str, *, templates: frozenset[str] | None
+) -> str:
+    keep_templates = templates is not None
+    notice = templates is NOTICE_TEMPLATE_VARS
+
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
-            return "$$" if keep_templates else "$"
+            return "$$" if keep_templates and not notice else "$"
         name = match.group(1)
-        if keep_templates and (name in REQUEST_TEMPLATE_VARS or name.startswith("env.")):
+        if templates is not None and (name in templates or (not notice and name.startswith("env."))):
             if name.startswith("env.") and not _NAME.fullmatch(name[4:]):
                 raise ConfigError(f"bad variable name ${{{name}}}", source=source, path=path)
             return match.group(0)
@@ -199,6 +221,8 @@ def _validate(config: Config, source: str) -> None:
     """Checks that span keys: provider types, URLs, references, ranges."""
     if not 0 < config.port < 65536:
         raise ConfigError("must be between 1 and 65535", source=source, path="$.port")
+    if config.session_stats_max_sessions < 0:
+        raise ConfigError("must be >= 0 (0: no summary)", source=source, path="$.session_stats_max_sessions")
     server = config.http_server
     if server.sse_keepalive_interval_secs <= 0:
         raise ConfigError("must be > 0", source=source, path="$.http_server.sse_keepalive_interval_secs")

@@ -446,6 +446,9 @@ class Config(_Strict):
     limits: list[ModelLimitConfig] = msgspec.field(default_factory=list)
     """Limits per requested model, shared by every caller."""
     state: StateConfig = msgspec.field(default_factory=StateConfig)
+    session_stats_max_sessions: int = 100
+    """When the gateway stops, the recorder logs the totals of this many most recently active sessions
+    (logger `lunaroute.sessions`, at info); 0: no summary."""
 
 
 BUILTIN_PROVIDERS: dict[str, tuple[ProviderType, str]] = {

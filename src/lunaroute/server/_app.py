@@ -149,6 +149,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
                 log_format=config.logging.format,
                 log_requests=config.logging.log_requests,
                 log_sql_queries=config.logging.log_sql_queries,
+                session_stats_max_sessions=config.session_stats_max_sessions,
                 scrub=gateway.scrubber,
             )
             recording.append(stack)
