@@ -538,6 +538,20 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     for header, value in provider.request_headers.items():
         if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
             raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
+    if provider.provider_type != "openai":
+        for key in ("request_body", "codex_auth"):
+            if getattr(provider, key, None) is not None:
+                raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")
+        if provider.response_body.enabled:
+            raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.response_body")
+    if provider.request_body is not None:
+        for i, message in enumerate(provider.request_body.prepend_messages):
+            if not isinstance(message.get("role"), str):
+                raise ConfigError(
+                    "each message needs a role", source=source, path=f"{where}.request_body.prepend_messages[{i}]"
+                )
+    if not provider.response_body.metadata_namespace:
+        raise ConfigError("must not be empty", source=source, path=f"{where}.response_body.metadata_namespace")
     if provider.default_max_tokens <= 0:
         raise ConfigError("must be > 0", source=source, path=f"{where}.default_max_tokens")
     timeouts = provider.http_client

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -26,6 +26,8 @@ __all__ = [
     "RecordingEncryptionConfig",
     "RedactionConfig",
     "RedactionPatternConfig",
+    "RequestBodyConfig",
+    "ResponseBodyConfig",
     "RoutingConfig",
     "RuleConfig",
     "SessionRecordingConfig",
@@ -108,6 +110,31 @@ class MockConfig(_Strict):
     stream_chunks: int = 8
 
 
+class RequestBodyConfig(_Strict):
+    """Edits of the chat completions requests sent to an OpenAI-dialect provider (translated ones always;
+    passthrough ones too, then re-encoded)."""
+
+    defaults: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Top-level keys set when the request has none of that name."""
+    overrides: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Top-level keys set always, replacing the client's."""
+    prepend_messages: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """Messages put before the request's own (each a chat message object with a `role`)."""
+
+
+class ResponseBodyConfig(_Strict):
+    """Additions to the non-streamed chat completions answers of an OpenAI-dialect provider to OpenAI clients."""
+
+    enabled: bool = False
+    metadata_namespace: str = "lunaroute"
+    """Name of the top-level object that holds the rendered `fields`."""
+    fields: dict[str, str] = msgspec.field(default_factory=dict)
+    """Name → template (`${request_id}`, `${provider}`, `${model}`, `${session_id}`, `${timestamp}`,
+    `${env.NAME}`), filled per answer."""
+    extension_fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Top-level keys added to the answer where it has none of that name."""
+
+
 class ProviderConfig(_Strict):
     """One upstream. `provider_type` may be omitted for the built-in `openai` and `anthropic` names."""
 
@@ -118,6 +145,8 @@ class ProviderConfig(_Strict):
     model: str | None = None
     http_client: HttpClientConfig = msgspec.field(default_factory=HttpClientConfig)
     request_headers: dict[str, str] = msgspec.field(default_factory=dict)
+    request_body: RequestBodyConfig | None = None
+    response_body: ResponseBodyConfig = msgspec.field(default_factory=ResponseBodyConfig)
     mock: MockConfig | None = None
     default_max_tokens: int = 4096
     """`max_tokens` sent to an Anthropic-dialect provider when a translated request carries none."""

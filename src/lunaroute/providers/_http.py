@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
 from yarl import URL
@@ -16,8 +16,9 @@ from yarl import URL
 from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
 from lunaroute.observability._collectors import PoolSnapshot
+from lunaroute.providers._body import edit_request_body, edit_response_body, session_id_of
 from lunaroute.providers._headers import apply_credentials, render_template
-from lunaroute.types import Headers, ProviderDialect, UpstreamCall
+from lunaroute.types import Endpoint, Headers, ProviderDialect, UpstreamCall
 
 __all__ = ["HttpProvider", "HttpUpstreamResponse"]
 
@@ -73,6 +74,31 @@ class HttpUpstreamResponse:
 
     def close(self) -> None:
         self._response.close()
+
+
+class EditedResponse:
+    """A non-streamed answer whose body is rewritten once read (`response_body`)."""
+
+    __slots__ = ("_edit", "_inner", "headers", "status")
+
+    def __init__(self, inner: HttpUpstreamResponse, edit: Callable[[bytes], bytes]) -> None:
+        self._inner = inner
+        self._edit = edit
+        self.status = inner.status
+        self.headers: Headers = [(k, v) for k, v in inner.headers if k != "content-length"]
+
+    @property
+    def is_event_stream(self) -> bool:
+        return False
+
+    async def read(self) -> bytes:
+        return self._edit(await self._inner.read())
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        yield await self.read()
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 class HttpProvider:
@@ -154,22 +180,31 @@ class HttpProvider:
                 self._urls[key] = url
         return url
 
-    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse:
+    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse:
         session = self._session
         if session is None:
             session = self._session = self._open()
-        headers = apply_credentials(call.headers, api_key=self._config.api_key, style=self.dialect)
-        if self._config.request_headers:
-            variables = {"provider": self.name, "model": call.model or "", **call.extra}
-            variables["request_id"] = call.request_id
+        config = self._config
+        headers = apply_credentials(call.headers, api_key=config.api_key, style=self.dialect)
+        variables = {"provider": self.name, "model": call.model or "", **call.extra}
+        variables["request_id"] = call.request_id
+        if config.request_headers:
             headers += [
                 (name.lower(), render_template(value, variables, self._env))
-                for name, value in self._config.request_headers.items()
+                for name, value in config.request_headers.items()
             ]
+        body = call.body
+        chat = call.endpoint is Endpoint.OPENAI_CHAT and self.dialect == "openai"
+        if chat and config.request_body is not None and body:
+            body = edit_request_body(body, config.request_body)
+        edit_answer = chat and config.response_body.enabled and not call.stream
+        if edit_answer:
+            # The answer is rewritten, so it must arrive uncompressed.
+            headers = [(n, v) for n, v in headers if n != "accept-encoding"] + [("accept-encoding", "identity")]
         request = session.request(
             call.method,
             self.url_for(call),
-            data=call.body if call.body else None,
+            data=body if body else None,
             headers=headers,
             allow_redirects=False,
         )
@@ -181,7 +216,12 @@ class HttpProvider:
                 response = await request
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_client_error(exc) from exc
-        return HttpUpstreamResponse(response, self._idle if self._split_timeouts else None)
+        upstream = HttpUpstreamResponse(response, self._idle if self._split_timeouts else None)
+        if edit_answer and 200 <= upstream.status < 300 and not upstream.is_event_stream:
+            variables.setdefault("session_id", session_id_of(call.headers))
+            edit, env = config.response_body, self._env
+            return EditedResponse(upstream, lambda raw: edit_response_body(raw, edit, variables, env))
+        return upstream
 
     async def aclose(self) -> None:
         if self._session is not None:
