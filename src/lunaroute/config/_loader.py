@@ -539,17 +539,26 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
         if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
             raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
     if provider.provider_type != "openai":
-        for key in ("request_body", "codex_auth"):
-            if getattr(provider, key, None) is not None:
-                raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")
-        if provider.response_body.enabled:
-            raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.response_body")
+        used = {
+            "request_body": provider.request_body is not None,
+            "response_body": provider.response_body.enabled,
+            "codex_auth": provider.codex_auth is not None and provider.codex_auth.enabled,
+        }
+        for key in (k for k, on in used.items() if on):
+            raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")
     if provider.request_body is not None:
         for i, message in enumerate(provider.request_body.prepend_messages):
             if not isinstance(message.get("role"), str):
                 raise ConfigError(
                     "each message needs a role", source=source, path=f"{where}.request_body.prepend_messages[{i}]"
                 )
+    codex = provider.codex_auth
+    if codex is not None:
+        codex.auth_file = str(Path(codex.auth_file).expanduser())
+        if not re.fullmatch(r"[^.\s]+(\.[^.\s]+)*", codex.token_field):
+            raise ConfigError("must be a dotted key path", source=source, path=f"{where}.codex_auth.token_field")
+        if codex.account_id is not None and any(c in codex.account_id for c in "\r\n"):
+            raise ConfigError("not a valid header value", source=source, path=f"{where}.codex_auth.account_id")
     if not provider.response_body.metadata_namespace:
         raise ConfigError("must not be empty", source=source, path=f"{where}.response_body.metadata_namespace")
     if provider.default_max_tokens <= 0:

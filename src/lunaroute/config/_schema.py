@@ -12,6 +12,7 @@ __all__ = [
     "AuthConfig",
     "BuiltinDetector",
     "BypassConfig",
+    "CodexAuthConfig",
     "Config",
     "HttpClientConfig",
     "HttpServerConfig",
@@ -135,6 +136,18 @@ class ResponseBodyConfig(_Strict):
     """Top-level keys added to the answer where it has none of that name."""
 
 
+class CodexAuthConfig(_Strict):
+    """Send the Codex CLI's own ChatGPT token (from its `auth.json`) upstream instead of the client's credentials;
+    the file is read again whenever it changes. Takes precedence over `api_key`."""
+
+    enabled: bool = False
+    auth_file: str = "~/.codex/auth.json"
+    token_field: str = "tokens.access_token"
+    """Dotted path of the token in the file."""
+    account_id: str | None = None
+    """When set, sent as `chatgpt-account-id`, replacing the client's."""
+
+
 class ProviderConfig(_Strict):
     """One upstream. `provider_type` may be omitted for the built-in `openai` and `anthropic` names."""
 
@@ -147,6 +160,7 @@ class ProviderConfig(_Strict):
     request_headers: dict[str, str] = msgspec.field(default_factory=dict)
     request_body: RequestBodyConfig | None = None
     response_body: ResponseBodyConfig = msgspec.field(default_factory=ResponseBodyConfig)
+    codex_auth: CodexAuthConfig | None = None
     mock: MockConfig | None = None
     default_max_tokens: int = 4096
     """`max_tokens` sent to an Anthropic-dialect provider when a translated request carries none."""

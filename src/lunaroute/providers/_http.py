@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 
 import aiohttp
 from yarl import URL
@@ -17,6 +18,7 @@ from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
 from lunaroute.observability._collectors import PoolSnapshot
 from lunaroute.providers._body import edit_request_body, edit_response_body, session_id_of
+from lunaroute.providers._codex import CodexToken
 from lunaroute.providers._headers import apply_credentials, render_template
 from lunaroute.types import Endpoint, Headers, ProviderDialect, UpstreamCall
 
@@ -122,6 +124,9 @@ class HttpProvider:
         self._idle = client.idle_timeout_secs or client.timeout_secs
         self._opened = 0
         self._reused = 0
+        codex = config.codex_auth
+        self._codex = CodexToken(Path(codex.auth_file), codex.token_field) if codex and codex.enabled else None
+        self._account_id = codex.account_id if codex and codex.enabled else None
 
     def pool_snapshot(self) -> PoolSnapshot:
         """The pool's connections now (zero before the first request opens it)."""
@@ -185,7 +190,11 @@ class HttpProvider:
         if session is None:
             session = self._session = self._open()
         config = self._config
-        headers = apply_credentials(call.headers, api_key=config.api_key, style=self.dialect)
+        api_key = self._codex.get() if self._codex is not None else config.api_key
+        headers = apply_credentials(call.headers, api_key=api_key, style=self.dialect)
+        if self._account_id is not None:
+            headers = [(n, v) for n, v in headers if n != "chatgpt-account-id"]
+            headers.append(("chatgpt-account-id", self._account_id))
         variables = {"provider": self.name, "model": call.model or "", **call.extra}
         variables["request_id"] = call.request_id
         if config.request_headers:
