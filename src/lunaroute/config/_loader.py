@@ -29,6 +29,7 @@ from lunaroute.config._schema import (
     ProviderConfig,
     RecordingEncryptionConfig,
     RedactionConfig,
+    SessionRecordingConfig,
 )
 from lunaroute.errors import ConfigError
 from lunaroute.hosts import HOST_PATTERN
@@ -311,6 +312,7 @@ def _validate_recording(config: Config, source: str) -> None:
         raise ConfigError("must not exceed max_connections", source=source, path=f"{where}.postgres.min_connections")
     _validate_encryption(rec.encryption, source, f"{where}.encryption")
     _validate_redaction(rec.redaction, source, f"{where}.redaction")
+    _validate_pii(rec, source, f"{where}.pii")
 
 
 RECORDING_KEY_BYTES = 32
@@ -402,6 +404,35 @@ def _validate_redaction(red: RedactionConfig, source: str, where: str) -> None:
             raise ConfigError("matches the empty string", source=source, path=f"{at}.regex")
         if pattern.replacement is not None:
             _check_replacement(pattern.replacement, source, f"{at}.replacement")
+
+
+def _validate_pii(rec: SessionRecordingConfig, source: str, where: str) -> None:
+    pii = rec.pii
+    if not pii.enabled:
+        return
+    if rec.redaction.enabled:
+        raise ConfigError(
+            "enable redaction or pii, not both (they are two forms of one filter)", source=source, path=where
+        )
+    if not 0.0 <= pii.min_confidence <= 1.0:
+        raise ConfigError("must be between 0 and 1", source=source, path=f"{where}.min_confidence")
+    if pii.partial_show_chars < 0:
+        raise ConfigError("must be >= 0", source=source, path=f"{where}.partial_show_chars")
+    tokenize = pii.redaction_mode == "tokenize" or any(p.redaction_mode == "tokenize" for p in pii.custom_patterns)
+    if tokenize and not pii.hmac_secret:
+        raise ConfigError(
+            "tokenize needs hmac_secret (the Rust server masked instead, silently)", source=source, path=where
+        )
+    for i, pattern in enumerate(pii.custom_patterns):
+        at = f"{where}.custom_patterns[{i}]"
+        try:
+            compiled = re.compile(pattern.pattern)
+        except re.error as exc:
+            raise ConfigError(f"not a valid regex: {exc}", source=source, path=f"{at}.pattern") from None
+        if compiled.search("") is not None:
+            raise ConfigError("matches the empty string", source=source, path=f"{at}.pattern")
+        if not 0.0 <= pattern.confidence <= 1.0:
+            raise ConfigError("must be between 0 and 1", source=source, path=f"{at}.confidence")
 
 
 def _validate_ui(config: Config, source: str) -> None:

@@ -22,6 +22,8 @@ __all__ = [
     "MockConfig",
     "ModelLimitConfig",
     "ObservabilityConfig",
+    "PiiConfig",
+    "PiiPatternConfig",
     "ProviderConfig",
     "ProviderType",
     "RecordingEncryptionConfig",
@@ -267,6 +269,41 @@ class RedactionConfig(_Strict):
     """String values under these keys of request/response JSON are kept as they are (opaque blobs)."""
 
 
+PiiMode = Literal["mask", "remove", "tokenize", "partial"]
+
+
+class PiiPatternConfig(_Strict):
+    """A custom detector of the Rust `pii` section."""
+
+    name: str
+    pattern: str
+    """A regular expression, searched."""
+    confidence: float = 0.9
+    """Matches count only when this reaches the section's `min_confidence`."""
+    redaction_mode: Literal["mask", "tokenize"] = "mask"
+    placeholder: str | None = None
+    """What a masked match becomes (default `[CUS:<name>]`)."""
+
+
+class PiiConfig(_Strict):
+    """The Rust LunaRoute's PII section, applied by the same redaction as `redaction` (one of the two)."""
+
+    enabled: bool = False
+    detect_email: bool = True
+    detect_phone: bool = True
+    detect_ssn: bool = True
+    detect_credit_card: bool = True
+    detect_ip_address: bool = True
+    min_confidence: float = 0.7
+    """Detectors whose confidence is below this are off (built-in confidences: `lunaroute.recording._pii`)."""
+    redaction_mode: PiiMode = "mask"
+    """mask: `[EMAIL]`-style labels; remove: nothing; tokenize: `[EM:<16 chars of HMAC>]` (needs `hmac_secret`;
+    the same tokens as the Rust LunaRoute for the same secret); partial: `*` but the last `partial_show_chars`."""
+    hmac_secret: str | None = None
+    partial_show_chars: int = 4
+    custom_patterns: list[PiiPatternConfig] = msgspec.field(default_factory=list)
+
+
 class SessionRecordingConfig(_Strict):
     """What is recorded and where. On by default: JSONL files and SQLite under `~/.lunaroute/`."""
 
@@ -284,6 +321,7 @@ class SessionRecordingConfig(_Strict):
     max_capture_bytes: int = 8 * 1024 * 1024
     encryption: RecordingEncryptionConfig = msgspec.field(default_factory=RecordingEncryptionConfig)
     redaction: RedactionConfig = msgspec.field(default_factory=RedactionConfig)
+    pii: PiiConfig = msgspec.field(default_factory=PiiConfig)
 
 
 class RuleConfig(_Strict, kw_only=True):

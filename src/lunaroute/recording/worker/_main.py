@@ -22,6 +22,7 @@ import msgspec
 from lunaroute._aio import cancel_and_wait
 from lunaroute.observability._logging import configure_logging
 from lunaroute.observability._usage import access_line
+from lunaroute.recording._pii import build_pii_redactor
 from lunaroute.recording._redact import build_redactor
 from lunaroute.recording._session_stats import SessionStats
 from lunaroute.recording.events import SessionEvent
@@ -127,7 +128,7 @@ class _Worker:
             directory,
             recorder,
             first_live_segment=self.spec.first_live_segment,
-            redact=build_redactor(config.redaction),
+            redact=build_redactor(config.redaction) or build_pii_redactor(config.pii),
             on_end=self._ended,
         )
         retention = open_retention(config)
