@@ -308,6 +308,8 @@ def _validate_recording(config: Config, source: str) -> None:
             raise ConfigError("must be > 0", source=source, path=f"{where}.{key}")
     if not 0 <= rec.worker.nice <= 19:
         raise ConfigError("must be between 0 and 19", source=source, path=f"{where}.worker.nice")
+    if rec.postgres.max_lifetime_seconds is not None and rec.postgres.max_lifetime_seconds <= 0:
+        raise ConfigError("must be > 0 (or null: never)", source=source, path=f"{where}.postgres.max_lifetime_seconds")
     if rec.postgres.min_connections > rec.postgres.max_connections:
         raise ConfigError("must not exceed max_connections", source=source, path=f"{where}.postgres.min_connections")
     _validate_encryption(rec.encryption, source, f"{where}.encryption")

@@ -203,6 +203,8 @@ class PostgresConfig(_Strict):
     min_connections: int = 1
     acquire_timeout_seconds: float = 30
     idle_timeout_seconds: float = 600
+    max_lifetime_seconds: float | None = 1800
+    """A connection is replaced once it has served this long (None: never)."""
 
 
 class WorkerConfig(_Strict):

@@ -49,6 +49,7 @@ async def open_writers(config: SessionRecordingConfig, *, log_sql: bool = False)
                 max_connections=pg.max_connections,
                 acquire_timeout_s=pg.acquire_timeout_seconds,
                 max_inactive_connection_lifetime_s=pg.idle_timeout_seconds,
+                max_lifetime_s=pg.max_lifetime_seconds,
             )
         )
     return writers
