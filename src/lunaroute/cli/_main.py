@@ -12,7 +12,15 @@ from lunaroute.cli._background import pid_file_for, start_detached, stop_server,
 from lunaroute.cli._keys import keys_group
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
-from lunaroute.config import Config, check_exposure, load_config, resolve_config_path, server_key_sources
+from lunaroute.config import (
+    Config,
+    check_exposure,
+    load_config,
+    read_document,
+    resolve_config_path,
+    rust_differences,
+    server_key_sources,
+)
 from lunaroute.errors import ConfigError
 
 __all__ = ["main"]
@@ -127,14 +135,22 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 def config_check(file: str | None) -> None:
-    """Validate FILE (default: the config `serve` would load); exit 2 with the key and reason if invalid."""
-    path = resolve_config_path(file)
+    """Validate FILE (default: the config `serve` would load); exit 2 with the key and reason if invalid.
+
+    After `ok`, each key the file sets whose meaning here differs from the Rust LunaRoute's is listed."""
     try:
+        path = resolve_config_path(file)
         load_config(path)
+        raw = read_document(path) if path is not None else None
     except ConfigError as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(2)
     click.echo(f"ok: {path}" if path else "ok: no config file; the built-in defaults apply")
+    differences = rust_differences(raw) if isinstance(raw, dict) else []
+    if differences:
+        click.echo("keys whose meaning differs from the Rust LunaRoute:")
+        for key, note in differences:
+            click.echo(f"  {key}: {note}")
 
 
 @config.command("show")

@@ -8,8 +8,10 @@ from lunaroute.config._loader import (
     home_dir,
     is_loopback,
     load_config,
+    read_document,
     resolve_config_path,
 )
+from lunaroute.config._rust import rust_differences
 from lunaroute.config._schema import (
     BUILTIN_PROVIDERS,
     AuthConfig,
@@ -66,6 +68,8 @@ __all__ = [
     "home_dir",
     "is_loopback",
     "load_config",
+    "read_document",
     "resolve_config_path",
+    "rust_differences",
     "server_key_sources",
 ]

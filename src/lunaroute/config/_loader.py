@@ -40,6 +40,7 @@ __all__ = [
     "config_from_mapping",
     "decode_recording_key",
     "load_config",
+    "read_document",
     "recording_keys",
     "resolve_config_path",
 ]
@@ -115,6 +116,11 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
     env = os.environ if env is None else env
     if path is None:
         return config_from_mapping({}, source="<defaults>", env=env)
+    return config_from_mapping(read_document(path), source=str(path), env=env)
+
+
+def read_document(path: Path) -> Any:
+    """The parsed file, before any expansion or check. Raises `ConfigError` when it cannot be read or parsed."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -122,8 +128,7 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
         raise ConfigError("file not found", source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", source=source) from None
-    raw = _parse(text, path.suffix.lower(), source)
-    return config_from_mapping(raw, source=source, env=env)
+    return _parse(text, path.suffix.lower(), source)
 
 
 def config_from_mapping(raw: object, *, source: str = "<config>", env: Mapping[str, str] | None = None) -> Config:
@@ -558,9 +563,8 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     if provider.mock is not None:
         raise ConfigError("only a provider_type: mock provider takes a mock section", source=source, path=where)
     if provider.base_url is None:
-        if builtin is None or builtin[0] != provider.provider_type:
-            raise ConfigError("base_url is required", source=source, path=where)
-        provider.base_url = builtin[1]
+        # As in the Rust LunaRoute, a provider without base_url talks to its type's public API.
+        provider.base_url = BUILTIN_PROVIDERS[provider.provider_type][1]
     if not re.match(r"https?://[^/?#\s]+", provider.base_url) or any(c in provider.base_url for c in "?#\r\n "):
         raise ConfigError(
             "base_url must be an http(s) URL without query or fragment", source=source, path=f"{where}.base_url"
