@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -83,15 +84,28 @@ async def test_response_body_adds_the_namespace_and_extensions(make_gateway: Gat
     assert answer["choices"][0]["message"]["content"]
 
 
-async def test_response_body_off_or_streamed_leaves_the_answer(make_gateway: GatewayFactory) -> None:
+async def test_response_body_off_leaves_the_answer(make_gateway: GatewayFactory) -> None:
     off = await make_gateway(providers={"openai": {"response_body": {**RESPONSE_BODY, "enabled": False}}})
     body = {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}
     _, answer = await post(off, "/v1/chat/completions", body)
     assert "gateway" not in answer
-    on = await make_gateway(providers={"openai": {"response_body": RESPONSE_BODY}})
-    _, stream = await post(on, "/v1/chat/completions", {**body, "stream": True})
-    assert "gateway" not in stream
-    assert "data: [DONE]" in stream
+    assert "x_tier" not in answer
+
+
+async def test_response_body_goes_on_the_finishing_chunk_of_a_stream(make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway(providers={"openai": {"response_body": RESPONSE_BODY}}, env={"TEAM": "core"})
+    body = {"model": "gpt-x", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    headers, stream = await post(gw, "/v1/chat/completions", body)
+    data = [line[6:] for line in stream.split("\n") if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    chunks = [json.loads(d) for d in data[:-1]]
+    edited = [c for c in chunks if "gateway" in c]
+    assert len(edited) == 1
+    assert edited[0]["choices"][0]["finish_reason"] is not None
+    assert edited[0]["gateway"]["request_id"] == headers["x-lunaroute-request-id"]
+    assert edited[0]["x_tier"] == "gold"
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+    assert text  # the answer itself is relayed whole
 
 
 def test_edits_leave_a_body_that_is_not_an_object() -> None:

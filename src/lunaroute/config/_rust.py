@@ -15,8 +15,7 @@ _PROVIDER_KEYS: dict[str, str] = {
     "provider carries them",
     "request_body": "the Rust server applied it on the normalized OpenAI path only; here passthrough chat "
     "completions get it too (the body is then re-encoded)",
-    "response_body": "parsed but never applied by the Rust server; here added to non-streamed chat completions "
-    "when enabled",
+    "response_body": "parsed but never applied by the Rust server; here added to chat completions answers when enabled",
     "model": "the Rust server used it only when a LUNAROUTE marker chose this provider; here it replaces the "
     "model whenever this provider serves (marker, rule or fallback)",
 }

@@ -126,7 +126,8 @@ class RequestBodyConfig(_Strict):
 
 
 class ResponseBodyConfig(_Strict):
-    """Additions to the non-streamed chat completions answers of an OpenAI-dialect provider to OpenAI clients."""
+    """Additions to the chat completions answers of an OpenAI-dialect provider (in a stream, to the chunk that
+    carries the first `finish_reason`)."""
 
     enabled: bool = False
     metadata_namespace: str = "lunaroute"

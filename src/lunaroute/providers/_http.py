@@ -17,7 +17,7 @@ from yarl import URL
 from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
 from lunaroute.observability._collectors import PoolSnapshot
-from lunaroute.providers._body import edit_request_body, edit_response_body, session_id_of
+from lunaroute.providers._body import EditedEvents, edit_request_body, edit_response_body, session_id_of
 from lunaroute.providers._codex import CodexToken
 from lunaroute.providers._headers import apply_credentials, render_template
 from lunaroute.types import Endpoint, Headers, ProviderDialect, UpstreamCall
@@ -98,6 +98,37 @@ class EditedResponse:
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         yield await self.read()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class EditedStream:
+    """An event stream whose finishing chunk is rewritten on the way (`response_body`)."""
+
+    __slots__ = ("_events", "_inner", "headers", "status")
+
+    def __init__(self, inner: HttpUpstreamResponse, events: EditedEvents) -> None:
+        self._inner = inner
+        self._events = events
+        self.status = inner.status
+        self.headers: Headers = [(k, v) for k, v in inner.headers if k != "content-length"]
+
+    @property
+    def is_event_stream(self) -> bool:
+        return True
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.iter_chunks()])
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner.iter_chunks():
+            out = self._events.feed(chunk)
+            if out:
+                yield out
+        tail = self._events.finish()
+        if tail:
+            yield tail
 
     def close(self) -> None:
         self._inner.close()
@@ -185,7 +216,7 @@ class HttpProvider:
                 self._urls[key] = url
         return url
 
-    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse:
+    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse | EditedStream:
         session = self._session
         if session is None:
             session = self._session = self._open()
@@ -206,7 +237,7 @@ class HttpProvider:
         chat = call.endpoint is Endpoint.OPENAI_CHAT and self.dialect == "openai"
         if chat and config.request_body is not None and body:
             body = edit_request_body(body, config.request_body)
-        edit_answer = chat and config.response_body.enabled and not call.stream
+        edit_answer = chat and config.response_body.enabled
         if edit_answer:
             # The answer is rewritten, so it must arrive uncompressed.
             headers = [(n, v) for n, v in headers if n != "accept-encoding"] + [("accept-encoding", "identity")]
@@ -226,10 +257,16 @@ class HttpProvider:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_client_error(exc) from exc
         upstream = HttpUpstreamResponse(response, self._idle if self._split_timeouts else None)
-        if edit_answer and 200 <= upstream.status < 300 and not upstream.is_event_stream:
+        if edit_answer and 200 <= upstream.status < 300:
             variables.setdefault("session_id", session_id_of(call.headers))
             edit, env = config.response_body, self._env
-            return EditedResponse(upstream, lambda raw: edit_response_body(raw, edit, variables, env))
+
+            def rewrite(raw: bytes) -> bytes:
+                return edit_response_body(raw, edit, variables, env)
+
+            if upstream.is_event_stream:
+                return EditedStream(upstream, EditedEvents(rewrite))
+            return EditedResponse(upstream, rewrite)
         return upstream
 
     async def aclose(self) -> None:
