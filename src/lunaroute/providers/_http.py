@@ -257,7 +257,8 @@ class HttpProvider:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_client_error(exc) from exc
         upstream = HttpUpstreamResponse(response, self._idle if self._split_timeouts else None)
-        if edit_answer and 200 <= upstream.status < 300:
+        encoded = any(k == "content-encoding" and v.strip().lower() != "identity" for k, v in upstream.headers)
+        if edit_answer and 200 <= upstream.status < 300 and not encoded:  # compressed despite identity: as it is
             variables.setdefault("session_id", session_id_of(call.headers))
             edit, env = config.response_body, self._env
 
