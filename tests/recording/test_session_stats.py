@@ -1,4 +1,5 @@
-"""`session_stats_max_sessions`: the recorder logs the most recently active sessions' totals when it stops."""
+"""What the recorder process logs: the session summary at shutdown (`session_stats_max_sessions`) and its SQL
+(`logging.log_sql_queries`)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,17 @@ async def test_no_summary_with_zero(
     await ask(gateway, "sess-one")
     await gateway.stop()
     assert "session summary" not in capfd.readouterr().err
+
+
+async def test_log_sql_queries_reaches_the_recorder_process(
+    make_gateway: GatewayFactory, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    gateway = await make_gateway(session_recording=recording(tmp_path), logging={"log_sql_queries": True})
+    await ask(gateway, "sess-sql")
+    assert gateway.app is not None
+    capture = gateway.app[GATEWAY].capture
+    assert capture is not None
+    await capture.drain()
+    err = capfd.readouterr().err
+    assert '"logger": "lunaroute.sql"' in err
+    assert "INSERT INTO sessions" in err

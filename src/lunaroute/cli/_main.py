@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -170,8 +171,6 @@ def _say_server_keys(config: Config) -> None:
     switches the provider to server-key mode, and a shell that runs Claude Code or Codex often has it set."""
     used = [(var, name) for var, name in server_key_sources() if config.providers[name].enabled]
     if used:
-        import logging
-
         logging.getLogger("lunaroute.server").warning(
             "server-key mode: %s; clients' own credentials are replaced for these providers",
             ", ".join(f"provider {name} uses {var} from the environment" for var, name in used),

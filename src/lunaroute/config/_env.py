@@ -95,7 +95,9 @@ ENV_OVERRIDES: dict[str, _Override] = {
     "LUNAROUTE_ENABLE_SQLITE_WRITER": _Override(("session_recording", "sqlite", "enabled"), _bool),
     "LUNAROUTE_LOG_REQUESTS": _Override(("logging", "log_requests"), _bool),
     "LUNAROUTE_LOG_SQL_QUERIES": _Override(("logging", "log_sql_queries"), _bool),
-    "LUNAROUTE_LOG_LEVEL": _Override(("logging", "level"), _choice("trace", "debug", "info", "warn", "error")),
+    "LUNAROUTE_LOG_LEVEL": _Override(
+        ("logging", "level"), _choice("trace", "debug", "info", "warn", "warning", "error")
+    ),
     "LUNAROUTE_UI_ENABLED": _Override(("ui", "enabled"), _bool),
     "LUNAROUTE_UI_HOST": _Override(("ui", "host"), _text),
     "LUNAROUTE_UI_PORT": _Override(("ui", "port"), _int),
