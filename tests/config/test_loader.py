@@ -94,11 +94,14 @@ def test_header_templates_survive_loading_and_dollar_escape() -> None:
     assert headers == {"X-Req": "${request_id}", "X-User": "${env.USER}", "X-Lit": "$${HOME}"}
 
 
-def test_named_provider_needs_type_and_url() -> None:
+def test_named_provider_needs_a_type_and_defaults_to_its_public_api() -> None:
     with pytest.raises(ConfigError, match="provider_type is required"):
         config_from_mapping({"providers": {"sonnet": {"api_key": "k"}}}, env={})
-    with pytest.raises(ConfigError, match="base_url is required"):
-        config_from_mapping({"providers": {"local": {"provider_type": "openai"}}}, env={})
+    # As in the Rust LunaRoute: an extra provider without base_url uses its type's public API.
+    typed = {"gpt": {"provider_type": "openai"}, "sonnet": {"provider_type": "anthropic"}}
+    providers = config_from_mapping({"providers": typed}, env={}).providers
+    assert providers["gpt"].base_url == "https://api.openai.com/v1"
+    assert providers["sonnet"].base_url == "https://api.anthropic.com"
     config = config_from_mapping(
         {"providers": {"local": {"provider_type": "openai", "base_url": "http://127.0.0.1:11434/v1/"}}}, env={}
     )

@@ -128,6 +128,9 @@ async def test_every_family_moves(
         "lunaroute_cost_usd",
         "lunaroute_recorder_events_written",
         "lunaroute_recorder_exchanges",
+        "lunaroute_upstream_pool_connections",
+        "lunaroute_upstream_pool_connections_opened",
+        "lunaroute_upstream_pool_connections_reused",
     }
     not_moved = sorted(name for name in expected_static if totals.get(name, 0.0) <= 0)
     assert not_moved == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -131,5 +132,20 @@ async def test_sessions_carry_the_gateway_key_and_team(schema: str) -> None:
         await writer.write_batch(request_events("sess-plain", "r2"))
         rows = await writer.fetch("SELECT session_id, key_id, key_name, team FROM sessions ORDER BY session_id")
         assert rows == [("sess-key", "key_0123456789abcdef", "ci", "core"), ("sess-plain", None, None, None)]
+    finally:
+        await writer.close()
+
+
+async def test_max_lifetime_replaces_old_connections(schema: str) -> None:
+    writer = await PostgresWriter.open(DSN, schema=schema, min_connections=1, max_connections=1, max_lifetime_s=0.2)
+    try:
+        pid = (await writer.fetch("SELECT pg_backend_pid()"))[0][0]
+        await writer.write_batch(request_events("sess", "r1", tools=0))
+        assert (await writer.fetch("SELECT pg_backend_pid()"))[0][0] == pid
+        await asyncio.sleep(0.3)
+        await writer.write_batch(request_events("sess", "r2", tools=0))  # served, then retired
+        assert writer.connections_retired == 1
+        assert (await writer.fetch("SELECT pg_backend_pid()"))[0][0] != pid
+        assert len(await writer.fetch("SELECT request_id FROM session_stats")) == 2
     finally:
         await writer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -12,7 +13,15 @@ from lunaroute.cli._background import pid_file_for, start_detached, stop_server,
 from lunaroute.cli._keys import keys_group
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
-from lunaroute.config import Config, check_exposure, load_config, resolve_config_path
+from lunaroute.config import (
+    Config,
+    check_exposure,
+    load_config,
+    read_document,
+    resolve_config_path,
+    rust_differences,
+    server_key_sources,
+)
 from lunaroute.errors import ConfigError
 
 __all__ = ["main"]
@@ -64,6 +73,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, pid_file:
 
     config = _load(config_path, host, port)
     configure_logging(config.logging.level, config.logging.format)
+    _say_server_keys(config)
     try:
         run(config, pid_file=Path(pid_file) if pid_file else None)
     except OSError as exc:
@@ -126,14 +136,22 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 def config_check(file: str | None) -> None:
-    """Validate FILE (default: the config `serve` would load); exit 2 with the key and reason if invalid."""
-    path = resolve_config_path(file)
+    """Validate FILE (default: the config `serve` would load); exit 2 with the key and reason if invalid.
+
+    After `ok`, each key the file sets whose meaning here differs from the Rust LunaRoute's is listed."""
     try:
+        path = resolve_config_path(file)
         load_config(path)
+        raw = read_document(path) if path is not None else None
     except ConfigError as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(2)
     click.echo(f"ok: {path}" if path else "ok: no config file; the built-in defaults apply")
+    differences = rust_differences(raw) if isinstance(raw, dict) else []
+    if differences:
+        click.echo("keys whose meaning differs from the Rust LunaRoute:")
+        for key, note in differences:
+            click.echo(f"  {key}: {note}")
 
 
 @config.command("show")
@@ -146,6 +164,17 @@ def config_show(config_path: str | None) -> None:
 cli.add_command(sessions_group, "sessions")
 cli.add_command(keys_group, "keys")
 cli.add_command(import_sessions_command, "import-sessions")
+
+
+def _say_server_keys(config: Config) -> None:
+    """One line when a provider key comes from OPENAI_API_KEY / ANTHROPIC_API_KEY: as in the Rust LunaRoute that
+    switches the provider to server-key mode, and a shell that runs Claude Code or Codex often has it set."""
+    used = [(var, name) for var, name in server_key_sources() if config.providers[name].enabled]
+    if used:
+        logging.getLogger("lunaroute.server").warning(
+            "server-key mode: %s; clients' own credentials are replaced for these providers",
+            ", ".join(f"provider {name} uses {var} from the environment" for var, name in used),
+        )
 
 
 def _url_host(host: str) -> str:

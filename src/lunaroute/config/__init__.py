@@ -1,5 +1,6 @@
 """Configuration: the typed schema, loading from YAML/TOML/JSON, `${VAR}` expansion, strict validation."""
 
+from lunaroute.config._env import server_key_sources
 from lunaroute.config._loader import (
     REQUEST_TEMPLATE_VARS,
     check_exposure,
@@ -7,8 +8,10 @@ from lunaroute.config._loader import (
     home_dir,
     is_loopback,
     load_config,
+    read_document,
     resolve_config_path,
 )
+from lunaroute.config._rust import rust_differences
 from lunaroute.config._schema import (
     BUILTIN_PROVIDERS,
     AuthConfig,
@@ -24,6 +27,8 @@ from lunaroute.config._schema import (
     ObservabilityConfig,
     ProviderConfig,
     ProviderType,
+    RequestBodyConfig,
+    ResponseBodyConfig,
     RoutingConfig,
     RuleConfig,
     SessionRecordingConfig,
@@ -49,6 +54,8 @@ __all__ = [
     "ObservabilityConfig",
     "ProviderConfig",
     "ProviderType",
+    "RequestBodyConfig",
+    "ResponseBodyConfig",
     "RoutingConfig",
     "RuleConfig",
     "SessionRecordingConfig",
@@ -61,5 +68,8 @@ __all__ = [
     "home_dir",
     "is_loopback",
     "load_config",
+    "read_document",
     "resolve_config_path",
+    "rust_differences",
+    "server_key_sources",
 ]

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
+from lunaroute.config._env import apply_env_overrides
 from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
     BUILTIN_PROVIDERS,
@@ -28,6 +29,7 @@ from lunaroute.config._schema import (
     ProviderConfig,
     RecordingEncryptionConfig,
     RedactionConfig,
+    SessionRecordingConfig,
 )
 from lunaroute.errors import ConfigError
 from lunaroute.hosts import HOST_PATTERN
@@ -38,26 +40,69 @@ __all__ = [
     "config_from_mapping",
     "decode_recording_key",
     "load_config",
+    "read_document",
     "recording_keys",
     "resolve_config_path",
 ]
 
 _T = TypeVar("_T")
+MAX_RETRIES = 10
+"""`http_client.max_retries` above this is clamped to it, as in the Rust LunaRoute."""
 _VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 REQUEST_TEMPLATE_VARS = frozenset({"request_id", "provider", "model", "session_id", "client_ip"})
 """Variables `providers.*.request_headers` values may use; they are filled per request, not at load time."""
+RESPONSE_TEMPLATE_VARS = REQUEST_TEMPLATE_VARS | {"timestamp"}
+"""Variables `providers.*.response_body.fields` values may use (filled per response; `model` is the one that
+answered, `timestamp` the RFC 3339 UTC time of the answer)."""
+NOTICE_TEMPLATE_VARS = frozenset({"original_provider", "new_provider", "reason", "model"})
+"""Variables of `routing.provider_switch_notification.default_message`."""
+_NOTICE_PATH = "$.routing.provider_switch_notification.default_message"
 
 
 def resolve_config_path(explicit: str | None, env: Mapping[str, str] | None = None) -> Path | None:
-    """The config file to load: `--config`, else `LUNAROUTE_CONFIG`, else `$LUNAROUTE_HOME/config.yaml` if it exists."""
+    """The config file to load: `--config`, else `LUNAROUTE_CONFIG`, else the `file_path` of the bootstrap file
+    (`LUNAROUTE_BOOTSTRAP`, default `$LUNAROUTE_HOME/bootstrap.yaml`, as in the Rust LunaRoute), else
+    `$LUNAROUTE_HOME/config.yaml` if it exists. Raises `ConfigError` for a bootstrap file it cannot follow."""
     env = os.environ if env is None else env
     if explicit:
         return Path(explicit).expanduser()
     if env.get("LUNAROUTE_CONFIG"):
         return Path(env["LUNAROUTE_CONFIG"]).expanduser()
+    bootstrap = Path(env["LUNAROUTE_BOOTSTRAP"]).expanduser() if env.get("LUNAROUTE_BOOTSTRAP") else None
+    if bootstrap is None and (home_dir(env) / "bootstrap.yaml").exists():
+        bootstrap = home_dir(env) / "bootstrap.yaml"
+    if bootstrap is not None:
+        from_bootstrap = _bootstrap_config_path(bootstrap)
+        if from_bootstrap is not None:
+            return from_bootstrap
     default = home_dir(env) / "config.yaml"
     return default if default.exists() else None
+
+
+def _bootstrap_config_path(path: Path) -> Path | None:
+    """The `file_path` of a Rust bootstrap file (`source: file`); the database source is refused."""
+    source = str(path)
+    try:
+        raw = _parse(path.read_text(encoding="utf-8"), path.suffix.lower(), source)
+    except FileNotFoundError:
+        raise ConfigError("bootstrap file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", source=source) from None
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not set(raw) <= {"source", "file_path", "database_url", "tenant_id"}:
+        raise ConfigError("expected the keys source, file_path, database_url, tenant_id", source=source, path="$")
+    if raw.get("source", "file") != "file":
+        raise ConfigError(
+            "only `source: file` is supported (configs are not read from a database here)",
+            source=source,
+            path="$.source",
+        )
+    file_path = raw.get("file_path")
+    if file_path is not None and not isinstance(file_path, str):
+        raise ConfigError("must be a path", source=source, path="$.file_path")
+    return Path(file_path).expanduser() if file_path else None
 
 
 def home_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -71,6 +116,11 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
     env = os.environ if env is None else env
     if path is None:
         return config_from_mapping({}, source="<defaults>", env=env)
+    return config_from_mapping(read_document(path), source=str(path), env=env)
+
+
+def read_document(path: Path) -> Any:
+    """The parsed file, before any expansion or check. Raises `ConfigError` when it cannot be read or parsed."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -78,18 +128,18 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
         raise ConfigError("file not found", source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", source=source) from None
-    raw = _parse(text, path.suffix.lower(), source)
-    return config_from_mapping(raw, source=source, env=env)
+    return _parse(text, path.suffix.lower(), source)
 
 
 def config_from_mapping(raw: object, *, source: str = "<config>", env: Mapping[str, str] | None = None) -> Config:
-    """Expand variables in an already-parsed document and decode it into a validated `Config`."""
+    """Expand variables in an already-parsed document, apply the `LUNAROUTE_*` overrides and the server keys
+    of `env` (`lunaroute.config._env`), and decode it into a validated `Config`."""
     env = os.environ if env is None else env
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("the top level must be a mapping", source=source, path="$")
-    expanded = _expand(raw, "$", env, source)
+    expanded = apply_env_overrides(_expand(raw, "$", env, source), env, source)
     providers_raw = expanded.pop("providers", None)
     config = _convert(expanded, Config, source, "$")
     if providers_raw is not None:
@@ -134,17 +184,33 @@ def _expand(node: Any, path: str, env: Mapping[str, str], source: str) -> Any:
     if isinstance(node, list):
         return [_expand(value, f"{path}[{i}]", env, source) for i, value in enumerate(node)]
     if isinstance(node, str):
-        in_headers = ".request_headers." in path
-        return _expand_string(node, path, env, source, keep_templates=in_headers)
+        return _expand_string(node, path, env, source, templates=_templates_at(path))
     return node
 
 
-def _expand_string(value: str, path: str, env: Mapping[str, str], source: str, *, keep_templates: bool) -> str:
+def _templates_at(path: str) -> frozenset[str] | None:
+    """The per-request template variables a string at `path` keeps for later (None: a plain config string,
+    whose every `${VAR}` is an environment variable)."""
+    if ".request_headers." in path:
+        return REQUEST_TEMPLATE_VARS
+    if ".response_body.fields." in path:
+        return RESPONSE_TEMPLATE_VARS
+    if path == _NOTICE_PATH:
+        return NOTICE_TEMPLATE_VARS
+    return None
+
+
+def _expand_string(
+    value: str, path: str, env: Mapping[str, str], source: str, *, templates: frozenset[str] | None
+) -> str:
+    keep_templates = templates is not None
+    notice = templates is NOTICE_TEMPLATE_VARS
+
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
-            return "$$" if keep_templates else "$"
+            return "$$" if keep_templates and not notice else "$"
         name = match.group(1)
-        if keep_templates and (name in REQUEST_TEMPLATE_VARS or name.startswith("env.")):
+        if templates is not None and (name in templates or (not notice and name.startswith("env."))):
             if name.startswith("env.") and not _NAME.fullmatch(name[4:]):
                 raise ConfigError(f"bad variable name ${{{name}}}", source=source, path=path)
             return match.group(0)
@@ -161,6 +227,8 @@ def _validate(config: Config, source: str) -> None:
     """Checks that span keys: provider types, URLs, references, ranges."""
     if not 0 < config.port < 65536:
         raise ConfigError("must be between 1 and 65535", source=source, path="$.port")
+    if config.session_stats_max_sessions < 0:
+        raise ConfigError("must be >= 0 (0: no summary)", source=source, path="$.session_stats_max_sessions")
     server = config.http_server
     if server.sse_keepalive_interval_secs <= 0:
         raise ConfigError("must be > 0", source=source, path="$.http_server.sse_keepalive_interval_secs")
@@ -221,6 +289,8 @@ def _resolve_paths(config: Config, env: Mapping[str, str]) -> None:
     rec.jsonl.directory = str(Path(rec.jsonl.directory or home / "sessions").expanduser())
     rec.sqlite.path = str(Path(rec.sqlite.path or home / "sessions.db").expanduser())
     rec.journal_directory = str(Path(rec.journal_directory or home / "journal").expanduser())
+    if config.ui.sessions_dir:
+        config.ui.sessions_dir = str(Path(config.ui.sessions_dir).expanduser())
     auth = config.auth
     if not auth.database or not auth.database.startswith(("postgresql://", "postgres://")):
         auth.database = str(Path(auth.database or home / "keys.db").expanduser())
@@ -237,15 +307,19 @@ def _validate_recording(config: Config, source: str) -> None:
         ("max_capture_bytes", rec.max_capture_bytes),
         ("max_user_agent_length", rec.max_user_agent_length),
         ("postgres.max_connections", rec.postgres.max_connections),
+        ("sqlite.max_connections", rec.sqlite.max_connections),
     ):
         if value <= 0:
             raise ConfigError("must be > 0", source=source, path=f"{where}.{key}")
     if not 0 <= rec.worker.nice <= 19:
         raise ConfigError("must be between 0 and 19", source=source, path=f"{where}.worker.nice")
+    if rec.postgres.max_lifetime_seconds is not None and rec.postgres.max_lifetime_seconds <= 0:
+        raise ConfigError("must be > 0 (or null: never)", source=source, path=f"{where}.postgres.max_lifetime_seconds")
     if rec.postgres.min_connections > rec.postgres.max_connections:
         raise ConfigError("must not exceed max_connections", source=source, path=f"{where}.postgres.min_connections")
     _validate_encryption(rec.encryption, source, f"{where}.encryption")
     _validate_redaction(rec.redaction, source, f"{where}.redaction")
+    _validate_pii(rec, source, f"{where}.pii")
 
 
 RECORDING_KEY_BYTES = 32
@@ -339,6 +413,35 @@ def _validate_redaction(red: RedactionConfig, source: str, where: str) -> None:
             _check_replacement(pattern.replacement, source, f"{at}.replacement")
 
 
+def _validate_pii(rec: SessionRecordingConfig, source: str, where: str) -> None:
+    pii = rec.pii
+    if not pii.enabled:
+        return
+    if rec.redaction.enabled:
+        raise ConfigError(
+            "enable redaction or pii, not both (they are two forms of one filter)", source=source, path=where
+        )
+    if not 0.0 <= pii.min_confidence <= 1.0:
+        raise ConfigError("must be between 0 and 1", source=source, path=f"{where}.min_confidence")
+    if pii.partial_show_chars < 0:
+        raise ConfigError("must be >= 0", source=source, path=f"{where}.partial_show_chars")
+    tokenize = pii.redaction_mode == "tokenize" or any(p.redaction_mode == "tokenize" for p in pii.custom_patterns)
+    if tokenize and not pii.hmac_secret:
+        raise ConfigError(
+            "tokenize needs hmac_secret (the Rust server masked instead, silently)", source=source, path=where
+        )
+    for i, pattern in enumerate(pii.custom_patterns):
+        at = f"{where}.custom_patterns[{i}]"
+        try:
+            compiled = re.compile(pattern.pattern)
+        except re.error as exc:
+            raise ConfigError(f"not a valid regex: {exc}", source=source, path=f"{at}.pattern") from None
+        if compiled.search("") is not None:
+            raise ConfigError("matches the empty string", source=source, path=f"{at}.pattern")
+        if not 0.0 <= pattern.confidence <= 1.0:
+            raise ConfigError("must be between 0 and 1", source=source, path=f"{at}.confidence")
+
+
 def _validate_ui(config: Config, source: str) -> None:
     ui, rec = config.ui, config.session_recording
     has_store = rec.enabled and rec.sqlite.enabled
@@ -352,6 +455,8 @@ def _validate_ui(config: Config, source: str) -> None:
         )
     if not 0 < ui.port < 65536:
         raise ConfigError("must be between 1 and 65535", source=source, path="$.ui.port")
+    if ui.refresh_interval <= 0:
+        raise ConfigError("must be > 0 (seconds)", source=source, path="$.ui.refresh_interval")
     if ui.enabled and not is_loopback(ui.host) and not ui.auth_token:
         raise ConfigError(
             f"the UI listens on {ui.host}, beyond this machine: set ui.auth_token", source=source, path="$.ui"
@@ -458,9 +563,8 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     if provider.mock is not None:
         raise ConfigError("only a provider_type: mock provider takes a mock section", source=source, path=where)
     if provider.base_url is None:
-        if builtin is None or builtin[0] != provider.provider_type:
-            raise ConfigError("base_url is required", source=source, path=where)
-        provider.base_url = builtin[1]
+        # As in the Rust LunaRoute, a provider without base_url talks to its type's public API.
+        provider.base_url = BUILTIN_PROVIDERS[provider.provider_type][1]
     if not re.match(r"https?://[^/?#\s]+", provider.base_url) or any(c in provider.base_url for c in "?#\r\n "):
         raise ConfigError(
             "base_url must be an http(s) URL without query or fragment", source=source, path=f"{where}.base_url"
@@ -471,9 +575,40 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     for header, value in provider.request_headers.items():
         if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
             raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
+    if provider.provider_type != "openai":
+        used = {
+            "request_body": provider.request_body is not None,
+            "response_body": provider.response_body.enabled,
+            "codex_auth": provider.codex_auth is not None and provider.codex_auth.enabled,
+        }
+        for key in (k for k, on in used.items() if on):
+            raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")
+    if provider.request_body is not None:
+        for i, message in enumerate(provider.request_body.prepend_messages):
+            if not isinstance(message.get("role"), str):
+                raise ConfigError(
+                    "each message needs a role", source=source, path=f"{where}.request_body.prepend_messages[{i}]"
+                )
+    codex = provider.codex_auth
+    if codex is not None:
+        codex.auth_file = str(Path(codex.auth_file).expanduser())
+        if not re.fullmatch(r"[^.\s]+(\.[^.\s]+)*", codex.token_field):
+            raise ConfigError("must be a dotted key path", source=source, path=f"{where}.codex_auth.token_field")
+        if codex.account_id is not None and any(c in codex.account_id for c in "\r\n"):
+            raise ConfigError("not a valid header value", source=source, path=f"{where}.codex_auth.account_id")
+    if not provider.response_body.metadata_namespace:
+        raise ConfigError("must not be empty", source=source, path=f"{where}.response_body.metadata_namespace")
     if provider.default_max_tokens <= 0:
         raise ConfigError("must be > 0", source=source, path=f"{where}.default_max_tokens")
     timeouts = provider.http_client
     for key in ("timeout_secs", "connect_timeout_secs", "pool_idle_timeout_secs"):
         if getattr(timeouts, key) <= 0:
             raise ConfigError("must be > 0", source=source, path=f"{where}.http_client.{key}")
+    if timeouts.pool_max_idle_per_host is not None and timeouts.pool_max_idle_per_host <= 0:
+        raise ConfigError(
+            "must be > 0 (or null: no cap)", source=source, path=f"{where}.http_client.pool_max_idle_per_host"
+        )
+    if timeouts.max_retries < 0:
+        raise ConfigError("must be >= 0", source=source, path=f"{where}.http_client.max_retries")
+    # The Rust LunaRoute clamps rather than refuses (its backoff overflowed past 64 retries).
+    timeouts.max_retries = min(timeouts.max_retries, MAX_RETRIES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -12,6 +12,7 @@ __all__ = [
     "AuthConfig",
     "BuiltinDetector",
     "BypassConfig",
+    "CodexAuthConfig",
     "Config",
     "HttpClientConfig",
     "HttpServerConfig",
@@ -21,11 +22,15 @@ __all__ = [
     "MockConfig",
     "ModelLimitConfig",
     "ObservabilityConfig",
+    "PiiConfig",
+    "PiiPatternConfig",
     "ProviderConfig",
     "ProviderType",
     "RecordingEncryptionConfig",
     "RedactionConfig",
     "RedactionPatternConfig",
+    "RequestBodyConfig",
+    "ResponseBodyConfig",
     "RoutingConfig",
     "RuleConfig",
     "SessionRecordingConfig",
@@ -85,9 +90,15 @@ class HttpClientConfig(_Strict):
     total_timeout_secs: float | None = None
     """Deadline for the whole exchange, retries included (None: no deadline)."""
     pool_idle_timeout_secs: float = 600.0
+    pool_max_idle_per_host: int | None = None
+    """Connections to one upstream host at most, busy and idle together (aiohttp's `limit_per_host`); a request
+    past the cap waits for a free connection. None: no cap. (Rust: idle connections kept per host.)"""
     tcp_keepalive_secs: int | None = 60
     max_retries: int = 0
-    """Retries of the same provider on connect errors, timeouts, 408/429/5xx/529 (never after the first byte)."""
+    """Retries of the same provider on connect errors, timeouts, 408/429/5xx/529 (never after the first byte);
+    clamped to 10 as the Rust LunaRoute does."""
+    enable_pool_metrics: bool = True
+    """Export this provider's connection pool in `/metrics` (`lunaroute_upstream_pool_*`)."""
     retry_base_delay_ms: float = 250.0
     retry_max_delay_ms: float = 8000.0
     max_retry_after_secs: float = 60.0
@@ -102,6 +113,44 @@ class MockConfig(_Strict):
     stream_chunks: int = 8
 
 
+class RequestBodyConfig(_Strict):
+    """Edits of the chat completions requests sent to an OpenAI-dialect provider (translated ones always;
+    passthrough ones too, then re-encoded)."""
+
+    defaults: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Top-level keys set when the request has none of that name."""
+    overrides: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Top-level keys set always, replacing the client's."""
+    prepend_messages: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """Messages put before the request's own (each a chat message object with a `role`)."""
+
+
+class ResponseBodyConfig(_Strict):
+    """Additions to the chat completions answers of an OpenAI-dialect provider (in a stream, to the chunk that
+    carries the first `finish_reason`)."""
+
+    enabled: bool = False
+    metadata_namespace: str = "lunaroute"
+    """Name of the top-level object that holds the rendered `fields`."""
+    fields: dict[str, str] = msgspec.field(default_factory=dict)
+    """Name → template (`${request_id}`, `${provider}`, `${model}`, `${session_id}`, `${timestamp}`,
+    `${env.NAME}`), filled per answer."""
+    extension_fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Top-level keys added to the answer where it has none of that name."""
+
+
+class CodexAuthConfig(_Strict):
+    """Send the Codex CLI's own ChatGPT token (from its `auth.json`) upstream instead of the client's credentials;
+    the file is read again whenever it changes. Takes precedence over `api_key`."""
+
+    enabled: bool = False
+    auth_file: str = "~/.codex/auth.json"
+    token_field: str = "tokens.access_token"
+    """Dotted path of the token in the file."""
+    account_id: str | None = None
+    """When set, sent as `chatgpt-account-id`, replacing the client's."""
+
+
 class ProviderConfig(_Strict):
     """One upstream. `provider_type` may be omitted for the built-in `openai` and `anthropic` names."""
 
@@ -112,6 +161,9 @@ class ProviderConfig(_Strict):
     model: str | None = None
     http_client: HttpClientConfig = msgspec.field(default_factory=HttpClientConfig)
     request_headers: dict[str, str] = msgspec.field(default_factory=dict)
+    request_body: RequestBodyConfig | None = None
+    response_body: ResponseBodyConfig = msgspec.field(default_factory=ResponseBodyConfig)
+    codex_auth: CodexAuthConfig | None = None
     mock: MockConfig | None = None
     default_max_tokens: int = 4096
     """`max_tokens` sent to an Anthropic-dialect provider when a translated request carries none."""
@@ -139,6 +191,9 @@ class SqliteConfig(_Strict):
     path: str | None = None
     """Default `$LUNAROUTE_HOME/sessions.db`."""
     synchronous: Literal["normal", "full"] = "normal"
+    max_connections: int = 2
+    """Read connections (one per thread) the UI opens on the session database at most; the
+    writer always uses one of its own."""
 
 
 class PostgresConfig(_Strict):
@@ -149,6 +204,8 @@ class PostgresConfig(_Strict):
     min_connections: int = 1
     acquire_timeout_seconds: float = 30
     idle_timeout_seconds: float = 600
+    max_lifetime_seconds: float | None = 1800
+    """A connection is replaced once it has served this long (None: never)."""
 
 
 class WorkerConfig(_Strict):
@@ -215,6 +272,41 @@ class RedactionConfig(_Strict):
     """String values under these keys of request/response JSON are kept as they are (opaque blobs)."""
 
 
+PiiMode = Literal["mask", "remove", "tokenize", "partial"]
+
+
+class PiiPatternConfig(_Strict):
+    """A custom detector of the Rust `pii` section."""
+
+    name: str
+    pattern: str
+    """A regular expression, searched."""
+    confidence: float = 0.9
+    """Matches count only when this reaches the section's `min_confidence`."""
+    redaction_mode: Literal["mask", "tokenize"] = "mask"
+    placeholder: str | None = None
+    """What a masked match becomes (default `[CUS:<name>]`)."""
+
+
+class PiiConfig(_Strict):
+    """The Rust LunaRoute's PII section, applied by the same redaction as `redaction` (one of the two)."""
+
+    enabled: bool = False
+    detect_email: bool = True
+    detect_phone: bool = True
+    detect_ssn: bool = True
+    detect_credit_card: bool = True
+    detect_ip_address: bool = True
+    min_confidence: float = 0.7
+    """Detectors whose confidence is below this are off (built-in confidences: `lunaroute.recording._pii`)."""
+    redaction_mode: PiiMode = "mask"
+    """mask: `[EMAIL]`-style labels; remove: nothing; tokenize: `[EM:<16 chars of HMAC>]` (needs `hmac_secret`;
+    the same tokens as the Rust LunaRoute for the same secret); partial: `*` but the last `partial_show_chars`."""
+    hmac_secret: str | None = None
+    partial_show_chars: int = 4
+    custom_patterns: list[PiiPatternConfig] = msgspec.field(default_factory=list)
+
+
 class SessionRecordingConfig(_Strict):
     """What is recorded and where. On by default: JSONL files and SQLite under `~/.lunaroute/`."""
 
@@ -232,6 +324,7 @@ class SessionRecordingConfig(_Strict):
     max_capture_bytes: int = 8 * 1024 * 1024
     encryption: RecordingEncryptionConfig = msgspec.field(default_factory=RecordingEncryptionConfig)
     redaction: RedactionConfig = msgspec.field(default_factory=RedactionConfig)
+    pii: PiiConfig = msgspec.field(default_factory=PiiConfig)
 
 
 class RuleConfig(_Strict, kw_only=True):
@@ -306,6 +399,8 @@ class LoggingConfig(_Strict):
     level: Literal["trace", "debug", "info", "warn", "warning", "error"] = "info"
     log_requests: bool = False
     format: Literal["auto", "json", "text"] = "auto"
+    log_sql_queries: bool = False
+    """Log every SQL statement run on the SQLite session database (logger `lunaroute.sql`, at info)."""
 
 
 class UiConfig(_Strict):
@@ -319,6 +414,13 @@ class UiConfig(_Strict):
     """Required (as `Authorization: Bearer`) when set; mandatory when `host` is not a loopback address."""
     export_enabled: bool = True
     delete_enabled: bool = False
+    refresh_interval: int = 5
+    """Seconds between two refreshes of the dashboard's live figures."""
+    log_requests: bool = False
+    """Log each UI request (method, path, status, milliseconds) on logger `lunaroute.ui` at info."""
+    sessions_dir: str | None = None
+    """Where the UI reads session JSONL files (raw requests and responses); default
+    `session_recording.jsonl.directory`."""
     allowed_hosts: list[str] = msgspec.field(default_factory=list)
     """`Host` names the UI answers besides the loopback ones (`lunaroute.hosts`); `*` answers any."""
 
@@ -428,6 +530,9 @@ class Config(_Strict):
     limits: list[ModelLimitConfig] = msgspec.field(default_factory=list)
     """Limits per requested model, shared by every caller."""
     state: StateConfig = msgspec.field(default_factory=StateConfig)
+    session_stats_max_sessions: int = 100
+    """When the gateway stops, the recorder logs the totals of this many most recently active sessions
+    (logger `lunaroute.sessions`, at info); 0: no summary."""
 
 
 BUILTIN_PROVIDERS: dict[str, tuple[ProviderType, str]] = {

@@ -1,8 +1,9 @@
-"""Scrape-time gauges: circuit breaker state and provider health, read from the live resilience state."""
+"""Scrape-time gauges: circuit breaker state, provider health, upstream pools, read from live state."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -12,7 +13,14 @@ from lunaroute.routing._breaker import BreakerState
 from lunaroute.routing._health import HealthStatus
 from lunaroute.routing._resilience import Resilience
 
-__all__ = ["BREAKER_VALUES", "HEALTH_VALUES", "RecorderCollector", "ResilienceCollector"]
+__all__ = [
+    "BREAKER_VALUES",
+    "HEALTH_VALUES",
+    "PoolCollector",
+    "PoolSnapshot",
+    "RecorderCollector",
+    "ResilienceCollector",
+]
 
 BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
 HEALTH_VALUES = {
@@ -133,3 +141,46 @@ class RecorderCollector(Collector):
         retention_errors.add_metric([], float(worker.retention_errors))
         yield from (queue, backlog, written, failed, spooled, lost, exchanges, restarts, journal_errors)
         yield from (disk, runs, removed, retention_errors)
+
+
+class PoolSnapshot(NamedTuple):
+    """One provider's upstream connection pool at a moment."""
+
+    provider: str
+    active: int
+    """Connections carrying a request now."""
+    idle: int
+    """Open connections waiting for reuse."""
+    opened: int
+    """Connections opened since start."""
+    reused: int
+    """Requests that took an idle connection instead of opening one."""
+
+
+class PoolCollector(Collector):
+    """`lunaroute_upstream_pool_connections{provider,state}` and the opened/reused counters, read from the
+    providers' pools when `/metrics` is scraped (providers with `enable_pool_metrics`)."""
+
+    def __init__(self, snapshots: Callable[[], Iterable[PoolSnapshot]]) -> None:
+        self._snapshots = snapshots
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        conns = GaugeMetricFamily(
+            "lunaroute_upstream_pool_connections",
+            "Open upstream connections per provider: active (carrying a request) or idle (kept for reuse).",
+            labels=["provider", "state"],
+        )
+        opened = CounterMetricFamily(
+            "lunaroute_upstream_pool_connections_opened", "Upstream connections opened.", labels=["provider"]
+        )
+        reused = CounterMetricFamily(
+            "lunaroute_upstream_pool_connections_reused",
+            "Upstream requests sent on a kept-alive connection.",
+            labels=["provider"],
+        )
+        for snap in self._snapshots():
+            conns.add_metric([snap.provider, "active"], float(snap.active))
+            conns.add_metric([snap.provider, "idle"], float(snap.idle))
+            opened.add_metric([snap.provider], float(snap.opened))
+            reused.add_metric([snap.provider], float(snap.reused))
+        yield from (conns, opened, reused)

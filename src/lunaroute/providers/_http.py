@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 
 import aiohttp
 from yarl import URL
 
 from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
+from lunaroute.observability._collectors import PoolSnapshot
+from lunaroute.providers._body import EditedEvents, edit_request_body, edit_response_body, session_id_of
+from lunaroute.providers._codex import CodexToken
 from lunaroute.providers._headers import apply_credentials, render_template
-from lunaroute.types import Headers, ProviderDialect, UpstreamCall
+from lunaroute.types import Endpoint, Headers, ProviderDialect, UpstreamCall
 
 __all__ = ["HttpProvider", "HttpUpstreamResponse"]
 
@@ -74,6 +78,62 @@ class HttpUpstreamResponse:
         self._response.close()
 
 
+class EditedResponse:
+    """A non-streamed answer whose body is rewritten once read (`response_body`)."""
+
+    __slots__ = ("_edit", "_inner", "headers", "status")
+
+    def __init__(self, inner: HttpUpstreamResponse, edit: Callable[[bytes], bytes]) -> None:
+        self._inner = inner
+        self._edit = edit
+        self.status = inner.status
+        self.headers: Headers = [(k, v) for k, v in inner.headers if k != "content-length"]
+
+    @property
+    def is_event_stream(self) -> bool:
+        return False
+
+    async def read(self) -> bytes:
+        return self._edit(await self._inner.read())
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        yield await self.read()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class EditedStream:
+    """An event stream whose finishing chunk is rewritten on the way (`response_body`)."""
+
+    __slots__ = ("_events", "_inner", "headers", "status")
+
+    def __init__(self, inner: HttpUpstreamResponse, events: EditedEvents) -> None:
+        self._inner = inner
+        self._events = events
+        self.status = inner.status
+        self.headers: Headers = [(k, v) for k, v in inner.headers if k != "content-length"]
+
+    @property
+    def is_event_stream(self) -> bool:
+        return True
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.iter_chunks()])
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner.iter_chunks():
+            out = self._events.feed(chunk)
+            if out:
+                yield out
+        tail = self._events.finish()
+        if tail:
+            yield tail
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class HttpProvider:
     """A `Provider` that forwards calls to `base_url` over a pooled keep-alive session."""
 
@@ -93,11 +153,41 @@ class HttpProvider:
         self._split_timeouts = client.first_byte_timeout_secs is not None or client.idle_timeout_secs is not None
         self._first_byte = client.first_byte_timeout_secs or client.timeout_secs
         self._idle = client.idle_timeout_secs or client.timeout_secs
+        self._opened = 0
+        self._reused = 0
+        codex = config.codex_auth
+        self._codex = CodexToken(Path(codex.auth_file), codex.token_field) if codex and codex.enabled else None
+        self._account_id = codex.account_id if codex and codex.enabled else None
+
+    def pool_snapshot(self) -> PoolSnapshot:
+        """The pool's connections now (zero before the first request opens it)."""
+        session = self._session
+        active = idle = 0
+        if session is not None and not session.closed:
+            # aiohttp exposes no public pool counts; these two containers are the connector's own bookkeeping.
+            connector = session.connector
+            active = len(getattr(connector, "_acquired", ()))
+            idle = sum(len(conns) for conns in getattr(connector, "_conns", {}).values())
+        return PoolSnapshot(self.name, active, idle, self._opened, self._reused)
+
+    def _trace(self) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+
+        async def opened(*_: object) -> None:
+            self._opened += 1
+
+        async def reused(*_: object) -> None:
+            self._reused += 1
+
+        trace.on_connection_create_end.append(opened)
+        trace.on_connection_reuseconn.append(reused)
+        return trace
 
     def _open(self) -> aiohttp.ClientSession:
         client = self._config.http_client
         connector = aiohttp.TCPConnector(
             limit=0,
+            limit_per_host=client.pool_max_idle_per_host or 0,
             keepalive_timeout=client.pool_idle_timeout_secs,
             ttl_dns_cache=300,
             socket_factory=_socket_factory(client.tcp_keepalive_secs),
@@ -112,6 +202,7 @@ class HttpProvider:
             auto_decompress=False,
             skip_auto_headers=_SKIP_AUTO,
             raise_for_status=False,
+            trace_configs=[self._trace()] if client.enable_pool_metrics else None,
         )
 
     def url_for(self, call: UpstreamCall) -> URL:
@@ -125,22 +216,35 @@ class HttpProvider:
                 self._urls[key] = url
         return url
 
-    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse:
+    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse | EditedStream:
         session = self._session
         if session is None:
             session = self._session = self._open()
-        headers = apply_credentials(call.headers, api_key=self._config.api_key, style=self.dialect)
-        if self._config.request_headers:
-            variables = {"provider": self.name, "model": call.model or "", **call.extra}
-            variables["request_id"] = call.request_id
+        config = self._config
+        api_key = self._codex.get() if self._codex is not None else config.api_key
+        headers = apply_credentials(call.headers, api_key=api_key, style=self.dialect)
+        if self._account_id is not None:
+            headers = [(n, v) for n, v in headers if n != "chatgpt-account-id"]
+            headers.append(("chatgpt-account-id", self._account_id))
+        variables = {"provider": self.name, "model": call.model or "", **call.extra}
+        variables["request_id"] = call.request_id
+        if config.request_headers:
             headers += [
                 (name.lower(), render_template(value, variables, self._env))
-                for name, value in self._config.request_headers.items()
+                for name, value in config.request_headers.items()
             ]
+        body = call.body
+        chat = call.endpoint is Endpoint.OPENAI_CHAT and self.dialect == "openai"
+        if chat and config.request_body is not None and body:
+            body = edit_request_body(body, config.request_body)
+        edit_answer = chat and config.response_body.enabled
+        if edit_answer:
+            # The answer is rewritten, so it must arrive uncompressed.
+            headers = [(n, v) for n, v in headers if n != "accept-encoding"] + [("accept-encoding", "identity")]
         request = session.request(
             call.method,
             self.url_for(call),
-            data=call.body if call.body else None,
+            data=body if body else None,
             headers=headers,
             allow_redirects=False,
         )
@@ -152,7 +256,19 @@ class HttpProvider:
                 response = await request
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_client_error(exc) from exc
-        return HttpUpstreamResponse(response, self._idle if self._split_timeouts else None)
+        upstream = HttpUpstreamResponse(response, self._idle if self._split_timeouts else None)
+        encoded = any(k == "content-encoding" and v.strip().lower() != "identity" for k, v in upstream.headers)
+        if edit_answer and 200 <= upstream.status < 300 and not encoded:  # compressed despite identity: as it is
+            variables.setdefault("session_id", session_id_of(call.headers))
+            edit, env = config.response_body, self._env
+
+            def rewrite(raw: bytes) -> bytes:
+                return edit_response_body(raw, edit, variables, env)
+
+            if upstream.is_event_stream:
+                return EditedStream(upstream, EditedEvents(rewrite))
+            return EditedResponse(upstream, rewrite)
+        return upstream
 
     async def aclose(self) -> None:
         if self._session is not None:

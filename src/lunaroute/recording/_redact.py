@@ -69,7 +69,7 @@ from lunaroute.recording.events import (
     ToolCallRecorded,
 )
 
-__all__ = ["BUILTIN_PATTERNS", "Redactor", "build_redactor"]
+__all__ = ["BUILTIN_PATTERNS", "Detector", "Redactor", "always", "build_redactor", "fixed"]
 
 
 def _luhn(m: re.Match[str]) -> bool:
@@ -119,7 +119,7 @@ def _numbers(text: str) -> bool:
     return _NUMBERS.search(text) is not None
 
 
-def _always(text: str) -> bool:
+def always(text: str) -> bool:
     return True
 
 
@@ -141,7 +141,7 @@ BUILTIN_PATTERNS: dict[BuiltinDetector, tuple[str, Check | None, Trigger]] = {
         r"|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"
         r"|glpat-[A-Za-z0-9_-]{20,}|xox[abeprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9_-])",
         _token_start,
-        _always,
+        always,
     ),
     "jwt": (r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", None, _has("eyJ")),
     "email": (
@@ -174,24 +174,39 @@ _CACHE_MAX_CHARS = 16_000_000
 _UNCHANGED = "\x00unchanged"
 
 
+Replace = Callable[[str], str]
+"""What a matched text becomes."""
+
+
 @dataclass(frozen=True, slots=True)
-class _Detector:
+class Detector:
+    """One detector of a `Redactor`: where it matches, and what a match becomes."""
+
     name: str
     regex: re.Pattern[str]
     check: Check | None
     trigger: Trigger
-    replacement: str
+    replace: Replace
+
+
+def fixed(text: str) -> Replace:
+    """A `Replace` that gives `text` for any match."""
+    return lambda _: text
+
+
+def _substitute(regex: re.Pattern[str], replace: Replace, text: str) -> str:
+    return regex.sub(lambda m: replace(m.group()), text)
 
 
 class Redactor:
     """Replaces PII in session events (see the module doc). Build it with `build_redactor`; thread-safe."""
 
-    def __init__(self, builtin: list[_Detector], custom: list[_Detector], skip_json_keys: frozenset[str]) -> None:
+    def __init__(self, builtin: list[Detector], custom: list[Detector], skip_json_keys: frozenset[str]) -> None:
         self._builtin = builtin
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cached_chars = 0
         self._lock = threading.Lock()
-        self._custom = [(d.regex, d.replacement.replace("\\", "\\\\")) for d in custom]
+        self._custom = [(d.regex, d.replace) for d in custom]
         self._skip = skip_json_keys
         self._fields: dict[type[Any], tuple[Callable[[Any], Any], tuple[str, ...]]] = {
             Started: (self._headers, ("request_headers",)),
@@ -238,8 +253,8 @@ class Redactor:
             return text  # a base64 payload (an image, a PDF): no text to find, and a hit would corrupt it
         if self._builtin:
             text = self._builtin_pass(text)
-        for regex, replacement in self._custom:
-            text = regex.sub(replacement, text) if regex.search(text) else text
+        for regex, replace in self._custom:
+            text = _substitute(regex, replace, text) if regex.search(text) else text
         return text
 
     def json(self, value: Any) -> Any:
@@ -268,23 +283,23 @@ class Redactor:
         return headers if all(redacted[k] is v for k, v in headers.items()) else redacted
 
     def _builtin_pass(self, text: str) -> str:
-        hits: list[tuple[int, int, int, str]] = []
+        hits: list[tuple[int, int, int, Replace]] = []
         for order, detector in enumerate(self._builtin):
             if not detector.trigger(text):
                 continue
             for m in detector.regex.finditer(text):
                 if detector.check is None or detector.check(m):
-                    hits.append((m.start(), order, m.end(), detector.replacement))
+                    hits.append((m.start(), order, m.end(), detector.replace))
         if not hits:
             return text
-        hits.sort()
+        hits.sort(key=lambda hit: hit[:3])
         parts: list[str] = []
         done = 0
-        for start, _, end, replacement in hits:
+        for start, _, end, replace in hits:
             if start < done:  # overlaps a match already taken (leftmost, then detector order)
                 continue
             parts.append(text[done:start])
-            parts.append(replacement)
+            parts.append(replace(text[start:end]))
             done = end
         parts.append(text[done:])
         return "".join(parts)
@@ -302,17 +317,17 @@ def build_redactor(config: RedactionConfig) -> Redactor | None:
         return (template if template is not None else config.replacement).replace("{name}", name)
 
     builtin = [
-        _Detector(name, re.compile(pattern), check, trigger, replacement(None, name))
+        Detector(name, re.compile(pattern), check, trigger, fixed(replacement(None, name)))
         for name, (pattern, check, trigger) in BUILTIN_PATTERNS.items()
         if name in config.builtin
     ]
     custom = [
-        _Detector(
+        Detector(
             p.name,
             re.compile(p.regex, re.IGNORECASE if p.ignore_case else 0),
             None,
-            _always,
-            replacement(p.replacement, p.name),
+            always,
+            fixed(replacement(p.replacement, p.name)),
         )
         for p in config.patterns
     ]

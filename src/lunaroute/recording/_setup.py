@@ -32,6 +32,8 @@ async def open_recording(
     log_level: str = "info",
     log_format: str = "auto",
     log_requests: bool = False,
+    log_sql_queries: bool = False,
+    session_stats_max_sessions: int = 0,
     scrub: Scrubber | None = None,
 ) -> RecordingStack:
     """Open the journal (waiting for a previous run's recorder to finish with it) and start the recorder
@@ -46,6 +48,8 @@ async def open_recording(
         log_level=log_level,
         log_format=log_format,
         log_requests=log_requests,
+        log_sql_queries=log_sql_queries,
+        session_stats_max_sessions=session_stats_max_sessions,
     )
     worker = WorkerProcess(spec, lock_fd=journal.lock_fd, on_usage=on_usage)
     try:

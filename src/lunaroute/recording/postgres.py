@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,10 +34,15 @@ class PostgresWriter:
 
     name = "postgres"
 
-    def __init__(self, pool: Any, *, schema: str | None, max_field_chars: int) -> None:
+    def __init__(
+        self, pool: Any, *, schema: str | None, max_field_chars: int, max_lifetime_s: float | None = None
+    ) -> None:
         self._pool = pool
         self.schema = schema
         self._max_field_chars = max_field_chars
+        self._max_lifetime_s = max_lifetime_s
+        self._first_seen: dict[int, float] = {}
+        self.connections_retired = 0
         self.migrations_applied: list[int] = []
 
     @classmethod
@@ -49,9 +55,11 @@ class PostgresWriter:
         max_connections: int = 5,
         acquire_timeout_s: float = 30.0,
         max_inactive_connection_lifetime_s: float = 600.0,
+        max_lifetime_s: float | None = None,
         max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
     ) -> PostgresWriter:
-        """Connect, create the schema if asked, apply the migrations."""
+        """Connect, create the schema if asked, apply the migrations. A connection older than `max_lifetime_s`
+        is closed after the batch it served, and the pool opens a fresh one for the next."""
         settings: dict[str, str] = {"application_name": "lunaroute-recorder"}
         if schema is not None:
             if not _IDENT.fullmatch(schema):
@@ -70,7 +78,7 @@ class PostgresWriter:
             max_inactive_connection_lifetime=max_inactive_connection_lifetime_s,
             server_settings=settings,
         )
-        writer = cls(pool, schema=schema, max_field_chars=max_field_chars)
+        writer = cls(pool, schema=schema, max_field_chars=max_field_chars, max_lifetime_s=max_lifetime_s)
         try:
             async with pool.acquire() as conn:
                 writer.migrations_applied = await migrate(conn)
@@ -82,12 +90,27 @@ class PostgresWriter:
     async def write_batch(self, events: Sequence[SessionEvent]) -> None:
         """Apply `events` in one transaction; raises asyncpg / OS errors when the server fails."""
         clean = [sanitize_event(ev, self._max_field_chars) for ev in events]
-        async with self._pool.acquire() as conn, conn.transaction():
-            for ev in clean:
-                if not is_valid_session_id(ev.session_id):
-                    _log.error("postgres: event with invalid session id %r not written", ev.session_id[:64])
-                    continue
-                await apply_event(conn, ev)
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                for ev in clean:
+                    if not is_valid_session_id(ev.session_id):
+                        _log.error("postgres: event with invalid session id %r not written", ev.session_id[:64])
+                        continue
+                    await apply_event(conn, ev)
+            self._retire_if_old(conn)
+
+    def _retire_if_old(self, conn: Any) -> None:
+        """`max_lifetime_seconds`: a connection first used longer ago than that is closed before it goes back to
+        the pool (asyncpg's pool opens a new one on the next acquire)."""
+        if self._max_lifetime_s is None:
+            return
+        pid = conn.get_server_pid()
+        now = time.monotonic()
+        born = self._first_seen.setdefault(pid, now)
+        if now - born >= self._max_lifetime_s:
+            del self._first_seen[pid]
+            self.connections_retired += 1
+            conn.terminate()
 
     async def flush(self) -> None:
         """Every batch is committed (synchronous_commit on) when `write_batch` returns."""

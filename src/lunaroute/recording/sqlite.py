@@ -33,6 +33,7 @@ from lunaroute.recording.events import SessionEvent, is_valid_session_id
 __all__ = ["SqliteWriter", "Synchronous"]
 
 _log = logging.getLogger("lunaroute.recording.sqlite")
+_sql_log = logging.getLogger("lunaroute.sql")
 _T = TypeVar("_T")
 
 Synchronous = Literal["normal", "full"]
@@ -51,6 +52,7 @@ class SqliteWriter:
         synchronous: Synchronous = "normal",
         busy_timeout_ms: int = 5000,
         max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+        log_sql: bool = False,
     ) -> None:
         if synchronous not in ("normal", "full"):
             raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
@@ -58,6 +60,7 @@ class SqliteWriter:
         self.synchronous: Synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
         self._max_field_chars = max_field_chars
+        self._log_sql = log_sql
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lunaroute-sqlite")
         self._conn: sqlite3.Connection | None = None
         self.migrated_from: int | None = None
@@ -70,9 +73,17 @@ class SqliteWriter:
         synchronous: Synchronous = "normal",
         busy_timeout_ms: int = 5000,
         max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+        log_sql: bool = False,
     ) -> SqliteWriter:
-        """Open (creating or migrating) the database at `path`; the file is created 0600, its dir 0700."""
-        writer = cls(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, max_field_chars=max_field_chars)
+        """Open (creating or migrating) the database at `path`; the file is created 0600, its dir 0700.
+        `log_sql` logs every statement on logger `lunaroute.sql` (`logging.log_sql_queries`)."""
+        writer = cls(
+            path,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+            max_field_chars=max_field_chars,
+            log_sql=log_sql,
+        )
         try:
             writer.migrated_from = await writer._call(writer._open_sync)
         except BaseException:
@@ -90,6 +101,8 @@ class SqliteWriter:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
             os.chmod(self.path, FILE_MODE)
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000.0)
+        if self._log_sql:
+            conn.set_trace_callback(_sql_log.info)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")

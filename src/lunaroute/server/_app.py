@@ -10,11 +10,12 @@ from lunaroute.config import Config
 from lunaroute.hosts import HostCheck
 from lunaroute.keys import KeyCache, KeyManager, open_key_store
 from lunaroute.observability import Metrics, ModelLabels, NullMetrics
-from lunaroute.observability._collectors import RecorderCollector, ResilienceCollector
+from lunaroute.observability._collectors import PoolCollector, RecorderCollector, ResilienceCollector
 from lunaroute.observability._usage import usage_counter
 from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
 from lunaroute.policies import Authenticator, Budgets, Limiter, StateStore
+from lunaroute.providers import HttpProvider
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
 from lunaroute.scrub import Scrubber
@@ -40,6 +41,13 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     resilience = build_resilience(config, on_transition)
     metrics.registry.register(ResilienceCollector(resilience))
     router = build_router(config, resilience, env)
+    pooled = [
+        p
+        for name, p in router.providers.items()
+        if isinstance(p, HttpProvider) and config.providers[name].http_client.enable_pool_metrics
+    ]
+    if pooled:
+        metrics.registry.register(PoolCollector(lambda: [p.pool_snapshot() for p in pooled]))
     pipeline = Pipeline(
         router,
         metrics,
@@ -140,6 +148,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
                 log_level=config.logging.level,
                 log_format=config.logging.format,
                 log_requests=config.logging.log_requests,
+                log_sql_queries=config.logging.log_sql_queries,
+                session_stats_max_sessions=config.session_stats_max_sessions,
                 scrub=gateway.scrubber,
             )
             recording.append(stack)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 
 import msgspec
 from aiohttp import web
@@ -19,7 +20,15 @@ from lunaroute.hosts import HostCheck
 from lunaroute.recording.query import InvalidSessionId, StoreUnavailable
 from lunaroute.ui._params import BadParam
 
-__all__ = ["AUTH_COOKIE", "auth_middleware", "cookie_credential", "error_middleware", "host_middleware", "json_error"]
+__all__ = [
+    "AUTH_COOKIE",
+    "auth_middleware",
+    "cookie_credential",
+    "error_middleware",
+    "host_middleware",
+    "json_error",
+    "request_log_middleware",
+]
 
 AUTH_COOKIE = "lunaroute_ui"
 """The cookie the web pages set (`?token=`) and that `auth_middleware` accepts instead of the bearer header."""
@@ -91,3 +100,32 @@ def auth_middleware(token: str) -> Middleware:
         return await handler(request)
 
     return check
+
+
+def request_log_middleware() -> Middleware:
+    """`ui.log_requests`: one info line per UI request (method, path, status, milliseconds); the query string
+    is left out, since `?token=` may carry the UI's credential."""
+
+    @web.middleware
+    async def log_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            ms = (time.perf_counter() - started) * 1000.0
+            _log.info(
+                "ui request %s %s %d %.1fms",
+                request.method,
+                request.path,
+                status,
+                ms,
+                extra={"method": request.method, "path": request.path, "status": status, "duration_ms": ms},
+            )
+
+    return log_requests

@@ -12,6 +12,7 @@ from lunaroute.model import Usage
 from lunaroute.recording._crypto import reader_cipher
 from lunaroute.recording.pricing import estimate_cost
 from lunaroute.recording.query import SqliteSessionStore, TokenCounts
+from lunaroute.ui._middleware import request_log_middleware
 from lunaroute.ui.api import create_api_app
 from lunaroute.ui.pages import add_pages
 
@@ -36,8 +37,13 @@ def price_of(provider: str, model: str, tokens: TokenCounts) -> float | None:
 def build_ui_app(config: Config) -> web.Application:
     """The UI application (the JSON API and the web pages); its session store closes with it."""
     recording = config.session_recording
-    store = SqliteSessionStore(Path(recording.sqlite.path or "sessions.db"), price=price_of)
-    jsonl_dir = Path(recording.jsonl.directory) if recording.jsonl.enabled and recording.jsonl.directory else None
+    store = SqliteSessionStore(
+        Path(recording.sqlite.path or "sessions.db"),
+        price=price_of,
+        workers=recording.sqlite.max_connections,
+        log_sql=config.logging.log_sql_queries,
+    )
+    jsonl_dir = _sessions_dir(config)
     # Session files sealed at rest are opened with the configured keys.
     cipher = reader_cipher(recording.encryption)
     app = create_api_app(
@@ -59,10 +65,21 @@ def build_ui_app(config: Config) -> web.Application:
         delete_enabled=config.ui.delete_enabled,
         auth_token=config.ui.auth_token,
         price=price_of,
+        refresh_secs=config.ui.refresh_interval,
     )
+    if config.ui.log_requests:
+        app.middlewares.insert(0, request_log_middleware())
 
     async def close_store(_: web.Application) -> None:
         await store.close()
 
     app.on_cleanup.append(close_store)
     return app
+
+
+def _sessions_dir(config: Config) -> Path | None:
+    """Where the UI reads session files: `ui.sessions_dir`, else the JSONL writer's directory (when it writes)."""
+    if config.ui.sessions_dir:
+        return Path(config.ui.sessions_dir)
+    jsonl = config.session_recording.jsonl
+    return Path(jsonl.directory) if jsonl.enabled and jsonl.directory else None

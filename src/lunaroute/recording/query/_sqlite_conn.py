@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import queue
 import sqlite3
 import threading
@@ -22,13 +23,15 @@ from lunaroute.recording.query._store import StoreUnavailable
 __all__ = ["ReadPool"]
 
 _T = TypeVar("_T")
+_sql_log = logging.getLogger("lunaroute.sql")
 
 
 class ReadPool:
     """Up to `workers` read-only connections to the database at `path`, used from as many threads."""
 
-    def __init__(self, path: Path, *, workers: int = 2, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: Path, *, workers: int = 2, busy_timeout_ms: int = 5000, log_sql: bool = False) -> None:
         self.path = path
+        self._log_sql = log_sql
         self.busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="lunaroute-query")
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
@@ -52,6 +55,8 @@ class ReadPool:
             )
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
+        if self._log_sql:
+            conn.set_trace_callback(_sql_log.info)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if mode == "ro":
@@ -64,6 +69,12 @@ class ReadPool:
             conn.close()
             raise StoreUnavailable(f"{self.path} is not a session database (no `sessions` table)")
         return conn
+
+    @property
+    def connections(self) -> int:
+        """Connections opened so far (at most `workers`: one per thread that has run a query)."""
+        with self._lock:
+            return len(self._all)
 
     def _with_conn(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         try:

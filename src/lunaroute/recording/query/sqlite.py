@@ -61,11 +61,17 @@ class SqliteSessionStore:
         workers: int = 2,
         busy_timeout_ms: int = 5000,
         clock: Callable[[], dt.datetime] = utcnow,
+        log_sql: bool = False,
     ) -> None:
         self.path = path
         self._price = price
         self._clock = clock
-        self._pool = ReadPool(path, workers=workers, busy_timeout_ms=busy_timeout_ms)
+        self._pool = ReadPool(path, workers=workers, busy_timeout_ms=busy_timeout_ms, log_sql=log_sql)
+
+    @property
+    def read_connections(self) -> int:
+        """SQLite connections opened for reading so far (at most `workers`)."""
+        return self._pool.connections
 
     async def list_sessions(self, flt: SessionFilter, *, offset: int = 0, limit: int = 50) -> SessionPage:
         offset, limit = clamp_page(offset, limit)

@@ -22,7 +22,9 @@ import msgspec
 from lunaroute._aio import cancel_and_wait
 from lunaroute.observability._logging import configure_logging
 from lunaroute.observability._usage import access_line
+from lunaroute.recording._pii import build_pii_redactor
 from lunaroute.recording._redact import build_redactor
+from lunaroute.recording._session_stats import SessionStats
 from lunaroute.recording.events import SessionEvent
 from lunaroute.recording.recorder import Recorder
 from lunaroute.recording.retention import RetentionStats, RetentionTask, free_disk_bytes
@@ -64,6 +66,7 @@ class _Worker:
         self._disk_paths: dict[str, Path] = {}
         self._usage = UsageTally()
         self._usage_sent = 0.0
+        self._sessions = SessionStats(spec.session_stats_max_sessions)
 
     def send(self, message: msgspec.Struct) -> None:
         self._out.append(encode(message))
@@ -107,7 +110,7 @@ class _Worker:
     async def run(self) -> int:
         config = self.spec.recording
         try:
-            writers = await open_writers(config)
+            writers = await open_writers(config, log_sql=self.spec.log_sql_queries)
         except Exception as exc:  # noqa: BLE001 - reported to the gateway, which refuses to start with it
             self.send(Failed(message=f"{type(exc).__name__}: {exc}"))
             self.flush_out()
@@ -125,7 +128,7 @@ class _Worker:
             directory,
             recorder,
             first_live_segment=self.spec.first_live_segment,
-            redact=build_redactor(config.redaction),
+            redact=build_redactor(config.redaction) or build_pii_redactor(config.pii),
             on_end=self._ended,
         )
         retention = open_retention(config)
@@ -147,12 +150,24 @@ class _Worker:
         self.send_usage()
         self.send(self._stats(consumer, recorder))
         self.flush_out()
+        self._sessions.log_summary()
         return 0
 
     def _ended(self, record: ExchangeRecord, events: list[SessionEvent]) -> None:
         report = usage_of(record, events)
         if report is not None:
             self._usage.add(report)
+        session_id = next((e.session_id for e in events), None)
+        if session_id is not None:
+            self._sessions.add(
+                session_id,
+                model=report.model if report is not None else record.model_sent or record.model_requested,
+                ok=record.status is not None and record.status < 400,
+                input_tokens=report.input if report is not None else 0,
+                output_tokens=report.output if report is not None else 0,
+                cost_usd=report.cost_usd if report is not None else None,
+                duration_ms=record.finished_ms,
+            )
         if self.spec.log_requests:
             access_line(record, events)
 

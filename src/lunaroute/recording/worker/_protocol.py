@@ -36,6 +36,9 @@ class WorkerSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log_level: str = "info"
     log_format: str = "auto"
     log_requests: bool = False
+    log_sql_queries: bool = False
+    session_stats_max_sessions: int = 0
+    """Sessions whose totals are logged when the recorder stops (0: no summary)."""
 
 
 class Sync(msgspec.Struct, frozen=True, tag="sync"):

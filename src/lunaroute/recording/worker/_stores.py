@@ -20,8 +20,8 @@ def resolved_path(value: str | None) -> Path:
     return Path(value)
 
 
-async def open_writers(config: SessionRecordingConfig) -> list[SessionWriter]:
-    """Every enabled writer, opened (a store that cannot be opened raises)."""
+async def open_writers(config: SessionRecordingConfig, *, log_sql: bool = False) -> list[SessionWriter]:
+    """Every enabled writer, opened (a store that cannot be opened raises); `log_sql` logs SQLite statements."""
     writers: list[SessionWriter] = []
     if config.jsonl.enabled:
         writers.append(
@@ -33,7 +33,9 @@ async def open_writers(config: SessionRecordingConfig) -> list[SessionWriter]:
         )
     if config.sqlite.enabled:
         writers.append(
-            await SqliteWriter.open(resolved_path(config.sqlite.path), synchronous=config.sqlite.synchronous)
+            await SqliteWriter.open(
+                resolved_path(config.sqlite.path), synchronous=config.sqlite.synchronous, log_sql=log_sql
+            )
         )
     if config.postgres.enabled:
         from lunaroute.recording.postgres import PostgresWriter
@@ -47,6 +49,7 @@ async def open_writers(config: SessionRecordingConfig) -> list[SessionWriter]:
                 max_connections=pg.max_connections,
                 acquire_timeout_s=pg.acquire_timeout_seconds,
                 max_inactive_connection_lifetime_s=pg.idle_timeout_seconds,
+                max_lifetime_s=pg.max_lifetime_seconds,
             )
         )
     return writers

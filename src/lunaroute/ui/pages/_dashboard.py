@@ -37,8 +37,9 @@ def _card(key: str, title: str, *extra: Markup, wide: bool = False) -> Markup:
     )
 
 
-def render_dashboard(window: str) -> Markup:
-    """The page body for the window named `window` (see `WINDOWS`)."""
+def render_dashboard(window: str, refresh_secs: int = 5) -> Markup:
+    """The page body for the window named `window` (see `WINDOWS`); the live figures refresh every
+    `refresh_secs` seconds (`ui.refresh_interval`)."""
     key, hours = window_hours(window)
     windows = el(
         "nav",
@@ -73,7 +74,13 @@ def render_dashboard(window: str) -> Markup:
     )
     return el(
         "div",
-        {"class_": "dash", "id": "dashboard", "data_hours": str(hours), "data_window": key},
+        {
+            "class_": "dash",
+            "id": "dashboard",
+            "data_hours": str(hours),
+            "data_window": key,
+            "data_refresh_ms": str(refresh_secs * 1000),
+        },
         el(
             "div",
             {"class_": "dash-head"},

@@ -58,7 +58,9 @@ class _Pages:
         *,
         export_enabled: bool,
         delete_enabled: bool,
+        refresh_secs: int = 5,
     ) -> None:
+        self.refresh_secs = refresh_secs
         self.store = store
         self.archive = archive
         self.price = price
@@ -67,7 +69,7 @@ class _Pages:
         self.delete_enabled = delete_enabled
 
     async def dashboard(self, request: web.Request) -> web.Response:
-        body = render_dashboard(request.query.get("window", "day"))
+        body = render_dashboard(request.query.get("window", "day"), self.refresh_secs)
         return html_response(page("Dashboard", "dashboard", body, scripts=("charts.js", "dashboard.js")))
 
     async def sessions(self, request: web.Request) -> web.Response:
@@ -119,6 +121,7 @@ def add_pages(
     delete_enabled: bool,
     auth_token: str | None,
     price: PriceFn | None = None,
+    refresh_secs: int = 5,
 ) -> None:
     """Mount the web pages on the UI application `app` (from `create_api_app`, not yet started).
 
@@ -134,6 +137,7 @@ def add_pages(
         price,
         export_enabled=export_enabled,
         delete_enabled=delete_enabled,
+        refresh_secs=refresh_secs,
     )
     app.router.add_get("/", pages.dashboard)
     app.router.add_get("/sessions", pages.sessions)

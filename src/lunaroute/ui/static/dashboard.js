@@ -6,7 +6,7 @@
   const { h, fmt, bars, hbars, tokenBar } = window.LunaCharts;
   const hours = Number(root.dataset.hours) || 24;
   // Every poll reads the window's figures; the all-time ones and the per-client ones change slowly.
-  const POLL_MS = 5000, SLOW_MS = 30000, COSTS_MS = 60000, CLIENTS = 6;
+  const POLL_MS = Number(root.dataset.refreshMs) || 5000, SLOW_MS = 30000, COSTS_MS = 60000, CLIENTS = 6;
   const $ = (id) => document.getElementById(id);
   const live = $("live");
   const state = { metric: "requests", spending: null, costs: null, costsAt: 0, slowAt: 0, timer: 0, busy: false };

@@ -1,0 +1,52 @@
+"""`codex_auth`: the access token the Codex CLI keeps in its `auth.json`, read again whenever the file changes.
+
+The Codex CLI refreshes its ChatGPT token by rewriting the file; each call compares the file's identity
+(inode, size, modification time) with the one the cached token came from, a `stat` per call, and re-reads only
+on a change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from lunaroute.errors import UpstreamError
+
+__all__ = ["CodexToken"]
+
+
+class CodexToken:
+    """The string at the dotted `field` of the JSON file `path` (e.g. `tokens.access_token`)."""
+
+    def __init__(self, path: Path, field: str) -> None:
+        self.path = path
+        self.field = field
+        self._seen: tuple[int, int, int] | None = None
+        self._token: str | None = None
+        self.reads = 0
+        """How many times the file was read (once per change)."""
+
+    def get(self) -> str:
+        """The current token. Raises `UpstreamError` when the file cannot be read or holds no such string."""
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise UpstreamError(f"codex_auth: cannot read {self.path}: {exc.strerror}") from None
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if identity != self._seen or self._token is None:
+            self._token = self._read()
+            self._seen = identity
+        return self._token
+
+    def _read(self) -> str:
+        self.reads += 1
+        try:
+            node: object = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UpstreamError(f"codex_auth: cannot read {self.path}: {exc}") from None
+        for key in self.field.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, str) or not node:
+            raise UpstreamError(f"codex_auth: {self.path} has no token at {self.field}")
+        return node
