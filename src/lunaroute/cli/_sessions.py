@@ -39,7 +39,9 @@ from lunaroute.recording.query import (
     SqliteSessionStore,
     StoreUnavailable,
     events_jsonl,
+    format_usd,
     import_jsonl,
+    list_price,
     parse_when,
     requests_csv,
     sessions_csv,
@@ -131,7 +133,7 @@ def _run(db: Path | None, work: Callable[[SqliteSessionStore], Any]) -> Any:
     """Run `work(store)` on a store over `db` (default under `$LUNAROUTE_HOME`); exit 1 if it is unreadable."""
 
     async def main() -> Any:
-        store = SqliteSessionStore(db or home_dir() / "sessions.db")
+        store = SqliteSessionStore(db or home_dir() / "sessions.db", price=list_price)
         try:
             return await work(store)
         finally:
@@ -173,12 +175,14 @@ def list_command(limit: int, offset: int, as_json: bool, db: Path | None, **kw: 
     if not page.sessions:
         click.echo("no sessions")
         return
-    click.echo(f"{'STARTED (UTC)':19}  {'SESSION':36}  {'STATUS':6}  {'REQ':>4}  {'TOKENS':>10}  MODEL / CLIENT")
+    click.echo(
+        f"{'STARTED (UTC)':19}  {'SESSION':36}  {'STATUS':6}  {'REQ':>4}  {'TOKENS':>10}  {'COST':>9}  MODEL / CLIENT"
+    )
     for s in page.sessions:
         model = s.model_used or s.model_requested or "-"
         click.echo(
             f"{_ts(s.started_at):19}  {s.session_id[:36]:36}  {_status(s):6}  {s.request_count:>4}  "
-            f"{s.total_tokens:>10}  {model} / {s.user_agent or '-'}"
+            f"{s.total_tokens:>10}  {format_usd(s.cost_usd, '-'):>9}  {model} / {s.user_agent or '-'}"
         )
     shown = f"{offset + 1}-{offset + len(page.sessions)}"
     click.echo(f"{shown} of {page.total}" + (f"; next page: --offset {offset + limit}" if page.has_more else ""))
@@ -226,7 +230,7 @@ def _render(detail: SessionDetail, events: list[SessionEvent]) -> Iterator[str]:
         f"  tokens     input {t.input}, output {t.output}, thinking {t.thinking}, reasoning {t.reasoning}, "
         f"cache read {t.cache_read}, cache write {t.cache_creation}; total {s.total_tokens}"
     )
-    yield f"  cost       {'n/a' if s.cost_usd is None else f'${s.cost_usd:.4f}'}"
+    yield f"  cost       {format_usd(s.cost_usd)}"
     tools: dict[str, list[int]] = {}
     for tool in detail.tools:
         counts = tools.setdefault(tool.tool_name, [0, 0])

@@ -31,6 +31,7 @@ from lunaroute.recording.query._models import (
     ToolStatRow,
     ToolUsage,
 )
+from lunaroute.recording.query._price import format_usd, list_price
 from lunaroute.recording.query._store import MAX_PAGE, SessionStore, StoreUnavailable
 from lunaroute.recording.query.export import (
     ExportFormat,
@@ -83,7 +84,9 @@ __all__ = [
     "ToolUsage",
     "csv_cell",
     "events_jsonl",
+    "format_usd",
     "import_jsonl",
+    "list_price",
     "parse_when",
     "requests_csv",
     "sessions_csv",

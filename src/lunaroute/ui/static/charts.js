@@ -32,6 +32,7 @@
     cost(v) {
       if (v === null || v === undefined) return "—";
       if (v === 0) return "$0.00";
+      if (Math.abs(v) < 0.0001) return (v < 0 ? "-" : "") + "<$0.0001";
       if (Math.abs(v) < 0.01) return "$" + v.toFixed(4);
       if (Math.abs(v) < 1000) return "$" + v.toFixed(2);
       return "$" + int.format(Math.round(v));
