@@ -116,6 +116,8 @@ async def _tool_call(
 ) -> None:
     await _ensure_session(conn, ev)
     key = (ev.session_id, _t(ev.request_id), _t(tool_call_id))
+    if await _result_of_earlier_call(conn, key, _t(tool_name), execution_time_ms, output_size_bytes, success):
+        return
     prior = await conn.fetchrow(
         "SELECT success FROM tool_call_executions WHERE session_id = $1 AND request_id = $2 "
         "AND tool_call_id = $3 FOR UPDATE",
@@ -159,18 +161,62 @@ async def _tool_call(
     )
 
 
+async def _result_of_earlier_call(
+    conn: Any,
+    key: tuple[str, str | None, str | None],
+    tool_name: str | None,
+    execution_time_ms: int | None,
+    output_size_bytes: int | None,
+    success: bool | None,
+) -> bool:
+    """Merge a tool result into the row of the call it answers, made by an earlier request (the SQLite rule)."""
+    session_id, request_id, call_id = key
+    earlier = await conn.fetchrow(
+        "SELECT request_id, success, tool_name FROM tool_call_executions WHERE session_id = $1 "
+        "AND tool_call_id = $2 AND request_id <> $3 ORDER BY id LIMIT 1 FOR UPDATE",
+        session_id,
+        call_id,
+        request_id,
+    )
+    if earlier is None:
+        return False
+    await conn.execute(
+        "UPDATE tool_call_executions SET execution_time_ms = COALESCE($4, execution_time_ms), "
+        "output_size_bytes = COALESCE($5, output_size_bytes), success = COALESCE($6, success) "
+        "WHERE session_id = $1 AND request_id = $2 AND tool_call_id = $3",
+        session_id,
+        earlier["request_id"],
+        call_id,
+        _i(execution_time_ms),
+        _i(output_size_bytes),
+        success,
+    )
+    new_error = 1 if success is False and earlier["success"] is not False else 0
+    await conn.execute(
+        "UPDATE tool_stats SET error_count = error_count + $4, "
+        "avg_execution_time_ms = COALESCE($5, avg_execution_time_ms) "
+        "WHERE session_id = $1 AND request_id = $2 AND tool_name = $3",
+        session_id,
+        earlier["request_id"],
+        earlier["tool_name"] or tool_name,
+        new_error,
+        _i(execution_time_ms),
+    )
+    return True
+
+
 async def _tool_summary(conn: Any, ev: SessionEvent, by_tool: dict[str, ToolStats], merge: str) -> None:
     if not by_tool:
         return
     await _ensure_session(conn, ev)
+    # Only the calls of this response; errors stay on the call a result answers (see the SQLite rules).
     if merge == "set":
-        update = "call_count = EXCLUDED.call_count, error_count = EXCLUDED.error_count"
+        update = "call_count = EXCLUDED.call_count"
     else:
-        update = (
-            "call_count = GREATEST(tool_stats.call_count, EXCLUDED.call_count), "
-            "error_count = GREATEST(tool_stats.error_count, EXCLUDED.error_count)"
-        )
+        update = "call_count = GREATEST(tool_stats.call_count, EXCLUDED.call_count)"
     for name, stats in by_tool.items():
+        if stats.call_count <= 0:
+            continue
         await conn.execute(
             "INSERT INTO tool_stats (session_id, request_id, tool_name, call_count, avg_execution_time_ms, "
             "error_count) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, request_id, tool_name) "

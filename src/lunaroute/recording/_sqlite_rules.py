@@ -11,7 +11,8 @@ spliced into SQL are literals of this module). The rules of the Rust writer hold
   `tool_call_executions` one per (session, request, tool-call id), `stream_metrics` one per streamed request.
 
 Replaying an event changes nothing more: per-request rows are updated in place when they exist, and a tool
-call raises `tool_stats.call_count` / `error_count` only when its execution row is new / newly failed.
+call raises `tool_stats.call_count` / `error_count` only when its execution row is new / newly failed. A tool
+result (which arrives with the next request) is merged into the row of the call it answers: one call, one row.
 Child rows of a session whose `started` never arrived get a placeholder session row (empty provider,
 listener and model) that a later `started` fills in, so a foreign key can never fail a batch.
 
@@ -232,6 +233,8 @@ def _tool_call(
     request_id = b.text(ev.request_id)
     tool_name, tool_arguments = b.text(tool_name), b.text(tool_arguments)
     key = (ev.session_id, request_id, b.text(tool_call_id))
+    if _result_of_earlier_call(b, key, tool_name, execution_time_ms, output_size_bytes, success):
+        return
     inserted = b.conn.execute(
         "INSERT INTO tool_call_executions (session_id, request_id, tool_call_id, tool_name, tool_arguments, "
         "execution_time_ms, input_size_bytes, output_size_bytes, success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -274,18 +277,63 @@ def _tool_call(
     )
 
 
+def _result_of_earlier_call(
+    b: Batch,
+    key: tuple[str, str, str],
+    tool_name: str,
+    execution_time_ms: int | None,
+    output_size_bytes: int | None,
+    success: bool | None,
+) -> bool:
+    """Merge a tool result into the row of the call it answers, made by an earlier request of the session.
+
+    A call and its result arrive in two requests (the result in the next one); both are one call. The result
+    fills in the call's execution time, output size and success, and a failure counts on the call's
+    `tool_stats` row; nothing new is counted. False when no other request of the session made this call
+    (the row of this request is then written as usual).
+    """
+    session_id, request_id, call_id = key
+    earlier = b.conn.execute(
+        "SELECT request_id, success, tool_name FROM tool_call_executions WHERE session_id = ? AND tool_call_id = ? "
+        "AND request_id != ? ORDER BY id LIMIT 1",
+        (session_id, call_id, request_id),
+    ).fetchone()
+    if earlier is None:
+        return False
+    call_request, prior_success, call_tool = earlier
+    b.conn.execute(
+        "UPDATE tool_call_executions SET execution_time_ms = COALESCE(?, execution_time_ms), "
+        "output_size_bytes = COALESCE(?, output_size_bytes), success = COALESCE(?, success) "
+        "WHERE session_id = ? AND request_id = ? AND tool_call_id = ?",
+        (_i(execution_time_ms), _i(output_size_bytes), success, session_id, call_request, call_id),
+    )
+    new_error = 1 if success is False and prior_success != 0 else 0
+    b.conn.execute(
+        "UPDATE tool_stats SET error_count = error_count + ?, "
+        "avg_execution_time_ms = COALESCE(?, avg_execution_time_ms) "
+        "WHERE session_id = ? AND request_id = ? AND tool_name = ?",
+        (new_error, _i(execution_time_ms), session_id, call_request, call_tool or tool_name),
+    )
+    return True
+
+
 def _tool_summary(b: Batch, ev: SessionEvent, by_tool: dict[str, ToolStats], merge: str) -> None:
-    """Upsert per-tool totals: `merge` is `set` (completed) or `max` (stats_updated)."""
+    """Upsert per-tool call totals: `merge` is `set` (completed) or `max` (stats_updated).
+
+    Only tools this request's response called are written. Errors belong to the call a result answers (see
+    `_result_of_earlier_call`), so an existing row keeps its `error_count`; a new row (a file written by
+    another recorder, without `tool_call_recorded` events) takes the summary's.
+    """
     if not by_tool:
         return
     _ensure_session(b, ev)
     if merge == "set":
-        update = "call_count = excluded.call_count, error_count = excluded.error_count"
+        update = "call_count = excluded.call_count"
     else:
-        update = (
-            "call_count = MAX(call_count, excluded.call_count), error_count = MAX(error_count, excluded.error_count)"
-        )
+        update = "call_count = MAX(call_count, excluded.call_count)"
     for name, stats in by_tool.items():
+        if stats.call_count <= 0:
+            continue
         b.conn.execute(
             "INSERT INTO tool_stats (session_id, request_id, tool_name, call_count, avg_execution_time_ms, "
             "error_count) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(session_id, request_id, tool_name) DO UPDATE SET "

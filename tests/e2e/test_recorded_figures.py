@@ -1,0 +1,167 @@
+"""The figures people read, checked end to end: traffic through a recording gateway, then every place that
+shows it (the SQLite and PostgreSQL stores, the UI's API and pages, `lunaroute sessions`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anthropic
+import pytest
+from aiohttp import web
+from click.testing import CliRunner
+
+from lunaroute.cli._sessions import sessions_group
+from lunaroute.recording import read_session_file
+from lunaroute.server._gateway import GATEWAY
+from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply, ToolCall, Usage
+from lunaroute.ui import build_ui_app
+
+pytestmark = pytest.mark.e2e
+
+SESSION = "figures-tools-1"
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def recording(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "session_recording": {
+            "enabled": True,
+            "jsonl": {"directory": str(tmp_path / "sessions")},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+        },
+        "ui": {"enabled": False},
+    }
+
+
+async def drain(gateway: GatewayServer) -> None:
+    assert gateway.app is not None
+    capture = gateway.app[GATEWAY].capture
+    assert capture is not None
+    await capture.drain()
+
+
+def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute(sql, params))
+
+
+async def ui_get(gateway: GatewayServer, path: str) -> tuple[int, str]:
+    runner = web.AppRunner(build_ui_app(gateway.config))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}{path}"
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            return response.status, await response.text()
+    finally:
+        await runner.cleanup()
+
+
+def cli(tmp_path: Path, *args: str) -> str:
+    """`lunaroute sessions ARGS` over the test's database (run it in a thread: it starts its own event loop)."""
+    result = CliRunner().invoke(
+        sessions_group,
+        [*args, "--db", str(tmp_path / "sessions.db")],
+        env={"LUNAROUTE_HOME": str(tmp_path)},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+async def send_tool_session(upstream: FakeUpstream, gateway: GatewayServer) -> None:
+    """One call of get_weather (request 1); its failed result comes back with request 2."""
+    call = ToolCall(name="get_weather", arguments='{"city": "Oslo"}', id="toolu_fig1")
+    upstream.enqueue(
+        Reply(answer=Answer(text="Checking.", tool_calls=(call,), usage=Usage(input_tokens=100, output_tokens=20))),
+        Reply(answer=Answer(text="No network.", usage=Usage(input_tokens=150, output_tokens=5))),
+    )
+    user_id = json.dumps({"session_id": SESSION})
+    tools: list[Any] = [{"name": "get_weather", "input_schema": {"type": "object"}}]
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="k", max_retries=0) as client:
+        first = await client.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            tools=tools,
+            metadata={"user_id": user_id},
+            messages=[{"role": "user", "content": "Weather?"}],
+        )
+        result = {"type": "tool_result", "tool_use_id": "toolu_fig1", "content": "no network", "is_error": True}
+        await client.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            tools=tools,
+            metadata={"user_id": user_id},
+            messages=[
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+                {"role": "user", "content": [result]},
+            ],
+        )
+    await drain(gateway)
+
+
+async def replay_into_postgres(jsonl: Path) -> list[tuple[Any, ...]] | None:
+    """The session's JSONL events written to a fresh PostgreSQL schema: its tool rows, or None without a server."""
+    asyncpg = pytest.importorskip("asyncpg")
+    from lunaroute.recording.postgres import PostgresWriter
+
+    schema = f"lr_fig_{uuid.uuid4().hex[:12]}"
+    try:
+        writer = await PostgresWriter.open(PG_DSN, schema=schema)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        await writer.write_batch(read_session_file(jsonl).events)
+        tool_rows = await writer.fetch(
+            "SELECT t.tool_name, t.call_count, t.error_count, (SELECT COUNT(*) FROM tool_call_executions) "
+            "FROM tool_stats t"
+        )
+        return [tuple(r) for r in tool_rows]
+    finally:
+        await writer.fetch(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await writer.close()
+
+
+async def test_one_tool_call_is_counted_once_everywhere(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**recording(tmp_path))
+    await send_tool_session(upstream, gateway)
+    db = tmp_path / "sessions.db"
+
+    assert rows(db, "SELECT tool_name, call_count, error_count FROM tool_stats WHERE session_id = ?", SESSION) == [
+        ("get_weather", 1, 1)
+    ]
+    [execution] = rows(
+        db, "SELECT tool_call_id, success, output_size_bytes FROM tool_call_executions WHERE session_id = ?", SESSION
+    )
+    assert execution[:2] == ("toolu_fig1", 0)
+    assert execution[2] > 0
+
+    status, body = await ui_get(gateway, f"/api/sessions/{SESSION}/tools")
+    assert status == 200
+    tools = json.loads(body)
+    assert tools["total_tool_calls"] == 1
+    assert [(t["tool_name"], t["call_count"], t["error_count"]) for t in tools["by_tool"]] == [("get_weather", 1, 1)]
+    status, body = await ui_get(gateway, "/api/stats/tools")
+    assert [(t["tool_name"], t["call_count"]) for t in json.loads(body)] == [("get_weather", 1)]
+    status, page = await ui_get(gateway, f"/sessions/{SESSION}")
+    assert status == 200
+    assert "get_weather (1)" in page
+
+    assert "tools      get_weather x1 (1 failed)" in await asyncio.to_thread(cli, tmp_path, "show", SESSION)
+
+    [jsonl] = (tmp_path / "sessions").rglob(f"{SESSION}.jsonl")
+    pg = await replay_into_postgres(jsonl)
+    if pg is None:
+        pytest.skip(f"PostgreSQL not reachable at {PG_DSN} (the other stores passed)")
+    assert pg == [("get_weather", 1, 1, 1)]
