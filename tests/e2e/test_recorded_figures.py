@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from lunaroute.cli._sessions import sessions_group
 from lunaroute.recording import read_session_file
+from lunaroute.recording.events import RequestRecorded, Started
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply, ToolCall, Usage
 from lunaroute.ui import build_ui_app
@@ -165,3 +166,51 @@ async def test_one_tool_call_is_counted_once_everywhere(
     if pg is None:
         pytest.skip(f"PostgreSQL not reachable at {PG_DSN} (the other stores passed)")
     assert pg == [("get_weather", 1, 1, 1)]
+
+
+async def test_the_stores_hold_what_the_jsonl_holds_for_each_request(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**recording(tmp_path))
+    await send_tool_session(upstream, gateway)
+    [jsonl] = (tmp_path / "sessions").rglob(f"{SESSION}.jsonl")
+    events = read_session_file(jsonl).events
+    agents = {ev.request_id: ev.user_agent for ev in events if isinstance(ev, Started)}
+    expected = {
+        ev.request_id: (ev.request_size_bytes, ev.message_count, ev.has_tools, agents[ev.request_id])
+        for ev in events
+        if isinstance(ev, RequestRecorded)
+    }
+    assert len(expected) == 2
+    assert all(size > 0 and count > 0 and tools for size, count, tools, _ in expected.values())
+    stored = rows(
+        tmp_path / "sessions.db",
+        "SELECT request_id, request_size_bytes, message_count, has_tools, user_agent FROM session_stats "
+        "WHERE session_id = ?",
+        SESSION,
+    )
+    assert {r[0]: (r[1], r[2], bool(r[3]), r[4]) for r in stored} == expected
+
+
+async def test_a_failed_request_is_counted(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**recording(tmp_path))
+    upstream.enqueue(Reply(status=429, error_message="slow down"))
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="k", max_retries=0) as client:
+        with pytest.raises(anthropic.RateLimitError):
+            await client.messages.create(
+                model="claude-sonnet-4-6",
+                max_tokens=10,
+                metadata={"user_id": json.dumps({"session_id": "figures-failed"})},
+                messages=[{"role": "user", "content": "x"}],
+            )
+    await drain(gateway)
+    status, body = await ui_get(gateway, "/api/sessions/figures-failed")
+    assert status == 200
+    assert json.loads(body)["summary"]["request_count"] == 1
+    status, body = await ui_get(gateway, "/api/stats/overview?hours=1")
+    assert json.loads(body)["requests"] == 1
+    shown = await asyncio.to_thread(cli, tmp_path, "show", "figures-failed")
+    assert "requests   1" in shown
+    assert "Request 1" in shown

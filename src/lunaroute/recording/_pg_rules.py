@@ -78,6 +78,36 @@ async def _started(conn: Any, ev: Started) -> None:
     )
 
 
+async def _started_stats(conn: Any, ev: Started) -> None:
+    """Every request has its `session_stats` row from its start (see the SQLite rules)."""
+    await conn.execute(
+        "INSERT INTO session_stats (session_id, request_id, model_name, user_agent) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (session_id, request_id) DO UPDATE SET "
+        "user_agent = COALESCE(session_stats.user_agent, EXCLUDED.user_agent)",
+        ev.session_id,
+        _t(ev.request_id),
+        _t(ev.model_requested),
+        _t(ev.user_agent),
+    )
+
+
+async def _request_stats(conn: Any, ev: RequestRecorded) -> None:
+    await _ensure_session(conn, ev)
+    await conn.execute(
+        "INSERT INTO session_stats (session_id, request_id, model_name, request_size_bytes, message_count, "
+        "has_tools, pre_processing_ms) VALUES ($1, $2, '', $3, $4, $5, $6) ON CONFLICT (session_id, request_id) "
+        "DO UPDATE SET request_size_bytes = EXCLUDED.request_size_bytes, message_count = EXCLUDED.message_count, "
+        "has_tools = COALESCE(session_stats.has_tools, FALSE) OR EXCLUDED.has_tools, "
+        "pre_processing_ms = EXCLUDED.pre_processing_ms",
+        ev.session_id,
+        _t(ev.request_id),
+        _i(ev.request_size_bytes),
+        _i(ev.message_count),
+        ev.has_tools,
+        ev.pre_processing_ms,
+    )
+
+
 async def _upsert_request_stats(conn: Any, ev: SessionEvent, values: dict[str, Any]) -> None:
     await _ensure_session(conn, ev)
     cols = list(values)
@@ -392,7 +422,7 @@ async def _stats_updated(conn: Any, ev: StatsUpdated) -> None:
                 "thinking_percentage": thinking / output * 100.0 if thinking > 0 and output > 0 else None,
                 "response_size_bytes": _i(ev.response_size_bytes),
                 "content_blocks": _i(ev.content_blocks),
-                "has_tools": bool(tools is not None and tools.total_tool_calls > 0),
+                "has_tools": True if tools is not None and tools.total_tool_calls > 0 else None,
                 "has_refusal": ev.has_refusal,
                 "user_agent": _t(ev.user_agent),
             },
@@ -404,10 +434,12 @@ async def apply_event(conn: Any, ev: SessionEvent) -> None:
     match ev:
         case Started():
             await _started(conn, ev)
+            await _started_stats(conn, ev)
         case RequestRecorded():
             await conn.execute(
                 "UPDATE sessions SET request_text = $2 WHERE session_id = $1", ev.session_id, _t(ev.request_text)
             )
+            await _request_stats(conn, ev)
         case StreamStarted():
             await conn.execute(
                 "UPDATE sessions SET time_to_first_token_ms = $2 WHERE session_id = $1",

@@ -167,6 +167,39 @@ def _started(b: Batch, ev: Started) -> None:
             ev.is_streaming,
         ),
     )
+    _started_stats(b, ev)
+
+
+_STARTED_STATS = (
+    "UPDATE session_stats SET user_agent = COALESCE(user_agent, ?) WHERE session_id = ? AND request_id = ?",
+    "INSERT INTO session_stats (session_id, request_id, model_name, user_agent) VALUES (?, ?, ?, ?)",
+)
+_REQUEST_STATS = (
+    "UPDATE session_stats SET request_size_bytes = ?, message_count = ?, has_tools = MAX(COALESCE(has_tools, 0), ?), "
+    "pre_processing_ms = ? WHERE session_id = ? AND request_id = ?",
+    "INSERT INTO session_stats (session_id, request_id, model_name, request_size_bytes, message_count, has_tools, "
+    "pre_processing_ms) VALUES (?, ?, '', ?, ?, ?, ?)",
+)
+
+
+def _started_stats(b: Batch, ev: Started) -> None:
+    """Every request has its `session_stats` row from its start, so one that fails before an answer counts too;
+    its model is the requested one until `response_recorded` names the model used."""
+    update, insert = _STARTED_STATS
+    session_id, request_id, user_agent = ev.session_id, b.text(ev.request_id), b.text(ev.user_agent)
+    key = ("session_stats", session_id, request_id)
+    if b.exists(key) is not False and b.conn.execute(update, (user_agent, session_id, request_id)).rowcount:
+        return
+    b.conn.execute(insert, (session_id, request_id, b.text(ev.model_requested), user_agent))
+    b.checked.add(key)
+    b.present.add(key)
+
+
+def _request_stats(b: Batch, ev: RequestRecorded) -> None:
+    """What the request said of itself: its size, message count, whether it offered tools, the time before it
+    was sent upstream."""
+    values = (_i(ev.request_size_bytes), _i(ev.message_count), ev.has_tools, ev.pre_processing_ms)
+    _upsert_row(b, ev, "session_stats", _REQUEST_STATS[0], _REQUEST_STATS[1], values)
 
 
 @functools.lru_cache(maxsize=16)
@@ -530,7 +563,7 @@ def _stats_updated(b: Batch, ev: StatsUpdated) -> None:
                 "thinking_percentage": thinking / output * 100.0 if thinking > 0 and output > 0 else None,
                 "response_size_bytes": _i(ev.response_size_bytes),
                 "content_blocks": _i(ev.content_blocks),
-                "has_tools": bool(tools is not None and tools.total_tool_calls > 0),
+                "has_tools": True if tools is not None and tools.total_tool_calls > 0 else None,
                 "has_refusal": ev.has_refusal,
                 "user_agent": b.text(ev.user_agent),
             },
@@ -540,7 +573,7 @@ def _stats_updated(b: Batch, ev: StatsUpdated) -> None:
 def _per_request_rows(b: Batch, ev: SessionEvent) -> tuple[str, str, str] | None:
     """The per-request row `ev` updates or inserts, if any."""
     match ev:
-        case ResponseRecorded() | StatsUpdated(model_used=str()):
+        case Started() | RequestRecorded() | ResponseRecorded() | StatsUpdated(model_used=str()):
             return ("session_stats", ev.session_id, b.text(ev.request_id))
         case Completed(streaming_stats=StreamingStats()):
             return ("stream_metrics", ev.session_id, b.text(ev.request_id))
@@ -577,6 +610,7 @@ def apply_event(b: Batch, ev: SessionEvent) -> None:
             _started(b, ev)
         case RequestRecorded():
             b.later(ev.session_id, {"request_text": b.text(ev.request_text)})
+            _request_stats(b, ev)
         case StreamStarted():
             b.later(ev.session_id, {"time_to_first_token_ms": _i(ev.time_to_first_token_ms)})
         case ResponseRecorded():
