@@ -214,3 +214,76 @@ async def test_a_failed_request_is_counted(
     shown = await asyncio.to_thread(cli, tmp_path, "show", "figures-failed")
     assert "requests   1" in shown
     assert "Request 1" in shown
+
+
+async def test_a_fallback_shows_who_answered_and_the_attempts(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    async with FakeUpstream(max_reply_seconds=10.0) as spare:
+        routing = {"rules": [{"name": "all", "primary": "anthropic", "fallbacks": ["spare"]}]}
+        gateway = await make_gateway(
+            providers={"spare": {"provider_type": "anthropic", "base_url": spare.url}},
+            routing=routing,
+            **recording(tmp_path),
+        )
+        upstream.enqueue(Reply(status=503, error_message="down"))
+        spare.enqueue(Reply(answer=Answer(text="from the spare", usage=Usage(input_tokens=10, output_tokens=3))))
+        async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="k", max_retries=0) as client:
+            await client.messages.create(
+                model="claude-sonnet-4-6",
+                max_tokens=10,
+                metadata={"user_id": json.dumps({"session_id": "figures-fallback"})},
+                messages=[{"role": "user", "content": "x"}],
+            )
+        await drain(gateway)
+    assert rows(tmp_path / "sessions.db", "SELECT provider, success FROM session_stats") == [("spare", 1)]
+    _status, body = await ui_get(gateway, "/api/sessions/figures-fallback")
+    detail = json.loads(body)
+    [request] = detail["requests"]
+    assert request["provider"] == "spare"
+    assert [(a["provider"], a["status"]) for a in request["attempts"]] == [("anthropic", 503)]
+    assert detail["summary"]["fallback_requests"] == 1
+    _status, page = await ui_get(gateway, "/sessions/figures-fallback")
+    assert "Answered by spare after: anthropic 503 (" in page
+    _status, listing = await ui_get(gateway, "/sessions")
+    assert "→ spare" in listing
+    shown = await asyncio.to_thread(cli, tmp_path, "show", "figures-fallback")
+    assert "  provider   anthropic -> spare (fallback)" in shown
+    assert "  attempts   anthropic 503 (" in shown
+    assert "then spare answered" in shown
+    listed = await asyncio.to_thread(cli, tmp_path, "list")
+    assert "[fallback: anthropic -> spare (fallback)]" in listed
+
+
+async def test_a_session_with_a_failed_request_is_not_shown_as_ok(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**recording(tmp_path))
+    upstream.enqueue(Reply(status=429, error_message="slow down"), Reply(answer=Answer(text="fine")))
+    user_id = json.dumps({"session_id": "figures-mixed"})
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="k", max_retries=0) as client:
+        with pytest.raises(anthropic.RateLimitError):
+            await client.messages.create(
+                model="claude-sonnet-4-6",
+                max_tokens=10,
+                metadata={"user_id": user_id},
+                messages=[{"role": "user", "content": "a"}],
+            )
+        await client.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=10,
+            metadata={"user_id": user_id},
+            messages=[{"role": "user", "content": "b"}],
+        )
+    await drain(gateway)
+    _status, body = await ui_get(gateway, "/api/sessions?limit=5")
+    [summary] = json.loads(body)["sessions"]
+    assert (summary["request_count"], summary["failed_requests"]) == (2, 1)
+    _status, listing = await ui_get(gateway, "/sessions")
+    assert 'class="badge partial"' in listing
+    assert ">1 failed<" in listing
+    shown = await asyncio.to_thread(cli, tmp_path, "show", "figures-mixed")
+    assert "  status     errors" in shown
+    assert "  requests   2 (1 failed)" in shown
+    listed = await asyncio.to_thread(cli, tmp_path, "list")
+    assert "errors" in next(line for line in listed.splitlines() if "figures-mixed" in line)

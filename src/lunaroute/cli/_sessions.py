@@ -151,7 +151,15 @@ def _ts(value: dt.datetime | None) -> str:
 
 
 def _status(s: SessionSummary) -> str:
+    """`ok`, `failed` (the last request), `open`, or `errors` when the last succeeded but an earlier one failed."""
+    if s.success and s.failed_requests:
+        return "errors"
     return "ok" if s.success else ("failed" if s.success is False else "open")
+
+
+def _provider(s: SessionSummary) -> str:
+    """The provider first chosen, and the one that answered after a fallback or retry."""
+    return f"{s.provider} -> {s.fallback_provider} (fallback)" if s.fallback_provider else s.provider
 
 
 @click.group("sessions")
@@ -183,6 +191,7 @@ def list_command(limit: int, offset: int, as_json: bool, db: Path | None, **kw: 
         click.echo(
             f"{_ts(s.started_at):19}  {s.session_id[:36]:36}  {_status(s):6}  {s.request_count:>4}  "
             f"{s.total_tokens:>10}  {format_usd(s.cost_usd, '-'):>9}  {model} / {s.user_agent or '-'}"
+            + (f" [fallback: {_provider(s)}]" if s.fallback_requests else "")
         )
     shown = f"{offset + 1}-{offset + len(page.sessions)}"
     click.echo(f"{shown} of {page.total}" + (f"; next page: --offset {offset + limit}" if page.has_more else ""))
@@ -222,10 +231,14 @@ def _render(detail: SessionDetail, events: list[SessionEvent]) -> Iterator[str]:
     s, t = detail.summary, detail.summary.tokens
     yield f"Session {s.session_id}"
     yield f"  started    {_ts(s.started_at)}   completed {_ts(s.completed_at)}   duration {s.total_duration_ms or 0} ms"
-    yield f"  provider   {s.provider} (listener {s.listener})   model {s.model_requested} -> {s.model_used or '-'}"
+    yield f"  provider   {_provider(s)} (listener {s.listener})   model {s.model_requested} -> {s.model_used or '-'}"
     yield f"  client     {s.user_agent or '-'}"
     yield f"  status     {_status(s)}" + (f": {s.error_message}" if s.error_message else "")
-    yield f"  requests   {s.request_count}"
+    notes = [f"{s.failed_requests} failed" if s.failed_requests else "", ""]
+    if s.fallback_requests:
+        notes[1] = f"{s.fallback_requests} answered after a fallback or retry"
+    extra = ", ".join(n for n in notes if n)
+    yield f"  requests   {s.request_count}" + (f" ({extra})" if extra else "")
     yield (
         f"  tokens     input {t.input}, output {t.output}, thinking {t.thinking}, reasoning {t.reasoning}, "
         f"cache read {t.cache_read}, cache write {t.cache_creation}; total {s.total_tokens}"
@@ -244,9 +257,15 @@ def _render(detail: SessionDetail, events: list[SessionEvent]) -> Iterator[str]:
     for n, rid in enumerate(order, 1):
         row = by_id.get(rid)
         head = f"{row.model_name}, {row.total_tokens} tokens" if row else "no stats recorded"
+        if row is not None and row.provider:
+            head += f", {row.provider}"
+        if row is not None and row.success is False:
+            head += ", failed"
         prompt, answer = texts.get(rid, ("", ""))
         yield ""
         yield f"Request {n}  {rid}  ({head})"
+        if row is not None and row.attempts:
+            yield f"  attempts   {', '.join(a.describe() for a in row.attempts)}, then {row.provider or '?'} answered"
         yield _indent(prompt or "(no plain-text prompt recorded)", ">")
         yield _indent(answer or "(no answer text recorded)", "<")
     if not order and (detail.request_text or detail.response_text):

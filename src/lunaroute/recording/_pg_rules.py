@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from lunaroute.recording.events import (
     Completed,
     RequestRecorded,
@@ -75,6 +77,22 @@ async def _started(conn: Any, ev: Started) -> None:
         _t(ev.client_ip),
         _t(ev.user_agent),
         ev.is_streaming,
+    )
+
+
+async def _outcome_stats(conn: Any, ev: Completed) -> None:
+    """How the request ended (see the SQLite rules)."""
+    await _ensure_session(conn, ev)
+    await conn.execute(
+        "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts) "
+        "VALUES ($1, $2, '', $3, $4, $5) ON CONFLICT (session_id, request_id) DO UPDATE SET "
+        "provider = COALESCE(EXCLUDED.provider, session_stats.provider), success = EXCLUDED.success, "
+        "attempts = EXCLUDED.attempts",
+        ev.session_id,
+        _t(ev.request_id),
+        _t(ev.provider),
+        ev.success,
+        _t(msgspec.json.encode(ev.attempts).decode()) if ev.attempts else None,
     )
 
 
@@ -289,6 +307,7 @@ async def _completed(conn: Any, ev: Completed) -> None:
             ev.total_audio_output,
         ),
     )
+    await _outcome_stats(conn, ev)
     if ev.total_tool_calls:
         await _tool_summary(conn, ev, ev.by_tool, "set")
     s = ev.streaming_stats

@@ -147,7 +147,16 @@ CREATE INDEX IF NOT EXISTS idx_stream_metrics_ttft ON stream_metrics(time_to_fir
 CREATE INDEX IF NOT EXISTS idx_stream_metrics_chunks ON stream_metrics(total_chunks DESC);
 """
 
-MIGRATIONS: tuple[tuple[int, str, str], ...] = ((1, "session tables (SQLite schema v5 equivalent)", _V1),)
+_V2 = """
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS provider TEXT;
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS success BOOLEAN;
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS attempts TEXT;
+"""
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "session tables (SQLite schema v5 equivalent)", _V1),
+    (2, "per request: the provider that answered, success, the attempts given up before", _V2),
+)
 """(version, description, SQL) in order; append new versions, never edit applied ones."""
 
 _LOCK_KEY = 0x4C554E41  # "LUNA": the advisory lock serialising migrations across replicas

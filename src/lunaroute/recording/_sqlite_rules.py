@@ -30,6 +30,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import overload
 
+import msgspec
+
 from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, sanitize_text
 from lunaroute.recording.events import (
     Completed,
@@ -180,6 +182,21 @@ _REQUEST_STATS = (
     "INSERT INTO session_stats (session_id, request_id, model_name, request_size_bytes, message_count, has_tools, "
     "pre_processing_ms) VALUES (?, ?, '', ?, ?, ?, ?)",
 )
+
+
+_OUTCOME_STATS = (
+    "UPDATE session_stats SET provider = COALESCE(?, provider), success = ?, attempts = ? "
+    "WHERE session_id = ? AND request_id = ?",
+    "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts) "
+    "VALUES (?, ?, '', ?, ?, ?)",
+)
+
+
+def _outcome_stats(b: Batch, ev: Completed) -> None:
+    """How the request ended: the provider that answered, success, and the attempts given up before it."""
+    attempts = msgspec.json.encode(ev.attempts).decode() if ev.attempts else None
+    values = (b.text(ev.provider), ev.success, b.text(attempts))
+    _upsert_row(b, ev, "session_stats", _OUTCOME_STATS[0], _OUTCOME_STATS[1], values)
 
 
 def _started_stats(b: Batch, ev: Started) -> None:
@@ -509,6 +526,7 @@ def _completed(b: Batch, ev: Completed) -> None:
     params += [v for c, v in waiting.items() if c not in _TOKENS and c not in _COMPLETED_OWN]
     params.append(ev.session_id)
     b.conn.execute(_completed_sql(tuple(waiting)), params)
+    _outcome_stats(b, ev)
     if ev.total_tool_calls:
         _tool_summary(b, ev, ev.by_tool, "set")
     if ev.streaming_stats is not None:

@@ -286,13 +286,39 @@ def _version(conn: sqlite3.Connection) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
+EXTRA_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("session_stats", "provider", "TEXT"),
+    ("session_stats", "success", "BOOLEAN"),
+    ("session_stats", "attempts", "TEXT"),
+)
+"""(table, column, type) beyond the Rust v5 schema, added to any v5 database that lacks them: per request, the
+provider that answered, whether the request succeeded, and the attempts given up before (JSON). Rust readers
+name their columns, so the database stays a v5 one for them."""
+
+
+def _ensure_extra_columns(conn: sqlite3.Connection) -> None:
+    missing = [(t, c, kind) for t, c, kind in EXTRA_COLUMNS if c not in _columns(conn, t)]
+    if not missing:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, kind in missing:
+            if column not in _columns(conn, table):  # another writer may have added it meanwhile
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def ensure_schema(conn: sqlite3.Connection) -> int:
     """Create (at v5) or migrate the schema of `conn` (an autocommit connection); return the old version.
 
     Returns 0 for a new database. Raises `SchemaTooNew` for a database above version 5. Either way the
-    rollups are then ensured (`ensure_rollups`).
+    `EXTRA_COLUMNS` and the rollups are then ensured (`ensure_rollups`).
     """
     old = _ensure_v5(conn)
+    _ensure_extra_columns(conn)
     ensure_rollups(conn)
     return old
 

@@ -5,6 +5,7 @@ the JSONL tree; `export` turns either into JSONL, JSON or CSV.
 """
 
 from lunaroute.recording.query._models import (
+    AttemptRow,
     ClientUsage,
     CostStats,
     HourOfDay,
@@ -49,6 +50,7 @@ from lunaroute.recording.query.timeparse import parse_when
 
 __all__ = [
     "MAX_PAGE",
+    "AttemptRow",
     "ClientUsage",
     "CostStats",
     "ExportFormat",

@@ -122,6 +122,12 @@ class SessionSummary(_Frozen, frozen=True):
     tokens: TokenCounts
     total_tokens: int
     cost_usd: float | None = None
+    failed_requests: int = 0
+    """Requests of the session that failed (whatever the last one did)."""
+    fallback_requests: int = 0
+    """Requests answered only after an attempt was given up (a retry or a fallback provider)."""
+    fallback_provider: str | None = None
+    """A provider that answered such a request (shown beside `provider`, the one first chosen)."""
 
 
 class SessionPage(_Frozen, frozen=True):
@@ -137,8 +143,21 @@ class SessionPage(_Frozen, frozen=True):
         return self.offset + len(self.sessions) < self.total
 
 
+class AttemptRow(_Frozen, frozen=True):
+    """An upstream attempt given up before the one that answered: provider, status (None: no answer), reason."""
+
+    provider: str
+    status: int | None = None
+    reason: str = ""
+
+    def describe(self) -> str:
+        """`anthropic 503 (status_503)`, `spare no answer (connect_error: ...)`."""
+        status = "no answer" if self.status is None else str(self.status)
+        return f"{self.provider} {status} ({self.reason})" if self.reason else f"{self.provider} {status}"
+
+
 class RequestRow(_Frozen, frozen=True):
-    """One request of a session (a `session_stats` row)."""
+    """One request of a session (a `session_stats` row); `provider` answered it, after `attempts`."""
 
     request_id: str | None
     model_name: str
@@ -157,6 +176,9 @@ class RequestRow(_Frozen, frozen=True):
     has_tools: bool
     has_refusal: bool
     user_agent: str | None
+    provider: str | None = None
+    success: bool | None = None
+    attempts: tuple[AttemptRow, ...] = ()
 
 
 class ToolStatRow(_Frozen, frozen=True):

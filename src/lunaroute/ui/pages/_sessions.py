@@ -94,12 +94,24 @@ def _row(s: SessionSummary) -> Markup:
         el("td", None, el("time", {"datetime": f.iso(s.started_at)}, f.instant(s.started_at))),
         el("td", None, el("a", {"href": href, "class_": "sid", "title": s.session_id}, f.short_id(s.session_id, 20))),
         el("td", {"class_": "client", "title": s.user_agent or ""}, s.user_agent or f.DASH),
-        el("td", None, model or f.DASH, el("span", {"class_": "muted"}, f" · {s.provider}") if s.provider else None),
+        el(
+            "td",
+            None,
+            model or f.DASH,
+            el("span", {"class_": "muted"}, f" · {s.provider}") if s.provider else None,
+            el(
+                "span",
+                {"class_": "badge fallback", "title": f"{s.fallback_requests:,} answered after a fallback or retry"},
+                f"→ {s.fallback_provider}" if s.fallback_provider else "fallback",
+            )
+            if s.fallback_requests
+            else None,
+        ),
         el("td", {"class_": "num"}, f.count(s.request_count)),
         el("td", {"class_": "num"}, f.count(s.total_tokens)),
         el("td", {"class_": "num"}, f.cost(s.cost_usd)),
         el("td", {"class_": "num"}, f.duration_ms(s.total_duration_ms)),
-        el("td", None, status_badge(s.success)),
+        el("td", None, status_badge(s.success, s.failed_requests)),
     )
 
 
