@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -133,3 +134,41 @@ def test_route_dry_run(tmp_path: Path) -> None:
     assert "openai (openai, passthrough" in result.output
     result = runner.invoke(cli, ["route", "--config", str(path), "--model", "m", "--header", "x-lunaroute-provider=zz"])
     assert result.exit_code == 1
+
+
+def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the gateway exited during start-up"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"no gateway answered on port {port}")
+
+
+def test_a_second_serve_on_the_same_port_fails_at_once_naming_the_running_gateway(home: dict[str, str]) -> None:
+    port = free_port()
+    first = subprocess.Popen(
+        [sys.executable, "-m", "lunaroute", "serve", "--port", str(port)],
+        env=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_health(port, first)
+        started = time.monotonic()
+        second = run_cli(home, "serve", "--port", str(port))
+        elapsed = time.monotonic() - started
+    finally:
+        first.terminate()
+        first.wait(timeout=40)
+    assert second.returncode == 1
+    assert elapsed < 5  # the interpreter's start-up included; the bind itself fails at once
+    lines = [line for line in second.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, second.stderr
+    assert f"port {port}" in lines[0]
+    assert f"a running gateway (pid {first.pid})" in lines[0]
+    assert "Traceback" not in second.stderr

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from lunaroute.config import home_dir
 
-__all__ = ["log_file_for", "pid_file_for", "start_detached", "stop_server", "wait_healthy"]
+__all__ = [
+    "describe_port_owner",
+    "listener_pid",
+    "log_file_for",
+    "pid_file_for",
+    "start_detached",
+    "stop_server",
+    "wait_healthy",
+]
 
 
 def _run_dir() -> Path:
@@ -94,3 +102,49 @@ def stop_server(pid_file: Path, timeout: float = 35.0) -> tuple[str, bool]:
             return f"stopped the gateway (pid {pid})", True
         time.sleep(0.1)
     return f"the gateway (pid {pid}) did not stop within {timeout:.0f} s", False
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on `port` (Linux `/proc/net/tcp*`; empty elsewhere)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; the inode is the 10th field.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def listener_pid(host: str, port: int) -> int | None:
+    """The pid of the process listening on `port`: from the pid file `lunaroute env` keeps, else by finding the
+    listening socket among this user's processes (Linux); None when neither tells."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(pid_file_for(host, port).read_text().strip())
+        if _is_lunaroute(pid):
+            return pid
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in wanted:
+                        return int(proc.name)
+    return None
+
+
+def describe_port_owner(host: str, port: int) -> str:
+    """`a running gateway (pid 123)`, `another program (pid 456)` or `another program` (owner unknown)."""
+    pid = listener_pid(host, port)
+    if pid is None:
+        return "another program"
+    return f"a running gateway (pid {pid})" if _is_lunaroute(pid) else f"another program (pid {pid})"

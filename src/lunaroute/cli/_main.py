@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
 import click
 
 from lunaroute import __version__
-from lunaroute.cli._background import pid_file_for, start_detached, stop_server, wait_healthy
+from lunaroute.cli._background import (
+    describe_port_owner,
+    pid_file_for,
+    start_detached,
+    stop_server,
+    wait_healthy,
+)
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
 from lunaroute.config import Config, load_config, resolve_config_path
@@ -61,8 +68,20 @@ def serve(config_path: str | None, host: str | None, port: int | None, pid_file:
     try:
         run(config, pid_file=Path(pid_file) if pid_file else None)
     except OSError as exc:
-        click.echo(f"lunaroute: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", err=True)
+        where = f"{config.host}:{config.port}"
+        if exc.errno == errno.EADDRINUSE:
+            owner = describe_port_owner(config.host, config.port)
+            click.echo(
+                f"lunaroute: port {config.port} ({where}) is already in use by {owner}; "
+                "stop it (`lunaroute stop`, or kill the pid) or choose another --port",
+                err=True,
+            )
+        else:
+            click.echo(f"lunaroute: cannot listen on {where}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+    except ConfigError as exc:
+        click.echo(f"lunaroute: {exc}", err=True)
+        sys.exit(2)
 
 
 @cli.command()

@@ -62,18 +62,20 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
     """Serve until SIGINT/SIGTERM, then stop accepting, let requests finish and close the providers.
 
     The signal handlers are in place before the listener opens, so a signal that follows the first answered
-    request always gets a graceful shutdown.
+    request always gets a graceful shutdown. The port is bound before anything else starts (the recorder waits
+    for the journal of a previous gateway), so a port in use fails at once with the `OSError` of `bind`.
     """
+    sock = open_listener(config.host, config.port, config.http_server)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    app = create_app(config, env)
-    runner = make_runner(app, config.http_server)
     ui_runner: web.AppRunner | None = None
+    runner: web.AppRunner | None = None
     try:
+        app = create_app(config, env)
+        runner = make_runner(app, config.http_server)
         await runner.setup()
-        sock = open_listener(config.host, config.port, config.http_server)
         site = web.SockSite(runner, sock)
         await site.start()
         ui_runner = await _start_ui(config)
@@ -88,7 +90,9 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
             loop.remove_signal_handler(sig)
         if ui_runner is not None:
             await ui_runner.cleanup()
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
+        sock.close()  # closed already when the site served it; not when start-up failed before
         if pid_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(pid_file)
