@@ -172,3 +172,52 @@ def test_a_second_serve_on_the_same_port_fails_at_once_naming_the_running_gatewa
     assert f"port {port}" in lines[0]
     assert f"a running gateway (pid {first.pid})" in lines[0]
     assert "Traceback" not in second.stderr
+
+
+def test_env_returns_as_soon_as_its_gateway_dies_and_leaves_nothing_behind(home: dict[str, str]) -> None:
+    with socket.socket() as squatter:  # listens, never answers: the port is taken by another program
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        port = squatter.getsockname()[1]
+        started = time.monotonic()
+        result = run_cli(home, "env", "--port", str(port))
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert elapsed < 10  # two interpreter start-ups, not the 15 s start-up allowance
+    assert "exited with status 1" in result.stderr
+    assert f"port {port}" in result.stderr  # the gateway's own one-line reason, from its log
+    assert not (Path(home["LUNAROUTE_HOME"]) / "run" / f"lunaroute-127.0.0.1-{port}.pid").exists()
+    assert result.stdout == ""
+
+
+def test_env_says_when_the_gateway_runs_an_older_config_and_restarts_it(home: dict[str, str], tmp_path: Path) -> None:
+    port = str(free_port())
+    config = tmp_path / "config.yaml"
+    config.write_text("logging:\n  level: warn\n")
+    pid_file = Path(home["LUNAROUTE_HOME"]) / "run" / f"lunaroute-127.0.0.1-{port}.pid"
+    first = run_cli(home, "env", "--port", port, "--config", str(config))
+    try:
+        assert first.returncode == 0, first.stderr
+        assert 'model_provider = "lunaroute"' in first.stderr
+        assert f'base_url = "http://127.0.0.1:{port}/v1"' in first.stderr
+        assert 'wire_api = "responses"' in first.stderr
+        assert all(line.startswith("export ") for line in first.stdout.splitlines())
+        old_pid = int(pid_file.read_text())
+        unchanged = run_cli(home, "env", "--port", port, "--config", str(config))
+        assert "--restart" not in unchanged.stderr
+        later = time.time() + 5
+        os.utime(config, (later, later))
+        stale = run_cli(home, "env", "--port", port, "--config", str(config))
+        assert stale.returncode == 0
+        assert f"(pid {old_pid}) started before {config} changed" in stale.stderr
+        assert "lunaroute env --restart" in stale.stderr
+        assert int(pid_file.read_text()) == old_pid
+        restarted = run_cli(home, "env", "--port", port, "--config", str(config), "--restart")
+        assert restarted.returncode == 0, restarted.stderr
+        assert int(pid_file.read_text()) != old_pid
+        assert (
+            not Path(f"/proc/{old_pid}").exists() or b"lunaroute" not in Path(f"/proc/{old_pid}/cmdline").read_bytes()
+        )
+    finally:
+        stopped = run_cli(home, "stop", "--port", port)
+    assert stopped.returncode == 0, stopped.stderr

@@ -15,13 +15,18 @@ from pathlib import Path
 from lunaroute.config import home_dir
 
 __all__ = [
+    "abandon",
     "describe_port_owner",
     "listener_pid",
     "log_file_for",
+    "log_tail",
     "pid_file_for",
+    "running_pid",
     "start_detached",
+    "started_before_change",
     "stop_server",
     "wait_healthy",
+    "wait_started",
 ]
 
 
@@ -58,16 +63,77 @@ def wait_healthy(base_url: str, timeout: float) -> bool:
         time.sleep(0.1)
 
 
-def start_detached(config_path: str | None, host: str, port: int) -> None:
-    """Start `lunaroute serve` in a new session, its output appended to the log file."""
+def start_detached(config_path: str | None, host: str, port: int) -> subprocess.Popen[bytes]:
+    """Start `lunaroute serve` in a new session, its output appended to the log file, and write its pid file at
+    once (the gateway writes the same pid again once it listens): a detached gateway always has one."""
+    pid_file = pid_file_for(host, port)
     args = [sys.executable, "-m", "lunaroute", "serve", "--host", host, "--port", str(port)]
-    args += ["--pid-file", str(pid_file_for(host, port))]
+    args += ["--pid-file", str(pid_file)]
     if config_path:
         args += ["--config", config_path]
     log = log_file_for(host, port)
     with open(log, "ab") as out:
         os.chmod(log, 0o600)
-        subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True)
+        child = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
+        )
+    fd = os.open(pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as pid_out:
+        pid_out.write(f"{child.pid}\n")
+    return child
+
+
+def wait_started(base_url: str, child: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Poll `GET /healthz` until it answers 200 (True), `child` exits or `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while child.poll() is None:
+        if wait_healthy(base_url, 0):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def abandon(child: subprocess.Popen[bytes], pid_file: Path) -> None:
+    """A gateway that did not start: end it if it still runs, and remove its pid file."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    with contextlib.suppress(FileNotFoundError):
+        pid_file.unlink()
+
+
+def log_tail(log: Path, lines: int = 5) -> list[str]:
+    """The last `lines` non-empty lines of the log file (none when it cannot be read)."""
+    try:
+        text = log.read_bytes()[-16_384:].decode(errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]
+
+
+def started_before_change(pid_file: Path, config_path: Path | None) -> bool:
+    """Whether the gateway of `pid_file` started before `config_path` was last changed (it serves an older one)."""
+    if config_path is None:
+        return False
+    try:
+        return config_path.stat().st_mtime > pid_file.stat().st_mtime
+    except OSError:
+        return False
+
+
+def running_pid(pid_file: Path) -> int | None:
+    """The pid in `pid_file` when it names a running gateway."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_lunaroute(pid) else None
 
 
 def _is_lunaroute(pid: int) -> bool:
