@@ -129,9 +129,11 @@ def test_route_dry_run(tmp_path: Path) -> None:
         ("local", True, "qwen"),
         ("anthropic", False, "claude-sonnet-4-6"),
     ]
+    assert [s["base_url"] for s in decision["chain"]] == ["http://127.0.0.1:9/v1", "https://api.anthropic.com"]
     result = runner.invoke(cli, ["route", "--config", str(path), "--model", "gpt-4o", "--dialect", "openai"])
     assert "default" in result.output
     assert "openai (openai, passthrough" in result.output
+    assert "-> https://api.openai.com/v1" in result.output
     result = runner.invoke(cli, ["route", "--config", str(path), "--model", "m", "--header", "x-lunaroute-provider=zz"])
     assert result.exit_code == 1
 
@@ -221,3 +223,44 @@ def test_env_says_when_the_gateway_runs_an_older_config_and_restarts_it(home: di
     finally:
         stopped = run_cli(home, "stop", "--port", port)
     assert stopped.returncode == 0, stopped.stderr
+
+
+def test_config_check_hints_at_the_key_meant_and_warns_of_v1_on_anthropic(tmp_path: Path) -> None:
+    runner = CliRunner()
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("routing:\n  rules:\n    - {name: a, primary: anthropic, fallback: [openai]}\n")
+    result = runner.invoke(cli, ["config", "check", str(typo)])
+    assert result.exit_code == 2
+    assert (
+        "at $.routing.rules[0]: Object contains unknown field `fallback` (did you mean `fallbacks`?)" in result.output
+    )
+    key = tmp_path / "key.yaml"
+    key.write_text("providers:\n  anthropic: {api_kye: x}\n")
+    assert "(did you mean `api_key`?)" in runner.invoke(cli, ["config", "check", str(key)]).output
+    v1 = tmp_path / "v1.yaml"
+    v1.write_text("providers:\n  anthropic: {base_url: 'https://api.anthropic.com/v1'}\n")
+    result = runner.invoke(cli, ["config", "check", str(v1)])
+    assert result.exit_code == 0
+    assert (
+        f"warning: {v1}, at $.providers.anthropic.base_url: https://api.anthropic.com/v1 ends in /v1" in result.stderr
+    )
+    assert "https://api.anthropic.com/v1/v1/messages" in result.stderr
+    assert result.stdout == f"ok: {v1}\n"
+
+
+def test_serve_warns_of_v1_on_an_anthropic_provider_at_start(home: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "v1.yaml"
+    config.write_text("logging: {format: text}\nproviders:\n  anthropic: {base_url: 'https://api.anthropic.com/v1'}\n")
+    port = free_port()
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "lunaroute", "serve", "--port", str(port), "--config", str(config)],
+        env=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_health(port, gateway)
+    finally:
+        gateway.terminate()
+        _, err = gateway.communicate(timeout=40)
+    assert b"config: $.providers.anthropic.base_url: https://api.anthropic.com/v1 ends in /v1" in err

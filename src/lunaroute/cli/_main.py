@@ -24,7 +24,7 @@ from lunaroute.cli._background import (
 )
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
-from lunaroute.config import Config, load_config, resolve_config_path
+from lunaroute.config import Config, config_warnings, load_config, resolve_config_path
 from lunaroute.errors import ConfigError
 
 __all__ = ["main"]
@@ -195,10 +195,12 @@ def config_check(file: str | None) -> None:
     """Validate FILE (default: the config `serve` would load); exit 2 with the key and reason if invalid."""
     path = resolve_config_path(file)
     try:
-        load_config(path)
+        loaded = load_config(path)
     except ConfigError as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(2)
+    for warning in config_warnings(loaded):
+        click.echo(f"warning: {path or '<defaults>'}, at {warning}", err=True)
     click.echo(f"ok: {path}" if path else "ok: no config file; the built-in defaults apply")
 
 

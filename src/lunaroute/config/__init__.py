@@ -1,5 +1,6 @@
 """Configuration: the typed schema, loading from YAML/TOML/JSON, `${VAR}` expansion, strict validation."""
 
+from lunaroute.config._advice import config_warnings
 from lunaroute.config._loader import (
     REQUEST_TEMPLATE_VARS,
     config_from_mapping,
@@ -45,6 +46,7 @@ __all__ = [
     "SwitchNotificationConfig",
     "UiConfig",
     "config_from_mapping",
+    "config_warnings",
     "home_dir",
     "load_config",
     "resolve_config_path",

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
+from lunaroute.config._advice import did_you_mean
 from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
     BUILTIN_PROVIDERS,
@@ -43,6 +44,7 @@ __all__ = [
 _T = TypeVar("_T")
 _VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`")
 REQUEST_TEMPLATE_VARS = frozenset({"request_id", "provider", "model", "session_id", "client_ip"})
 """Variables `providers.*.request_headers` values may use; they are filled per request, not at load time."""
 
@@ -112,7 +114,11 @@ def _convert(raw: Any, kind: type[_T], source: str, root: str) -> _T:
         message, _, where = str(exc).rpartition(" - at `$")
         if not message:
             message, where = str(exc), "`"
-        raise ConfigError(message, source=source, path=root + where.rstrip("`")) from None
+        where = where.rstrip("`")
+        unknown = _UNKNOWN.fullmatch(message)
+        if unknown is not None:
+            message += did_you_mean(kind, where, unknown.group(1))
+        raise ConfigError(message, source=source, path=root + where) from None
 
 
 def _parse(text: str, suffix: str, source: str) -> Any:

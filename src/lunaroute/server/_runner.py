@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from lunaroute.config import Config, HttpServerConfig
+from lunaroute.config import Config, HttpServerConfig, config_warnings
 from lunaroute.server._app import create_app
 
 __all__ = ["make_runner", "open_listener", "run", "serve"]
@@ -66,6 +66,8 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
     for the journal of a previous gateway), so a port in use fails at once with the `OSError` of `bind`.
     """
     sock = open_listener(config.host, config.port, config.http_server)
+    for warning in config_warnings(config):
+        _log.warning("config: %s", warning)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
