@@ -198,7 +198,7 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         tokens = one(db, f"SELECT SUM({' + '.join(f'COALESCE({k}_tokens, 0)' for k in kinds)}) FROM session_stats")
         failed = one(db, "SELECT COUNT(*) FROM sessions WHERE success = 0")
         sessions = one(db, "SELECT COUNT(*) FROM sessions")
-        assert (requests, failed, sessions) == (3, 1, 3)
+        assert (requests, failed, sessions) == (4, 1, 3)  # the failed request counts as a request
         assert await kpi(page, "requests") == str(requests)
         assert await kpi(page, "tokens") == str(tokens)
         assert await kpi(page, "errors") == str(failed)
@@ -219,7 +219,7 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key="k", max_retries=0) as oai:
             await oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "one more"}])
         await drain(gateway)
-        await expect(page.locator('[data-kpi="requests"]')).to_have_attribute("data-value", "4", timeout=20_000)
+        await expect(page.locator('[data-kpi="requests"]')).to_have_attribute("data-value", "5", timeout=20_000)
         assert int(await page.locator("#dashboard").get_attribute("data-loaded") or 0) > loads
 
         # The session list filters through the API's filters.
