@@ -319,3 +319,66 @@ async def test_sign_in_with_a_token_link(
         await page.goto(f"{base}/sessions")
         await expect(page.locator("#session-table tbody tr")).to_have_count(1)
         await context.close()
+
+
+WIDTHS = (1440, 1024, 768, 420)
+
+
+async def test_every_page_fits_the_width_of_the_window(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, browser: Any, tmp_path: Path, shots: Path
+) -> None:
+    gateway = await make_gateway(**gateway_overrides(tmp_path, {"export_enabled": True, "delete_enabled": True}))
+    await send_traffic(upstream, gateway)
+    async with ui_server(gateway) as base:
+        for width in WIDTHS:
+            context = await browser.new_context(viewport={"width": width, "height": 900})
+            page = await context.new_page()
+            for name, path in (
+                ("dashboard", "/"),
+                ("sessions", "/sessions"),
+                ("session", f"/sessions/{TOOLS_SESSION}"),
+            ):
+                await page.goto(f"{base}{path}")
+                if name == "dashboard":
+                    await expect(page.locator("#dashboard")).to_have_attribute("data-loaded", re.compile(r"\d+"))
+                    await expect(page.locator("#chart-activity svg rect.bar")).not_to_have_count(0)
+                    await expect(page.locator("#chart-recent table")).to_have_count(1)
+                scroll_width = await page.evaluate("document.documentElement.scrollWidth")
+                await screenshot(page, shots, f"{name}-{width}")
+                assert scroll_width <= width, f"{name} at {width} px is {scroll_width} px wide"
+                # No table hides columns behind a scroll bar of its own either.
+                clipped = await page.evaluate(
+                    "[...document.querySelectorAll('.table-wrap, .mini-wrap')]"
+                    ".filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.className)"
+                )
+                assert clipped == [], f"{name} at {width} px: {clipped} scroll sideways"
+            await context.close()
+
+
+async def test_the_activity_chart_uses_buckets_that_suit_the_window(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, browser: Any, tmp_path: Path, shots: Path
+) -> None:
+    gateway = await make_gateway(**gateway_overrides(tmp_path, {}))
+    await send_traffic(upstream, gateway)
+    async with ui_server(gateway) as base:
+        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        page = await context.new_page()
+        bars = page.locator("#chart-activity svg rect.bar")
+        labels = page.locator("#chart-activity svg text[text-anchor=middle]")
+        for window, count in (("hour", (61, 62)), ("day", (97, 98))):
+            await page.goto(f"{base}/?window={window}")
+            await expect(page.locator("#dashboard")).to_have_attribute("data-loaded", re.compile(r"\d+"))
+            await expect(bars).not_to_have_count(0)
+            assert await bars.count() in count, f"{window}: {await bars.count()} bars"
+            heights = [float(await b.get_attribute("height") or 0) for b in await bars.all()]
+            assert sum(h > 0 for h in heights) >= 1
+            await screenshot(page, shots, f"activity-{window}")
+        await page.goto(f"{base}/?window=week")
+        await expect(page.locator("#dashboard")).to_have_attribute("data-loaded", re.compile(r"\d+"))
+        await expect(bars).not_to_have_count(0)
+        texts = await labels.all_text_contents()
+        assert texts, "the week chart has no labels"
+        assert len(set(texts)) == len(texts), texts  # each label names its own day
+        assert all(re.search(r"\d", t) and re.search(r"[A-Za-z]{3}", t) for t in texts), texts
+        await screenshot(page, shots, "activity-week")
+        await context.close()

@@ -302,3 +302,20 @@ async def test_store_unavailable_is_503(tmp_path: Path) -> None:
         assert resp.status == 503
         assert (await resp.json())["error"]["message"] == "the session store is unavailable"
     await store.close()
+
+
+async def test_activity_in_minute_and_quarter_hour_buckets(
+    client: TestClient[Any, Any], seeded: tuple[Path, Path]
+) -> None:
+    with sqlite3.connect(seeded[0]) as conn:
+        (requests,) = conn.execute("SELECT COUNT(*) FROM session_stats").fetchone()
+    for minutes in (1, 15):
+        buckets = await get_json(client, f"/api/stats/activity?hours=1&minutes={minutes}")
+        assert sum(b["requests"] for b in buckets) == requests  # the seed wrote every row just now
+        assert all(b["minutes"] == minutes for b in buckets)
+        starts = [b["start"] for b in buckets]
+        assert starts == sorted(starts)
+        assert all(int(s[14:16]) % minutes == 0 and s[17:19] == "00" for s in starts), starts
+        assert all(b["cost_usd"] is not None for b in buckets)
+    await get_json(client, "/api/stats/activity?minutes=7", status=400)
+    await get_json(client, "/api/stats/activity?hours=49", status=400)

@@ -92,6 +92,13 @@ class _Api:
     async def spending(self, request: web.Request) -> web.Response:
         return _json(await self.store.spending(self._hours(request, 24)))
 
+    async def activity(self, request: web.Request) -> web.Response:
+        minutes = p.int_param(request.query, "minutes", 1, low=1, high=60)
+        if 60 % minutes:
+            return json_error(400, "minutes must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)")
+        hours = p.int_param(request.query, "hours", 1, low=1, high=48)
+        return _json(await self.store.activity(hours, minutes))
+
     async def sessions(self, request: web.Request) -> web.Response:
         offset, limit = p.page_params(request.query, 50)
         return _json(await self.store.list_sessions(p.session_filter(request.query), offset=offset, limit=limit))
@@ -210,6 +217,7 @@ def create_api_app(
     get("/api/stats/clients", api.clients)
     get("/api/stats/hours", api.hours)
     get("/api/stats/spending", api.spending)
+    get("/api/stats/activity", api.activity)
     get("/api/sessions", api.sessions)
     get("/api/sessions/recent", api.recent)
     get("/api/sessions/{id}", api.session)

@@ -5,6 +5,7 @@ the JSONL tree; `export` turns either into JSONL, JSON or CSV.
 """
 
 from lunaroute.recording.query._models import (
+    ActivityBucket,
     AttemptRow,
     ClientUsage,
     CostStats,
@@ -50,6 +51,7 @@ from lunaroute.recording.query.timeparse import parse_when
 
 __all__ = [
     "MAX_PAGE",
+    "ActivityBucket",
     "AttemptRow",
     "ClientUsage",
     "CostStats",

@@ -347,6 +347,16 @@ class CostStats(_Frozen, frozen=True):
     projection_monthly: float | None
 
 
+class ActivityBucket(_Frozen, frozen=True):
+    """Requests started in `minutes` minutes from `start` (UTC), their tokens and list-price cost."""
+
+    start: dt.datetime
+    minutes: int
+    requests: int
+    total_tokens: int
+    cost_usd: float | None
+
+
 class SpendingHour(_Frozen, frozen=True):
     """One UTC hour: `hour` is its start."""
 

@@ -13,6 +13,7 @@ import sqlite3
 
 from lunaroute.recording.query import _rollup
 from lunaroute.recording.query._models import (
+    ActivityBucket,
     ClientUsage,
     CostStats,
     HourOfDay,
@@ -27,9 +28,10 @@ from lunaroute.recording.query._models import (
     ToolUsage,
 )
 from lunaroute.recording.query._rollup import RequestSums, since_clause
-from lunaroute.recording.query._sql import created_bound, price_sum
+from lunaroute.recording.query._sql import TOKEN_SUMS, created_bound, price_sum, tokens_at
 
 __all__ = [
+    "activity",
     "client_usage",
     "cost_stats",
     "hours_of_day",
@@ -271,6 +273,38 @@ def spending(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: Pric
         avg_cost_per_session=None if total_cost is None or not sessions else total_cost / sessions,
         by_model=tuple(by_model),
         by_hour=by_hour,
+    )
+
+
+def activity(
+    conn: sqlite3.Connection, hours: int, minutes: int, now: dt.datetime, price: PriceFn | None
+) -> tuple[ActivityBucket, ...]:
+    """Requests of the last `hours` in `minutes`-long buckets (a divisor of 60), read from `session_stats` itself:
+    the rollups are hourly, and a short window is a small range of its `created_at` index."""
+    start = now - dt.timedelta(hours=hours)
+    # created_at is `YYYY-MM-DD HH:MM:SS`: the bucket is the hour's prefix and the minute rounded down.
+    key = "substr(ss.created_at, 1, 14) || printf('%02d', (CAST(substr(ss.created_at, 15, 2) AS INTEGER) / ?) * ?)"
+    rows = conn.execute(
+        f"SELECT {key}, ss.model_name, COUNT(*), {TOKEN_SUMS} FROM session_stats ss "
+        f"WHERE {since_clause('ss.created_at', start, now)} GROUP BY 1, 2 ORDER BY 1",
+        (minutes, minutes, created_bound(start)),
+    ).fetchall()
+    providers = _providers(conn, {str(r[1]) for r in rows})
+    buckets: dict[str, tuple[int, int, list[tuple[str, str, TokenCounts]]]] = {}
+    for row in rows:
+        tokens = tokens_at(row, 3)
+        count, total, items = buckets.get(str(row[0]), (0, 0, []))
+        items.append((providers[str(row[1])], str(row[1]), tokens))
+        buckets[str(row[0])] = (count + int(row[2]), total + tokens.total, items)
+    return tuple(
+        ActivityBucket(
+            start=dt.datetime.fromisoformat(f"{key}:00").replace(tzinfo=dt.UTC),
+            minutes=minutes,
+            requests=count,
+            total_tokens=total,
+            cost_usd=price_sum(price, items),
+        )
+        for key, (count, total, items) in buckets.items()
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from lunaroute.recording.query._models import (
+    ActivityBucket,
     ClientUsage,
     CostStats,
     HourOfDay,
@@ -75,6 +76,11 @@ class SessionStore(Protocol):
     async def cost_stats(self) -> CostStats: ...
 
     async def spending(self, hours: int = 24) -> SpendingStats: ...
+
+    async def activity(self, hours: int = 1, minutes: int = 1) -> tuple[ActivityBucket, ...]:
+        """Requests of the last `hours` in buckets of `minutes` (a divisor of 60), oldest first; empty buckets
+        are left out."""
+        ...
 
     async def hours_of_day(self, hours: int = 24 * 7) -> tuple[HourOfDay, ...]: ...
 

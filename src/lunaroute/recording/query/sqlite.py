@@ -16,6 +16,7 @@ from lunaroute.recording.events import is_valid_session_id, utcnow
 from lunaroute.recording.query import _sqlite_sessions as _sessions
 from lunaroute.recording.query import _sqlite_stats as _stats
 from lunaroute.recording.query._models import (
+    ActivityBucket,
     ClientUsage,
     CostStats,
     HourOfDay,
@@ -118,6 +119,12 @@ class SqliteSessionStore:
     async def spending(self, hours: int = 24) -> SpendingStats:
         hours, now, price = _hours(hours), self._clock(), self._price
         return await self._pool.run(lambda c: _stats.spending(c, hours, now, price))
+
+    async def activity(self, hours: int = 1, minutes: int = 1) -> tuple[ActivityBucket, ...]:
+        if minutes < 1 or 60 % minutes:
+            raise ValueError("minutes must divide 60")
+        hours, now, price = _hours(hours), self._clock(), self._price
+        return await self._pool.run(lambda c: _stats.activity(c, hours, minutes, now, price))
 
     async def hours_of_day(self, hours: int = 24 * 7) -> tuple[HourOfDay, ...]:
         hours, now = _hours(hours), self._clock()

@@ -85,18 +85,30 @@ def _form(view: ListView) -> Markup:
     )
 
 
+_NUMERIC = frozenset({"Requests", "Tokens", "Cost", "Duration"})
+
+
+def _col(label: str) -> str:
+    """The column's class (`c-model`): the stylesheet drops the less needed columns on narrow screens."""
+    return f"c-{label.lower()}"
+
+
 def _row(s: SessionSummary) -> Markup:
     href = f"/sessions/{s.session_id}"
     model = s.model_used or s.model_requested
     return el(
         "tr",
         None,
-        el("td", None, el("time", {"datetime": f.iso(s.started_at)}, f.instant(s.started_at))),
-        el("td", None, el("a", {"href": href, "class_": "sid", "title": s.session_id}, f.short_id(s.session_id, 20))),
-        el("td", {"class_": "client", "title": s.user_agent or ""}, s.user_agent or f.DASH),
+        el("td", {"class_": "c-started"}, el("time", {"datetime": f.iso(s.started_at)}, f.instant(s.started_at))),
         el(
             "td",
-            None,
+            {"class_": "c-session"},
+            el("a", {"href": href, "class_": "sid", "title": s.session_id}, f.short_id(s.session_id, 20)),
+        ),
+        el("td", {"class_": "client c-client", "title": s.user_agent or ""}, s.user_agent or f.DASH),
+        el(
+            "td",
+            {"class_": "c-model"},
             model or f.DASH,
             el("span", {"class_": "muted"}, f" · {s.provider}") if s.provider else None,
             el(
@@ -107,11 +119,11 @@ def _row(s: SessionSummary) -> Markup:
             if s.fallback_requests
             else None,
         ),
-        el("td", {"class_": "num"}, f.count(s.request_count)),
-        el("td", {"class_": "num"}, f.count(s.total_tokens)),
-        el("td", {"class_": "num"}, f.cost(s.cost_usd)),
-        el("td", {"class_": "num"}, f.duration_ms(s.total_duration_ms)),
-        el("td", None, status_badge(s.success, s.failed_requests)),
+        el("td", {"class_": "num c-requests"}, f.count(s.request_count)),
+        el("td", {"class_": "num c-tokens"}, f.count(s.total_tokens)),
+        el("td", {"class_": "num c-cost"}, f.cost(s.cost_usd)),
+        el("td", {"class_": "num c-duration"}, f.duration_ms(s.total_duration_ms)),
+        el("td", {"class_": "c-status"}, status_badge(s.success, s.failed_requests)),
     )
 
 
@@ -166,7 +178,7 @@ def render_sessions(view: ListView) -> Markup:
             "tr",
             None,
             [
-                el("th", {"class_": "num"} if label in ("Requests", "Tokens", "Cost", "Duration") else None, label)
+                el("th", {"class_": _col(label) + (" num" if label in _NUMERIC else "")}, label)
                 for label in (
                     "Started",
                     "Session",
