@@ -211,6 +211,10 @@ async def test_a_failed_request_is_counted(
     assert json.loads(body)["summary"]["request_count"] == 1
     status, body = await ui_get(gateway, "/api/stats/overview?hours=1")
     assert json.loads(body)["requests"] == 1
+    status, body = await ui_get(gateway, "/api/stats/spending?hours=1")
+    assert [(m["model_name"], m["provider"]) for m in json.loads(body)["by_model"]] == [
+        ("claude-sonnet-4-6", "anthropic")
+    ]
     shown = await asyncio.to_thread(cli, tmp_path, "show", "figures-failed")
     assert "requests   1" in shown
     assert "Request 1" in shown

@@ -251,6 +251,9 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         await expect(first.locator(".tool-call")).to_contain_text("get_weather")
         await expect(first.locator(".tool-call .code")).to_contain_text('"city": "Oslo"')
         await expect(first.locator(".thinking summary")).to_contain_text("The user wants the weather.")
+        await first.locator(".thinking summary").click()  # opened, the thinking is shown once, not twice
+        await expect(first.locator(".thinking summary .preview")).to_be_hidden()
+        await expect(first.locator(".thinking > .text")).to_have_text("The user wants the weather.")
         await expect(first.locator(".answer")).to_contain_text("Let me check.")
         await expect(first.locator(".badge", has_text="stream")).to_be_visible()
         await expect(second.locator(".tool-result")).to_contain_text("sunny, 21 C")

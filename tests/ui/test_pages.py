@@ -510,3 +510,37 @@ async def test_long_sessions_are_paged(tmp_path: Path) -> None:
         assert "step #59" in second
         assert 'id="req-1"' in await get_page(client, "/sessions/sess-long?page=abc")
     await store.close()
+
+
+def test_an_inline_image_is_named_by_its_type_and_size() -> None:
+    png = "iVBORw0KGgo" + "A" * 1361  # 1,372 base64 characters: 1,029 bytes
+    chat = read_request(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "QUJD"}}
+                    ],
+                },
+            ]
+        }
+    )
+    assert [t.parts for t in chat.turns] == [
+        (Other("image", "image/png, 1.0 kB"),),
+        (Other("image", "image/jpeg, 3 bytes"),),
+    ]
+
+
+async def test_thinking_is_written_once_beside_its_preview(client: TestClient[Any, Any]) -> None:
+    from lunaroute.ui.pages._parts import render_parts
+
+    html = str(render_parts((Thinking("step one, then step two"),), {}))
+    assert html.count("step one, then step two") == 2  # the preview (hidden once open) and the full text
+    assert '<span class="preview">step one, then step two</span>' in html
+    css = await (await client.get("/static/ui.css")).text()
+    assert ".thinking[open] > summary .preview { display: none; }" in css

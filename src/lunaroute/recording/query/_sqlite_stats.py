@@ -48,14 +48,27 @@ __all__ = [
 def _providers(conn: sqlite3.Connection, models: set[str]) -> dict[str, str]:
     """The provider of each model: that of the model's latest session (one indexed lookup per model).
 
-    Request rows carry no provider; looking it up per model instead of joining every request to its session
-    keeps the aggregates on one table (a model served by two providers is priced as its latest one's).
+    Looking it up per model instead of joining every request to its session keeps the aggregates on one table (a
+    model served by two providers is priced as its latest one's): the provider recorded on the model's latest
+    requests, else that of the latest session that used, or else asked for, the model.
     """
     out: dict[str, str] = {}
+    per_request = "provider" in {r[1] for r in conn.execute("PRAGMA table_info(session_stats)")}
     for model in models:
-        row = conn.execute(
-            "SELECT provider FROM sessions WHERE model_used = ? ORDER BY created_at DESC LIMIT 1", (model,)
-        ).fetchone()
+        row = None
+        if per_request:  # the provider that answered the model's latest requests (one of the last 50 that says)
+            row = conn.execute(
+                "SELECT provider FROM (SELECT provider FROM session_stats WHERE model_name = ? "
+                "ORDER BY created_at DESC LIMIT 50) WHERE provider IS NOT NULL AND provider != '' LIMIT 1",
+                (model,),
+            ).fetchone()
+        for column in ("model_used", "model_requested"):  # a request that failed has no model used
+            if row is None:
+                row = conn.execute(
+                    f"SELECT provider FROM sessions WHERE {column} = ? AND provider != '' "
+                    "ORDER BY created_at DESC LIMIT 1",
+                    (model,),
+                ).fetchone()
         out[model] = str(row[0]) if row else ""
     return out
 

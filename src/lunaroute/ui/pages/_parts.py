@@ -55,7 +55,13 @@ def _part(part: Part, tool_names: Mapping[str, str]) -> Markup:
             return el(
                 "details",
                 {"class_": "part thinking"},
-                el("summary", None, el("span", {"class_": "tag"}, "Thinking"), " ", _preview(text)),
+                el(
+                    "summary",
+                    None,
+                    el("span", {"class_": "tag"}, "Thinking"),
+                    " ",
+                    el("span", {"class_": "preview"}, _preview(text)),
+                ),
                 text_block(text),
             )
         case ToolCall(name=name, call_id=call_id, arguments=arguments):
