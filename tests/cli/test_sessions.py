@@ -192,3 +192,13 @@ def test_format_usd_never_prints_a_positive_cost_as_zero() -> None:
     assert format_usd(1.234) == "$1.23"
     assert format_usd(0.0) == "$0.00"
     assert format_usd(None) == "n/a"
+
+
+def test_list_sorted_by_a_column(home: Path) -> None:
+    _code, out, _ = run(home, "list", "--json", "--sort", "session", "--asc")
+    assert [s["session_id"] for s in json.loads(out)["sessions"]] == ["sess-a", "sess-b", "sess-fail", "sess-old"]
+    _code, out, _ = run(home, "list", "--json", "--sort", "status", "--asc")
+    assert json.loads(out)["sessions"][0]["session_id"] == "sess-fail"
+    _code, out, _ = run(home, "list", "--json", "--sort", "started", "--asc")
+    assert [s["session_id"] for s in json.loads(out)["sessions"]] == ["sess-old", "sess-a", "sess-fail", "sess-b"]
+    assert run(home, "list", "--sort", "cost")[0] == 2

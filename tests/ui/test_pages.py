@@ -544,3 +544,15 @@ async def test_thinking_is_written_once_beside_its_preview(client: TestClient[An
     assert '<span class="preview">step one, then step two</span>' in html
     css = await (await client.get("/static/ui.css")).text()
     assert ".thinking[open] > summary .preview { display: none; }" in css
+
+
+async def test_session_list_columns_sort_and_keep_the_filters(client: TestClient[Any, Any]) -> None:
+    html = await (await client.get("/sessions?provider=anthropic&sort=session&order=asc")).text()
+    ids = re.findall(r'class="sid" title="([^"]+)"', html)
+    assert ids == sorted(ids)
+    assert '<th class="c-session" aria-sort="ascending">' in html
+    assert 'href="/sessions?provider=anthropic&amp;sort=session&amp;order=desc"' in html  # a second click reverses
+    assert 'href="/sessions?provider=anthropic&amp;sort=duration&amp;order=desc"' in html
+    assert '<input type="hidden" name="sort" value="session">' in html  # the filter form keeps the order
+    bad = await client.get("/sessions?sort=nonsense")
+    assert bad.status == 400

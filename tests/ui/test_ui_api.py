@@ -319,3 +319,16 @@ async def test_activity_in_minute_and_quarter_hour_buckets(
         assert all(b["cost_usd"] is not None for b in buckets)
     await get_json(client, "/api/stats/activity?minutes=7", status=400)
     await get_json(client, "/api/stats/activity?hours=49", status=400)
+
+
+async def test_sessions_sorted_by_a_column(client: TestClient[Any, Any]) -> None:
+    page = await get_json(client, "/api/sessions?sort=session&order=asc")
+    assert [s["session_id"] for s in page["sessions"]] == ["sess-a", "sess-b", "sess-fail", "sess-old"]
+    page = await get_json(client, "/api/sessions?sort=session&order=desc&limit=2&offset=1")
+    assert [s["session_id"] for s in page["sessions"]] == ["sess-fail", "sess-b"]
+    page = await get_json(client, "/api/sessions?sort=model&order=asc&provider=anthropic")
+    assert [s["model_used"] or s["model_requested"] for s in page["sessions"]] == sorted(
+        s["model_used"] or s["model_requested"] for s in page["sessions"]
+    )
+    await get_json(client, "/api/sessions?sort=cost_usd", status=400)
+    await get_json(client, "/api/sessions?sort=session&order=sideways", status=400)

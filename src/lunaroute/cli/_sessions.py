@@ -31,11 +31,13 @@ from lunaroute.recording.events import (
 )
 from lunaroute.recording.query import (
     MAX_PAGE,
+    SORT_KEYS,
     JsonlArchive,
     SessionDetail,
     SessionExport,
     SessionFilter,
     SessionSummary,
+    SortKey,
     SqliteSessionStore,
     StoreUnavailable,
     events_jsonl,
@@ -171,12 +173,14 @@ def sessions_group() -> None:
 @_filter_options
 @click.option("--limit", type=click.IntRange(1, MAX_PAGE), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--sort", type=click.Choice(SORT_KEYS), default="started", show_default=True, help="Order by.")
+@click.option("--asc", is_flag=True, help="Smallest (or A to Z, or oldest) first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
 @_db_option
-def list_command(limit: int, offset: int, as_json: bool, db: Path | None, **kw: Any) -> None:
-    """Recorded sessions, newest first."""
+def list_command(limit: int, offset: int, sort: SortKey, asc: bool, as_json: bool, db: Path | None, **kw: Any) -> None:
+    """Recorded sessions, newest first (or as --sort and --asc say)."""
     flt = _make_filter(kw)
-    page = _run(db, lambda store: store.list_sessions(flt, offset=offset, limit=limit))
+    page = _run(db, lambda store: store.list_sessions(flt, offset=offset, limit=limit, sort=sort, descending=not asc))
     if as_json:
         click.echo(to_json(page))
         return

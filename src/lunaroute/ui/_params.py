@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from lunaroute.recording.events import is_valid_session_id, utcnow
-from lunaroute.recording.query import MAX_PAGE, Order, SessionFilter, parse_when
+from lunaroute.recording.query import MAX_PAGE, SORT_KEYS, Order, SessionFilter, SortKey, parse_when
 
 __all__ = [
     "BadParam",
@@ -15,6 +15,7 @@ __all__ = [
     "request_id",
     "session_filter",
     "session_id",
+    "sort_params",
     "text_param",
 ]
 
@@ -68,6 +69,18 @@ def _time_param(query: Mapping[str, str], name: str, now: dt.datetime) -> dt.dat
         return parse_when(raw, now)
     except ValueError as exc:
         raise BadParam(f"{name}: {exc}") from None
+
+
+def sort_params(query: Mapping[str, str]) -> tuple[SortKey, bool]:
+    """The listing order from `sort` (one of `SORT_KEYS`, default `started`) and `order` (default `desc`)."""
+    raw = query.get("sort", "").strip().lower() or "started"
+    key = next((k for k in SORT_KEYS if k == raw), None)
+    if key is None:
+        raise BadParam(f"sort must be one of {', '.join(SORT_KEYS)}")
+    order = query.get("order", "desc").strip().lower() or "desc"
+    if order not in ("asc", "desc"):
+        raise BadParam("order must be asc or desc")
+    return key, order == "desc"
 
 
 def order_param(query: Mapping[str, str]) -> Order:

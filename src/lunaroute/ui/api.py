@@ -101,7 +101,9 @@ class _Api:
 
     async def sessions(self, request: web.Request) -> web.Response:
         offset, limit = p.page_params(request.query, 50)
-        return _json(await self.store.list_sessions(p.session_filter(request.query), offset=offset, limit=limit))
+        sort, descending = p.sort_params(request.query)
+        flt = p.session_filter(request.query)
+        return _json(await self.store.list_sessions(flt, offset=offset, limit=limit, sort=sort, descending=descending))
 
     async def recent(self, request: web.Request) -> web.Response:
         limit = p.int_param(request.query, "limit", 10, low=1, high=100)

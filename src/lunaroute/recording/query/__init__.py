@@ -5,6 +5,7 @@ the JSONL tree; `export` turns either into JSONL, JSON or CSV.
 """
 
 from lunaroute.recording.query._models import (
+    SORT_KEYS,
     ActivityBucket,
     AttemptRow,
     ClientUsage,
@@ -21,6 +22,7 @@ from lunaroute.recording.query._models import (
     SessionPage,
     SessionSummary,
     SessionToolStats,
+    SortKey,
     SpendingHour,
     SpendingStats,
     StreamMetricRow,
@@ -51,6 +53,7 @@ from lunaroute.recording.query.timeparse import parse_when
 
 __all__ = [
     "MAX_PAGE",
+    "SORT_KEYS",
     "ActivityBucket",
     "AttemptRow",
     "ClientUsage",
@@ -73,6 +76,7 @@ __all__ = [
     "SessionStore",
     "SessionSummary",
     "SessionToolStats",
+    "SortKey",
     "SpendingHour",
     "SpendingStats",
     "SqliteSessionStore",

@@ -102,6 +102,11 @@ class SessionFilter(_Frozen, frozen=True):
     search: str | None = None
 
 
+SortKey = Literal["started", "session", "client", "model", "duration", "status"]
+"""What a session listing can be ordered by (the `sessions` columns a listing shows)."""
+SORT_KEYS: tuple[SortKey, ...] = ("started", "session", "client", "model", "duration", "status")
+
+
 class SessionSummary(_Frozen, frozen=True):
     """One row of a session listing."""
 

@@ -19,6 +19,7 @@ from lunaroute.recording.query._models import (
     SessionFilter,
     SessionPage,
     SessionToolStats,
+    SortKey,
     StreamMetricRow,
     TimelineEntry,
     TimelinePage,
@@ -80,18 +81,41 @@ def _costs(conn: sqlite3.Connection, price: PriceFn | None, ids: Sequence[str]) 
     return {sid: price_sum(price, items) for sid, items in grouped.items()}
 
 
+_SORT_SQL: dict[SortKey, str] = {
+    "started": "{t}.started_at",
+    "session": "{t}.session_id",
+    "client": "{t}.user_agent",
+    "model": "COALESCE({t}.model_used, {t}.model_requested)",
+    "duration": "{t}.total_duration_ms",
+    "status": "{t}.success",
+}
+"""Order expressions over the `sessions` columns of table alias `{t}` (literals only, never the caller's text)."""
+
+
+def _order(sort: SortKey, descending: bool, table: str) -> str:
+    direction = "DESC" if descending else "ASC"
+    first = _SORT_SQL[sort].format(t=table)
+    return f"{first} {direction}, {table}.started_at DESC, {table}.session_id DESC"
+
+
 def list_sessions(
-    conn: sqlite3.Connection, flt: SessionFilter, offset: int, limit: int, price: PriceFn | None
+    conn: sqlite3.Connection,
+    flt: SessionFilter,
+    offset: int,
+    limit: int,
+    price: PriceFn | None,
+    sort: SortKey = "started",
+    descending: bool = True,
 ) -> SessionPage:
     where, params = session_where(flt)
     (total,) = conn.execute(f"SELECT COUNT(*) FROM sessions s WHERE {where}", params).fetchone()
     outcomes = f", {OUTCOME_SUMS}" if _has_outcomes(conn) else ""
     rows = conn.execute(
         f"WITH p AS (SELECT {SUMMARY_COLUMNS} FROM sessions s WHERE {where} "
-        "ORDER BY s.started_at DESC, s.session_id DESC LIMIT ? OFFSET ?) "
+        f"ORDER BY {_order(sort, descending, 's')} LIMIT ? OFFSET ?) "
         f"SELECT {_PAGE_COLUMNS}, COUNT(ss.id), {TOKEN_SUMS}{outcomes} FROM p "
         "LEFT JOIN session_stats ss ON ss.session_id = p.session_id "
-        "GROUP BY p.session_id ORDER BY p.started_at DESC, p.session_id DESC",
+        f"GROUP BY p.session_id ORDER BY {_order(sort, descending, 'p')}",
         (*params, limit, offset),
     ).fetchall()
     costs = _costs(conn, price, [r[0] for r in rows])

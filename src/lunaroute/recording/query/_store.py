@@ -16,6 +16,7 @@ from lunaroute.recording.query._models import (
     SessionFilter,
     SessionPage,
     SessionToolStats,
+    SortKey,
     SpendingStats,
     TimelinePage,
     TokensPerDay,
@@ -43,7 +44,15 @@ class SessionStore(Protocol):
     - Raises `StoreUnavailable` when the store cannot be read at all.
     """
 
-    async def list_sessions(self, flt: SessionFilter, *, offset: int = 0, limit: int = 50) -> SessionPage:
+    async def list_sessions(
+        self,
+        flt: SessionFilter,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        sort: SortKey = "started",
+        descending: bool = True,
+    ) -> SessionPage:
         """Sessions matching `flt`, newest `started_at` first."""
         ...
 

@@ -28,6 +28,7 @@ from lunaroute.recording.query._models import (
     SessionFilter,
     SessionPage,
     SessionToolStats,
+    SortKey,
     SpendingStats,
     TimelinePage,
     TokensPerDay,
@@ -66,10 +67,18 @@ class SqliteSessionStore:
         self._clock = clock
         self._pool = ReadPool(path, workers=workers, busy_timeout_ms=busy_timeout_ms)
 
-    async def list_sessions(self, flt: SessionFilter, *, offset: int = 0, limit: int = 50) -> SessionPage:
+    async def list_sessions(
+        self,
+        flt: SessionFilter,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        sort: SortKey = "started",
+        descending: bool = True,
+    ) -> SessionPage:
         offset, limit = clamp_page(offset, limit)
         price = self._price
-        return await self._pool.run(lambda c: _sessions.list_sessions(c, flt, offset, limit, price))
+        return await self._pool.run(lambda c: _sessions.list_sessions(c, flt, offset, limit, price, sort, descending))
 
     async def get_session(self, session_id: str) -> SessionDetail | None:
         if not is_valid_session_id(session_id):

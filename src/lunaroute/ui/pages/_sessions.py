@@ -6,15 +6,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from lunaroute.recording.query import SessionPage, SessionSummary
+from lunaroute.recording.query import SessionPage, SessionSummary, SortKey
 from lunaroute.ui.pages import _format as f
 from lunaroute.ui.pages._html import Child, Markup, el
 from lunaroute.ui.pages._widgets import status_badge
 
-__all__ = ["FILTER_KEYS", "ListView", "render_sessions"]
+__all__ = ["FILTER_KEYS", "ORDER_KEYS", "ListView", "render_sessions"]
 
 FILTER_KEYS = ("since", "until", "model", "provider", "user_agent", "success", "min_tokens", "q")
 """The query parameters of the filter form (those of `GET /api/sessions`)."""
+ORDER_KEYS = ("sort", "order")
+"""The query parameters of the listing order (kept by the filter form and the page links)."""
+_SORTABLE: dict[str, SortKey] = {
+    "Started": "started",
+    "Session": "session",
+    "Client": "client",
+    "Model": "model",
+    "Duration": "duration",
+    "Status": "status",
+}
 
 _SINCE = (
     ("", "Any time"),
@@ -76,6 +86,7 @@ def _form(view: ListView) -> Markup:
         _input(
             "q", "Search", p.get("q", ""), type="search", placeholder="Text in prompts and answers", wrap_class="grow"
         ),
+        [el("input", {"type": "hidden", "name": k, "value": p[k]}) for k in ORDER_KEYS if p.get(k)],
         el(
             "div",
             {"class_": "form-actions"},
@@ -127,8 +138,27 @@ def _row(s: SessionSummary) -> Markup:
     )
 
 
-def _links(page: SessionPage, params: Mapping[str, str]) -> Markup:
+def _heading(label: str, params: Mapping[str, str]) -> Markup:
+    """A column heading; a sortable one links to the list ordered by it (again: the other way round)."""
+    key = _SORTABLE.get(label)
+    classes = _col(label) + (" num" if label in _NUMERIC else "")
+    if key is None:
+        return el("th", {"class_": classes}, label)
+    current = params.get("sort", "started")
+    descending = params.get("order", "desc") != "asc"
+    if current == key:
+        order = "asc" if descending else "desc"
+        mark, aria = (" ▼", "descending") if descending else (" ▲", "ascending")
+    else:
+        order = "asc" if key in ("session", "client", "model") else "desc"
+        mark, aria = "", None
     kept = {k: v for k, v in params.items() if k in FILTER_KEYS and v}
+    href = "/sessions?" + urlencode({**kept, "sort": key, "order": order})
+    return el("th", {"class_": classes, "aria-sort": aria}, el("a", {"href": href, "class_": "sort"}, label, mark))
+
+
+def _links(page: SessionPage, params: Mapping[str, str]) -> Markup:
+    kept = {k: v for k, v in params.items() if k in (*FILTER_KEYS, *ORDER_KEYS) and v}
     if page.limit != 50:
         kept["limit"] = str(page.limit)
 
@@ -178,7 +208,7 @@ def render_sessions(view: ListView) -> Markup:
             "tr",
             None,
             [
-                el("th", {"class_": _col(label) + (" num" if label in _NUMERIC else "")}, label)
+                _heading(label, view.params)
                 for label in (
                     "Started",
                     "Session",
