@@ -385,3 +385,28 @@ async def test_the_activity_chart_uses_buckets_that_suit_the_window(
         assert all(re.search(r"\d", t) and re.search(r"[A-Za-z]{3}", t) for t in texts), texts
         await screenshot(page, shots, "activity-week")
         await context.close()
+
+
+async def test_cards_and_tiles_open_the_filtered_session_list(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, browser: Any, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**gateway_overrides(tmp_path, {}))
+    await send_traffic(upstream, gateway)
+    async with ui_server(gateway) as base:
+        context = await browser.new_context(viewport={"width": 1360, "height": 900})
+        page = await context.new_page()
+        rows = page.locator("#session-table tbody tr")
+        clicks = (
+            ('#chart-models a.name:text-is("gpt-4o")', r"/sessions\?model=gpt-4o&since=24h$", 2),
+            ('#chart-providers a.name:text-is("anthropic")', r"/sessions\?provider=anthropic&since=24h$", 1),
+            ('#chart-tools a:text-is("get_weather")', r"/sessions\?tool=get_weather$", 1),
+            ("#kpi-errors", r"/sessions\?since=24h&success=false$", 1),
+            ("#kpi-sessions", r"/sessions\?since=24h$", 3),
+        )
+        for selector, url, count in clicks:
+            await page.goto(f"{base}/")
+            await expect(page.locator("#dashboard")).to_have_attribute("data-loaded", re.compile(r"\d+"))
+            await page.locator(selector).click()
+            await expect(page).to_have_url(re.compile(url))
+            await expect(rows).to_have_count(count)
+        await context.close()

@@ -332,3 +332,11 @@ async def test_sessions_sorted_by_a_column(client: TestClient[Any, Any]) -> None
     )
     await get_json(client, "/api/sessions?sort=cost_usd", status=400)
     await get_json(client, "/api/sessions?sort=session&order=sideways", status=400)
+
+
+async def test_sessions_filtered_by_a_tool(client: TestClient[Any, Any]) -> None:
+    page = await get_json(client, "/api/sessions?tool=Bash")
+    assert [s["session_id"] for s in page["sessions"]] == ["sess-fail"]  # the only one with two calls: Read, Bash
+    page = await get_json(client, "/api/sessions?tool=Read")
+    assert [s["session_id"] for s in page["sessions"]] == ["sess-b", "sess-fail", "sess-a"]  # sess-old called none
+    assert (await get_json(client, "/api/sessions?tool=Nope"))["sessions"] == []

@@ -75,6 +75,7 @@ def _filter_options(fn: _F) -> _F:
         click.option("--success/--failed", default=None, help="Only sessions whose last request succeeded/failed."),
         click.option("--min-tokens", type=click.IntRange(min=0), help="At least this many tokens in total."),
         click.option("--search", help="Text in the recorded prompt or answer (case-insensitive)."),
+        click.option("--tool", help="One of its requests called this tool."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -128,6 +129,7 @@ def _make_filter(kw: dict[str, Any]) -> SessionFilter:
         success=kw["success"],
         min_tokens=kw["min_tokens"],
         search=kw["search"],
+        tool=kw["tool"],
     )
 
 

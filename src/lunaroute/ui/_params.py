@@ -98,7 +98,8 @@ def page_params(query: Mapping[str, str], default_limit: int) -> tuple[int, int]
 
 
 def session_filter(query: Mapping[str, str]) -> SessionFilter:
-    """The listing filter from `user_agent`, `model`, `provider`, `success`, `min_tokens`, `q`, `since`, `until`."""
+    """The listing filter from `user_agent`, `model`, `provider`, `success`, `min_tokens`, `q`, `since`, `until`,
+    `tool`."""
     now = utcnow()
     min_tokens = query.get("min_tokens", "").strip()
     return SessionFilter(
@@ -110,6 +111,7 @@ def session_filter(query: Mapping[str, str]) -> SessionFilter:
         success=_bool_param(query, "success"),
         min_tokens=int_param(query, "min_tokens", 0) if min_tokens else None,
         search=text_param(query, "q"),
+        tool=text_param(query, "tool"),
     )
 
 

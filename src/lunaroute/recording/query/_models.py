@@ -89,7 +89,8 @@ class SessionFilter(_Frozen, frozen=True):
     - `provider`: equals its provider; `user_agent`: equals it, or starts with it when it ends in `*`;
     - `success`: its last completed request succeeded (True) or failed (False);
     - `min_tokens`: its total tokens are at least this;
-    - `search`: a case-insensitive substring of its request or response text.
+    - `search`: a case-insensitive substring of its request or response text;
+    - `tool`: one of its requests called this tool.
     """
 
     since: dt.datetime | None = None
@@ -100,6 +101,7 @@ class SessionFilter(_Frozen, frozen=True):
     success: bool | None = None
     min_tokens: int | None = None
     search: str | None = None
+    tool: str | None = None
 
 
 SortKey = Literal["started", "session", "client", "model", "duration", "status"]

@@ -143,6 +143,9 @@ def session_where(flt: SessionFilter) -> tuple[str, list[object]]:
         pattern = like_pattern(flt.search)
         clauses.append("(s.request_text LIKE ? ESCAPE '\\' OR s.response_text LIKE ? ESCAPE '\\')")
         params += [pattern, pattern]
+    if flt.tool:
+        clauses.append("s.session_id IN (SELECT t.session_id FROM tool_stats t WHERE t.tool_name = ?)")
+        params.append(flt.tool)
     return " AND ".join(clauses), params
 
 

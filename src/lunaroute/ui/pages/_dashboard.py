@@ -18,10 +18,15 @@ def window_hours(name: str) -> tuple[str, int]:
     return "day", 24
 
 
-def _kpi(key: str, label: str) -> Markup:
+_SINCE = {"hour": "1h", "day": "24h", "week": "7d", "month": "30d"}
+"""The session-list `since` filter of each window."""
+
+
+def _kpi(key: str, label: str, href: str | None = None) -> Markup:
+    """A tile; with `href` it opens the session list filtered to what it counts."""
     return el(
-        "div",
-        {"class_": "kpi", "id": f"kpi-{key}"},
+        "a" if href else "div",
+        {"class_": "kpi link" if href else "kpi", "id": f"kpi-{key}", "href": href},
         el("div", {"class_": "label"}, label),
         el("div", {"class_": "value", "data_kpi": key}, "—"),
         el("div", {"class_": "sub", "data_sub": key}),
@@ -40,6 +45,7 @@ def _card(key: str, title: str, *extra: Markup, wide: bool = False) -> Markup:
 def render_dashboard(window: str) -> Markup:
     """The page body for the window named `window` (see `WINDOWS`)."""
     key, hours = window_hours(window)
+    listed = f"/sessions?since={_SINCE[key]}"
     windows = el(
         "nav",
         {"class_": "windows segmented", "aria-label": "Window"},
@@ -63,17 +69,17 @@ def render_dashboard(window: str) -> Markup:
     kpis = el(
         "section",
         {"class_": "kpis", "aria-label": "Totals"},
-        _kpi("requests", "Requests"),
-        _kpi("sessions", "Sessions"),
-        _kpi("tokens", "Tokens"),
-        _kpi("cost", "Cost"),
-        _kpi("errors", "Failed sessions"),
+        _kpi("requests", "Requests", listed),
+        _kpi("sessions", "Sessions", listed),
+        _kpi("tokens", "Tokens", listed),
+        _kpi("cost", "Cost", listed),
+        _kpi("errors", "Failed sessions", f"{listed}&success=false"),
         _kpi("ttft", "Time to first token"),
         _kpi("latency", "Session duration"),
     )
     return el(
         "div",
-        {"class_": "dash", "id": "dashboard", "data_hours": str(hours), "data_window": key},
+        {"class_": "dash", "id": "dashboard", "data_hours": str(hours), "data_window": key, "data_since": _SINCE[key]},
         el(
             "div",
             {"class_": "dash-head"},

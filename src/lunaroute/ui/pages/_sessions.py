@@ -13,7 +13,7 @@ from lunaroute.ui.pages._widgets import status_badge
 
 __all__ = ["FILTER_KEYS", "ORDER_KEYS", "ListView", "render_sessions"]
 
-FILTER_KEYS = ("since", "until", "model", "provider", "user_agent", "success", "min_tokens", "q")
+FILTER_KEYS = ("since", "until", "model", "provider", "user_agent", "success", "min_tokens", "tool", "q")
 """The query parameters of the filter form (those of `GET /api/sessions`)."""
 ORDER_KEYS = ("sort", "order")
 """The query parameters of the listing order (kept by the filter form and the page links)."""
@@ -83,6 +83,7 @@ def _form(view: ListView) -> Markup:
         _select("user_agent", "Client", (("", "Any client"), *((c, c) for c in view.clients)), p.get("user_agent", "")),
         _select("success", "Status", _STATUS, p.get("success", "")),
         _input("min_tokens", "Min tokens", p.get("min_tokens", ""), type="number", min="0", step="1", size="8"),
+        _input("tool", "Tool", p.get("tool", ""), placeholder="any", size="10"),
         _input(
             "q", "Search", p.get("q", ""), type="search", placeholder="Text in prompts and answers", wrap_class="grow"
         ),

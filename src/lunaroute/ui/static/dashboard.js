@@ -5,6 +5,8 @@
   if (!root) return;
   const { h, fmt, bars, hbars, tokenBar } = window.LunaCharts;
   const hours = Number(root.dataset.hours) || 24;
+  // Cards link to the session list filtered to what they show, in this window.
+  const listed = (key, value) => `/sessions?${key}=${encodeURIComponent(value)}&since=${root.dataset.since || "24h"}`;
   // Every poll reads the window's figures; the all-time ones and the per-client ones change slowly.
   const POLL_MS = 5000, SLOW_MS = 30000, COSTS_MS = 60000, CLIENTS = 6;
   const $ = (id) => document.getElementById(id);
@@ -115,7 +117,11 @@
     for (const t of tools) {
       const tr = h("tr");
       tr.dataset.tool = t.tool_name;
-      tr.append(h("td", null, t.tool_name), h("td", "num", fmt.int(t.call_count)), h("td", "num", fmt.int(t.error_count)),
+      const name = h("td");
+      const link = h("a", null, t.tool_name);
+      link.href = "/sessions?tool=" + encodeURIComponent(t.tool_name);
+      name.append(link);
+      tr.append(name, h("td", "num", fmt.int(t.call_count)), h("td", "num", fmt.int(t.error_count)),
         h("td", "num", fmt.pct(t.success_rate)));
       table.append(tr);
     }
@@ -187,10 +193,12 @@
     tokenBar($("chart-tokens"), overview.tokens);
     renderCosts(spending);
     hbars($("chart-models"), models.map((m) => ({
-      name: m.model_name, value: m.request_count,
+      name: m.model_name, value: m.request_count, href: listed("model", m.model_name),
       text: usageText({ requests: m.request_count, tokens: m.total_tokens, cost: m.cost_usd }),
     })));
-    hbars($("chart-providers"), byProvider(spending).map((p) => ({ name: p.name, value: p.requests, text: usageText(p) })));
+    hbars($("chart-providers"), byProvider(spending).map((p) => ({
+      name: p.name, value: p.requests, text: usageText(p), href: p.name === "unknown" ? null : listed("provider", p.name),
+    })));
     renderRecent(recent);
   }
 
@@ -203,7 +211,7 @@
     renderTools(tools);
     hbars($("chart-clients"), clients.map((c) => ({
       name: c.name, value: c.requests, text: usageText(c),
-      href: "/sessions?user_agent=" + encodeURIComponent(c.name),
+      href: listed("user_agent", c.name),
     })));
     if (costs) {
       state.costs = costs;
