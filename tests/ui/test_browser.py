@@ -169,7 +169,11 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
     db = tmp_path / "sessions.db"
     dialogs: list[str] = []
     async with ui_server(gateway) as base:
-        context = await browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+        context = await browser.new_context(
+            viewport={"width": 1360, "height": 900},
+            accept_downloads=True,
+            permissions=["clipboard-read", "clipboard-write"],
+        )
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -260,9 +264,17 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         await expect(second.locator(".tool-result")).to_contain_text("get_weather")
         await expect(second.locator(".answer .text")).to_have_text(ANSWER)
         assert await page.locator("main img, main script").count() == 0
+        # Copy buttons copy the whole text, arguments and raw JSON.
+        await first.locator(".tool-call button.copy").click()
+        await expect(first.locator(".tool-call button.copy")).to_have_text("Copied")
+        assert json.loads(await page.evaluate("navigator.clipboard.readText()")) == {"city": "Oslo"}
+        await second.locator(".answer button.copy").click()
+        assert await page.evaluate("navigator.clipboard.readText()") == ANSWER
         await first.locator("a.raw-link").click()
         await expect(first.locator(".raw pre").first).to_contain_text('"messages"')
         await expect(first.locator(".raw pre").nth(1)).to_contain_text('"tool_use"')
+        await first.locator(".raw h3 button.copy").first.click()
+        assert json.loads(await page.evaluate("navigator.clipboard.readText()"))["messages"][0]["content"] == PROMPT
         await screenshot(page, shots, "session")
 
         # Export downloads the recorded events.
