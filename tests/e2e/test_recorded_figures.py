@@ -4,6 +4,7 @@ shows it (the SQLite and PostgreSQL stores, the UI's API and pages, `lunaroute s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import uuid
@@ -291,3 +292,37 @@ async def test_a_session_with_a_failed_request_is_not_shown_as_ok(
     assert "  requests   2 (1 failed)" in shown
     listed = await asyncio.to_thread(cli, tmp_path, "list")
     assert "errors" in next(line for line in listed.splitlines() if "figures-mixed" in line)
+
+
+async def test_latency_per_model_and_errors_by_status(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**recording(tmp_path))
+    upstream.enqueue(
+        Reply(answer=Answer(text="a")),
+        Reply(answer=Answer(text="b")),
+        Reply(status=429, error_message="slow down"),
+        Reply(status=400, error_message="bad"),
+        Reply(status=429, error_message="slow down"),
+    )
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="k", max_retries=0) as client:
+        for _ in range(5):
+            with contextlib.suppress(anthropic.APIStatusError):
+                await client.messages.create(
+                    model="claude-sonnet-4-6", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+                )
+    await drain(gateway)
+    durations = sorted(
+        r[0] for r in rows(tmp_path / "sessions.db", "SELECT duration_ms FROM session_stats") if r[0] is not None
+    )
+    assert len(durations) == 5
+    _status, body = await ui_get(gateway, "/api/stats/latency?hours=1")
+    [latency] = json.loads(body)
+    assert latency == {
+        "model_name": "claude-sonnet-4-6",
+        "requests": 5,
+        "p50_ms": durations[2],
+        "p95_ms": durations[4],
+    }
+    _status, body = await ui_get(gateway, "/api/stats/errors?hours=1")
+    assert json.loads(body) == [{"status": 429, "requests": 2}, {"status": 400, "requests": 1}]

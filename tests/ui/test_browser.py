@@ -214,6 +214,9 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         await expect(page.locator("#chart-clients")).to_contain_text("AsyncOpenAI")
         await expect(page.locator('#chart-tools tr[data-tool="get_weather"]')).to_be_visible()
         await expect(page.locator('#chart-tokens li[data-kind="cache_read"]')).to_contain_text("50")
+        await expect(page.locator("#chart-latency")).to_contain_text("claude-sonnet-4-6")
+        await expect(page.locator("#chart-latency")).to_contain_text("p95")
+        await expect(page.locator("#chart-errors")).to_contain_text("HTTP 429")
         await expect(page.locator("#chart-activity svg rect.bar")).not_to_have_count(0)
         await screenshot(page, shots, "dashboard")
 

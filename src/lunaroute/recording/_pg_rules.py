@@ -84,15 +84,17 @@ async def _outcome_stats(conn: Any, ev: Completed) -> None:
     """How the request ended (see the SQLite rules)."""
     await _ensure_session(conn, ev)
     await conn.execute(
-        "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts) "
-        "VALUES ($1, $2, '', $3, $4, $5) ON CONFLICT (session_id, request_id) DO UPDATE SET "
+        "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts, status_code, "
+        "duration_ms) VALUES ($1, $2, '', $3, $4, $5, $6, $7) ON CONFLICT (session_id, request_id) DO UPDATE SET "
         "provider = COALESCE(EXCLUDED.provider, session_stats.provider), success = EXCLUDED.success, "
-        "attempts = EXCLUDED.attempts",
+        "attempts = EXCLUDED.attempts, status_code = EXCLUDED.status_code, duration_ms = EXCLUDED.duration_ms",
         ev.session_id,
         _t(ev.request_id),
         _t(ev.provider),
         ev.success,
         _t(msgspec.json.encode(ev.attempts).decode()) if ev.attempts else None,
+        _i(ev.status),
+        _i(ev.total_duration_ms),
     )
 
 

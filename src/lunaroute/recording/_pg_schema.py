@@ -151,11 +151,13 @@ _V2 = """
 ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS provider TEXT;
 ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS success BOOLEAN;
 ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS attempts TEXT;
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS status_code INTEGER;
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS duration_ms BIGINT;
 """
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "session tables (SQLite schema v5 equivalent)", _V1),
-    (2, "per request: the provider that answered, success, the attempts given up before", _V2),
+    (2, "per request: the provider that answered, success, the attempts given up before, status, duration", _V2),
 )
 """(version, description, SQL) in order; append new versions, never edit applied ones."""
 

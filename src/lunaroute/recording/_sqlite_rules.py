@@ -185,17 +185,18 @@ _REQUEST_STATS = (
 
 
 _OUTCOME_STATS = (
-    "UPDATE session_stats SET provider = COALESCE(?, provider), success = ?, attempts = ? "
-    "WHERE session_id = ? AND request_id = ?",
-    "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts) "
-    "VALUES (?, ?, '', ?, ?, ?)",
+    "UPDATE session_stats SET provider = COALESCE(?, provider), success = ?, attempts = ?, status_code = ?, "
+    "duration_ms = ? WHERE session_id = ? AND request_id = ?",
+    "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts, status_code, "
+    "duration_ms) VALUES (?, ?, '', ?, ?, ?, ?, ?)",
 )
 
 
 def _outcome_stats(b: Batch, ev: Completed) -> None:
-    """How the request ended: the provider that answered, success, and the attempts given up before it."""
+    """How the request ended: the provider that answered, success, the attempts given up before it, the status
+    the client got and how long it took."""
     attempts = msgspec.json.encode(ev.attempts).decode() if ev.attempts else None
-    values = (b.text(ev.provider), ev.success, b.text(attempts))
+    values = (b.text(ev.provider), ev.success, b.text(attempts), _i(ev.status), _i(ev.total_duration_ms))
     _upsert_row(b, ev, "session_stats", _OUTCOME_STATS[0], _OUTCOME_STATS[1], values)
 
 

@@ -290,9 +290,12 @@ EXTRA_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("session_stats", "provider", "TEXT"),
     ("session_stats", "success", "BOOLEAN"),
     ("session_stats", "attempts", "TEXT"),
+    ("session_stats", "status_code", "INTEGER"),
+    ("session_stats", "duration_ms", "INTEGER"),
 )
 """(table, column, type) beyond the Rust v5 schema, added to any v5 database that lacks them: per request, the
-provider that answered, whether the request succeeded, and the attempts given up before (JSON). Rust readers
+provider that answered, whether the request succeeded, the attempts given up before (JSON), the HTTP status the
+client got and the request's duration. Rust readers
 name their columns, so the database stays a v5 one for them."""
 
 

@@ -3,7 +3,7 @@
 Each event is one line of a session's JSONL file, tagged by `type` (snake_case) with every field at the top
 level, exactly as the Rust code writes them (its nested stats structs are `#[serde(flatten)]`). Every event
 carries `session_id`, `request_id` and `timestamp` (an RFC 3339 UTC instant). Two fields are ours and are
-ignored by Rust readers: `outcome`, `provider` and `attempts` on `completed`, and `tokens_estimated` on
+ignored by Rust readers: `outcome`, `provider`, `status` and `attempts` on `completed`, and `tokens_estimated` on
 `response_recorded`.
 
 `SessionEvent` is the tagged union; `lunaroute.recording.codec` encodes and decodes it without ever failing on
@@ -312,6 +312,8 @@ class Completed(_Event, tag="completed"):
     outcome: Outcome | None = None
     provider: str | None = None
     """The provider that gave the answer (after any fallback); `started` names the one first chosen."""
+    status: int | None = None
+    """The HTTP status the client got (None when none was sent: a disconnect, a failure before the head)."""
     attempts: list[AttemptStats] = msgspec.field(default_factory=list)
     """Attempts given up before it (retries, fallbacks), in order."""
 

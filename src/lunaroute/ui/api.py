@@ -92,6 +92,12 @@ class _Api:
     async def spending(self, request: web.Request) -> web.Response:
         return _json(await self.store.spending(self._hours(request, 24)))
 
+    async def latency(self, request: web.Request) -> web.Response:
+        return _json(await self.store.latency_by_model(self._hours(request, 24)))
+
+    async def errors(self, request: web.Request) -> web.Response:
+        return _json(await self.store.errors_by_status(self._hours(request, 24)))
+
     async def activity(self, request: web.Request) -> web.Response:
         minutes = p.int_param(request.query, "minutes", 1, low=1, high=60)
         if 60 % minutes:
@@ -220,6 +226,8 @@ def create_api_app(
     get("/api/stats/hours", api.hours)
     get("/api/stats/spending", api.spending)
     get("/api/stats/activity", api.activity)
+    get("/api/stats/latency", api.latency)
+    get("/api/stats/errors", api.errors)
     get("/api/sessions", api.sessions)
     get("/api/sessions/recent", api.recent)
     get("/api/sessions/{id}", api.session)

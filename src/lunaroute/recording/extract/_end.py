@@ -213,6 +213,7 @@ def _completed(
         estimated_cost=estimate_cost(cost_provider, model, usage, at=instant(record, None)) if priced else None,
         outcome=outcome,
         provider=record.provider,
+        status=record.status,
         attempts=[AttemptStats(provider=a.provider, status=a.status, reason=a.reason) for a in record.attempts],
     )
 

@@ -354,6 +354,22 @@ class CostStats(_Frozen, frozen=True):
     projection_monthly: float | None
 
 
+class ModelLatency(_Frozen, frozen=True):
+    """How long the requests of a model took (start to end, as the client saw it), in a window."""
+
+    model_name: str
+    requests: int
+    p50_ms: int
+    p95_ms: int
+
+
+class StatusCount(_Frozen, frozen=True):
+    """Failed requests of a window by the HTTP status the client got (None: no status was sent)."""
+
+    status: int | None
+    requests: int
+
+
 class ActivityBucket(_Frozen, frozen=True):
     """Requests started in `minutes` minutes from `start` (UTC), their tokens and list-price cost."""
 

@@ -9,6 +9,7 @@ runs over the per-(provider, model) sums in Python, in model order.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sqlite3
 
 from lunaroute.recording.query import _rollup
@@ -17,12 +18,14 @@ from lunaroute.recording.query._models import (
     ClientUsage,
     CostStats,
     HourOfDay,
+    ModelLatency,
     ModelSpending,
     ModelUsage,
     OverviewStats,
     PriceFn,
     SpendingHour,
     SpendingStats,
+    StatusCount,
     TokenCounts,
     TokensPerDay,
     ToolUsage,
@@ -34,7 +37,9 @@ __all__ = [
     "activity",
     "client_usage",
     "cost_stats",
+    "errors_by_status",
     "hours_of_day",
+    "latency_by_model",
     "model_names",
     "model_usage",
     "overview",
@@ -319,6 +324,45 @@ def activity(
         )
         for key, (count, total, items) in buckets.items()
     )
+
+
+def _has(conn: sqlite3.Connection, column: str) -> bool:
+    return column in {r[1] for r in conn.execute("PRAGMA table_info(session_stats)")}
+
+
+def _percentile(ordered: list[int], q: float) -> int:
+    """The nearest-rank percentile `q` (0..1) of the sorted, non-empty `ordered`."""
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
+
+
+def latency_by_model(conn: sqlite3.Connection, hours: int, now: dt.datetime) -> tuple[ModelLatency, ...]:
+    if not _has(conn, "duration_ms"):
+        return ()
+    start = now - dt.timedelta(hours=hours)
+    durations: dict[str, list[int]] = {}
+    for model, ms in conn.execute(
+        f"SELECT model_name, duration_ms FROM session_stats WHERE {since_clause('created_at', start, now)} "
+        "AND duration_ms IS NOT NULL AND model_name != '' ORDER BY model_name, duration_ms",
+        (created_bound(start),),
+    ):
+        durations.setdefault(str(model), []).append(int(ms))
+    out = [
+        ModelLatency(model_name=m, requests=len(v), p50_ms=_percentile(v, 0.5), p95_ms=_percentile(v, 0.95))
+        for m, v in durations.items()
+    ]
+    return tuple(sorted(out, key=lambda m: (-m.requests, m.model_name)))
+
+
+def errors_by_status(conn: sqlite3.Connection, hours: int, now: dt.datetime) -> tuple[StatusCount, ...]:
+    if not _has(conn, "status_code"):
+        return ()
+    start = now - dt.timedelta(hours=hours)
+    rows = conn.execute(
+        "SELECT status_code, COUNT(*) FROM session_stats "
+        f"WHERE {since_clause('created_at', start, now)} AND success = 0 GROUP BY 1 ORDER BY 2 DESC, 1",
+        (created_bound(start),),
+    ).fetchall()
+    return tuple(StatusCount(status=None if s is None else int(s), requests=int(n)) for s, n in rows)
 
 
 def hours_of_day(conn: sqlite3.Connection, hours: int, now: dt.datetime) -> tuple[HourOfDay, ...]:

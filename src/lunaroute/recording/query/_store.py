@@ -9,6 +9,7 @@ from lunaroute.recording.query._models import (
     ClientUsage,
     CostStats,
     HourOfDay,
+    ModelLatency,
     ModelUsage,
     Order,
     OverviewStats,
@@ -18,6 +19,7 @@ from lunaroute.recording.query._models import (
     SessionToolStats,
     SortKey,
     SpendingStats,
+    StatusCount,
     TimelinePage,
     TokensPerDay,
     ToolUsage,
@@ -85,6 +87,14 @@ class SessionStore(Protocol):
     async def cost_stats(self) -> CostStats: ...
 
     async def spending(self, hours: int = 24) -> SpendingStats: ...
+
+    async def latency_by_model(self, hours: int = 24) -> tuple[ModelLatency, ...]:
+        """p50 and p95 request duration per model in the last `hours`, busiest model first."""
+        ...
+
+    async def errors_by_status(self, hours: int = 24) -> tuple[StatusCount, ...]:
+        """Failed requests of the last `hours` by HTTP status, commonest first."""
+        ...
 
     async def activity(self, hours: int = 1, minutes: int = 1) -> tuple[ActivityBucket, ...]:
         """Requests of the last `hours` in buckets of `minutes` (a divisor of 60), oldest first; empty buckets

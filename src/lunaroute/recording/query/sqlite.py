@@ -20,6 +20,7 @@ from lunaroute.recording.query._models import (
     ClientUsage,
     CostStats,
     HourOfDay,
+    ModelLatency,
     ModelUsage,
     Order,
     OverviewStats,
@@ -30,6 +31,7 @@ from lunaroute.recording.query._models import (
     SessionToolStats,
     SortKey,
     SpendingStats,
+    StatusCount,
     TimelinePage,
     TokensPerDay,
     ToolUsage,
@@ -128,6 +130,14 @@ class SqliteSessionStore:
     async def spending(self, hours: int = 24) -> SpendingStats:
         hours, now, price = _hours(hours), self._clock(), self._price
         return await self._pool.run(lambda c: _stats.spending(c, hours, now, price))
+
+    async def latency_by_model(self, hours: int = 24) -> tuple[ModelLatency, ...]:
+        hours, now = _hours(hours), self._clock()
+        return await self._pool.run(lambda c: _stats.latency_by_model(c, hours, now))
+
+    async def errors_by_status(self, hours: int = 24) -> tuple[StatusCount, ...]:
+        hours, now = _hours(hours), self._clock()
+        return await self._pool.run(lambda c: _stats.errors_by_status(c, hours, now))
 
     async def activity(self, hours: int = 1, minutes: int = 1) -> tuple[ActivityBucket, ...]:
         if minutes < 1 or 60 % minutes:

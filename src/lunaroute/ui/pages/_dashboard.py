@@ -99,6 +99,8 @@ def render_dashboard(window: str) -> Markup:
             _card("providers", "By provider"),
             _card("clients", "By client"),
             _card("tools", "Top tools (all time)"),
+            _card("latency", "Latency by model"),
+            _card("errors", "Errors by status"),
             _card("recent", "Recent sessions", wide=True),
         ),
     )

@@ -202,13 +202,32 @@
     renderRecent(recent);
   }
 
+  function renderLatency(rows) {
+    hbars($("chart-latency"), rows.slice(0, 8).map((m) => ({
+      name: m.model_name, value: m.p95_ms, href: listed("model", m.model_name),
+      text: `p50 ${fmt.ms(m.p50_ms)} · p95 ${fmt.ms(m.p95_ms)} · ${fmt.int(m.requests)} req`,
+    })), "No finished requests in this window.");
+  }
+
+  function renderErrors(rows) {
+    const failed = `/sessions?success=false&since=${root.dataset.since || "24h"}`;
+    hbars($("chart-errors"), rows.map((r) => ({
+      name: r.status === null ? "no status (client gone, no answer)" : `HTTP ${r.status}`, value: r.requests,
+      text: `${fmt.int(r.requests)} req`, href: failed,
+    })), "No failed requests in this window.");
+  }
+
   async function refreshSlow() {
-    const [tools, clients, costs] = await Promise.all([
+    const [tools, clients, costs, latency, errors] = await Promise.all([
       getJSON("/api/stats/tools?limit=8"),
       clientsUsage(),
       Date.now() - state.costsAt > COSTS_MS ? getJSON("/api/stats/costs") : Promise.resolve(null),
+      getJSON(`/api/stats/latency?hours=${hours}`),
+      getJSON(`/api/stats/errors?hours=${hours}`),
     ]);
     renderTools(tools);
+    renderLatency(latency);
+    renderErrors(errors);
     hbars($("chart-clients"), clients.map((c) => ({
       name: c.name, value: c.requests, text: usageText(c),
       href: listed("user_agent", c.name),
