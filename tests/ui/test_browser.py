@@ -425,3 +425,24 @@ async def test_cards_and_tiles_open_the_filtered_session_list(
             await expect(page).to_have_url(re.compile(url))
             await expect(rows).to_have_count(count)
         await context.close()
+
+
+async def test_a_custom_date_range_filters_the_list(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, browser: Any, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**gateway_overrides(tmp_path, {}))
+    await send_traffic(upstream, gateway)
+    async with ui_server(gateway) as base:
+        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        page = await context.new_page()
+        rows = page.locator("#session-table tbody tr")
+        await page.goto(f"{base}/sessions")
+        await page.fill('input[name="since"]', "2020-01-01")
+        await page.fill('input[name="until"]', "2099-12-31 23:00")
+        await page.press('input[name="until"]', "Enter")
+        await expect(page).to_have_url(re.compile(r"/sessions\?since=2020-01-01&until=2099-12-31\+23%3A00$"))
+        await expect(rows).to_have_count(3)
+        await page.fill('input[name="until"]', "2021-01-01")
+        await page.press('input[name="until"]', "Enter")
+        await expect(page.locator(".empty")).to_contain_text("No sessions match")
+        await context.close()

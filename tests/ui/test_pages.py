@@ -219,7 +219,7 @@ async def test_session_list_filters_and_pages(client: TestClient[Any, Any]) -> N
         html = await get_page(client, f"/sessions?{query}")
         assert session_ids(html) == expected, query
     html = await get_page(client, "/sessions?since=6h&until=1h")
-    assert '<option value="6h" selected>6h</option>' in html  # a custom value stays selected
+    assert 'name="since" value="6h"' in html  # the range given stays in the form
     assert 'name="until" value="1h"' in html
     assert "No sessions match these filters." in await get_page(client, "/sessions?q=nothing-matches")
     html = await get_page(client, "/sessions?limit=2&offset=2&model=")

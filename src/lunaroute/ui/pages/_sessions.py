@@ -26,13 +26,8 @@ _SORTABLE: dict[str, SortKey] = {
     "Status": "status",
 }
 
-_SINCE = (
-    ("", "Any time"),
-    ("1h", "Last hour"),
-    ("24h", "Last 24 hours"),
-    ("7d", "Last 7 days"),
-    ("30d", "Last 30 days"),
-)
+_WHEN = (("1h", "an hour ago"), ("24h", "a day ago"), ("7d", "a week ago"), ("30d", "30 days ago"))
+"""Suggestions for the From and Until fields, which take these or any date and time (`2026-03-01 14:00`)."""
 _STATUS = (("", "Any status"), ("true", "Succeeded"), ("false", "Failed"))
 _PROVIDERS = ("anthropic", "openai")
 
@@ -75,8 +70,9 @@ def _form(view: ListView) -> Markup:
     return el(
         "form",
         {"class_": "filters", "method": "get", "action": "/sessions", "id": "filters"},
-        _select("since", "From", _SINCE, p.get("since", "")),
-        _input("until", "Until", p.get("until", ""), placeholder="e.g. 1h or 2026-03-01", size="14"),
+        _input("since", "From", p.get("since", ""), list="when", placeholder="any time, 24h, 2026-03-01", size="16"),
+        _input("until", "Until", p.get("until", ""), list="when", placeholder="now, 1h, 2026-03-02 18:00", size="16"),
+        el("datalist", {"id": "when"}, [el("option", {"value": v}, label) for v, label in _WHEN]),
         _select("model", "Model", (("", "Any model"), *((m, m) for m in view.models)), p.get("model", "")),
         _input("provider", "Provider", p.get("provider", ""), list="providers", placeholder="any", size="10"),
         el("datalist", {"id": "providers"}, [el("option", {"value": v}) for v in _PROVIDERS]),
