@@ -556,3 +556,11 @@ async def test_session_list_columns_sort_and_keep_the_filters(client: TestClient
     assert '<input type="hidden" name="sort" value="session">' in html  # the filter form keeps the order
     bad = await client.get("/sessions?sort=nonsense")
     assert bad.status == 400
+
+
+async def test_session_list_offers_the_export_of_what_it_shows(make_client: MakeClient) -> None:
+    client = await make_client(export=True)
+    html = await (await client.get("/sessions?provider=anthropic&sort=session&order=asc")).text()
+    assert 'href="/api/export/sessions?provider=anthropic&amp;sort=session&amp;order=asc&amp;format=csv"' in html
+    plain = await make_client(export=False)
+    assert "/api/export/sessions" not in await (await plain.get("/sessions")).text()

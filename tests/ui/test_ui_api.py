@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -340,3 +343,18 @@ async def test_sessions_filtered_by_a_tool(client: TestClient[Any, Any]) -> None
     page = await get_json(client, "/api/sessions?tool=Read")
     assert [s["session_id"] for s in page["sessions"]] == ["sess-b", "sess-fail", "sess-a"]  # sess-old called none
     assert (await get_json(client, "/api/sessions?tool=Nope"))["sessions"] == []
+
+
+async def test_the_filtered_list_exports_as_csv_and_json(make_client: MakeClient) -> None:
+    closed = await make_client()
+    assert (await closed.get("/api/export/sessions?format=csv")).status == 403
+    client = await make_client(export=True)
+    resp = await client.get("/api/export/sessions?format=csv&provider=anthropic&sort=session&order=asc")
+    assert resp.status == 200
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="sessions.csv"'
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [r["session_id"] for r in rows] == ["sess-a", "sess-b", "sess-fail"]
+    assert all(r["cost_usd"] for r in rows)
+    resp = await client.get("/api/export/sessions?format=json&tool=Bash")
+    assert [s["session_id"] for s in json.loads(await resp.text())] == ["sess-fail"]
+    assert (await client.get("/api/export/sessions?format=xml")).status == 400

@@ -18,12 +18,15 @@ from aiohttp.typedefs import Middleware
 from lunaroute.recording._crypto import RecordCipher
 from lunaroute.recording.events import RequestRecorded, ResponseRecorded, SessionEvent
 from lunaroute.recording.query import (
+    MAX_PAGE,
     JsonlArchive,
     SessionExport,
     SessionFilter,
     SessionStore,
+    SessionSummary,
     events_jsonl,
     requests_csv,
+    sessions_csv,
 )
 from lunaroute.ui import _params as p
 from lunaroute.ui._middleware import auth_middleware, error_middleware, json_error
@@ -32,6 +35,8 @@ __all__ = ["RawRequest", "create_api_app"]
 
 _ENCODER = msgspec.json.Encoder()
 _HOURS_MAX = 24 * 366 * 10
+_EXPORT_MAX = 100_000
+"""The most sessions one list export holds (filter further for more)."""
 
 
 class RawRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -175,6 +180,34 @@ class _Api:
         disposition = f'attachment; filename="{sid}.{fmt}"'
         return web.Response(body=body, content_type=ctype, headers={"Content-Disposition": disposition})
 
+    async def export_list(self, request: web.Request) -> web.Response:
+        """Every session matching the list filters (at most `_EXPORT_MAX`), as CSV or JSON, in the list's order."""
+        if not self.export_enabled:
+            return json_error(403, "export is disabled")
+        fmt = request.query.get("format", "csv")
+        if fmt not in ("json", "csv"):
+            raise p.BadParam("format must be json or csv")
+        flt = p.session_filter(request.query)
+        sort, descending = p.sort_params(request.query)
+        sessions: list[SessionSummary] = []
+        while len(sessions) < _EXPORT_MAX:
+            page = await self.store.list_sessions(
+                flt,
+                offset=len(sessions),
+                limit=min(MAX_PAGE, _EXPORT_MAX - len(sessions)),
+                sort=sort,
+                descending=descending,
+            )
+            sessions.extend(page.sessions)
+            if not page.sessions or not page.has_more:
+                break
+        if fmt == "csv":
+            body, ctype = "".join(sessions_csv(sessions)).encode(), "text/csv"
+        else:
+            body, ctype = _ENCODER.encode(sessions), "application/json"
+        disposition = f'attachment; filename="sessions.{fmt}"'
+        return web.Response(body=body, content_type=ctype, headers={"Content-Disposition": disposition})
+
     async def delete(self, request: web.Request) -> web.Response:
         if not self.delete_enabled:
             return json_error(403, "deleting sessions is disabled")
@@ -236,6 +269,7 @@ def create_api_app(
     get("/api/sessions/{id}/tools", api.session_tools)
     get("/api/sessions/{id}/raw/{request_id}", api.raw)
     get("/api/sessions/{id}/export", api.export)
+    get("/api/export/sessions", api.export_list)
     get("/api/user-agents", api.user_agents)
     get("/api/models", api.models)
     return app

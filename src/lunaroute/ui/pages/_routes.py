@@ -86,7 +86,7 @@ class _Pages:
             self.store.list_sessions(flt, offset=offset, limit=limit, sort=sort, descending=descending),
             self.choices.get(),
         )
-        view = ListView(listing, params, models, clients, notice=notice)
+        view = ListView(listing, params, models, clients, notice=notice, export_enabled=self.export_enabled)
         return html_response(page("Sessions", "sessions", render_sessions(view), scripts=("sessions.js",)))
 
     async def _events(self, detail: SessionDetail) -> list[SessionEvent]:

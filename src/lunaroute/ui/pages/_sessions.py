@@ -43,6 +43,7 @@ class ListView:
     clients: Sequence[str]
     error: str | None = None
     notice: str | None = None
+    export_enabled: bool = False
 
 
 def _select(name: str, label: str, options: Sequence[tuple[str, str]], current: str) -> Markup:
@@ -224,4 +225,24 @@ def render_sessions(view: ListView) -> Markup:
         "table", {"class_": "list", "id": "session-table"}, head, el("tbody", None, [_row(s) for s in page.sessions])
     )
     body.extend([_links(page, view.params), el("div", {"class_": "table-wrap"}, table), _links(page, view.params)])
+    if view.export_enabled:
+        kept = {k: v for k, v in view.params.items() if k in (*FILTER_KEYS, *ORDER_KEYS) and v}
+        body.append(
+            el(
+                "p",
+                {"class_": "list-export"},
+                f"Export these {page.total:,} sessions: ",
+                el(
+                    "a",
+                    {"href": "/api/export/sessions?" + urlencode({**kept, "format": "csv"}), "download": True},
+                    "CSV",
+                ),
+                " · ",
+                el(
+                    "a",
+                    {"href": "/api/export/sessions?" + urlencode({**kept, "format": "json"}), "download": True},
+                    "JSON",
+                ),
+            )
+        )
     return el("div", {"class_": "sessions"}, body)
