@@ -564,3 +564,8 @@ async def test_session_list_offers_the_export_of_what_it_shows(make_client: Make
     assert 'href="/api/export/sessions?provider=anthropic&amp;sort=session&amp;order=asc&amp;format=csv"' in html
     plain = await make_client(export=False)
     assert "/api/export/sessions" not in await (await plain.get("/sessions")).text()
+
+
+async def test_session_list_previews_each_prompt(client: TestClient[Any, Any]) -> None:
+    html = await (await client.get("/sessions?q=recursion")).text()
+    assert '<div class="preview muted">explain recursion #2</div>' in html

@@ -135,6 +135,8 @@ class SessionSummary(_Frozen, frozen=True):
     """Requests answered only after an attempt was given up (a retry or a fallback provider)."""
     fallback_provider: str | None = None
     """A provider that answered such a request (shown beside `provider`, the one first chosen)."""
+    prompt_preview: str | None = None
+    """The start of the latest prompt (listings only; at most `PREVIEW_CHARS` characters)."""
 
 
 class SessionPage(_Frozen, frozen=True):

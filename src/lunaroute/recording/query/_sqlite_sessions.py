@@ -119,8 +119,27 @@ def list_sessions(
         (*params, limit, offset),
     ).fetchall()
     costs = _costs(conn, price, [r[0] for r in rows])
-    sessions = tuple(summary_from_row(r, costs.get(r[0])) for r in rows)
+    previews = _previews(conn, [r[0] for r in rows])
+    sessions = tuple(
+        msgspec.structs.replace(summary_from_row(r, costs.get(r[0])), prompt_preview=previews.get(r[0])) for r in rows
+    )
     return SessionPage(sessions=sessions, offset=offset, limit=limit, total=int(total))
+
+
+PREVIEW_CHARS = 160
+
+
+def _previews(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The start of each session's latest prompt, on one line."""
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = conn.execute(
+        f"SELECT session_id, substr(request_text, 1, {PREVIEW_CHARS * 2}) FROM sessions "
+        f"WHERE session_id IN ({marks}) AND request_text IS NOT NULL AND request_text != ''",
+        tuple(ids),
+    ).fetchall()
+    return {sid: " ".join(str(text).split())[:PREVIEW_CHARS] for sid, text in rows}
 
 
 def _request_rows(conn: sqlite3.Connection, session_id: str) -> tuple[RequestRow, ...]:

@@ -113,6 +113,7 @@ def _row(s: SessionSummary) -> Markup:
             "td",
             {"class_": "c-session"},
             el("a", {"href": href, "class_": "sid", "title": s.session_id}, f.short_id(s.session_id, 20)),
+            el("div", {"class_": "preview muted"}, s.prompt_preview) if s.prompt_preview else None,
         ),
         el("td", {"class_": "client c-client", "title": s.user_agent or ""}, s.user_agent or f.DASH),
         el(
