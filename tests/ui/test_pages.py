@@ -569,3 +569,34 @@ async def test_session_list_offers_the_export_of_what_it_shows(make_client: Make
 async def test_session_list_previews_each_prompt(client: TestClient[Any, Any]) -> None:
     html = await (await client.get("/sessions?q=recursion")).text()
     assert '<div class="preview muted">explain recursion #2</div>' in html
+
+
+def test_answers_render_markdown_and_nothing_of_it_becomes_active() -> None:
+    from lunaroute.ui.pages._parts import render_parts
+
+    hostile = (
+        "# Plan\n\n1. first\n2. second\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('x')\n```\n\n"
+        "<script>alert(1)</script> <img src=x onerror=alert(2)> <a href='javascript:alert(3)'>x</a>\n\n"
+        "[bad](javascript:alert(4)) [data](data:text/html;base64,PHNjcmlwdD4=) [ok](https://example.com/a?b=1&c=2) "
+        "![pic](https://example.com/p.png)"
+    )
+    html = str(render_parts((Text(hostile),), {}, markdown=True))
+    rendered = html.split('<div class="text" hidden>')[0]
+    assert "<h1>Plan</h1>" in rendered
+    assert "<ol>\n<li>first</li>" in rendered
+    assert "<td>1</td>" in rendered
+    assert "<pre><code class=\"language-python\">print('x')\n</code></pre>" in rendered
+    assert '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">ok</a>' in rendered
+    assert not re.search(r"<(script|img|iframe|object|embed|style)\b", html, re.I)
+    assert not re.search(r"<[a-z][^>]*\son[a-z]+=", html, re.I)
+    assert "javascript:" not in " ".join(re.findall(r'href="([^"]*)"', html))
+    assert "data:text/html" not in " ".join(re.findall(r'href="([^"]*)"', html))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered  # shown as the text it is
+    # The source is kept beside it (hidden), escaped, for the copy button.
+    assert '<div class="text" hidden># Plan' in html
+
+
+def test_user_text_is_never_rendered_as_markdown() -> None:
+    from lunaroute.ui.pages._parts import render_parts
+
+    assert "<h1>" not in str(render_parts((Text("# not a heading"),), {}))

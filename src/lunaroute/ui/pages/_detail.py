@@ -197,7 +197,7 @@ def _answer(v: RequestView, tool_names: dict[str, str]) -> Markup:
         "div",
         {"class_": "turn role-assistant answer"},
         el("div", {"class_": "role"}, "Assistant", finish),
-        el("div", {"class_": "body"}, render_parts(v.answer, tool_names)),
+        el("div", {"class_": "body"}, render_parts(v.answer, tool_names, markdown=True)),
     )
 
 
