@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import anthropic
+import openai
 import pytest
 from aiohttp import web
 from click.testing import CliRunner
@@ -326,3 +327,17 @@ async def test_latency_per_model_and_errors_by_status(
     }
     _status, body = await ui_get(gateway, "/api/stats/errors?hours=1")
     assert json.loads(body) == [{"status": 429, "requests": 2}, {"status": 400, "requests": 1}]
+
+
+async def test_embeddings_count_in_the_token_totals(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**recording(tmp_path))
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key="k", max_retries=0) as client:
+        result = await client.embeddings.create(model="text-embedding-3-small", input=["one two three", "four"])
+    await drain(gateway)
+    assert result.usage.prompt_tokens > 0
+    _status, body = await ui_get(gateway, "/api/stats/overview?hours=1")
+    overview = json.loads(body)
+    assert (overview["requests"], overview["tokens"]["input"]) == (1, result.usage.prompt_tokens)
+    assert overview["total_tokens"] == result.usage.total_tokens

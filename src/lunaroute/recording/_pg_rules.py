@@ -80,14 +80,22 @@ async def _started(conn: Any, ev: Started) -> None:
     )
 
 
+_OUTCOME_TOKENS = _TOKENS[:6]
+"""The token columns `completed` carries (see the SQLite rules)."""
+
+
 async def _outcome_stats(conn: Any, ev: Completed) -> None:
     """How the request ended (see the SQLite rules)."""
     await _ensure_session(conn, ev)
     await conn.execute(
         "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts, status_code, "
-        "duration_ms) VALUES ($1, $2, '', $3, $4, $5, $6, $7) ON CONFLICT (session_id, request_id) DO UPDATE SET "
+        f"duration_ms, {', '.join(_OUTCOME_TOKENS)}) VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13) ON CONFLICT (session_id, request_id) DO UPDATE SET "
         "provider = COALESCE(EXCLUDED.provider, session_stats.provider), success = EXCLUDED.success, "
-        "attempts = EXCLUDED.attempts, status_code = EXCLUDED.status_code, duration_ms = EXCLUDED.duration_ms",
+        "attempts = EXCLUDED.attempts, status_code = EXCLUDED.status_code, duration_ms = EXCLUDED.duration_ms, "
+        + ", ".join(
+            f"{c} = GREATEST(COALESCE(session_stats.{c}, 0), COALESCE(EXCLUDED.{c}, 0))" for c in _OUTCOME_TOKENS
+        ),
         ev.session_id,
         _t(ev.request_id),
         _t(ev.provider),
@@ -95,6 +103,17 @@ async def _outcome_stats(conn: Any, ev: Completed) -> None:
         _t(msgspec.json.encode(ev.attempts).decode()) if ev.attempts else None,
         _i(ev.status),
         _i(ev.total_duration_ms),
+        *map(
+            _i,
+            (
+                ev.total_input,
+                ev.total_output,
+                ev.total_thinking,
+                ev.total_reasoning,
+                ev.total_cache_read,
+                ev.total_cache_creation,
+            ),
+        ),
     )
 
 

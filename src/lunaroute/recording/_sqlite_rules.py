@@ -184,19 +184,38 @@ _REQUEST_STATS = (
 )
 
 
+_OUTCOME_TOKENS = _TOKENS[:6]
+"""The token columns `completed` carries (no audio): raised to at least its totals, so a request without a
+`response_recorded` (embeddings, legacy completions) still counts its tokens."""
 _OUTCOME_STATS = (
     "UPDATE session_stats SET provider = COALESCE(?, provider), success = ?, attempts = ?, status_code = ?, "
-    "duration_ms = ? WHERE session_id = ? AND request_id = ?",
+    f"duration_ms = ?, {', '.join(f'{c} = MAX(COALESCE({c}, 0), ?)' for c in _OUTCOME_TOKENS)} "
+    "WHERE session_id = ? AND request_id = ?",
     "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts, status_code, "
-    "duration_ms) VALUES (?, ?, '', ?, ?, ?, ?, ?)",
+    f"duration_ms, {', '.join(_OUTCOME_TOKENS)}) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 )
 
 
 def _outcome_stats(b: Batch, ev: Completed) -> None:
     """How the request ended: the provider that answered, success, the attempts given up before it, the status
-    the client got and how long it took."""
+    the client got, how long it took, and its token totals (see `_OUTCOME_TOKENS`)."""
     attempts = msgspec.json.encode(ev.attempts).decode() if ev.attempts else None
-    values = (b.text(ev.provider), ev.success, b.text(attempts), _i(ev.status), _i(ev.total_duration_ms))
+    tokens = (
+        ev.total_input,
+        ev.total_output,
+        ev.total_thinking,
+        ev.total_reasoning,
+        ev.total_cache_read,
+        ev.total_cache_creation,
+    )
+    values = (
+        b.text(ev.provider),
+        ev.success,
+        b.text(attempts),
+        _i(ev.status),
+        _i(ev.total_duration_ms),
+        *map(_i, tokens),
+    )
     _upsert_row(b, ev, "session_stats", _OUTCOME_STATS[0], _OUTCOME_STATS[1], values)
 
 
