@@ -207,6 +207,7 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         assert await kpi(page, "tokens") == str(tokens)
         assert await kpi(page, "errors") == str(failed)
         assert await kpi(page, "sessions") == str(sessions)
+        await expect(page.locator('[data-sub="sessions"]')).to_have_text("started · 3 active (any start)")
         await expect(page.locator('[data-kpi="requests"]')).to_have_text(f"{requests:,}")
         await expect(page.locator("#chart-models")).to_contain_text("claude-sonnet-4-6")
         await expect(page.locator("#chart-models")).to_contain_text("2 req")

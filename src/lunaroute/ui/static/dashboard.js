@@ -36,7 +36,9 @@
 
   function renderKpis(o, spending) {
     kpi("requests", o.requests, fmt.int(o.requests), windowName);
-    kpi("sessions", o.sessions, fmt.int(o.sessions), `${fmt.int(o.active_sessions)} with requests`);
+    // Sessions started in the window; active ones may have started before it, so the two counts differ.
+    kpi("sessions", o.sessions, fmt.int(o.sessions), `started · ${fmt.int(o.active_sessions)} active (any start)`,
+      `${fmt.int(o.sessions)} sessions started in the ${windowName}; ${fmt.int(o.active_sessions)} sessions had requests in it`);
     kpi("tokens", o.total_tokens, fmt.compact(o.total_tokens),
       `${fmt.compact(o.tokens.input)} in · ${fmt.compact(o.tokens.output)} out`, fmt.int(o.total_tokens));
     kpi("cost", o.total_cost_usd, fmt.cost(o.total_cost_usd),
