@@ -49,6 +49,20 @@ def _provider_failed(verdict: Verdict) -> bool:
     return verdict.retryable or verdict.reason == "quota_exhausted"
 
 
+def _status_of(result: _Attempted) -> int | None:
+    return result.outbound.response.status if result.outbound is not None else None
+
+
+def _reason_of(result: _Attempted) -> str:
+    """Why an attempt was given up, as recorded: the verdict's reason, else the error's code and message."""
+    if result.verdict is not None and result.verdict.reason:
+        reason = result.verdict.reason
+        if result.error is not None:
+            reason = f"{reason}: {result.error}"
+        return reason
+    return str(result.error) if result.error is not None else "error"
+
+
 def _is_html_page(response: UpstreamResponse, inbound: Inbound) -> bool:
     if inbound.route.bypass:
         return False
@@ -126,6 +140,8 @@ class Pipeline:
             if not self.resilience.allow(provider.name):
                 skipped.append(provider.name)
                 self._metrics.breaker_skipped(provider.name)
+                if tap is not None:
+                    tap.gave_up(provider.name, None, "circuit_open")
                 continue
             attempt_body = body
             if position > 0 and self._notification is not None and self._notification.enabled:
@@ -138,6 +154,8 @@ class Pipeline:
             why = result.verdict.reason if result.verdict is not None else "error"
             if has_next and (result.verdict is None or _provider_failed(result.verdict)):
                 self._metrics.fell_back(provider.name, chain[position + 1].name, why)
+                if tap is not None:
+                    tap.gave_up(provider.name, _status_of(result), _reason_of(result))
                 if result.outbound is not None:
                     result.outbound.close()
                 last_error = result.error or last_error
@@ -196,6 +214,8 @@ class Pipeline:
             if not self.resilience.allow(provider.name):
                 return result
             self._metrics.retried(provider.name, result.verdict.reason)
+            if tap is not None:
+                tap.gave_up(provider.name, _status_of(result), _reason_of(result))
             if result.outbound is not None:
                 result.outbound.close()
 

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 import msgspec
 
 __all__ = [
+    "Attempt",
     "Dialect",
     "Endpoint",
     "ExchangeRecord",
@@ -123,6 +124,15 @@ Outcome = Literal["ok", "upstream_error", "client_disconnected", "upstream_timeo
 """How an exchange ended, as recorded: `rejected` = refused by the gateway before any upstream call."""
 
 
+class Attempt(msgspec.Struct, frozen=True, gc=False):
+    """An upstream attempt that did not give the answer: its provider, the status it answered (None when it
+    never answered) and why it was given up (`server_error`, `rate_limited`, `connect_error`, `circuit_open`...)."""
+
+    provider: str
+    status: int | None
+    reason: str
+
+
 class ExchangeRecord(msgspec.Struct, gc=False):
     """What the server observed of one request/response, handed to the recorder (a copy, off the hot path).
 
@@ -169,3 +179,5 @@ class ExchangeRecord(msgspec.Struct, gc=False):
     client_request_id: str | None = None
     """The client's own `x-request-id`, when it sent a valid one; `request_id` is always the gateway's own, so two
     exchanges that share a client id stay two records."""
+    attempts: list[Attempt] = []
+    """The attempts given up before the one that answered (retries and fallbacks), in order."""

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -128,8 +129,138 @@ def test_route_dry_run(tmp_path: Path) -> None:
         ("local", True, "qwen"),
         ("anthropic", False, "claude-sonnet-4-6"),
     ]
+    assert [s["base_url"] for s in decision["chain"]] == ["http://127.0.0.1:9/v1", "https://api.anthropic.com"]
     result = runner.invoke(cli, ["route", "--config", str(path), "--model", "gpt-4o", "--dialect", "openai"])
     assert "default" in result.output
     assert "openai (openai, passthrough" in result.output
+    assert "-> https://api.openai.com/v1" in result.output
     result = runner.invoke(cli, ["route", "--config", str(path), "--model", "m", "--header", "x-lunaroute-provider=zz"])
     assert result.exit_code == 1
+
+
+def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the gateway exited during start-up"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"no gateway answered on port {port}")
+
+
+def test_a_second_serve_on_the_same_port_fails_at_once_naming_the_running_gateway(home: dict[str, str]) -> None:
+    port = free_port()
+    first = subprocess.Popen(
+        [sys.executable, "-m", "lunaroute", "serve", "--port", str(port)],
+        env=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_health(port, first)
+        started = time.monotonic()
+        second = run_cli(home, "serve", "--port", str(port))
+        elapsed = time.monotonic() - started
+    finally:
+        first.terminate()
+        first.wait(timeout=40)
+    assert second.returncode == 1
+    assert elapsed < 5  # the interpreter's start-up included; the bind itself fails at once
+    lines = [line for line in second.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, second.stderr
+    assert f"port {port}" in lines[0]
+    assert f"a running gateway (pid {first.pid})" in lines[0]
+    assert "Traceback" not in second.stderr
+
+
+def test_env_returns_as_soon_as_its_gateway_dies_and_leaves_nothing_behind(home: dict[str, str]) -> None:
+    with socket.socket() as squatter:  # listens, never answers: the port is taken by another program
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        port = squatter.getsockname()[1]
+        started = time.monotonic()
+        result = run_cli(home, "env", "--port", str(port))
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert elapsed < 10  # two interpreter start-ups, not the 15 s start-up allowance
+    assert "exited with status 1" in result.stderr
+    assert f"port {port}" in result.stderr  # the gateway's own one-line reason, from its log
+    assert not (Path(home["LUNAROUTE_HOME"]) / "run" / f"lunaroute-127.0.0.1-{port}.pid").exists()
+    assert result.stdout == ""
+
+
+def test_env_says_when_the_gateway_runs_an_older_config_and_restarts_it(home: dict[str, str], tmp_path: Path) -> None:
+    port = str(free_port())
+    config = tmp_path / "config.yaml"
+    config.write_text("logging:\n  level: warn\n")
+    pid_file = Path(home["LUNAROUTE_HOME"]) / "run" / f"lunaroute-127.0.0.1-{port}.pid"
+    first = run_cli(home, "env", "--port", port, "--config", str(config))
+    try:
+        assert first.returncode == 0, first.stderr
+        assert 'model_provider = "lunaroute"' in first.stderr
+        assert f'base_url = "http://127.0.0.1:{port}/v1"' in first.stderr
+        assert 'wire_api = "responses"' in first.stderr
+        assert all(line.startswith("export ") for line in first.stdout.splitlines())
+        old_pid = int(pid_file.read_text())
+        unchanged = run_cli(home, "env", "--port", port, "--config", str(config))
+        assert "--restart" not in unchanged.stderr
+        later = time.time() + 5
+        os.utime(config, (later, later))
+        stale = run_cli(home, "env", "--port", port, "--config", str(config))
+        assert stale.returncode == 0
+        assert f"(pid {old_pid}) started before {config} changed" in stale.stderr
+        assert "lunaroute env --restart" in stale.stderr
+        assert int(pid_file.read_text()) == old_pid
+        restarted = run_cli(home, "env", "--port", port, "--config", str(config), "--restart")
+        assert restarted.returncode == 0, restarted.stderr
+        assert int(pid_file.read_text()) != old_pid
+        assert (
+            not Path(f"/proc/{old_pid}").exists() or b"lunaroute" not in Path(f"/proc/{old_pid}/cmdline").read_bytes()
+        )
+    finally:
+        stopped = run_cli(home, "stop", "--port", port)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def test_config_check_hints_at_the_key_meant_and_warns_of_v1_on_anthropic(tmp_path: Path) -> None:
+    runner = CliRunner()
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("routing:\n  rules:\n    - {name: a, primary: anthropic, fallback: [openai]}\n")
+    result = runner.invoke(cli, ["config", "check", str(typo)])
+    assert result.exit_code == 2
+    assert (
+        "at $.routing.rules[0]: Object contains unknown field `fallback` (did you mean `fallbacks`?)" in result.output
+    )
+    key = tmp_path / "key.yaml"
+    key.write_text("providers:\n  anthropic: {api_kye: x}\n")
+    assert "(did you mean `api_key`?)" in runner.invoke(cli, ["config", "check", str(key)]).output
+    v1 = tmp_path / "v1.yaml"
+    v1.write_text("providers:\n  anthropic: {base_url: 'https://api.anthropic.com/v1'}\n")
+    result = runner.invoke(cli, ["config", "check", str(v1)])
+    assert result.exit_code == 0
+    assert (
+        f"warning: {v1}, at $.providers.anthropic.base_url: https://api.anthropic.com/v1 ends in /v1" in result.stderr
+    )
+    assert "https://api.anthropic.com/v1/v1/messages" in result.stderr
+    assert result.stdout == f"ok: {v1}\n"
+
+
+def test_serve_warns_of_v1_on_an_anthropic_provider_at_start(home: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "v1.yaml"
+    config.write_text("logging: {format: text}\nproviders:\n  anthropic: {base_url: 'https://api.anthropic.com/v1'}\n")
+    port = free_port()
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "lunaroute", "serve", "--port", str(port), "--config", str(config)],
+        env=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_health(port, gateway)
+    finally:
+        gateway.terminate()
+        _, err = gateway.communicate(timeout=40)
+    assert b"config: $.providers.anthropic.base_url: https://api.anthropic.com/v1 ends in /v1" in err

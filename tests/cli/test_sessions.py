@@ -14,6 +14,7 @@ from tests.recording.query._seed import now_utc, seed, standard_specs
 
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.recording.codec import decode_event
+from lunaroute.recording.query import SessionFilter, SqliteSessionStore, format_usd, list_price
 
 
 @pytest.fixture
@@ -159,3 +160,45 @@ def test_import_sessions_explicit_paths_and_missing_dir(tmp_path: Path) -> None:
     missing = runner.invoke(import_sessions_command, ["--sessions-dir", str(tmp_path / "none")])
     assert missing.exit_code == 1
     assert "no session directory" in missing.stderr
+
+
+def test_cost_is_shown_as_the_ui_prices_it(home: Path) -> None:
+    async def ui_costs() -> dict[str, float | None]:
+        store = SqliteSessionStore(home / "sessions.db", price=list_price)
+        try:
+            page = await store.list_sessions(SessionFilter(), limit=10)
+        finally:
+            await store.close()
+        return {s.session_id: s.cost_usd for s in page.sessions}
+
+    expected = asyncio.run(ui_costs())
+    assert expected["sess-a"] is not None
+    assert expected["sess-a"] > 0
+    _code, out, _ = run(home, "list", "--json")
+    assert {s["session_id"]: s["cost_usd"] for s in json.loads(out)["sessions"]} == expected
+    _code, out, _ = run(home, "show", "sess-a")
+    assert f"  cost       {format_usd(expected['sess-a'])}" in out
+    assert "n/a" not in out
+    _code, out, _ = run(home, "list")
+    assert format_usd(expected["sess-a"]) in next(line for line in out.splitlines() if "sess-a" in line)
+    _code, out, _ = run(home, "export", "--format", "csv")
+    rows = {r["session_id"]: r["cost_usd"] for r in csv.DictReader(io.StringIO(out))}
+    assert float(rows["sess-a"]) == pytest.approx(expected["sess-a"])
+
+
+def test_format_usd_never_prints_a_positive_cost_as_zero() -> None:
+    assert format_usd(0.00001) == "<$0.0001"
+    assert format_usd(0.0042) == "$0.0042"
+    assert format_usd(1.234) == "$1.23"
+    assert format_usd(0.0) == "$0.00"
+    assert format_usd(None) == "n/a"
+
+
+def test_list_sorted_by_a_column(home: Path) -> None:
+    _code, out, _ = run(home, "list", "--json", "--sort", "session", "--asc")
+    assert [s["session_id"] for s in json.loads(out)["sessions"]] == ["sess-a", "sess-b", "sess-fail", "sess-old"]
+    _code, out, _ = run(home, "list", "--json", "--sort", "status", "--asc")
+    assert json.loads(out)["sessions"][0]["session_id"] == "sess-fail"
+    _code, out, _ = run(home, "list", "--json", "--sort", "started", "--asc")
+    assert [s["session_id"] for s in json.loads(out)["sessions"]] == ["sess-old", "sess-a", "sess-fail", "sess-b"]
+    assert run(home, "list", "--sort", "cost")[0] == 2

@@ -67,7 +67,7 @@ ROLLUP_TABLES = {
     "rollup_user_agents",
 }
 KEY_INDEXES = {"idx_sessions_key", "idx_sessions_team"}
-"""Beyond v5 like the rollups: the gateway key and team of sessions (`_sqlite_schema._ensure_key_columns`)."""
+"""Beyond v5 like the rollups: the gateway key and team of sessions (`_sqlite_schema.EXTRA_INDEXES`)."""
 ROLLUP_INDEXES = {
     "idx_rollup_sessions_last",
     "idx_rollup_session_models_last",

@@ -429,3 +429,33 @@ async def test_a_retry_the_breaker_stops_still_answers(upstream: FakeUpstream, m
     assert status == 503
     assert json.loads(body)["error"]["message"] == "down"
     assert len(upstream.requests) == 1
+
+
+async def error_of(gw: GatewayServer) -> tuple[int, str]:
+    status, _, body = await post(gw, CHAT)
+    return status, str(json.loads(body)["error"]["message"])
+
+
+async def test_a_502_names_the_provider_and_the_cause_and_logs_one_warning(
+    make_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = closed_port()
+    gw = await chain_gateway(make_gateway, f"http://127.0.0.1:{port}/v1", None)
+    with caplog.at_level("WARNING", logger="lunaroute.providers"):
+        status, message = await error_of(gw)
+        assert (status, message) == (
+            502,
+            f"provider 'main' at 127.0.0.1:{port} could not be reached: connection refused",
+        )
+        await error_of(gw)
+    warnings = [r for r in caplog.records if r.name == "lunaroute.providers"]
+    assert [r.getMessage() for r in warnings] == [message]  # the second failure, within 10 s, is not logged
+
+
+async def test_a_tls_failure_is_named(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
+    plain = upstream.openai_base_url.replace("http://", "https://")
+    gw = await chain_gateway(make_gateway, plain, None)
+    status, message = await error_of(gw)
+    assert status == 502
+    assert message.startswith("provider 'main' at 127.0.0.1:")
+    assert "TLS" in message

@@ -169,7 +169,11 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
     db = tmp_path / "sessions.db"
     dialogs: list[str] = []
     async with ui_server(gateway) as base:
-        context = await browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+        context = await browser.new_context(
+            viewport={"width": 1360, "height": 900},
+            accept_downloads=True,
+            permissions=["clipboard-read", "clipboard-write"],
+        )
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -198,11 +202,12 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         tokens = one(db, f"SELECT SUM({' + '.join(f'COALESCE({k}_tokens, 0)' for k in kinds)}) FROM session_stats")
         failed = one(db, "SELECT COUNT(*) FROM sessions WHERE success = 0")
         sessions = one(db, "SELECT COUNT(*) FROM sessions")
-        assert (requests, failed, sessions) == (3, 1, 3)
+        assert (requests, failed, sessions) == (4, 1, 3)  # the failed request counts as a request
         assert await kpi(page, "requests") == str(requests)
         assert await kpi(page, "tokens") == str(tokens)
         assert await kpi(page, "errors") == str(failed)
         assert await kpi(page, "sessions") == str(sessions)
+        await expect(page.locator('[data-sub="sessions"]')).to_have_text("started · 3 active (any start)")
         await expect(page.locator('[data-kpi="requests"]')).to_have_text(f"{requests:,}")
         await expect(page.locator("#chart-models")).to_contain_text("claude-sonnet-4-6")
         await expect(page.locator("#chart-models")).to_contain_text("2 req")
@@ -210,6 +215,9 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         await expect(page.locator("#chart-clients")).to_contain_text("AsyncOpenAI")
         await expect(page.locator('#chart-tools tr[data-tool="get_weather"]')).to_be_visible()
         await expect(page.locator('#chart-tokens li[data-kind="cache_read"]')).to_contain_text("50")
+        await expect(page.locator("#chart-latency")).to_contain_text("claude-sonnet-4-6")
+        await expect(page.locator("#chart-latency")).to_contain_text("p95")
+        await expect(page.locator("#chart-errors")).to_contain_text("HTTP 429")
         await expect(page.locator("#chart-activity svg rect.bar")).not_to_have_count(0)
         await screenshot(page, shots, "dashboard")
 
@@ -219,7 +227,7 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key="k", max_retries=0) as oai:
             await oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "one more"}])
         await drain(gateway)
-        await expect(page.locator('[data-kpi="requests"]')).to_have_attribute("data-value", "4", timeout=20_000)
+        await expect(page.locator('[data-kpi="requests"]')).to_have_attribute("data-value", "5", timeout=20_000)
         assert int(await page.locator("#dashboard").get_attribute("data-loaded") or 0) > loads
 
         # The session list filters through the API's filters.
@@ -251,15 +259,26 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         await expect(first.locator(".tool-call")).to_contain_text("get_weather")
         await expect(first.locator(".tool-call .code")).to_contain_text('"city": "Oslo"')
         await expect(first.locator(".thinking summary")).to_contain_text("The user wants the weather.")
+        await first.locator(".thinking summary").click()  # opened, the thinking is shown once, not twice
+        await expect(first.locator(".thinking summary .preview")).to_be_hidden()
+        await expect(first.locator(".thinking > .text")).to_have_text("The user wants the weather.")
         await expect(first.locator(".answer")).to_contain_text("Let me check.")
         await expect(first.locator(".badge", has_text="stream")).to_be_visible()
         await expect(second.locator(".tool-result")).to_contain_text("sunny, 21 C")
         await expect(second.locator(".tool-result")).to_contain_text("get_weather")
         await expect(second.locator(".answer .text")).to_have_text(ANSWER)
         assert await page.locator("main img, main script").count() == 0
+        # Copy buttons copy the whole text, arguments and raw JSON.
+        await first.locator(".tool-call button.copy").click()
+        await expect(first.locator(".tool-call button.copy")).to_have_text("Copied")
+        assert json.loads(await page.evaluate("navigator.clipboard.readText()")) == {"city": "Oslo"}
+        await second.locator(".answer button.copy").click()
+        assert await page.evaluate("navigator.clipboard.readText()") == ANSWER
         await first.locator("a.raw-link").click()
         await expect(first.locator(".raw pre").first).to_contain_text('"messages"')
         await expect(first.locator(".raw pre").nth(1)).to_contain_text('"tool_use"')
+        await first.locator(".raw h3 button.copy").first.click()
+        assert json.loads(await page.evaluate("navigator.clipboard.readText()"))["messages"][0]["content"] == PROMPT
         await screenshot(page, shots, "session")
 
         # Export downloads the recorded events.
@@ -318,4 +337,113 @@ async def test_sign_in_with_a_token_link(
         assert TOKEN not in cookie["value"]
         await page.goto(f"{base}/sessions")
         await expect(page.locator("#session-table tbody tr")).to_have_count(1)
+        await context.close()
+
+
+WIDTHS = (1440, 1024, 768, 420)
+
+
+async def test_every_page_fits_the_width_of_the_window(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, browser: Any, tmp_path: Path, shots: Path
+) -> None:
+    gateway = await make_gateway(**gateway_overrides(tmp_path, {"export_enabled": True, "delete_enabled": True}))
+    await send_traffic(upstream, gateway)
+    async with ui_server(gateway) as base:
+        for width in WIDTHS:
+            context = await browser.new_context(viewport={"width": width, "height": 900})
+            page = await context.new_page()
+            for name, path in (
+                ("dashboard", "/"),
+                ("sessions", "/sessions"),
+                ("session", f"/sessions/{TOOLS_SESSION}"),
+            ):
+                await page.goto(f"{base}{path}")
+                if name == "dashboard":
+                    await expect(page.locator("#dashboard")).to_have_attribute("data-loaded", re.compile(r"\d+"))
+                    await expect(page.locator("#chart-activity svg rect.bar")).not_to_have_count(0)
+                    await expect(page.locator("#chart-recent table")).to_have_count(1)
+                scroll_width = await page.evaluate("document.documentElement.scrollWidth")
+                await screenshot(page, shots, f"{name}-{width}")
+                assert scroll_width <= width, f"{name} at {width} px is {scroll_width} px wide"
+                # No table hides columns behind a scroll bar of its own either.
+                clipped = await page.evaluate(
+                    "[...document.querySelectorAll('.table-wrap, .mini-wrap')]"
+                    ".filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.className)"
+                )
+                assert clipped == [], f"{name} at {width} px: {clipped} scroll sideways"
+            await context.close()
+
+
+async def test_the_activity_chart_uses_buckets_that_suit_the_window(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, browser: Any, tmp_path: Path, shots: Path
+) -> None:
+    gateway = await make_gateway(**gateway_overrides(tmp_path, {}))
+    await send_traffic(upstream, gateway)
+    async with ui_server(gateway) as base:
+        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        page = await context.new_page()
+        bars = page.locator("#chart-activity svg rect.bar")
+        labels = page.locator("#chart-activity svg text[text-anchor=middle]")
+        for window, count in (("hour", (61, 62)), ("day", (97, 98))):
+            await page.goto(f"{base}/?window={window}")
+            await expect(page.locator("#dashboard")).to_have_attribute("data-loaded", re.compile(r"\d+"))
+            await expect(bars).not_to_have_count(0)
+            assert await bars.count() in count, f"{window}: {await bars.count()} bars"
+            heights = [float(await b.get_attribute("height") or 0) for b in await bars.all()]
+            assert sum(h > 0 for h in heights) >= 1
+            await screenshot(page, shots, f"activity-{window}")
+        await page.goto(f"{base}/?window=week")
+        await expect(page.locator("#dashboard")).to_have_attribute("data-loaded", re.compile(r"\d+"))
+        await expect(bars).not_to_have_count(0)
+        texts = await labels.all_text_contents()
+        assert texts, "the week chart has no labels"
+        assert len(set(texts)) == len(texts), texts  # each label names its own day
+        assert all(re.search(r"\d", t) and re.search(r"[A-Za-z]{3}", t) for t in texts), texts
+        await screenshot(page, shots, "activity-week")
+        await context.close()
+
+
+async def test_cards_and_tiles_open_the_filtered_session_list(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, browser: Any, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**gateway_overrides(tmp_path, {}))
+    await send_traffic(upstream, gateway)
+    async with ui_server(gateway) as base:
+        context = await browser.new_context(viewport={"width": 1360, "height": 900})
+        page = await context.new_page()
+        rows = page.locator("#session-table tbody tr")
+        clicks = (
+            ('#chart-models a.name:text-is("gpt-4o")', r"/sessions\?model=gpt-4o&since=24h$", 2),
+            ('#chart-providers a.name:text-is("anthropic")', r"/sessions\?provider=anthropic&since=24h$", 1),
+            ('#chart-tools a:text-is("get_weather")', r"/sessions\?tool=get_weather$", 1),
+            ("#kpi-errors", r"/sessions\?since=24h&success=false$", 1),
+            ("#kpi-sessions", r"/sessions\?since=24h$", 3),
+        )
+        for selector, url, count in clicks:
+            await page.goto(f"{base}/")
+            await expect(page.locator("#dashboard")).to_have_attribute("data-loaded", re.compile(r"\d+"))
+            await page.locator(selector).click()
+            await expect(page).to_have_url(re.compile(url))
+            await expect(rows).to_have_count(count)
+        await context.close()
+
+
+async def test_a_custom_date_range_filters_the_list(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, browser: Any, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(**gateway_overrides(tmp_path, {}))
+    await send_traffic(upstream, gateway)
+    async with ui_server(gateway) as base:
+        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        page = await context.new_page()
+        rows = page.locator("#session-table tbody tr")
+        await page.goto(f"{base}/sessions")
+        await page.fill('input[name="since"]', "2020-01-01")
+        await page.fill('input[name="until"]', "2099-12-31 23:00")
+        await page.press('input[name="until"]', "Enter")
+        await expect(page).to_have_url(re.compile(r"/sessions\?since=2020-01-01&until=2099-12-31\+23%3A00$"))
+        await expect(rows).to_have_count(3)
+        await page.fill('input[name="until"]', "2021-01-01")
+        await page.press('input[name="until"]', "Enter")
+        await expect(page.locator(".empty")).to_contain_text("No sessions match")
         await context.close()

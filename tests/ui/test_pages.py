@@ -219,7 +219,7 @@ async def test_session_list_filters_and_pages(client: TestClient[Any, Any]) -> N
         html = await get_page(client, f"/sessions?{query}")
         assert session_ids(html) == expected, query
     html = await get_page(client, "/sessions?since=6h&until=1h")
-    assert '<option value="6h" selected>6h</option>' in html  # a custom value stays selected
+    assert 'name="since" value="6h"' in html  # the range given stays in the form
     assert 'name="until" value="1h"' in html
     assert "No sessions match these filters." in await get_page(client, "/sessions?q=nothing-matches")
     html = await get_page(client, "/sessions?limit=2&offset=2&model=")
@@ -510,3 +510,93 @@ async def test_long_sessions_are_paged(tmp_path: Path) -> None:
         assert "step #59" in second
         assert 'id="req-1"' in await get_page(client, "/sessions/sess-long?page=abc")
     await store.close()
+
+
+def test_an_inline_image_is_named_by_its_type_and_size() -> None:
+    png = "iVBORw0KGgo" + "A" * 1361  # 1,372 base64 characters: 1,029 bytes
+    chat = read_request(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "QUJD"}}
+                    ],
+                },
+            ]
+        }
+    )
+    assert [t.parts for t in chat.turns] == [
+        (Other("image", "image/png, 1.0 kB"),),
+        (Other("image", "image/jpeg, 3 bytes"),),
+    ]
+
+
+async def test_thinking_is_written_once_beside_its_preview(client: TestClient[Any, Any]) -> None:
+    from lunaroute.ui.pages._parts import render_parts
+
+    html = str(render_parts((Thinking("step one, then step two"),), {}))
+    assert html.count("step one, then step two") == 2  # the preview (hidden once open) and the full text
+    assert '<span class="preview">step one, then step two</span>' in html
+    css = await (await client.get("/static/ui.css")).text()
+    assert ".thinking[open] > summary .preview { display: none; }" in css
+
+
+async def test_session_list_columns_sort_and_keep_the_filters(client: TestClient[Any, Any]) -> None:
+    html = await (await client.get("/sessions?provider=anthropic&sort=session&order=asc")).text()
+    ids = re.findall(r'class="sid" title="([^"]+)"', html)
+    assert ids == sorted(ids)
+    assert '<th class="c-session" aria-sort="ascending">' in html
+    assert 'href="/sessions?provider=anthropic&amp;sort=session&amp;order=desc"' in html  # a second click reverses
+    assert 'href="/sessions?provider=anthropic&amp;sort=duration&amp;order=desc"' in html
+    assert '<input type="hidden" name="sort" value="session">' in html  # the filter form keeps the order
+    bad = await client.get("/sessions?sort=nonsense")
+    assert bad.status == 400
+
+
+async def test_session_list_offers_the_export_of_what_it_shows(make_client: MakeClient) -> None:
+    client = await make_client(export=True)
+    html = await (await client.get("/sessions?provider=anthropic&sort=session&order=asc")).text()
+    assert 'href="/api/export/sessions?provider=anthropic&amp;sort=session&amp;order=asc&amp;format=csv"' in html
+    plain = await make_client(export=False)
+    assert "/api/export/sessions" not in await (await plain.get("/sessions")).text()
+
+
+async def test_session_list_previews_each_prompt(client: TestClient[Any, Any]) -> None:
+    html = await (await client.get("/sessions?q=recursion")).text()
+    assert '<div class="preview muted">explain recursion #2</div>' in html
+
+
+def test_answers_render_markdown_and_nothing_of_it_becomes_active() -> None:
+    from lunaroute.ui.pages._parts import render_parts
+
+    hostile = (
+        "# Plan\n\n1. first\n2. second\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('x')\n```\n\n"
+        "<script>alert(1)</script> <img src=x onerror=alert(2)> <a href='javascript:alert(3)'>x</a>\n\n"
+        "[bad](javascript:alert(4)) [data](data:text/html;base64,PHNjcmlwdD4=) [ok](https://example.com/a?b=1&c=2) "
+        "![pic](https://example.com/p.png)"
+    )
+    html = str(render_parts((Text(hostile),), {}, markdown=True))
+    rendered = html.split('<div class="text" hidden>')[0]
+    assert "<h1>Plan</h1>" in rendered
+    assert "<ol>\n<li>first</li>" in rendered
+    assert "<td>1</td>" in rendered
+    assert "<pre><code class=\"language-python\">print('x')\n</code></pre>" in rendered
+    assert '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">ok</a>' in rendered
+    assert not re.search(r"<(script|img|iframe|object|embed|style)\b", html, re.I)
+    assert not re.search(r"<[a-z][^>]*\son[a-z]+=", html, re.I)
+    assert "javascript:" not in " ".join(re.findall(r'href="([^"]*)"', html))
+    assert "data:text/html" not in " ".join(re.findall(r'href="([^"]*)"', html))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered  # shown as the text it is
+    # The source is kept beside it (hidden), escaped, for the copy button.
+    assert '<div class="text" hidden># Plan' in html
+
+
+def test_user_text_is_never_rendered_as_markdown() -> None:
+    from lunaroute.ui.pages._parts import render_parts
+
+    assert "<h1>" not in str(render_parts((Text("# not a heading"),), {}))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -302,3 +305,56 @@ async def test_store_unavailable_is_503(tmp_path: Path) -> None:
         assert resp.status == 503
         assert (await resp.json())["error"]["message"] == "the session store is unavailable"
     await store.close()
+
+
+async def test_activity_in_minute_and_quarter_hour_buckets(
+    client: TestClient[Any, Any], seeded: tuple[Path, Path]
+) -> None:
+    with sqlite3.connect(seeded[0]) as conn:
+        (requests,) = conn.execute("SELECT COUNT(*) FROM session_stats").fetchone()
+    for minutes in (1, 15):
+        buckets = await get_json(client, f"/api/stats/activity?hours=1&minutes={minutes}")
+        assert sum(b["requests"] for b in buckets) == requests  # the seed wrote every row just now
+        assert all(b["minutes"] == minutes for b in buckets)
+        starts = [b["start"] for b in buckets]
+        assert starts == sorted(starts)
+        assert all(int(s[14:16]) % minutes == 0 and s[17:19] == "00" for s in starts), starts
+        assert all(b["cost_usd"] is not None for b in buckets)
+    await get_json(client, "/api/stats/activity?minutes=7", status=400)
+    await get_json(client, "/api/stats/activity?hours=49", status=400)
+
+
+async def test_sessions_sorted_by_a_column(client: TestClient[Any, Any]) -> None:
+    page = await get_json(client, "/api/sessions?sort=session&order=asc")
+    assert [s["session_id"] for s in page["sessions"]] == ["sess-a", "sess-b", "sess-fail", "sess-old"]
+    page = await get_json(client, "/api/sessions?sort=session&order=desc&limit=2&offset=1")
+    assert [s["session_id"] for s in page["sessions"]] == ["sess-fail", "sess-b"]
+    page = await get_json(client, "/api/sessions?sort=model&order=asc&provider=anthropic")
+    assert [s["model_used"] or s["model_requested"] for s in page["sessions"]] == sorted(
+        s["model_used"] or s["model_requested"] for s in page["sessions"]
+    )
+    await get_json(client, "/api/sessions?sort=cost_usd", status=400)
+    await get_json(client, "/api/sessions?sort=session&order=sideways", status=400)
+
+
+async def test_sessions_filtered_by_a_tool(client: TestClient[Any, Any]) -> None:
+    page = await get_json(client, "/api/sessions?tool=Bash")
+    assert [s["session_id"] for s in page["sessions"]] == ["sess-fail"]  # the only one with two calls: Read, Bash
+    page = await get_json(client, "/api/sessions?tool=Read")
+    assert [s["session_id"] for s in page["sessions"]] == ["sess-b", "sess-fail", "sess-a"]  # sess-old called none
+    assert (await get_json(client, "/api/sessions?tool=Nope"))["sessions"] == []
+
+
+async def test_the_filtered_list_exports_as_csv_and_json(make_client: MakeClient) -> None:
+    closed = await make_client()
+    assert (await closed.get("/api/export/sessions?format=csv")).status == 403
+    client = await make_client(export=True)
+    resp = await client.get("/api/export/sessions?format=csv&provider=anthropic&sort=session&order=asc")
+    assert resp.status == 200
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="sessions.csv"'
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [r["session_id"] for r in rows] == ["sess-a", "sess-b", "sess-fail"]
+    assert all(r["cost_usd"] for r in rows)
+    resp = await client.get("/api/export/sessions?format=json&tool=Bash")
+    assert [s["session_id"] for s in json.loads(await resp.text())] == ["sess-fail"]
+    assert (await client.get("/api/export/sessions?format=xml")).status == 400

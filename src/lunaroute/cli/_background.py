@@ -14,7 +14,20 @@ from pathlib import Path
 
 from lunaroute.config import home_dir
 
-__all__ = ["log_file_for", "pid_file_for", "start_detached", "stop_server", "wait_healthy"]
+__all__ = [
+    "abandon",
+    "describe_port_owner",
+    "listener_pid",
+    "log_file_for",
+    "log_tail",
+    "pid_file_for",
+    "running_pid",
+    "start_detached",
+    "started_before_change",
+    "stop_server",
+    "wait_healthy",
+    "wait_started",
+]
 
 
 def _run_dir() -> Path:
@@ -50,16 +63,77 @@ def wait_healthy(base_url: str, timeout: float) -> bool:
         time.sleep(0.1)
 
 
-def start_detached(config_path: str | None, host: str, port: int) -> None:
-    """Start `lunaroute serve` in a new session, its output appended to the log file."""
+def start_detached(config_path: str | None, host: str, port: int) -> subprocess.Popen[bytes]:
+    """Start `lunaroute serve` in a new session, its output appended to the log file, and write its pid file at
+    once (the gateway writes the same pid again once it listens): a detached gateway always has one."""
+    pid_file = pid_file_for(host, port)
     args = [sys.executable, "-m", "lunaroute", "serve", "--host", host, "--port", str(port)]
-    args += ["--pid-file", str(pid_file_for(host, port))]
+    args += ["--pid-file", str(pid_file)]
     if config_path:
         args += ["--config", config_path]
     log = log_file_for(host, port)
     with open(log, "ab") as out:
         os.chmod(log, 0o600)
-        subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True)
+        child = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
+        )
+    fd = os.open(pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as pid_out:
+        pid_out.write(f"{child.pid}\n")
+    return child
+
+
+def wait_started(base_url: str, child: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Poll `GET /healthz` until it answers 200 (True), `child` exits or `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while child.poll() is None:
+        if wait_healthy(base_url, 0):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def abandon(child: subprocess.Popen[bytes], pid_file: Path) -> None:
+    """A gateway that did not start: end it if it still runs, and remove its pid file."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    with contextlib.suppress(FileNotFoundError):
+        pid_file.unlink()
+
+
+def log_tail(log: Path, lines: int = 5) -> list[str]:
+    """The last `lines` non-empty lines of the log file (none when it cannot be read)."""
+    try:
+        text = log.read_bytes()[-16_384:].decode(errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]
+
+
+def started_before_change(pid_file: Path, config_path: Path | None) -> bool:
+    """Whether the gateway of `pid_file` started before `config_path` was last changed (it serves an older one)."""
+    if config_path is None:
+        return False
+    try:
+        return config_path.stat().st_mtime > pid_file.stat().st_mtime
+    except OSError:
+        return False
+
+
+def running_pid(pid_file: Path) -> int | None:
+    """The pid in `pid_file` when it names a running gateway."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_lunaroute(pid) else None
 
 
 def _is_lunaroute(pid: int) -> bool:
@@ -94,3 +168,49 @@ def stop_server(pid_file: Path, timeout: float = 35.0) -> tuple[str, bool]:
             return f"stopped the gateway (pid {pid})", True
         time.sleep(0.1)
     return f"the gateway (pid {pid}) did not stop within {timeout:.0f} s", False
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on `port` (Linux `/proc/net/tcp*`; empty elsewhere)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; the inode is the 10th field.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def listener_pid(host: str, port: int) -> int | None:
+    """The pid of the process listening on `port`: from the pid file `lunaroute env` keeps, else by finding the
+    listening socket among this user's processes (Linux); None when neither tells."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(pid_file_for(host, port).read_text().strip())
+        if _is_lunaroute(pid):
+            return pid
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in wanted:
+                        return int(proc.name)
+    return None
+
+
+def describe_port_owner(host: str, port: int) -> str:
+    """`a running gateway (pid 123)`, `another program (pid 456)` or `another program` (owner unknown)."""
+    pid = listener_pid(host, port)
+    if pid is None:
+        return "another program"
+    return f"a running gateway (pid {pid})" if _is_lunaroute(pid) else f"another program (pid {pid})"

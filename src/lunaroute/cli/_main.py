@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -9,13 +10,26 @@ from pathlib import Path
 import click
 
 from lunaroute import __version__
-from lunaroute.cli._background import pid_file_for, start_detached, stop_server, wait_healthy
+from lunaroute.cli._background import (
+    abandon,
+    describe_port_owner,
+    log_file_for,
+    log_tail,
+    pid_file_for,
+    running_pid,
+    start_detached,
+    started_before_change,
+    stop_server,
+    wait_healthy,
+    wait_started,
+)
 from lunaroute.cli._keys import keys_group
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
 from lunaroute.config import (
     Config,
     check_exposure,
+    config_warnings,
     load_config,
     read_document,
     resolve_config_path,
@@ -77,29 +91,88 @@ def serve(config_path: str | None, host: str | None, port: int | None, pid_file:
     try:
         run(config, pid_file=Path(pid_file) if pid_file else None)
     except OSError as exc:
-        click.echo(f"lunaroute: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", err=True)
+        where = f"{config.host}:{config.port}"
+        if exc.errno == errno.EADDRINUSE:
+            owner = describe_port_owner(config.host, config.port)
+            click.echo(
+                f"lunaroute: port {config.port} ({where}) is already in use by {owner}; "
+                "stop it (`lunaroute stop`, or kill the pid) or choose another --port",
+                err=True,
+            )
+        else:
+            click.echo(f"lunaroute: cannot listen on {where}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+    except ConfigError as exc:
+        click.echo(f"lunaroute: {exc}", err=True)
+        sys.exit(2)
+
+
+CODEX_SNIPPET = """\
+model_provider = "lunaroute"
+
+[model_providers.lunaroute]
+name = "LunaRoute"
+base_url = "{url}/v1"
+env_key = "OPENAI_API_KEY"
+wire_api = "responses"
+"""
+"""The `~/.codex/config.toml` lines that point Codex at the gateway (Codex does not read `OPENAI_BASE_URL`)."""
 
 
 @cli.command()
 @_config_option
 @click.option("--host", help="Address of the gateway (default from the config, 127.0.0.1).")
 @click.option("--port", type=int, help="Port of the gateway (default from the config, 8081).")
-def env(config_path: str | None, host: str | None, port: int | None) -> None:
+@click.option("--restart", is_flag=True, help="Stop the gateway `env` started on that address, then start it again.")
+def env(config_path: str | None, host: str | None, port: int | None, restart: bool) -> None:
     """Start the gateway in the background if needed and print `export` lines for the clients.
 
-    Use as: eval "$(lunaroute env)"
+    Use as: eval "$(lunaroute env)". The Codex config.toml lines go to stderr (Codex ignores the variables).
     """
     config = _load(config_path, host, port)
     url = f"http://{_url_host(config.host)}:{config.port}"
-    if not wait_healthy(url, timeout=0.5):
-        start_detached(config_path, config.host, config.port)
-        if not wait_healthy(url, timeout=15.0):
-            click.echo(f"lunaroute: the gateway did not answer on {url} (see {_log_hint(config)})", err=True)
+    pid_file = pid_file_for(config.host, config.port)
+    if restart and running_pid(pid_file) is not None:
+        message, ok = stop_server(pid_file)
+        if not ok:
+            click.echo(f"lunaroute: {message}", err=True)
             sys.exit(1)
+    if wait_healthy(url, timeout=0.5):
+        _note_old_config(pid_file, resolve_config_path(config_path))
+    else:
+        _start(config_path, config, url, pid_file)
     click.echo(f"export ANTHROPIC_BASE_URL={url}")
     click.echo(f"export OPENAI_BASE_URL={url}/v1")
     click.echo(f"# LunaRoute is running on {url}; stop it with: lunaroute stop", err=True)
+    click.echo("# Codex reads its provider from ~/.codex/config.toml, not from OPENAI_BASE_URL; add:", err=True)
+    for line in CODEX_SNIPPET.format(url=url).splitlines():
+        click.echo(f"#   {line}" if line else "#", err=True)
+
+
+def _start(config_path: str | None, config: Config, url: str, pid_file: Path) -> None:
+    """Start the detached gateway and wait for it; exit 1 (leaving no process behind) if it does not come up."""
+    child = start_detached(config_path, config.host, config.port)
+    if wait_started(url, child, timeout=15.0):
+        return
+    code = child.poll()
+    abandon(child, pid_file)
+    log = log_file_for(config.host, config.port)
+    why = f"it exited with status {code}" if code is not None else "it did not answer within 15 s and was stopped"
+    click.echo(f"lunaroute: the gateway did not start on {url}: {why} (log: {log})", err=True)
+    for line in log_tail(log):
+        click.echo(f"  {line}", err=True)
+    sys.exit(1)
+
+
+def _note_old_config(pid_file: Path, config_path: Path | None) -> None:
+    """Say so when the running gateway started before its config file last changed."""
+    pid = running_pid(pid_file)
+    if pid is not None and started_before_change(pid_file, config_path):
+        click.echo(
+            f"# The running gateway (pid {pid}) started before {config_path} changed and still uses the old "
+            "config; run `lunaroute env --restart` to use the new one.",
+            err=True,
+        )
 
 
 @cli.command()
@@ -141,11 +214,13 @@ def config_check(file: str | None) -> None:
     After `ok`, each key the file sets whose meaning here differs from the Rust LunaRoute's is listed."""
     try:
         path = resolve_config_path(file)
-        load_config(path)
+        loaded = load_config(path)
         raw = read_document(path) if path is not None else None
     except ConfigError as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(2)
+    for warning in config_warnings(loaded):
+        click.echo(f"warning: {path or '<defaults>'}, at {warning}", err=True)
     click.echo(f"ok: {path}" if path else "ok: no config file; the built-in defaults apply")
     differences = rust_differences(raw) if isinstance(raw, dict) else []
     if differences:
@@ -181,12 +256,6 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
-
-
-def _log_hint(config: Config) -> str:
-    from lunaroute.cli._background import log_file_for
-
-    return str(log_file_for(config.host, config.port))
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ class RouteStep(msgspec.Struct, frozen=True):
     dialect: str
     translated: bool
     model_sent: str
+    base_url: str | None = None
+    """Where the provider's requests go (None for a mock provider)."""
 
 
 class RouteExplanation(msgspec.Struct, frozen=True):
@@ -51,7 +53,13 @@ def explain_route(
         session_key=lambda: None,
     )
     chain = [
-        RouteStep(p.name, p.dialect, p.dialect not in (dialect, "any"), router.models.get(p.name, model))
+        RouteStep(
+            p.name,
+            p.dialect,
+            p.dialect not in (dialect, "any"),
+            router.models.get(p.name, model),
+            config.providers[p.name].base_url if p.name in config.providers else None,
+        )
         for p in decision.chain
     ]
     return RouteExplanation(dialect, model, decision.reason, decision.rule, chain)
@@ -77,4 +85,5 @@ def print_route(config: Config, model: str, header: tuple[str, ...], dialect: Di
     for position, step in enumerate(result.chain):
         role = "primary " if position == 0 else "fallback"
         how = "translated" if step.translated else "passthrough"
-        click.echo(f"  {role} {step.provider} ({step.dialect}, {how}, model {step.model_sent!r})")
+        url = f" -> {step.base_url}" if step.base_url else ""
+        click.echo(f"  {role} {step.provider} ({step.dialect}, {how}, model {step.model_sent!r}){url}")

@@ -31,15 +31,19 @@ from lunaroute.recording.events import (
 )
 from lunaroute.recording.query import (
     MAX_PAGE,
+    SORT_KEYS,
     JsonlArchive,
     SessionDetail,
     SessionExport,
     SessionFilter,
     SessionSummary,
+    SortKey,
     SqliteSessionStore,
     StoreUnavailable,
     events_jsonl,
+    format_usd,
     import_jsonl,
+    list_price,
     parse_when,
     requests_csv,
     sessions_csv,
@@ -73,6 +77,7 @@ def _filter_options(fn: _F) -> _F:
         click.option("--search", help="Text in the recorded prompt or answer (case-insensitive)."),
         click.option("--key", help="Gateway key id or name (auth.mode: keys)."),
         click.option("--team", help="Gateway key team."),
+        click.option("--tool", help="One of its requests called this tool."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -128,6 +133,7 @@ def _make_filter(kw: dict[str, Any]) -> SessionFilter:
         search=kw["search"],
         key=kw["key"],
         team=kw["team"],
+        tool=kw["tool"],
     )
 
 
@@ -135,7 +141,7 @@ def _run(db: Path | None, work: Callable[[SqliteSessionStore], Any]) -> Any:
     """Run `work(store)` on a store over `db` (default under `$LUNAROUTE_HOME`); exit 1 if it is unreadable."""
 
     async def main() -> Any:
-        store = SqliteSessionStore(db or home_dir() / "sessions.db")
+        store = SqliteSessionStore(db or home_dir() / "sessions.db", price=list_price)
         try:
             return await work(store)
         finally:
@@ -153,7 +159,15 @@ def _ts(value: dt.datetime | None) -> str:
 
 
 def _status(s: SessionSummary) -> str:
+    """`ok`, `failed` (the last request), `open`, or `errors` when the last succeeded but an earlier one failed."""
+    if s.success and s.failed_requests:
+        return "errors"
     return "ok" if s.success else ("failed" if s.success is False else "open")
+
+
+def _provider(s: SessionSummary) -> str:
+    """The provider first chosen, and the one that answered after a fallback or retry."""
+    return f"{s.provider} -> {s.fallback_provider} (fallback)" if s.fallback_provider else s.provider
 
 
 @click.group("sessions")
@@ -165,24 +179,29 @@ def sessions_group() -> None:
 @_filter_options
 @click.option("--limit", type=click.IntRange(1, MAX_PAGE), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--sort", type=click.Choice(SORT_KEYS), default="started", show_default=True, help="Order by.")
+@click.option("--asc", is_flag=True, help="Smallest (or A to Z, or oldest) first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
 @_db_option
-def list_command(limit: int, offset: int, as_json: bool, db: Path | None, **kw: Any) -> None:
-    """Recorded sessions, newest first."""
+def list_command(limit: int, offset: int, sort: SortKey, asc: bool, as_json: bool, db: Path | None, **kw: Any) -> None:
+    """Recorded sessions, newest first (or as --sort and --asc say)."""
     flt = _make_filter(kw)
-    page = _run(db, lambda store: store.list_sessions(flt, offset=offset, limit=limit))
+    page = _run(db, lambda store: store.list_sessions(flt, offset=offset, limit=limit, sort=sort, descending=not asc))
     if as_json:
         click.echo(to_json(page))
         return
     if not page.sessions:
         click.echo("no sessions")
         return
-    click.echo(f"{'STARTED (UTC)':19}  {'SESSION':36}  {'STATUS':6}  {'REQ':>4}  {'TOKENS':>10}  MODEL / CLIENT")
+    click.echo(
+        f"{'STARTED (UTC)':19}  {'SESSION':36}  {'STATUS':6}  {'REQ':>4}  {'TOKENS':>10}  {'COST':>9}  MODEL / CLIENT"
+    )
     for s in page.sessions:
         model = s.model_used or s.model_requested or "-"
         click.echo(
             f"{_ts(s.started_at):19}  {s.session_id[:36]:36}  {_status(s):6}  {s.request_count:>4}  "
-            f"{s.total_tokens:>10}  {model} / {s.user_agent or '-'}"
+            f"{s.total_tokens:>10}  {format_usd(s.cost_usd, '-'):>9}  {model} / {s.user_agent or '-'}"
+            + (f" [fallback: {_provider(s)}]" if s.fallback_requests else "")
         )
     shown = f"{offset + 1}-{offset + len(page.sessions)}"
     click.echo(f"{shown} of {page.total}" + (f"; next page: --offset {offset + limit}" if page.has_more else ""))
@@ -222,15 +241,19 @@ def _render(detail: SessionDetail, events: list[SessionEvent]) -> Iterator[str]:
     s, t = detail.summary, detail.summary.tokens
     yield f"Session {s.session_id}"
     yield f"  started    {_ts(s.started_at)}   completed {_ts(s.completed_at)}   duration {s.total_duration_ms or 0} ms"
-    yield f"  provider   {s.provider} (listener {s.listener})   model {s.model_requested} -> {s.model_used or '-'}"
+    yield f"  provider   {_provider(s)} (listener {s.listener})   model {s.model_requested} -> {s.model_used or '-'}"
     yield f"  client     {s.user_agent or '-'}"
     yield f"  status     {_status(s)}" + (f": {s.error_message}" if s.error_message else "")
-    yield f"  requests   {s.request_count}"
+    notes = [f"{s.failed_requests} failed" if s.failed_requests else "", ""]
+    if s.fallback_requests:
+        notes[1] = f"{s.fallback_requests} answered after a fallback or retry"
+    extra = ", ".join(n for n in notes if n)
+    yield f"  requests   {s.request_count}" + (f" ({extra})" if extra else "")
     yield (
         f"  tokens     input {t.input}, output {t.output}, thinking {t.thinking}, reasoning {t.reasoning}, "
         f"cache read {t.cache_read}, cache write {t.cache_creation}; total {s.total_tokens}"
     )
-    yield f"  cost       {'n/a' if s.cost_usd is None else f'${s.cost_usd:.4f}'}"
+    yield f"  cost       {format_usd(s.cost_usd)}"
     tools: dict[str, list[int]] = {}
     for tool in detail.tools:
         counts = tools.setdefault(tool.tool_name, [0, 0])
@@ -244,9 +267,15 @@ def _render(detail: SessionDetail, events: list[SessionEvent]) -> Iterator[str]:
     for n, rid in enumerate(order, 1):
         row = by_id.get(rid)
         head = f"{row.model_name}, {row.total_tokens} tokens" if row else "no stats recorded"
+        if row is not None and row.provider:
+            head += f", {row.provider}"
+        if row is not None and row.success is False:
+            head += ", failed"
         prompt, answer = texts.get(rid, ("", ""))
         yield ""
         yield f"Request {n}  {rid}  ({head})"
+        if row is not None and row.attempts:
+            yield f"  attempts   {', '.join(a.describe() for a in row.attempts)}, then {row.provider or '?'} answered"
         yield _indent(prompt or "(no plain-text prompt recorded)", ">")
         yield _indent(answer or "(no answer text recorded)", "<")
     if not order and (detail.request_text or detail.response_text):

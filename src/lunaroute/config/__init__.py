@@ -1,5 +1,6 @@
 """Configuration: the typed schema, loading from YAML/TOML/JSON, `${VAR}` expansion, strict validation."""
 
+from lunaroute.config._advice import config_warnings
 from lunaroute.config._env import server_key_sources
 from lunaroute.config._loader import (
     REQUEST_TEMPLATE_VARS,
@@ -65,6 +66,7 @@ __all__ = [
     "UiConfig",
     "check_exposure",
     "config_from_mapping",
+    "config_warnings",
     "home_dir",
     "is_loopback",
     "load_config",

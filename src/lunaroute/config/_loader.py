@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
+from lunaroute.config._advice import did_you_mean
 from lunaroute.config._env import apply_env_overrides
 from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
@@ -50,6 +51,7 @@ MAX_RETRIES = 10
 """`http_client.max_retries` above this is clamped to it, as in the Rust LunaRoute."""
 _VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`")
 REQUEST_TEMPLATE_VARS = frozenset({"request_id", "provider", "model", "session_id", "client_ip"})
 """Variables `providers.*.request_headers` values may use; they are filled per request, not at load time."""
 RESPONSE_TEMPLATE_VARS = REQUEST_TEMPLATE_VARS | {"timestamp"}
@@ -164,7 +166,11 @@ def _convert(raw: Any, kind: type[_T], source: str, root: str) -> _T:
         message, _, where = str(exc).rpartition(" - at `$")
         if not message:
             message, where = str(exc), "`"
-        raise ConfigError(message, source=source, path=root + where.rstrip("`")) from None
+        where = where.rstrip("`")
+        unknown = _UNKNOWN.fullmatch(message)
+        if unknown is not None:
+            message += did_you_mean(kind, where, unknown.group(1))
+        raise ConfigError(message, source=source, path=root + where) from None
 
 
 def _parse(text: str, suffix: str, source: str) -> Any:

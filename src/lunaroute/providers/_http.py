@@ -7,7 +7,10 @@ All network I/O toward providers happens in this module; lower-level client erro
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
@@ -24,27 +27,59 @@ from lunaroute.types import Endpoint, Headers, ProviderDialect, UpstreamCall
 
 __all__ = ["HttpProvider", "HttpUpstreamResponse"]
 
+_log = logging.getLogger("lunaroute.providers")
+_WARN_EVERY_SECS = 10.0
+
 _URL_CACHE_SIZE = 1024
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 
 
-def map_client_error(exc: BaseException) -> Exception:
-    """The gateway error for an aiohttp/OS error raised while talking to an upstream."""
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return UpstreamTimeout("the upstream did not answer in time")
+def _cause(exc: BaseException) -> str:
+    """Why a connection failed, in words: refused, DNS, TLS, reset, closed early, timeout."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "DNS lookup failed"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"TLS certificate rejected ({exc.certificate_error})"
+    if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
+        return "TLS handshake failed"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamUnreachable("the upstream could not be reached")
-    return UpstreamUnreachable("the upstream connection failed")
+        os_error = exc.os_error
+        if isinstance(os_error, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(os_error, socket.gaierror):
+            return "DNS lookup failed"
+        return f"cannot connect ({os_error.strerror or os_error})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the upstream closed the connection before answering"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def map_client_error(exc: BaseException, provider: str = "", where: str = "") -> Exception:
+    """The gateway error for an aiohttp/OS error raised while talking to `provider` at `where` (host:port)."""
+    who = f"provider {provider!r}" if provider else "the upstream"
+    at = f" at {where}" if where else ""
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        kind = "connecting" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "answering"
+        return UpstreamTimeout(f"{who}{at} timed out ({kind})")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamUnreachable(f"{who}{at} could not be reached: {_cause(exc)}")
+    return UpstreamUnreachable(f"{who}{at}: the connection failed: {_cause(exc)}")
 
 
 class HttpUpstreamResponse:
     """An `UpstreamResponse` over an aiohttp client response."""
 
-    __slots__ = ("_idle", "_response", "headers", "status")
+    __slots__ = ("_idle", "_provider", "_response", "_where", "headers", "status")
 
-    def __init__(self, response: aiohttp.ClientResponse, idle_timeout: float | None = None) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, idle_timeout: float | None = None, provider: str = "", where: str = ""
+    ) -> None:
         self._response = response
         self._idle = idle_timeout
+        self._provider = provider
+        self._where = where
         self.status = response.status
         self.headers: Headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.raw_headers]
 
@@ -56,7 +91,7 @@ class HttpUpstreamResponse:
         try:
             return await self._response.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_client_error(exc) from exc
+            raise map_client_error(exc, self._provider, self._where) from exc
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         content = self._response.content
@@ -72,7 +107,7 @@ class HttpUpstreamResponse:
                     return
                 yield chunk
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_client_error(exc) from exc
+            raise map_client_error(exc, self._provider, self._where) from exc
 
     def close(self) -> None:
         self._response.close()
@@ -158,6 +193,10 @@ class HttpProvider:
         codex = config.codex_auth
         self._codex = CodexToken(Path(codex.auth_file), codex.token_field) if codex and codex.enabled else None
         self._account_id = codex.account_id if codex and codex.enabled else None
+        base = URL(config.base_url)
+        self._where = f"{base.host}:{base.port}" if base.host else config.base_url
+        self._warned_at = -_WARN_EVERY_SECS
+        self._unlogged = 0
 
     def pool_snapshot(self) -> PoolSnapshot:
         """The pool's connections now (zero before the first request opens it)."""
@@ -255,8 +294,10 @@ class HttpProvider:
             else:
                 response = await request
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise map_client_error(exc) from exc
-        upstream = HttpUpstreamResponse(response, self._idle if self._split_timeouts else None)
+            error = map_client_error(exc, self.name, self._where)
+            self._warn(error)
+            raise error from exc
+        upstream = HttpUpstreamResponse(response, self._idle if self._split_timeouts else None, self.name, self._where)
         encoded = any(k == "content-encoding" and v.strip().lower() != "identity" for k, v in upstream.headers)
         if edit_answer and 200 <= upstream.status < 300 and not encoded:  # compressed despite identity: as it is
             variables.setdefault("session_id", session_id_of(call.headers))
@@ -269,6 +310,17 @@ class HttpProvider:
                 return EditedStream(upstream, EditedEvents(rewrite))
             return EditedResponse(upstream, rewrite)
         return upstream
+
+    def _warn(self, error: Exception) -> None:
+        """Log a failed connection as a warning: at most one line per `_WARN_EVERY_SECS` per provider, saying how
+        many were not logged since (a dead upstream under load must not flood the log)."""
+        now = time.monotonic()
+        if now - self._warned_at < _WARN_EVERY_SECS:
+            self._unlogged += 1
+            return
+        more = f" ({self._unlogged} more since the last warning)" if self._unlogged else ""
+        _log.warning("%s%s", error, more, extra={"provider": self.name, "base_url": self._base})
+        self._warned_at, self._unlogged = now, 0
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from lunaroute.recording.events import (
     Completed,
     RequestRecorded,
@@ -83,6 +85,73 @@ async def _started(conn: Any, ev: Started) -> None:
     )
 
 
+_OUTCOME_TOKENS = _TOKENS[:6]
+"""The token columns `completed` carries (see the SQLite rules)."""
+
+
+async def _outcome_stats(conn: Any, ev: Completed) -> None:
+    """How the request ended (see the SQLite rules)."""
+    await _ensure_session(conn, ev)
+    await conn.execute(
+        "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts, status_code, "
+        f"duration_ms, {', '.join(_OUTCOME_TOKENS)}) VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13) ON CONFLICT (session_id, request_id) DO UPDATE SET "
+        "provider = COALESCE(EXCLUDED.provider, session_stats.provider), success = EXCLUDED.success, "
+        "attempts = EXCLUDED.attempts, status_code = EXCLUDED.status_code, duration_ms = EXCLUDED.duration_ms, "
+        + ", ".join(
+            f"{c} = GREATEST(COALESCE(session_stats.{c}, 0), COALESCE(EXCLUDED.{c}, 0))" for c in _OUTCOME_TOKENS
+        ),
+        ev.session_id,
+        _t(ev.request_id),
+        _t(ev.provider),
+        ev.success,
+        _t(msgspec.json.encode(ev.attempts).decode()) if ev.attempts else None,
+        _i(ev.status),
+        _i(ev.total_duration_ms),
+        *map(
+            _i,
+            (
+                ev.total_input,
+                ev.total_output,
+                ev.total_thinking,
+                ev.total_reasoning,
+                ev.total_cache_read,
+                ev.total_cache_creation,
+            ),
+        ),
+    )
+
+
+async def _started_stats(conn: Any, ev: Started) -> None:
+    """Every request has its `session_stats` row from its start (see the SQLite rules)."""
+    await conn.execute(
+        "INSERT INTO session_stats (session_id, request_id, model_name, user_agent) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (session_id, request_id) DO UPDATE SET "
+        "user_agent = COALESCE(session_stats.user_agent, EXCLUDED.user_agent)",
+        ev.session_id,
+        _t(ev.request_id),
+        _t(ev.model_requested),
+        _t(ev.user_agent),
+    )
+
+
+async def _request_stats(conn: Any, ev: RequestRecorded) -> None:
+    await _ensure_session(conn, ev)
+    await conn.execute(
+        "INSERT INTO session_stats (session_id, request_id, model_name, request_size_bytes, message_count, "
+        "has_tools, pre_processing_ms) VALUES ($1, $2, '', $3, $4, $5, $6) ON CONFLICT (session_id, request_id) "
+        "DO UPDATE SET request_size_bytes = EXCLUDED.request_size_bytes, message_count = EXCLUDED.message_count, "
+        "has_tools = COALESCE(session_stats.has_tools, FALSE) OR EXCLUDED.has_tools, "
+        "pre_processing_ms = EXCLUDED.pre_processing_ms",
+        ev.session_id,
+        _t(ev.request_id),
+        _i(ev.request_size_bytes),
+        _i(ev.message_count),
+        ev.has_tools,
+        ev.pre_processing_ms,
+    )
+
+
 async def _upsert_request_stats(conn: Any, ev: SessionEvent, values: dict[str, Any]) -> None:
     await _ensure_session(conn, ev)
     cols = list(values)
@@ -121,6 +190,8 @@ async def _tool_call(
 ) -> None:
     await _ensure_session(conn, ev)
     key = (ev.session_id, _t(ev.request_id), _t(tool_call_id))
+    if await _result_of_earlier_call(conn, key, _t(tool_name), execution_time_ms, output_size_bytes, success):
+        return
     prior = await conn.fetchrow(
         "SELECT success FROM tool_call_executions WHERE session_id = $1 AND request_id = $2 "
         "AND tool_call_id = $3 FOR UPDATE",
@@ -164,18 +235,62 @@ async def _tool_call(
     )
 
 
+async def _result_of_earlier_call(
+    conn: Any,
+    key: tuple[str, str | None, str | None],
+    tool_name: str | None,
+    execution_time_ms: int | None,
+    output_size_bytes: int | None,
+    success: bool | None,
+) -> bool:
+    """Merge a tool result into the row of the call it answers, made by an earlier request (the SQLite rule)."""
+    session_id, request_id, call_id = key
+    earlier = await conn.fetchrow(
+        "SELECT request_id, success, tool_name FROM tool_call_executions WHERE session_id = $1 "
+        "AND tool_call_id = $2 AND request_id <> $3 ORDER BY id LIMIT 1 FOR UPDATE",
+        session_id,
+        call_id,
+        request_id,
+    )
+    if earlier is None:
+        return False
+    await conn.execute(
+        "UPDATE tool_call_executions SET execution_time_ms = COALESCE($4, execution_time_ms), "
+        "output_size_bytes = COALESCE($5, output_size_bytes), success = COALESCE($6, success) "
+        "WHERE session_id = $1 AND request_id = $2 AND tool_call_id = $3",
+        session_id,
+        earlier["request_id"],
+        call_id,
+        _i(execution_time_ms),
+        _i(output_size_bytes),
+        success,
+    )
+    new_error = 1 if success is False and earlier["success"] is not False else 0
+    await conn.execute(
+        "UPDATE tool_stats SET error_count = error_count + $4, "
+        "avg_execution_time_ms = COALESCE($5, avg_execution_time_ms) "
+        "WHERE session_id = $1 AND request_id = $2 AND tool_name = $3",
+        session_id,
+        earlier["request_id"],
+        earlier["tool_name"] or tool_name,
+        new_error,
+        _i(execution_time_ms),
+    )
+    return True
+
+
 async def _tool_summary(conn: Any, ev: SessionEvent, by_tool: dict[str, ToolStats], merge: str) -> None:
     if not by_tool:
         return
     await _ensure_session(conn, ev)
+    # Only the calls of this response; errors stay on the call a result answers (see the SQLite rules).
     if merge == "set":
-        update = "call_count = EXCLUDED.call_count, error_count = EXCLUDED.error_count"
+        update = "call_count = EXCLUDED.call_count"
     else:
-        update = (
-            "call_count = GREATEST(tool_stats.call_count, EXCLUDED.call_count), "
-            "error_count = GREATEST(tool_stats.error_count, EXCLUDED.error_count)"
-        )
+        update = "call_count = GREATEST(tool_stats.call_count, EXCLUDED.call_count)"
     for name, stats in by_tool.items():
+        if stats.call_count <= 0:
+            continue
         await conn.execute(
             "INSERT INTO tool_stats (session_id, request_id, tool_name, call_count, avg_execution_time_ms, "
             "error_count) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, request_id, tool_name) "
@@ -218,6 +333,7 @@ async def _completed(conn: Any, ev: Completed) -> None:
             ev.total_audio_output,
         ),
     )
+    await _outcome_stats(conn, ev)
     if ev.total_tool_calls:
         await _tool_summary(conn, ev, ev.by_tool, "set")
     s = ev.streaming_stats
@@ -351,7 +467,7 @@ async def _stats_updated(conn: Any, ev: StatsUpdated) -> None:
                 "thinking_percentage": thinking / output * 100.0 if thinking > 0 and output > 0 else None,
                 "response_size_bytes": _i(ev.response_size_bytes),
                 "content_blocks": _i(ev.content_blocks),
-                "has_tools": bool(tools is not None and tools.total_tool_calls > 0),
+                "has_tools": True if tools is not None and tools.total_tool_calls > 0 else None,
                 "has_refusal": ev.has_refusal,
                 "user_agent": _t(ev.user_agent),
             },
@@ -363,10 +479,12 @@ async def apply_event(conn: Any, ev: SessionEvent) -> None:
     match ev:
         case Started():
             await _started(conn, ev)
+            await _started_stats(conn, ev)
         case RequestRecorded():
             await conn.execute(
                 "UPDATE sessions SET request_text = $2 WHERE session_id = $1", ev.session_id, _t(ev.request_text)
             )
+            await _request_stats(conn, ev)
         case StreamStarted():
             await conn.execute(
                 "UPDATE sessions SET time_to_first_token_ms = $2 WHERE session_id = $1",

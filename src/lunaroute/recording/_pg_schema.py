@@ -155,9 +155,18 @@ CREATE INDEX IF NOT EXISTS idx_sessions_key ON sessions(key_id, started_at DESC)
 CREATE INDEX IF NOT EXISTS idx_sessions_team ON sessions(team, started_at DESC);
 """
 
+_V3 = """
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS provider TEXT;
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS success BOOLEAN;
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS attempts TEXT;
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS status_code INTEGER;
+ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS duration_ms BIGINT;
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "session tables (SQLite schema v5 equivalent)", _V1),
     (2, "the gateway key and team of each session", _V2),
+    (3, "per request: the provider that answered, success, the attempts given up before, status, duration", _V3),
 )
 """(version, description, SQL) in order; append new versions, never edit applied ones."""
 

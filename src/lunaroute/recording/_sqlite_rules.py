@@ -11,7 +11,8 @@ spliced into SQL are literals of this module). The rules of the Rust writer hold
   `tool_call_executions` one per (session, request, tool-call id), `stream_metrics` one per streamed request.
 
 Replaying an event changes nothing more: per-request rows are updated in place when they exist, and a tool
-call raises `tool_stats.call_count` / `error_count` only when its execution row is new / newly failed.
+call raises `tool_stats.call_count` / `error_count` only when its execution row is new / newly failed. A tool
+result (which arrives with the next request) is merged into the row of the call it answers: one call, one row.
 Child rows of a session whose `started` never arrived get a placeholder session row (empty provider,
 listener and model) that a later `started` fills in, so a foreign key can never fail a batch.
 
@@ -28,6 +29,8 @@ import functools
 import sqlite3
 from collections.abc import Sequence
 from typing import overload
+
+import msgspec
 
 from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, sanitize_text
 from lunaroute.recording.events import (
@@ -170,6 +173,74 @@ def _started(b: Batch, ev: Started) -> None:
             b.text(ev.team),
         ),
     )
+    _started_stats(b, ev)
+
+
+_STARTED_STATS = (
+    "UPDATE session_stats SET user_agent = COALESCE(user_agent, ?) WHERE session_id = ? AND request_id = ?",
+    "INSERT INTO session_stats (session_id, request_id, model_name, user_agent) VALUES (?, ?, ?, ?)",
+)
+_REQUEST_STATS = (
+    "UPDATE session_stats SET request_size_bytes = ?, message_count = ?, has_tools = MAX(COALESCE(has_tools, 0), ?), "
+    "pre_processing_ms = ? WHERE session_id = ? AND request_id = ?",
+    "INSERT INTO session_stats (session_id, request_id, model_name, request_size_bytes, message_count, has_tools, "
+    "pre_processing_ms) VALUES (?, ?, '', ?, ?, ?, ?)",
+)
+
+
+_OUTCOME_TOKENS = _TOKENS[:6]
+"""The token columns `completed` carries (no audio): raised to at least its totals, so a request without a
+`response_recorded` (embeddings, legacy completions) still counts its tokens."""
+_OUTCOME_STATS = (
+    "UPDATE session_stats SET provider = COALESCE(?, provider), success = ?, attempts = ?, status_code = ?, "
+    f"duration_ms = ?, {', '.join(f'{c} = MAX(COALESCE({c}, 0), ?)' for c in _OUTCOME_TOKENS)} "
+    "WHERE session_id = ? AND request_id = ?",
+    "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts, status_code, "
+    f"duration_ms, {', '.join(_OUTCOME_TOKENS)}) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+)
+
+
+def _outcome_stats(b: Batch, ev: Completed) -> None:
+    """How the request ended: the provider that answered, success, the attempts given up before it, the status
+    the client got, how long it took, and its token totals (see `_OUTCOME_TOKENS`)."""
+    attempts = msgspec.json.encode(ev.attempts).decode() if ev.attempts else None
+    tokens = (
+        ev.total_input,
+        ev.total_output,
+        ev.total_thinking,
+        ev.total_reasoning,
+        ev.total_cache_read,
+        ev.total_cache_creation,
+    )
+    values = (
+        b.text(ev.provider),
+        ev.success,
+        b.text(attempts),
+        _i(ev.status),
+        _i(ev.total_duration_ms),
+        *map(_i, tokens),
+    )
+    _upsert_row(b, ev, "session_stats", _OUTCOME_STATS[0], _OUTCOME_STATS[1], values)
+
+
+def _started_stats(b: Batch, ev: Started) -> None:
+    """Every request has its `session_stats` row from its start, so one that fails before an answer counts too;
+    its model is the requested one until `response_recorded` names the model used."""
+    update, insert = _STARTED_STATS
+    session_id, request_id, user_agent = ev.session_id, b.text(ev.request_id), b.text(ev.user_agent)
+    key = ("session_stats", session_id, request_id)
+    if b.exists(key) is not False and b.conn.execute(update, (user_agent, session_id, request_id)).rowcount:
+        return
+    b.conn.execute(insert, (session_id, request_id, b.text(ev.model_requested), user_agent))
+    b.checked.add(key)
+    b.present.add(key)
+
+
+def _request_stats(b: Batch, ev: RequestRecorded) -> None:
+    """What the request said of itself: its size, message count, whether it offered tools, the time before it
+    was sent upstream."""
+    values = (_i(ev.request_size_bytes), _i(ev.message_count), ev.has_tools, ev.pre_processing_ms)
+    _upsert_row(b, ev, "session_stats", _REQUEST_STATS[0], _REQUEST_STATS[1], values)
 
 
 @functools.lru_cache(maxsize=16)
@@ -236,6 +307,8 @@ def _tool_call(
     request_id = b.text(ev.request_id)
     tool_name, tool_arguments = b.text(tool_name), b.text(tool_arguments)
     key = (ev.session_id, request_id, b.text(tool_call_id))
+    if _result_of_earlier_call(b, key, tool_name, execution_time_ms, output_size_bytes, success):
+        return
     inserted = b.conn.execute(
         "INSERT INTO tool_call_executions (session_id, request_id, tool_call_id, tool_name, tool_arguments, "
         "execution_time_ms, input_size_bytes, output_size_bytes, success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -278,18 +351,63 @@ def _tool_call(
     )
 
 
+def _result_of_earlier_call(
+    b: Batch,
+    key: tuple[str, str, str],
+    tool_name: str,
+    execution_time_ms: int | None,
+    output_size_bytes: int | None,
+    success: bool | None,
+) -> bool:
+    """Merge a tool result into the row of the call it answers, made by an earlier request of the session.
+
+    A call and its result arrive in two requests (the result in the next one); both are one call. The result
+    fills in the call's execution time, output size and success, and a failure counts on the call's
+    `tool_stats` row; nothing new is counted. False when no other request of the session made this call
+    (the row of this request is then written as usual).
+    """
+    session_id, request_id, call_id = key
+    earlier = b.conn.execute(
+        "SELECT request_id, success, tool_name FROM tool_call_executions WHERE session_id = ? AND tool_call_id = ? "
+        "AND request_id != ? ORDER BY id LIMIT 1",
+        (session_id, call_id, request_id),
+    ).fetchone()
+    if earlier is None:
+        return False
+    call_request, prior_success, call_tool = earlier
+    b.conn.execute(
+        "UPDATE tool_call_executions SET execution_time_ms = COALESCE(?, execution_time_ms), "
+        "output_size_bytes = COALESCE(?, output_size_bytes), success = COALESCE(?, success) "
+        "WHERE session_id = ? AND request_id = ? AND tool_call_id = ?",
+        (_i(execution_time_ms), _i(output_size_bytes), success, session_id, call_request, call_id),
+    )
+    new_error = 1 if success is False and prior_success != 0 else 0
+    b.conn.execute(
+        "UPDATE tool_stats SET error_count = error_count + ?, "
+        "avg_execution_time_ms = COALESCE(?, avg_execution_time_ms) "
+        "WHERE session_id = ? AND request_id = ? AND tool_name = ?",
+        (new_error, _i(execution_time_ms), session_id, call_request, call_tool or tool_name),
+    )
+    return True
+
+
 def _tool_summary(b: Batch, ev: SessionEvent, by_tool: dict[str, ToolStats], merge: str) -> None:
-    """Upsert per-tool totals: `merge` is `set` (completed) or `max` (stats_updated)."""
+    """Upsert per-tool call totals: `merge` is `set` (completed) or `max` (stats_updated).
+
+    Only tools this request's response called are written. Errors belong to the call a result answers (see
+    `_result_of_earlier_call`), so an existing row keeps its `error_count`; a new row (a file written by
+    another recorder, without `tool_call_recorded` events) takes the summary's.
+    """
     if not by_tool:
         return
     _ensure_session(b, ev)
     if merge == "set":
-        update = "call_count = excluded.call_count, error_count = excluded.error_count"
+        update = "call_count = excluded.call_count"
     else:
-        update = (
-            "call_count = MAX(call_count, excluded.call_count), error_count = MAX(error_count, excluded.error_count)"
-        )
+        update = "call_count = MAX(call_count, excluded.call_count)"
     for name, stats in by_tool.items():
+        if stats.call_count <= 0:
+            continue
         b.conn.execute(
             "INSERT INTO tool_stats (session_id, request_id, tool_name, call_count, avg_execution_time_ms, "
             "error_count) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(session_id, request_id, tool_name) DO UPDATE SET "
@@ -432,6 +550,7 @@ def _completed(b: Batch, ev: Completed) -> None:
     params += [v for c, v in waiting.items() if c not in _TOKENS and c not in _COMPLETED_OWN]
     params.append(ev.session_id)
     b.conn.execute(_completed_sql(tuple(waiting)), params)
+    _outcome_stats(b, ev)
     if ev.total_tool_calls:
         _tool_summary(b, ev, ev.by_tool, "set")
     if ev.streaming_stats is not None:
@@ -486,7 +605,7 @@ def _stats_updated(b: Batch, ev: StatsUpdated) -> None:
                 "thinking_percentage": thinking / output * 100.0 if thinking > 0 and output > 0 else None,
                 "response_size_bytes": _i(ev.response_size_bytes),
                 "content_blocks": _i(ev.content_blocks),
-                "has_tools": bool(tools is not None and tools.total_tool_calls > 0),
+                "has_tools": True if tools is not None and tools.total_tool_calls > 0 else None,
                 "has_refusal": ev.has_refusal,
                 "user_agent": b.text(ev.user_agent),
             },
@@ -496,7 +615,7 @@ def _stats_updated(b: Batch, ev: StatsUpdated) -> None:
 def _per_request_rows(b: Batch, ev: SessionEvent) -> tuple[str, str, str] | None:
     """The per-request row `ev` updates or inserts, if any."""
     match ev:
-        case ResponseRecorded() | StatsUpdated(model_used=str()):
+        case Started() | RequestRecorded() | ResponseRecorded() | StatsUpdated(model_used=str()):
             return ("session_stats", ev.session_id, b.text(ev.request_id))
         case Completed(streaming_stats=StreamingStats()):
             return ("stream_metrics", ev.session_id, b.text(ev.request_id))
@@ -533,6 +652,7 @@ def apply_event(b: Batch, ev: SessionEvent) -> None:
             _started(b, ev)
         case RequestRecorded():
             b.later(ev.session_id, {"request_text": b.text(ev.request_text)})
+            _request_stats(b, ev)
         case StreamStarted():
             b.later(ev.session_id, {"time_to_first_token_ms": _i(ev.time_to_first_token_ms)})
         case ResponseRecorded():

@@ -1,6 +1,6 @@
 """The SQLite session schema, version 5 (the Rust LunaRoute schema), and the migrations 1→2→3→4→5.
 
-Beyond v5, and still readable by Rust tools: `sessions.key_id`, `key_name` and `team` (added when missing).
+Beyond v5, and still readable by Rust tools: the `EXTRA_COLUMNS` (added when missing).
 
 A new database is created directly at version 5. An older one is migrated one version at a time, each step
 in its own transaction with foreign keys off (rebuilding `sessions` must not cascade-delete its children),
@@ -288,38 +288,55 @@ def _version(conn: sqlite3.Connection) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def ensure_schema(conn: sqlite3.Connection) -> int:
-    """Create (at v5) or migrate the schema of `conn` (an autocommit connection); return the old version.
+EXTRA_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("sessions", "key_id", "TEXT"),
+    ("sessions", "key_name", "TEXT"),
+    ("sessions", "team", "TEXT"),
+    ("session_stats", "provider", "TEXT"),
+    ("session_stats", "success", "BOOLEAN"),
+    ("session_stats", "attempts", "TEXT"),
+    ("session_stats", "status_code", "INTEGER"),
+    ("session_stats", "duration_ms", "INTEGER"),
+)
+"""(table, column, type) beyond the Rust v5 schema, added to any v5 database that lacks them: per session, the
+gateway key and its team; per request, the provider that answered, whether the request succeeded, the attempts given up before (JSON), the HTTP status the
+client got and the request's duration. Rust readers
+name their columns, so the database stays a v5 one for them."""
 
-    Returns 0 for a new database. Raises `SchemaTooNew` for a database above version 5. Either way the
-    rollups are then ensured (`ensure_rollups`).
-    """
-    old = _ensure_v5(conn)
-    _ensure_key_columns(conn)
-    ensure_rollups(conn)
-    return old
+
+EXTRA_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS idx_sessions_key ON sessions(key_id, started_at DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_sessions_team ON sessions(team, started_at DESC)",
+)
 
 
-KEY_COLUMNS = ("key_id", "key_name", "team")
-"""Beyond the Rust v5 schema (added columns, so Rust tools still read the file): the gateway key of a session."""
-
-
-def _ensure_key_columns(conn: sqlite3.Connection) -> None:
-    """Add `sessions.key_id`, `key_name` and `team` (and their indexes) to a database that lacks them."""
-    if KEY_COLUMNS[0] in _columns(conn, "sessions"):
+def _ensure_extra_columns(conn: sqlite3.Connection) -> None:
+    missing = [(t, c, kind) for t, c, kind in EXTRA_COLUMNS if c not in _columns(conn, t)]
+    if not missing:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        existing = _columns(conn, "sessions")
-        for column in KEY_COLUMNS:
-            if column not in existing:
-                conn.execute(f"ALTER TABLE sessions ADD COLUMN {column} TEXT")
-        conn.execute("CREATE INDEX IF NOT EXISTS idx_sessions_key ON sessions(key_id, started_at DESC)")
-        conn.execute("CREATE INDEX IF NOT EXISTS idx_sessions_team ON sessions(team, started_at DESC)")
+        for table, column, kind in missing:
+            if column not in _columns(conn, table):  # another writer may have added it meanwhile
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        for ddl in EXTRA_INDEXES:
+            conn.execute(ddl)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def ensure_schema(conn: sqlite3.Connection) -> int:
+    """Create (at v5) or migrate the schema of `conn` (an autocommit connection); return the old version.
+
+    Returns 0 for a new database. Raises `SchemaTooNew` for a database above version 5. Either way the
+    `EXTRA_COLUMNS` and the rollups are then ensured (`ensure_rollups`).
+    """
+    old = _ensure_v5(conn)
+    _ensure_extra_columns(conn)
+    ensure_rollups(conn)
+    return old
 
 
 def _ensure_v5(conn: sqlite3.Connection) -> int:

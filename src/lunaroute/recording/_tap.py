@@ -6,7 +6,7 @@ import ipaddress
 import time
 from typing import TYPE_CHECKING, Literal
 
-from lunaroute.types import ExchangeRecord, Headers, Outcome
+from lunaroute.types import Attempt, ExchangeRecord, Headers, Outcome
 
 if TYPE_CHECKING:
     from lunaroute.recording._capture import Capture
@@ -92,6 +92,10 @@ class RecordingTap:
         if not self._begun:
             self._begun = True
             self._capture.begin(record)
+
+    def gave_up(self, provider: str, status: int | None, reason: str) -> None:
+        """An attempt on `provider` failed and another one (a retry or a fallback) follows."""
+        self.record.attempts.append(Attempt(provider, status, reason))
 
     def head(self, status: int, headers: Headers) -> None:
         self.record.upstream_head_ms = self._ms()

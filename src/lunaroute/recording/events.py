@@ -3,7 +3,8 @@
 Each event is one line of a session's JSONL file, tagged by `type` (snake_case) with every field at the top
 level, exactly as the Rust code writes them (its nested stats structs are `#[serde(flatten)]`). Every event
 carries `session_id`, `request_id` and `timestamp` (an RFC 3339 UTC instant). Two fields are ours and are
-ignored by Rust readers: `outcome` on `completed` and `tokens_estimated` on `response_recorded`.
+ignored by Rust readers: `outcome`, `provider`, `status` and `attempts` on `completed`, and `tokens_estimated` on
+`response_recorded`.
 
 `SessionEvent` is the tagged union; `lunaroute.recording.codec` encodes and decodes it without ever failing on
 odd content.
@@ -19,6 +20,7 @@ import msgspec
 
 __all__ = [
     "EVENT_TYPES",
+    "AttemptStats",
     "Completed",
     "CostEstimate",
     "JsonValue",
@@ -134,6 +136,14 @@ class StreamingStats(_Part):
     p99_chunk_latency_ms: int | None = None
     max_chunk_latency_ms: int = 0
     min_chunk_latency_ms: int = 0
+
+
+class AttemptStats(_Part):
+    """An upstream attempt given up before the one that answered (`Completed.attempts`)."""
+
+    provider: str
+    status: int | None = None
+    reason: str = ""
 
 
 class CostEstimate(_Part):
@@ -304,6 +314,12 @@ class Completed(_Event, tag="completed"):
     streaming_stats: StreamingStats | None = None
     estimated_cost: CostEstimate | None = None
     outcome: Outcome | None = None
+    provider: str | None = None
+    """The provider that gave the answer (after any fallback); `started` names the one first chosen."""
+    status: int | None = None
+    """The HTTP status the client got (None when none was sent: a disconnect, a failure before the head)."""
+    attempts: list[AttemptStats] = msgspec.field(default_factory=list)
+    """Attempts given up before it (retries, fallbacks), in order."""
 
 
 SessionEvent: TypeAlias = (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from lunaroute.config import Config, HttpServerConfig
+from lunaroute.config import Config, HttpServerConfig, config_warnings
 from lunaroute.server._app import create_app
 from lunaroute.server._connections import ConnectionCaps, GuardedRunner
 from lunaroute.server._gateway import GATEWAY
@@ -68,18 +68,22 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
     """Serve until SIGINT/SIGTERM, then stop accepting, let requests finish and close the providers.
 
     The signal handlers are in place before the listener opens, so a signal that follows the first answered
-    request always gets a graceful shutdown.
+    request always gets a graceful shutdown. The port is bound before anything else starts (the recorder waits
+    for the journal of a previous gateway), so a port in use fails at once with the `OSError` of `bind`.
     """
+    sock = open_listener(config.host, config.port, config.http_server)
+    for warning in config_warnings(config):
+        _log.warning("config: %s", warning)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    app = create_app(config, env)
-    runner = make_runner(app, config.http_server)
     ui_runner: web.AppRunner | None = None
+    runner: web.AppRunner | None = None
     try:
+        app = create_app(config, env)
+        runner = make_runner(app, config.http_server)
         await runner.setup()
-        sock = open_listener(config.host, config.port, config.http_server)
         site = web.SockSite(runner, sock)
         await site.start()
         ui_runner = await _start_ui(config)
@@ -94,7 +98,9 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
             loop.remove_signal_handler(sig)
         if ui_runner is not None:
             await ui_runner.cleanup()
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
+        sock.close()  # closed already when the site served it; not when start-up failed before
         if pid_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(pid_file)

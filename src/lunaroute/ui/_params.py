@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from lunaroute.recording.events import is_valid_session_id, utcnow
-from lunaroute.recording.query import MAX_PAGE, Order, SessionFilter, parse_when
+from lunaroute.recording.query import MAX_PAGE, SORT_KEYS, Order, SessionFilter, SortKey, parse_when
 
 __all__ = [
     "BadParam",
@@ -15,6 +15,7 @@ __all__ = [
     "request_id",
     "session_filter",
     "session_id",
+    "sort_params",
     "text_param",
 ]
 
@@ -70,6 +71,18 @@ def _time_param(query: Mapping[str, str], name: str, now: dt.datetime) -> dt.dat
         raise BadParam(f"{name}: {exc}") from None
 
 
+def sort_params(query: Mapping[str, str]) -> tuple[SortKey, bool]:
+    """The listing order from `sort` (one of `SORT_KEYS`, default `started`) and `order` (default `desc`)."""
+    raw = query.get("sort", "").strip().lower() or "started"
+    key = next((k for k in SORT_KEYS if k == raw), None)
+    if key is None:
+        raise BadParam(f"sort must be one of {', '.join(SORT_KEYS)}")
+    order = query.get("order", "desc").strip().lower() or "desc"
+    if order not in ("asc", "desc"):
+        raise BadParam("order must be asc or desc")
+    return key, order == "desc"
+
+
 def order_param(query: Mapping[str, str]) -> Order:
     raw = query.get("order", "asc").strip().lower() or "asc"
     if raw == "asc":
@@ -86,7 +99,7 @@ def page_params(query: Mapping[str, str], default_limit: int) -> tuple[int, int]
 
 def session_filter(query: Mapping[str, str]) -> SessionFilter:
     """The listing filter from `user_agent`, `model`, `provider`, `success`, `min_tokens`, `q`, `since`, `until`,
-    `key` and `team`."""
+    `key`, `team` and `tool`."""
     now = utcnow()
     min_tokens = query.get("min_tokens", "").strip()
     return SessionFilter(
@@ -100,6 +113,7 @@ def session_filter(query: Mapping[str, str]) -> SessionFilter:
         search=text_param(query, "q"),
         key=text_param(query, "key"),
         team=text_param(query, "team"),
+        tool=text_param(query, "tool"),
     )
 
 

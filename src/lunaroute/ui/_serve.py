@@ -8,30 +8,18 @@ from aiohttp import web
 
 from lunaroute.config import Config
 from lunaroute.hosts import HostCheck
-from lunaroute.model import Usage
 from lunaroute.recording._crypto import reader_cipher
-from lunaroute.recording.pricing import estimate_cost
-from lunaroute.recording.query import SqliteSessionStore, TokenCounts
+from lunaroute.recording.query import SqliteSessionStore, list_price
 from lunaroute.ui._middleware import request_log_middleware
 from lunaroute.ui.api import create_api_app
 from lunaroute.ui.pages import add_pages
 
 __all__ = ["build_ui_app", "price_of"]
 
+price_of = list_price
+"""The list-price `PriceFn` (kept under its old name; see `lunaroute.recording.query.list_price`)."""
+
 UI_STORE: web.AppKey[SqliteSessionStore] = web.AppKey("ui_store", SqliteSessionStore)
-
-
-def price_of(provider: str, model: str, tokens: TokenCounts) -> float | None:
-    """The estimated cost in USD of `tokens` on `model`, from the price table shipped in the package."""
-    usage = Usage(
-        input_tokens=tokens.input,
-        output_tokens=tokens.output + tokens.thinking,
-        cache_read_tokens=tokens.cache_read,
-        cache_creation_tokens=tokens.cache_creation,
-        reasoning_tokens=tokens.reasoning,
-    )
-    estimate = estimate_cost(provider, model, usage)
-    return estimate.total_cost_usd if estimate is not None else None
 
 
 def build_ui_app(config: Config) -> web.Application:
@@ -39,7 +27,7 @@ def build_ui_app(config: Config) -> web.Application:
     recording = config.session_recording
     store = SqliteSessionStore(
         Path(recording.sqlite.path or "sessions.db"),
-        price=price_of,
+        price=list_price,
         workers=recording.sqlite.max_connections,
         log_sql=config.logging.log_sql_queries,
     )

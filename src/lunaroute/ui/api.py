@@ -19,12 +19,15 @@ from lunaroute.hosts import HostCheck
 from lunaroute.recording._crypto import RecordCipher
 from lunaroute.recording.events import RequestRecorded, ResponseRecorded, SessionEvent
 from lunaroute.recording.query import (
+    MAX_PAGE,
     JsonlArchive,
     SessionExport,
     SessionFilter,
     SessionStore,
+    SessionSummary,
     events_jsonl,
     requests_csv,
+    sessions_csv,
 )
 from lunaroute.ui import _params as p
 from lunaroute.ui._middleware import auth_middleware, error_middleware, host_middleware, json_error
@@ -33,6 +36,8 @@ __all__ = ["RawRequest", "create_api_app"]
 
 _ENCODER = msgspec.json.Encoder()
 _HOURS_MAX = 24 * 366 * 10
+_EXPORT_MAX = 100_000
+"""The most sessions one list export holds (filter further for more)."""
 
 
 class RawRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,9 +101,24 @@ class _Api:
     async def spending(self, request: web.Request) -> web.Response:
         return _json(await self.store.spending(self._hours(request, 24)))
 
+    async def latency(self, request: web.Request) -> web.Response:
+        return _json(await self.store.latency_by_model(self._hours(request, 24)))
+
+    async def errors(self, request: web.Request) -> web.Response:
+        return _json(await self.store.errors_by_status(self._hours(request, 24)))
+
+    async def activity(self, request: web.Request) -> web.Response:
+        minutes = p.int_param(request.query, "minutes", 1, low=1, high=60)
+        if 60 % minutes:
+            return json_error(400, "minutes must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)")
+        hours = p.int_param(request.query, "hours", 1, low=1, high=48)
+        return _json(await self.store.activity(hours, minutes))
+
     async def sessions(self, request: web.Request) -> web.Response:
         offset, limit = p.page_params(request.query, 50)
-        return _json(await self.store.list_sessions(p.session_filter(request.query), offset=offset, limit=limit))
+        sort, descending = p.sort_params(request.query)
+        flt = p.session_filter(request.query)
+        return _json(await self.store.list_sessions(flt, offset=offset, limit=limit, sort=sort, descending=descending))
 
     async def recent(self, request: web.Request) -> web.Response:
         limit = p.int_param(request.query, "limit", 10, low=1, high=100)
@@ -164,6 +184,34 @@ class _Api:
         disposition = f'attachment; filename="{sid}.{fmt}"'
         return web.Response(body=body, content_type=ctype, headers={"Content-Disposition": disposition})
 
+    async def export_list(self, request: web.Request) -> web.Response:
+        """Every session matching the list filters (at most `_EXPORT_MAX`), as CSV or JSON, in the list's order."""
+        if not self.export_enabled:
+            return json_error(403, "export is disabled")
+        fmt = request.query.get("format", "csv")
+        if fmt not in ("json", "csv"):
+            raise p.BadParam("format must be json or csv")
+        flt = p.session_filter(request.query)
+        sort, descending = p.sort_params(request.query)
+        sessions: list[SessionSummary] = []
+        while len(sessions) < _EXPORT_MAX:
+            page = await self.store.list_sessions(
+                flt,
+                offset=len(sessions),
+                limit=min(MAX_PAGE, _EXPORT_MAX - len(sessions)),
+                sort=sort,
+                descending=descending,
+            )
+            sessions.extend(page.sessions)
+            if not page.sessions or not page.has_more:
+                break
+        if fmt == "csv":
+            body, ctype = "".join(sessions_csv(sessions)).encode(), "text/csv"
+        else:
+            body, ctype = _ENCODER.encode(sessions), "application/json"
+        disposition = f'attachment; filename="sessions.{fmt}"'
+        return web.Response(body=body, content_type=ctype, headers={"Content-Disposition": disposition})
+
     async def delete(self, request: web.Request) -> web.Response:
         if not self.delete_enabled:
             return json_error(403, "deleting sessions is disabled")
@@ -220,6 +268,9 @@ def create_api_app(
     get("/api/stats/keys", api.keys)
     get("/api/stats/hours", api.hours)
     get("/api/stats/spending", api.spending)
+    get("/api/stats/activity", api.activity)
+    get("/api/stats/latency", api.latency)
+    get("/api/stats/errors", api.errors)
     get("/api/sessions", api.sessions)
     get("/api/sessions/recent", api.recent)
     get("/api/sessions/{id}", api.session)
@@ -228,6 +279,7 @@ def create_api_app(
     get("/api/sessions/{id}/tools", api.session_tools)
     get("/api/sessions/{id}/raw/{request_id}", api.raw)
     get("/api/sessions/{id}/export", api.export)
+    get("/api/export/sessions", api.export_list)
     get("/api/user-agents", api.user_agents)
     get("/api/models", api.models)
     return app

@@ -6,6 +6,7 @@ import msgspec
 
 from lunaroute.model import RefusalBlock, Response, TextBlock, ToolUseBlock, Usage
 from lunaroute.recording.events import (
+    AttemptStats,
     Completed,
     Outcome,
     ResponseRecorded,
@@ -211,6 +212,9 @@ def _completed(
         streaming_stats=streaming_stats(record, timing),
         estimated_cost=estimate_cost(cost_provider, model, usage, at=instant(record, None)) if priced else None,
         outcome=outcome,
+        provider=record.provider,
+        status=record.status,
+        attempts=[AttemptStats(provider=a.provider, status=a.status, reason=a.reason) for a in record.attempts],
     )
 
 

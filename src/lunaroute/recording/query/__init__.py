@@ -5,10 +5,14 @@ the JSONL tree; `export` turns either into JSONL, JSON or CSV.
 """
 
 from lunaroute.recording.query._models import (
+    SORT_KEYS,
+    ActivityBucket,
+    AttemptRow,
     ClientUsage,
     CostStats,
     HourOfDay,
     KeyUsage,
+    ModelLatency,
     ModelSpending,
     ModelUsage,
     Order,
@@ -20,8 +24,10 @@ from lunaroute.recording.query._models import (
     SessionPage,
     SessionSummary,
     SessionToolStats,
+    SortKey,
     SpendingHour,
     SpendingStats,
+    StatusCount,
     StreamMetricRow,
     TimelineEntry,
     TimelinePage,
@@ -32,6 +38,7 @@ from lunaroute.recording.query._models import (
     ToolStatRow,
     ToolUsage,
 )
+from lunaroute.recording.query._price import format_usd, list_price
 from lunaroute.recording.query._store import MAX_PAGE, SessionStore, StoreUnavailable
 from lunaroute.recording.query.export import (
     ExportFormat,
@@ -49,6 +56,9 @@ from lunaroute.recording.query.timeparse import parse_when
 
 __all__ = [
     "MAX_PAGE",
+    "SORT_KEYS",
+    "ActivityBucket",
+    "AttemptRow",
     "ClientUsage",
     "CostStats",
     "ExportFormat",
@@ -57,6 +67,7 @@ __all__ = [
     "InvalidSessionId",
     "JsonlArchive",
     "KeyUsage",
+    "ModelLatency",
     "ModelSpending",
     "ModelUsage",
     "Order",
@@ -70,9 +81,11 @@ __all__ = [
     "SessionStore",
     "SessionSummary",
     "SessionToolStats",
+    "SortKey",
     "SpendingHour",
     "SpendingStats",
     "SqliteSessionStore",
+    "StatusCount",
     "StoreUnavailable",
     "StreamMetricRow",
     "TimelineEntry",
@@ -85,7 +98,9 @@ __all__ = [
     "ToolUsage",
     "csv_cell",
     "events_jsonl",
+    "format_usd",
     "import_jsonl",
+    "list_price",
     "parse_when",
     "requests_csv",
     "sessions_csv",

@@ -104,7 +104,8 @@ class SessionFilter(_Frozen, frozen=True):
     - `success`: its last completed request succeeded (True) or failed (False);
     - `min_tokens`: its total tokens are at least this;
     - `search`: a case-insensitive substring of its request or response text;
-    - `key`: the gateway key's id or name; `team`: the key's team.
+    - `key`: the gateway key's id or name; `team`: the key's team;
+    - `tool`: one of its requests called this tool.
     """
 
     since: dt.datetime | None = None
@@ -117,6 +118,12 @@ class SessionFilter(_Frozen, frozen=True):
     search: str | None = None
     key: str | None = None
     team: str | None = None
+    tool: str | None = None
+
+
+SortKey = Literal["started", "session", "client", "model", "duration", "status"]
+"""What a session listing can be ordered by (the `sessions` columns a listing shows)."""
+SORT_KEYS: tuple[SortKey, ...] = ("started", "session", "client", "model", "duration", "status")
 
 
 class SessionSummary(_Frozen, frozen=True):
@@ -139,6 +146,14 @@ class SessionSummary(_Frozen, frozen=True):
     tokens: TokenCounts
     total_tokens: int
     cost_usd: float | None = None
+    failed_requests: int = 0
+    """Requests of the session that failed (whatever the last one did)."""
+    fallback_requests: int = 0
+    """Requests answered only after an attempt was given up (a retry or a fallback provider)."""
+    fallback_provider: str | None = None
+    """A provider that answered such a request (shown beside `provider`, the one first chosen)."""
+    prompt_preview: str | None = None
+    """The start of the latest prompt (listings only; at most `PREVIEW_CHARS` characters)."""
 
 
 class SessionPage(_Frozen, frozen=True):
@@ -154,8 +169,21 @@ class SessionPage(_Frozen, frozen=True):
         return self.offset + len(self.sessions) < self.total
 
 
+class AttemptRow(_Frozen, frozen=True):
+    """An upstream attempt given up before the one that answered: provider, status (None: no answer), reason."""
+
+    provider: str
+    status: int | None = None
+    reason: str = ""
+
+    def describe(self) -> str:
+        """`anthropic 503 (status_503)`, `spare no answer (connect_error: ...)`."""
+        status = "no answer" if self.status is None else str(self.status)
+        return f"{self.provider} {status} ({self.reason})" if self.reason else f"{self.provider} {status}"
+
+
 class RequestRow(_Frozen, frozen=True):
-    """One request of a session (a `session_stats` row)."""
+    """One request of a session (a `session_stats` row); `provider` answered it, after `attempts`."""
 
     request_id: str | None
     model_name: str
@@ -174,6 +202,9 @@ class RequestRow(_Frozen, frozen=True):
     has_tools: bool
     has_refusal: bool
     user_agent: str | None
+    provider: str | None = None
+    success: bool | None = None
+    attempts: tuple[AttemptRow, ...] = ()
 
 
 class ToolStatRow(_Frozen, frozen=True):
@@ -352,6 +383,32 @@ class CostStats(_Frozen, frozen=True):
     this_month: float | None
     total: float | None
     projection_monthly: float | None
+
+
+class ModelLatency(_Frozen, frozen=True):
+    """How long the requests of a model took (start to end, as the client saw it), in a window."""
+
+    model_name: str
+    requests: int
+    p50_ms: int
+    p95_ms: int
+
+
+class StatusCount(_Frozen, frozen=True):
+    """Failed requests of a window by the HTTP status the client got (None: no status was sent)."""
+
+    status: int | None
+    requests: int
+
+
+class ActivityBucket(_Frozen, frozen=True):
+    """Requests started in `minutes` minutes from `start` (UTC), their tokens and list-price cost."""
+
+    start: dt.datetime
+    minutes: int
+    requests: int
+    total_tokens: int
+    cost_usd: float | None
 
 
 class SpendingHour(_Frozen, frozen=True):

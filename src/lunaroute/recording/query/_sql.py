@@ -18,6 +18,7 @@ from lunaroute.recording.query._models import (
 from lunaroute.recording.query._store import MAX_PAGE
 
 __all__ = [
+    "OUTCOME_SUMS",
     "SUMMARY_COLUMNS",
     "TOKEN_COLUMNS",
     "TOKEN_SUMS",
@@ -58,6 +59,15 @@ SUMMARY_COLUMNS = (
     + ", ".join(f"s.{c}" for c in TOKEN_COLUMNS)
 )
 """The `sessions s` columns `summary_from_row` reads (21 of them), in order."""
+
+
+OUTCOME_SUMS = (
+    "COALESCE(SUM(CASE WHEN ss.success = 0 THEN 1 ELSE 0 END), 0), "
+    "COALESCE(SUM(CASE WHEN ss.attempts IS NOT NULL THEN 1 ELSE 0 END), 0), "
+    "MAX(CASE WHEN ss.attempts IS NOT NULL THEN ss.provider END)"
+)
+"""Over `session_stats ss` rows: how many failed, how many were answered after an attempt was given up, and
+(one of) the providers that answered those."""
 
 
 def clamp_page(offset: int, limit: int) -> tuple[int, int]:
@@ -139,6 +149,9 @@ def session_where(flt: SessionFilter) -> tuple[str, list[object]]:
         pattern = like_pattern(flt.search)
         clauses.append("(s.request_text LIKE ? ESCAPE '\\' OR s.response_text LIKE ? ESCAPE '\\')")
         params += [pattern, pattern]
+    if flt.tool:
+        clauses.append("s.session_id IN (SELECT t.session_id FROM tool_stats t WHERE t.tool_name = ?)")
+        params.append(flt.tool)
     return " AND ".join(clauses), params
 
 
@@ -170,12 +183,16 @@ def _bool(value: object) -> bool | None:
 
 
 def summary_from_row(row: Sequence[object], cost: float | None = None) -> SessionSummary:
-    """A summary from `SUMMARY_COLUMNS` followed by the request count and the eight token sums.
+    """A summary from `SUMMARY_COLUMNS` followed by the request count, the eight token sums and, when present,
+    the counts of failed requests and of requests answered after a fallback or retry (`OUTCOME_SUMS`).
 
     A session without requests (`count == 0`) reports its own row's tokens.
     """
     count = _int(row[21]) or 0
     tokens = tokens_at(row, 22) if count else tokens_at(row, 13)
+    failed, fallbacks, answered = (
+        (_int(row[30]) or 0, _int(row[31]) or 0, _str(row[32])) if len(row) > 32 else (0, 0, None)
+    )
     return SessionSummary(
         session_id=str(row[0]),
         started_at=parse_ts(row[1]),
@@ -194,6 +211,9 @@ def summary_from_row(row: Sequence[object], cost: float | None = None) -> Sessio
         tokens=tokens,
         total_tokens=tokens.total,
         cost_usd=cost,
+        failed_requests=failed,
+        fallback_requests=fallbacks,
+        fallback_provider=answered,
     )
 
 

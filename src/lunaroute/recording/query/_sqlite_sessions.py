@@ -8,7 +8,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+import msgspec
+
 from lunaroute.recording.query._models import (
+    AttemptRow,
     Order,
     PriceFn,
     RequestRow,
@@ -16,6 +19,7 @@ from lunaroute.recording.query._models import (
     SessionFilter,
     SessionPage,
     SessionToolStats,
+    SortKey,
     StreamMetricRow,
     TimelineEntry,
     TimelinePage,
@@ -25,6 +29,7 @@ from lunaroute.recording.query._models import (
     ToolStatRow,
 )
 from lunaroute.recording.query._sql import (
+    OUTCOME_SUMS,
     SUMMARY_COLUMNS,
     TOKEN_COLUMNS,
     TOKEN_SUMS,
@@ -39,6 +44,24 @@ __all__ = ["get_session", "list_sessions", "session_tools", "timeline"]
 
 _PAGE_COLUMNS = ", ".join(f"p.{c.removeprefix('s.')}" for c in SUMMARY_COLUMNS.split(", "))
 _SS_TOKENS = ", ".join(f"ss.{c}" for c in TOKEN_COLUMNS)
+
+
+_ATTEMPTS = msgspec.json.Decoder(tuple[AttemptRow, ...])
+
+
+def _has_outcomes(conn: sqlite3.Connection) -> bool:
+    """Whether `session_stats` has the per-request outcome columns (a database our writer has not opened since
+    they were added, or one written by another tool, may lack them)."""
+    return {"provider", "success", "attempts"} <= {r[1] for r in conn.execute("PRAGMA table_info(session_stats)")}
+
+
+def _attempts(text: object) -> tuple[AttemptRow, ...]:
+    if not isinstance(text, str) or not text:
+        return ()
+    try:
+        return _ATTEMPTS.decode(text)
+    except msgspec.DecodeError:
+        return ()
 
 
 def _costs(conn: sqlite3.Connection, price: PriceFn | None, ids: Sequence[str]) -> dict[str, float | None]:
@@ -58,22 +81,65 @@ def _costs(conn: sqlite3.Connection, price: PriceFn | None, ids: Sequence[str]) 
     return {sid: price_sum(price, items) for sid, items in grouped.items()}
 
 
+_SORT_SQL: dict[SortKey, str] = {
+    "started": "{t}.started_at",
+    "session": "{t}.session_id",
+    "client": "{t}.user_agent",
+    "model": "COALESCE({t}.model_used, {t}.model_requested)",
+    "duration": "{t}.total_duration_ms",
+    "status": "{t}.success",
+}
+"""Order expressions over the `sessions` columns of table alias `{t}` (literals only, never the caller's text)."""
+
+
+def _order(sort: SortKey, descending: bool, table: str) -> str:
+    direction = "DESC" if descending else "ASC"
+    first = _SORT_SQL[sort].format(t=table)
+    return f"{first} {direction}, {table}.started_at DESC, {table}.session_id DESC"
+
+
 def list_sessions(
-    conn: sqlite3.Connection, flt: SessionFilter, offset: int, limit: int, price: PriceFn | None
+    conn: sqlite3.Connection,
+    flt: SessionFilter,
+    offset: int,
+    limit: int,
+    price: PriceFn | None,
+    sort: SortKey = "started",
+    descending: bool = True,
 ) -> SessionPage:
     where, params = session_where(flt)
     (total,) = conn.execute(f"SELECT COUNT(*) FROM sessions s WHERE {where}", params).fetchone()
+    outcomes = f", {OUTCOME_SUMS}" if _has_outcomes(conn) else ""
     rows = conn.execute(
         f"WITH p AS (SELECT {SUMMARY_COLUMNS} FROM sessions s WHERE {where} "
-        "ORDER BY s.started_at DESC, s.session_id DESC LIMIT ? OFFSET ?) "
-        f"SELECT {_PAGE_COLUMNS}, COUNT(ss.id), {TOKEN_SUMS} FROM p "
+        f"ORDER BY {_order(sort, descending, 's')} LIMIT ? OFFSET ?) "
+        f"SELECT {_PAGE_COLUMNS}, COUNT(ss.id), {TOKEN_SUMS}{outcomes} FROM p "
         "LEFT JOIN session_stats ss ON ss.session_id = p.session_id "
-        "GROUP BY p.session_id ORDER BY p.started_at DESC, p.session_id DESC",
+        f"GROUP BY p.session_id ORDER BY {_order(sort, descending, 'p')}",
         (*params, limit, offset),
     ).fetchall()
     costs = _costs(conn, price, [r[0] for r in rows])
-    sessions = tuple(summary_from_row(r, costs.get(r[0])) for r in rows)
+    previews = _previews(conn, [r[0] for r in rows])
+    sessions = tuple(
+        msgspec.structs.replace(summary_from_row(r, costs.get(r[0])), prompt_preview=previews.get(r[0])) for r in rows
+    )
     return SessionPage(sessions=sessions, offset=offset, limit=limit, total=int(total))
+
+
+PREVIEW_CHARS = 160
+
+
+def _previews(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The start of each session's latest prompt, on one line."""
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = conn.execute(
+        f"SELECT session_id, substr(request_text, 1, {PREVIEW_CHARS * 2}) FROM sessions "
+        f"WHERE session_id IN ({marks}) AND request_text IS NOT NULL AND request_text != ''",
+        tuple(ids),
+    ).fetchall()
+    return {sid: " ".join(str(text).split())[:PREVIEW_CHARS] for sid, text in rows}
 
 
 def _request_rows(conn: sqlite3.Connection, session_id: str) -> tuple[RequestRow, ...]:
@@ -81,7 +147,9 @@ def _request_rows(conn: sqlite3.Connection, session_id: str) -> tuple[RequestRow
         f"SELECT ss.request_id, ss.model_name, ss.created_at, {_SS_TOKENS}, ss.pre_processing_ms, "
         "ss.post_processing_ms, ss.proxy_overhead_ms, ss.tokens_per_second, ss.thinking_percentage, "
         "ss.request_size_bytes, ss.response_size_bytes, ss.message_count, ss.content_blocks, ss.has_tools, "
-        "ss.has_refusal, ss.user_agent FROM session_stats ss WHERE ss.session_id = ? ORDER BY ss.id",
+        "ss.has_refusal, ss.user_agent, "
+        + ("ss.provider, ss.success, ss.attempts" if _has_outcomes(conn) else "NULL, NULL, NULL")
+        + " FROM session_stats ss WHERE ss.session_id = ? ORDER BY ss.id",
         (session_id,),
     ).fetchall()
     out = []
@@ -106,6 +174,9 @@ def _request_rows(conn: sqlite3.Connection, session_id: str) -> tuple[RequestRow
                 has_tools=bool(r[20]),
                 has_refusal=bool(r[21]),
                 user_agent=r[22],
+                provider=r[23],
+                success=None if r[24] is None else bool(r[24]),
+                attempts=_attempts(r[25]),
             )
         )
     return tuple(out)
@@ -188,7 +259,12 @@ def get_session(conn: sqlite3.Connection, session_id: str, price: PriceFn | None
         return None
     requests = _request_rows(conn, session_id)
     sums = [sum(getattr(r.tokens, f) for r in requests) for f in TokenCounts.__struct_fields__]
-    summary = summary_from_row((*row[:21], len(requests), *sums), _costs(conn, price, [session_id]).get(session_id))
+    failed = sum(r.success is False for r in requests)
+    fallbacks = [r.provider for r in requests if r.attempts]
+    summary = summary_from_row(
+        (*row[:21], len(requests), *sums, failed, len(fallbacks), fallbacks[-1] if fallbacks else None),
+        _costs(conn, price, [session_id]).get(session_id),
+    )
     extra = row[21:]
     return SessionDetail(
         summary=summary,

@@ -9,30 +9,37 @@ runs over the per-(provider, model) sums in Python, in model order.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sqlite3
 
 from lunaroute.recording.query import _rollup
 from lunaroute.recording.query._models import (
+    ActivityBucket,
     ClientUsage,
     CostStats,
     HourOfDay,
+    ModelLatency,
     ModelSpending,
     ModelUsage,
     OverviewStats,
     PriceFn,
     SpendingHour,
     SpendingStats,
+    StatusCount,
     TokenCounts,
     TokensPerDay,
     ToolUsage,
 )
 from lunaroute.recording.query._rollup import RequestSums, since_clause
-from lunaroute.recording.query._sql import created_bound, price_sum
+from lunaroute.recording.query._sql import TOKEN_SUMS, created_bound, price_sum, tokens_at
 
 __all__ = [
+    "activity",
     "client_usage",
     "cost_stats",
+    "errors_by_status",
     "hours_of_day",
+    "latency_by_model",
     "model_names",
     "model_usage",
     "overview",
@@ -46,14 +53,27 @@ __all__ = [
 def _providers(conn: sqlite3.Connection, models: set[str]) -> dict[str, str]:
     """The provider of each model: that of the model's latest session (one indexed lookup per model).
 
-    Request rows carry no provider; looking it up per model instead of joining every request to its session
-    keeps the aggregates on one table (a model served by two providers is priced as its latest one's).
+    Looking it up per model instead of joining every request to its session keeps the aggregates on one table (a
+    model served by two providers is priced as its latest one's): the provider recorded on the model's latest
+    requests, else that of the latest session that used, or else asked for, the model.
     """
     out: dict[str, str] = {}
+    per_request = "provider" in {r[1] for r in conn.execute("PRAGMA table_info(session_stats)")}
     for model in models:
-        row = conn.execute(
-            "SELECT provider FROM sessions WHERE model_used = ? ORDER BY created_at DESC LIMIT 1", (model,)
-        ).fetchone()
+        row = None
+        if per_request:  # the provider that answered the model's latest requests (one of the last 50 that says)
+            row = conn.execute(
+                "SELECT provider FROM (SELECT provider FROM session_stats WHERE model_name = ? "
+                "ORDER BY created_at DESC LIMIT 50) WHERE provider IS NOT NULL AND provider != '' LIMIT 1",
+                (model,),
+            ).fetchone()
+        for column in ("model_used", "model_requested"):  # a request that failed has no model used
+            if row is None:
+                row = conn.execute(
+                    f"SELECT provider FROM sessions WHERE {column} = ? AND provider != '' "
+                    "ORDER BY created_at DESC LIMIT 1",
+                    (model,),
+                ).fetchone()
         out[model] = str(row[0]) if row else ""
     return out
 
@@ -263,6 +283,77 @@ def spending(conn: sqlite3.Connection, hours: int, now: dt.datetime, price: Pric
         by_model=tuple(by_model),
         by_hour=by_hour,
     )
+
+
+def activity(
+    conn: sqlite3.Connection, hours: int, minutes: int, now: dt.datetime, price: PriceFn | None
+) -> tuple[ActivityBucket, ...]:
+    """Requests of the last `hours` in `minutes`-long buckets (a divisor of 60), read from `session_stats` itself:
+    the rollups are hourly, and a short window is a small range of its `created_at` index."""
+    start = now - dt.timedelta(hours=hours)
+    # created_at is `YYYY-MM-DD HH:MM:SS`: the bucket is the hour's prefix and the minute rounded down.
+    key = "substr(ss.created_at, 1, 14) || printf('%02d', (CAST(substr(ss.created_at, 15, 2) AS INTEGER) / ?) * ?)"
+    rows = conn.execute(
+        f"SELECT {key}, ss.model_name, COUNT(*), {TOKEN_SUMS} FROM session_stats ss "
+        f"WHERE {since_clause('ss.created_at', start, now)} GROUP BY 1, 2 ORDER BY 1",
+        (minutes, minutes, created_bound(start)),
+    ).fetchall()
+    providers = _providers(conn, {str(r[1]) for r in rows})
+    buckets: dict[str, tuple[int, int, list[tuple[str, str, TokenCounts]]]] = {}
+    for row in rows:
+        tokens = tokens_at(row, 3)
+        count, total, items = buckets.get(str(row[0]), (0, 0, []))
+        items.append((providers[str(row[1])], str(row[1]), tokens))
+        buckets[str(row[0])] = (count + int(row[2]), total + tokens.total, items)
+    return tuple(
+        ActivityBucket(
+            start=dt.datetime.fromisoformat(f"{key}:00").replace(tzinfo=dt.UTC),
+            minutes=minutes,
+            requests=count,
+            total_tokens=total,
+            cost_usd=price_sum(price, items),
+        )
+        for key, (count, total, items) in buckets.items()
+    )
+
+
+def _has(conn: sqlite3.Connection, column: str) -> bool:
+    return column in {r[1] for r in conn.execute("PRAGMA table_info(session_stats)")}
+
+
+def _percentile(ordered: list[int], q: float) -> int:
+    """The nearest-rank percentile `q` (0..1) of the sorted, non-empty `ordered`."""
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
+
+
+def latency_by_model(conn: sqlite3.Connection, hours: int, now: dt.datetime) -> tuple[ModelLatency, ...]:
+    if not _has(conn, "duration_ms"):
+        return ()
+    start = now - dt.timedelta(hours=hours)
+    durations: dict[str, list[int]] = {}
+    for model, ms in conn.execute(
+        f"SELECT model_name, duration_ms FROM session_stats WHERE {since_clause('created_at', start, now)} "
+        "AND duration_ms IS NOT NULL AND model_name != '' ORDER BY model_name, duration_ms",
+        (created_bound(start),),
+    ):
+        durations.setdefault(str(model), []).append(int(ms))
+    out = [
+        ModelLatency(model_name=m, requests=len(v), p50_ms=_percentile(v, 0.5), p95_ms=_percentile(v, 0.95))
+        for m, v in durations.items()
+    ]
+    return tuple(sorted(out, key=lambda m: (-m.requests, m.model_name)))
+
+
+def errors_by_status(conn: sqlite3.Connection, hours: int, now: dt.datetime) -> tuple[StatusCount, ...]:
+    if not _has(conn, "status_code"):
+        return ()
+    start = now - dt.timedelta(hours=hours)
+    rows = conn.execute(
+        "SELECT status_code, COUNT(*) FROM session_stats "
+        f"WHERE {since_clause('created_at', start, now)} AND success = 0 GROUP BY 1 ORDER BY 2 DESC, 1",
+        (created_bound(start),),
+    ).fetchall()
+    return tuple(StatusCount(status=None if s is None else int(s), requests=int(n)) for s, n in rows)
 
 
 def hours_of_day(conn: sqlite3.Connection, hours: int, now: dt.datetime) -> tuple[HourOfDay, ...]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Protocol
 
 from lunaroute.recording.query._models import (
+    ActivityBucket,
     ClientUsage,
     CostStats,
     HourOfDay,
     KeyUsage,
+    ModelLatency,
     ModelUsage,
     Order,
     OverviewStats,
@@ -16,7 +18,9 @@ from lunaroute.recording.query._models import (
     SessionFilter,
     SessionPage,
     SessionToolStats,
+    SortKey,
     SpendingStats,
+    StatusCount,
     TimelinePage,
     TokensPerDay,
     ToolUsage,
@@ -43,7 +47,15 @@ class SessionStore(Protocol):
     - Raises `StoreUnavailable` when the store cannot be read at all.
     """
 
-    async def list_sessions(self, flt: SessionFilter, *, offset: int = 0, limit: int = 50) -> SessionPage:
+    async def list_sessions(
+        self,
+        flt: SessionFilter,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        sort: SortKey = "started",
+        descending: bool = True,
+    ) -> SessionPage:
         """Sessions matching `flt`, newest `started_at` first."""
         ...
 
@@ -80,6 +92,19 @@ class SessionStore(Protocol):
     async def cost_stats(self) -> CostStats: ...
 
     async def spending(self, hours: int = 24) -> SpendingStats: ...
+
+    async def latency_by_model(self, hours: int = 24) -> tuple[ModelLatency, ...]:
+        """p50 and p95 request duration per model in the last `hours`, busiest model first."""
+        ...
+
+    async def errors_by_status(self, hours: int = 24) -> tuple[StatusCount, ...]:
+        """Failed requests of the last `hours` by HTTP status, commonest first."""
+        ...
+
+    async def activity(self, hours: int = 1, minutes: int = 1) -> tuple[ActivityBucket, ...]:
+        """Requests of the last `hours` in buckets of `minutes` (a divisor of 60), oldest first; empty buckets
+        are left out."""
+        ...
 
     async def hours_of_day(self, hours: int = 24 * 7) -> tuple[HourOfDay, ...]: ...
 

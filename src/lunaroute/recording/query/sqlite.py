@@ -16,10 +16,12 @@ from lunaroute.recording.events import is_valid_session_id, utcnow
 from lunaroute.recording.query import _sqlite_sessions as _sessions
 from lunaroute.recording.query import _sqlite_stats as _stats
 from lunaroute.recording.query._models import (
+    ActivityBucket,
     ClientUsage,
     CostStats,
     HourOfDay,
     KeyUsage,
+    ModelLatency,
     ModelUsage,
     Order,
     OverviewStats,
@@ -28,7 +30,9 @@ from lunaroute.recording.query._models import (
     SessionFilter,
     SessionPage,
     SessionToolStats,
+    SortKey,
     SpendingStats,
+    StatusCount,
     TimelinePage,
     TokensPerDay,
     ToolUsage,
@@ -73,10 +77,18 @@ class SqliteSessionStore:
         """SQLite connections opened for reading so far (at most `workers`)."""
         return self._pool.connections
 
-    async def list_sessions(self, flt: SessionFilter, *, offset: int = 0, limit: int = 50) -> SessionPage:
+    async def list_sessions(
+        self,
+        flt: SessionFilter,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        sort: SortKey = "started",
+        descending: bool = True,
+    ) -> SessionPage:
         offset, limit = clamp_page(offset, limit)
         price = self._price
-        return await self._pool.run(lambda c: _sessions.list_sessions(c, flt, offset, limit, price))
+        return await self._pool.run(lambda c: _sessions.list_sessions(c, flt, offset, limit, price, sort, descending))
 
     async def get_session(self, session_id: str) -> SessionDetail | None:
         if not is_valid_session_id(session_id):
@@ -130,6 +142,20 @@ class SqliteSessionStore:
     async def spending(self, hours: int = 24) -> SpendingStats:
         hours, now, price = _hours(hours), self._clock(), self._price
         return await self._pool.run(lambda c: _stats.spending(c, hours, now, price))
+
+    async def latency_by_model(self, hours: int = 24) -> tuple[ModelLatency, ...]:
+        hours, now = _hours(hours), self._clock()
+        return await self._pool.run(lambda c: _stats.latency_by_model(c, hours, now))
+
+    async def errors_by_status(self, hours: int = 24) -> tuple[StatusCount, ...]:
+        hours, now = _hours(hours), self._clock()
+        return await self._pool.run(lambda c: _stats.errors_by_status(c, hours, now))
+
+    async def activity(self, hours: int = 1, minutes: int = 1) -> tuple[ActivityBucket, ...]:
+        if minutes < 1 or 60 % minutes:
+            raise ValueError("minutes must divide 60")
+        hours, now, price = _hours(hours), self._clock(), self._price
+        return await self._pool.run(lambda c: _stats.activity(c, hours, minutes, now, price))
 
     async def hours_of_day(self, hours: int = 24 * 7) -> tuple[HourOfDay, ...]:
         hours, now = _hours(hours), self._clock()

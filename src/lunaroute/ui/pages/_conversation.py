@@ -10,6 +10,7 @@ type. It never raises. Pure: no I/O.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from lunaroute.recording.events import JsonValue
@@ -137,16 +138,39 @@ def _content_text(content: object) -> str:
     return "" if content is None else _compact(content)
 
 
+def _size(n: int) -> str:
+    return f"{n:,} bytes" if n < 1024 else f"{n / 1024:,.1f} kB" if n < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MB"
+
+
+def _inline(media_type: str, data: str, base64: bool) -> str:
+    """`image/png, 12.3 kB`: what an inline (data URL or base64) attachment is, never its bytes."""
+    size = len(data.rstrip("=")) * 3 // 4 if base64 else len(data)
+    return f"{media_type or 'unknown type'}, {_size(size)}"
+
+
+_DATA_URL = re.compile(r"data:([^;,]*)((?:;[^;,]*)*),", re.S)
+
+
+def _data_url(url: str) -> str:
+    found = _DATA_URL.match(url)
+    if found is None:
+        return ""
+    return _inline(found.group(1), url[found.end() :], ";base64" in found.group(2))
+
+
 def _media(part: dict[str, object], kind: str) -> Other:
     source = part.get("source")
     detail = ""
     if isinstance(source, dict):
         detail = _str(source.get("media_type")) or _str(source.get("url"))
+        data = source.get("data")
+        if isinstance(data, str) and source.get("type") == "base64":
+            detail = _inline(_str(source.get("media_type")), data, base64=True)
     url = part.get("image_url")
     if isinstance(url, dict):
         url = url.get("url")
-    if isinstance(url, str) and not url.startswith("data:"):
-        detail = url
+    if isinstance(url, str):
+        detail = _data_url(url) if url.startswith("data:") else url
     name = _str(part.get("title")) or _str(part.get("filename"))
     file = part.get("file")
     if not name and isinstance(file, dict):

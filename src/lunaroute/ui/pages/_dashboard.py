@@ -18,10 +18,15 @@ def window_hours(name: str) -> tuple[str, int]:
     return "day", 24
 
 
-def _kpi(key: str, label: str) -> Markup:
+_SINCE = {"hour": "1h", "day": "24h", "week": "7d", "month": "30d"}
+"""The session-list `since` filter of each window."""
+
+
+def _kpi(key: str, label: str, href: str | None = None) -> Markup:
+    """A tile; with `href` it opens the session list filtered to what it counts."""
     return el(
-        "div",
-        {"class_": "kpi", "id": f"kpi-{key}"},
+        "a" if href else "div",
+        {"class_": "kpi link" if href else "kpi", "id": f"kpi-{key}", "href": href},
         el("div", {"class_": "label"}, label),
         el("div", {"class_": "value", "data_kpi": key}, "—"),
         el("div", {"class_": "sub", "data_sub": key}),
@@ -41,6 +46,7 @@ def render_dashboard(window: str, refresh_secs: int = 5) -> Markup:
     """The page body for the window named `window` (see `WINDOWS`); the live figures refresh every
     `refresh_secs` seconds (`ui.refresh_interval`)."""
     key, hours = window_hours(window)
+    listed = f"/sessions?since={_SINCE[key]}"
     windows = el(
         "nav",
         {"class_": "windows segmented", "aria-label": "Window"},
@@ -64,11 +70,11 @@ def render_dashboard(window: str, refresh_secs: int = 5) -> Markup:
     kpis = el(
         "section",
         {"class_": "kpis", "aria-label": "Totals"},
-        _kpi("requests", "Requests"),
-        _kpi("sessions", "Sessions"),
-        _kpi("tokens", "Tokens"),
-        _kpi("cost", "Cost"),
-        _kpi("errors", "Failed sessions"),
+        _kpi("requests", "Requests", listed),
+        _kpi("sessions", "Sessions", listed),
+        _kpi("tokens", "Tokens", listed),
+        _kpi("cost", "Cost", listed),
+        _kpi("errors", "Failed sessions", f"{listed}&success=false"),
         _kpi("ttft", "Time to first token"),
         _kpi("latency", "Session duration"),
     )
@@ -79,6 +85,7 @@ def render_dashboard(window: str, refresh_secs: int = 5) -> Markup:
             "id": "dashboard",
             "data_hours": str(hours),
             "data_window": key,
+            "data_since": _SINCE[key],
             "data_refresh_ms": str(refresh_secs * 1000),
         },
         el(
@@ -102,6 +109,8 @@ def render_dashboard(window: str, refresh_secs: int = 5) -> Markup:
             _card("keys", "By API key"),
             _card("teams", "By team"),
             _card("tools", "Top tools (all time)"),
+            _card("latency", "Latency by model"),
+            _card("errors", "Errors by status"),
             _card("recent", "Recent sessions", wide=True),
         ),
     )

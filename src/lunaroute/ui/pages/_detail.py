@@ -63,6 +63,21 @@ def _actions(detail: SessionDetail, options: DetailOptions) -> Markup:
     return el("div", {"class_": "actions"}, links) if links else Markup("")
 
 
+def _providers(first: str, listener: str, views: Sequence[RequestView]) -> str:
+    """The providers that answered (the first chosen one when nothing says otherwise), and the client's API."""
+    names = list(dict.fromkeys([v.provider for v in views if v.provider] or [first]))
+    text = ", ".join(names)
+    return f"{text} (via the {listener} API)" if listener else text
+
+
+def _requests_text(count: int, views: Sequence[RequestView]) -> str:
+    failed = sum(v.success is False for v in views)
+    fallbacks = sum(bool(v.attempts) for v in views)
+    notes = [f"{failed:,} failed" if failed else "", f"{fallbacks:,} after a fallback" if fallbacks else ""]
+    extra = ", ".join(n for n in notes if n)
+    return f"{count:,} ({extra})" if extra else f"{count:,}"
+
+
 def _header(detail: SessionDetail, views: Sequence[RequestView], options: DetailOptions) -> Markup:
     s = detail.summary
     tools: dict[str, int] = {}
@@ -76,9 +91,9 @@ def _header(detail: SessionDetail, views: Sequence[RequestView], options: Detail
         _fact("Started", el("time", {"datetime": f.iso(s.started_at)}, f.instant(s.started_at))),
         _fact("Duration", f.duration_ms(s.total_duration_ms)),
         _fact("Client", s.user_agent or f.DASH),
-        _fact("Provider", f"{s.provider} (via the {s.listener} API)" if s.listener else s.provider),
+        _fact("Provider", _providers(s.provider, s.listener, views)),
         _fact("Model", model if model == s.model_requested else f"{model} (asked for {s.model_requested})"),
-        _fact("Requests", f.count(s.request_count or len(views))),
+        _fact("Requests", _requests_text(s.request_count or len(views), views)),
         _fact("Tokens", el("span", {"title": _tokens_title(s.tokens)}, f.count(s.total_tokens))),
         _fact("Cost", f.cost(s.cost_usd)),
         _fact("Time to first token", f.duration_ms(detail.time_to_first_token_ms)),
@@ -99,7 +114,7 @@ def _header(detail: SessionDetail, views: Sequence[RequestView], options: Detail
             "div",
             {"class_": "title-row"},
             el("h1", None, "Session"),
-            status_badge(s.success),
+            status_badge(s.success, s.failed_requests),
             _actions(detail, options),
         ),
         facts,
@@ -124,6 +139,10 @@ def _metrics(v: RequestView) -> Markup:
     return el("span", {"class_": "metrics"}, [el("span", None, i) for i in items])
 
 
+def _attempts_title(v: RequestView) -> str:
+    return f"Answered by {v.provider} after: {', '.join(a.describe() for a in v.attempts)}"
+
+
 def _request(v: RequestView, sid: str, tool_names: dict[str, str]) -> Markup:
     raw = f"/api/sessions/{sid}/raw/{quote(v.request_id, safe='')}" if v.has_events and v.request_id else None
     head = el(
@@ -132,6 +151,8 @@ def _request(v: RequestView, sid: str, tool_names: dict[str, str]) -> Markup:
         el("a", {"class_": "req-no", "href": f"#req-{v.index}"}, f"#{v.index}"),
         el("time", {"datetime": f.iso(v.at)}, f.instant(v.at)),
         el("span", {"class_": "model"}, v.model or f.DASH),
+        el("span", {"class_": "provider muted"}, v.provider) if v.provider else None,
+        el("span", {"class_": "badge fallback", "title": _attempts_title(v)}, "fallback") if v.attempts else None,
         el("span", {"class_": "badge"}, "stream") if v.streaming else None,
         status_badge(v.success) if v.has_events and v.success is not True else None,
         _metrics(v),
@@ -140,6 +161,8 @@ def _request(v: RequestView, sid: str, tool_names: dict[str, str]) -> Markup:
         else None,
     )
     body: list[Child] = []
+    if v.attempts:
+        body.append(el("p", {"class_": "attempts muted"}, _attempts_title(v)))
     if v.system:
         chars = sum(len(getattr(p, "text", "")) for p in v.system)
         body.append(
@@ -174,7 +197,7 @@ def _answer(v: RequestView, tool_names: dict[str, str]) -> Markup:
         "div",
         {"class_": "turn role-assistant answer"},
         el("div", {"class_": "role"}, "Assistant", finish),
-        el("div", {"class_": "body"}, render_parts(v.answer, tool_names)),
+        el("div", {"class_": "body"}, render_parts(v.answer, tool_names, markdown=True)),
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from lunaroute.recording.query import format_usd
+
 __all__ = ["cost", "count", "duration_ms", "instant", "iso", "short_id"]
 
 DASH = "—"
@@ -15,16 +17,8 @@ def count(value: int | None) -> str:
 
 
 def cost(value: float | None) -> str:
-    """USD with precision that suits small amounts: `$0.0042`, `$1.23`, `$1,234`; None → a dash."""
-    if value is None:
-        return DASH
-    if value == 0:
-        return "$0.00"
-    if abs(value) < 0.01:
-        return f"${value:.4f}"
-    if abs(value) < 1000:
-        return f"${value:,.2f}"
-    return f"${value:,.0f}"
+    """USD with precision that suits small amounts: `<$0.0001`, `$0.0042`, `$1.23`, `$1,234`; None → a dash."""
+    return format_usd(value, DASH)
 
 
 def duration_ms(value: float | None) -> str:

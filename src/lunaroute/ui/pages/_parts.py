@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from lunaroute.ui.pages._conversation import Other, Part, Text, Thinking, ToolCall, ToolResult, Turn
 from lunaroute.ui.pages._html import Markup, el
+from lunaroute.ui.pages._markdown import MAX_MARKDOWN, Renderer
 
 __all__ = ["render_parts", "render_turn", "text_block"]
 
@@ -43,10 +44,21 @@ def _preview(text: str, limit: int = 140) -> str:
     return line if len(line) <= limit else line[:limit] + "…"
 
 
-def _part(part: Part, tool_names: Mapping[str, str]) -> Markup:
+_MARKDOWN = Renderer()
+
+
+def _part(part: Part, tool_names: Mapping[str, str], markdown: bool = False) -> Markup:
     match part:
         case Text(text=text, refusal=True):
             return el("div", {"class_": "part refusal"}, el("span", {"class_": "tag"}, "Refusal"), text_block(text))
+        case Text(text=text) if markdown and len(text) <= MAX_MARKDOWN:
+            # The source goes beside the rendering, hidden: the copy button copies what the model wrote.
+            return el(
+                "div",
+                {"class_": "part"},
+                el("div", {"class_": "markdown"}, _MARKDOWN.render(text)),
+                el("div", {"class_": "text", "hidden": True}, text),
+            )
         case Text(text=text):
             return el("div", {"class_": "part"}, text_block(text))
         case Thinking(redacted=True, text=""):
@@ -55,7 +67,13 @@ def _part(part: Part, tool_names: Mapping[str, str]) -> Markup:
             return el(
                 "details",
                 {"class_": "part thinking"},
-                el("summary", None, el("span", {"class_": "tag"}, "Thinking"), " ", _preview(text)),
+                el(
+                    "summary",
+                    None,
+                    el("span", {"class_": "tag"}, "Thinking"),
+                    " ",
+                    el("span", {"class_": "preview"}, _preview(text)),
+                ),
                 text_block(text),
             )
         case ToolCall(name=name, call_id=call_id, arguments=arguments):
@@ -94,9 +112,10 @@ def _part(part: Part, tool_names: Mapping[str, str]) -> Markup:
     return Markup("")
 
 
-def render_parts(parts: tuple[Part, ...], tool_names: Mapping[str, str]) -> Markup:
-    """The parts one after another; `tool_names` names the tool of each call id (for results)."""
-    return Markup("".join(_part(p, tool_names) for p in parts))
+def render_parts(parts: tuple[Part, ...], tool_names: Mapping[str, str], *, markdown: bool = False) -> Markup:
+    """The parts one after another; `tool_names` names the tool of each call id (for results). With `markdown`,
+    texts are rendered as Markdown (see `_markdown`)."""
+    return Markup("".join(_part(p, tool_names, markdown) for p in parts))
 
 
 def render_turn(turn: Turn, tool_names: Mapping[str, str], class_: str = "") -> Markup:

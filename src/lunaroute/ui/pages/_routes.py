@@ -19,7 +19,7 @@ from lunaroute.ui.pages._dashboard import render_dashboard
 from lunaroute.ui.pages._detail import DetailOptions, render_detail
 from lunaroute.ui.pages._gate import pages_middleware
 from lunaroute.ui.pages._layout import error_page, html_response, page
-from lunaroute.ui.pages._sessions import FILTER_KEYS, ListView, render_sessions
+from lunaroute.ui.pages._sessions import FILTER_KEYS, ORDER_KEYS, ListView, render_sessions
 from lunaroute.ui.pages._timeline import build_timeline
 
 __all__ = ["add_pages"]
@@ -73,20 +73,22 @@ class _Pages:
         return html_response(page("Dashboard", "dashboard", body, scripts=("charts.js", "dashboard.js")))
 
     async def sessions(self, request: web.Request) -> web.Response:
-        params = {k: request.query[k] for k in FILTER_KEYS if request.query.get(k)}
+        params = {k: request.query[k] for k in (*FILTER_KEYS, *ORDER_KEYS) if request.query.get(k)}
         deleted = request.query.get("deleted", "")
         notice = f"Session {deleted} was deleted." if is_valid_session_id(deleted) else None
         try:
             flt = p.session_filter(request.query)
             offset, limit = p.page_params(request.query, 50)
+            sort, descending = p.sort_params(request.query)
         except p.BadParam as exc:
             models, clients = await self.choices.get()
             view = ListView(None, params, models, clients, error=str(exc), notice=notice)
             return html_response(page("Sessions", "sessions", render_sessions(view)), 400)
         listing, (models, clients) = await asyncio.gather(
-            self.store.list_sessions(flt, offset=offset, limit=limit), self.choices.get()
+            self.store.list_sessions(flt, offset=offset, limit=limit, sort=sort, descending=descending),
+            self.choices.get(),
         )
-        view = ListView(listing, params, models, clients, notice=notice)
+        view = ListView(listing, params, models, clients, notice=notice, export_enabled=self.export_enabled)
         return html_response(page("Sessions", "sessions", render_sessions(view), scripts=("sessions.js",)))
 
     async def _events(self, detail: SessionDetail) -> list[SessionEvent]:

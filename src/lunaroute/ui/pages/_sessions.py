@@ -6,23 +6,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from lunaroute.recording.query import SessionPage, SessionSummary
+from lunaroute.recording.query import SessionPage, SessionSummary, SortKey
 from lunaroute.ui.pages import _format as f
 from lunaroute.ui.pages._html import Child, Markup, el
 from lunaroute.ui.pages._widgets import status_badge
 
-__all__ = ["FILTER_KEYS", "ListView", "render_sessions"]
+__all__ = ["FILTER_KEYS", "ORDER_KEYS", "ListView", "render_sessions"]
 
-FILTER_KEYS = ("since", "until", "model", "provider", "user_agent", "success", "min_tokens", "q")
+FILTER_KEYS = ("since", "until", "model", "provider", "user_agent", "success", "min_tokens", "tool", "q")
 """The query parameters of the filter form (those of `GET /api/sessions`)."""
+ORDER_KEYS = ("sort", "order")
+"""The query parameters of the listing order (kept by the filter form and the page links)."""
+_SORTABLE: dict[str, SortKey] = {
+    "Started": "started",
+    "Session": "session",
+    "Client": "client",
+    "Model": "model",
+    "Duration": "duration",
+    "Status": "status",
+}
 
-_SINCE = (
-    ("", "Any time"),
-    ("1h", "Last hour"),
-    ("24h", "Last 24 hours"),
-    ("7d", "Last 7 days"),
-    ("30d", "Last 30 days"),
-)
+_WHEN = (("1h", "an hour ago"), ("24h", "a day ago"), ("7d", "a week ago"), ("30d", "30 days ago"))
+"""Suggestions for the From and Until fields, which take these or any date and time (`2026-03-01 14:00`)."""
 _STATUS = (("", "Any status"), ("true", "Succeeded"), ("false", "Failed"))
 _PROVIDERS = ("anthropic", "openai")
 
@@ -38,6 +43,7 @@ class ListView:
     clients: Sequence[str]
     error: str | None = None
     notice: str | None = None
+    export_enabled: bool = False
 
 
 def _select(name: str, label: str, options: Sequence[tuple[str, str]], current: str) -> Markup:
@@ -65,17 +71,20 @@ def _form(view: ListView) -> Markup:
     return el(
         "form",
         {"class_": "filters", "method": "get", "action": "/sessions", "id": "filters"},
-        _select("since", "From", _SINCE, p.get("since", "")),
-        _input("until", "Until", p.get("until", ""), placeholder="e.g. 1h or 2026-03-01", size="14"),
+        _input("since", "From", p.get("since", ""), list="when", placeholder="any time, 24h, 2026-03-01", size="16"),
+        _input("until", "Until", p.get("until", ""), list="when", placeholder="now, 1h, 2026-03-02 18:00", size="16"),
+        el("datalist", {"id": "when"}, [el("option", {"value": v}, label) for v, label in _WHEN]),
         _select("model", "Model", (("", "Any model"), *((m, m) for m in view.models)), p.get("model", "")),
         _input("provider", "Provider", p.get("provider", ""), list="providers", placeholder="any", size="10"),
         el("datalist", {"id": "providers"}, [el("option", {"value": v}) for v in _PROVIDERS]),
         _select("user_agent", "Client", (("", "Any client"), *((c, c) for c in view.clients)), p.get("user_agent", "")),
         _select("success", "Status", _STATUS, p.get("success", "")),
         _input("min_tokens", "Min tokens", p.get("min_tokens", ""), type="number", min="0", step="1", size="8"),
+        _input("tool", "Tool", p.get("tool", ""), placeholder="any", size="10"),
         _input(
             "q", "Search", p.get("q", ""), type="search", placeholder="Text in prompts and answers", wrap_class="grow"
         ),
+        [el("input", {"type": "hidden", "name": k, "value": p[k]}) for k in ORDER_KEYS if p.get(k)],
         el(
             "div",
             {"class_": "form-actions"},
@@ -85,26 +94,70 @@ def _form(view: ListView) -> Markup:
     )
 
 
+_NUMERIC = frozenset({"Requests", "Tokens", "Cost", "Duration"})
+
+
+def _col(label: str) -> str:
+    """The column's class (`c-model`): the stylesheet drops the less needed columns on narrow screens."""
+    return f"c-{label.lower()}"
+
+
 def _row(s: SessionSummary) -> Markup:
     href = f"/sessions/{s.session_id}"
     model = s.model_used or s.model_requested
     return el(
         "tr",
         None,
-        el("td", None, el("time", {"datetime": f.iso(s.started_at)}, f.instant(s.started_at))),
-        el("td", None, el("a", {"href": href, "class_": "sid", "title": s.session_id}, f.short_id(s.session_id, 20))),
-        el("td", {"class_": "client", "title": s.user_agent or ""}, s.user_agent or f.DASH),
-        el("td", None, model or f.DASH, el("span", {"class_": "muted"}, f" · {s.provider}") if s.provider else None),
-        el("td", {"class_": "num"}, f.count(s.request_count)),
-        el("td", {"class_": "num"}, f.count(s.total_tokens)),
-        el("td", {"class_": "num"}, f.cost(s.cost_usd)),
-        el("td", {"class_": "num"}, f.duration_ms(s.total_duration_ms)),
-        el("td", None, status_badge(s.success)),
+        el("td", {"class_": "c-started"}, el("time", {"datetime": f.iso(s.started_at)}, f.instant(s.started_at))),
+        el(
+            "td",
+            {"class_": "c-session"},
+            el("a", {"href": href, "class_": "sid", "title": s.session_id}, f.short_id(s.session_id, 20)),
+            el("div", {"class_": "preview muted"}, s.prompt_preview) if s.prompt_preview else None,
+        ),
+        el("td", {"class_": "client c-client", "title": s.user_agent or ""}, s.user_agent or f.DASH),
+        el(
+            "td",
+            {"class_": "c-model"},
+            model or f.DASH,
+            el("span", {"class_": "muted"}, f" · {s.provider}") if s.provider else None,
+            el(
+                "span",
+                {"class_": "badge fallback", "title": f"{s.fallback_requests:,} answered after a fallback or retry"},
+                f"→ {s.fallback_provider}" if s.fallback_provider else "fallback",
+            )
+            if s.fallback_requests
+            else None,
+        ),
+        el("td", {"class_": "num c-requests"}, f.count(s.request_count)),
+        el("td", {"class_": "num c-tokens"}, f.count(s.total_tokens)),
+        el("td", {"class_": "num c-cost"}, f.cost(s.cost_usd)),
+        el("td", {"class_": "num c-duration"}, f.duration_ms(s.total_duration_ms)),
+        el("td", {"class_": "c-status"}, status_badge(s.success, s.failed_requests)),
     )
 
 
-def _links(page: SessionPage, params: Mapping[str, str]) -> Markup:
+def _heading(label: str, params: Mapping[str, str]) -> Markup:
+    """A column heading; a sortable one links to the list ordered by it (again: the other way round)."""
+    key = _SORTABLE.get(label)
+    classes = _col(label) + (" num" if label in _NUMERIC else "")
+    if key is None:
+        return el("th", {"class_": classes}, label)
+    current = params.get("sort", "started")
+    descending = params.get("order", "desc") != "asc"
+    if current == key:
+        order = "asc" if descending else "desc"
+        mark, aria = (" ▼", "descending") if descending else (" ▲", "ascending")
+    else:
+        order = "asc" if key in ("session", "client", "model") else "desc"
+        mark, aria = "", None
     kept = {k: v for k, v in params.items() if k in FILTER_KEYS and v}
+    href = "/sessions?" + urlencode({**kept, "sort": key, "order": order})
+    return el("th", {"class_": classes, "aria-sort": aria}, el("a", {"href": href, "class_": "sort"}, label, mark))
+
+
+def _links(page: SessionPage, params: Mapping[str, str]) -> Markup:
+    kept = {k: v for k, v in params.items() if k in (*FILTER_KEYS, *ORDER_KEYS) and v}
     if page.limit != 50:
         kept["limit"] = str(page.limit)
 
@@ -154,7 +207,7 @@ def render_sessions(view: ListView) -> Markup:
             "tr",
             None,
             [
-                el("th", {"class_": "num"} if label in ("Requests", "Tokens", "Cost", "Duration") else None, label)
+                _heading(label, view.params)
                 for label in (
                     "Started",
                     "Session",
@@ -173,4 +226,24 @@ def render_sessions(view: ListView) -> Markup:
         "table", {"class_": "list", "id": "session-table"}, head, el("tbody", None, [_row(s) for s in page.sessions])
     )
     body.extend([_links(page, view.params), el("div", {"class_": "table-wrap"}, table), _links(page, view.params)])
+    if view.export_enabled:
+        kept = {k: v for k, v in view.params.items() if k in (*FILTER_KEYS, *ORDER_KEYS) and v}
+        body.append(
+            el(
+                "p",
+                {"class_": "list-export"},
+                f"Export these {page.total:,} sessions: ",
+                el(
+                    "a",
+                    {"href": "/api/export/sessions?" + urlencode({**kept, "format": "csv"}), "download": True},
+                    "CSV",
+                ),
+                " · ",
+                el(
+                    "a",
+                    {"href": "/api/export/sessions?" + urlencode({**kept, "format": "json"}), "download": True},
+                    "JSON",
+                ),
+            )
+        )
     return el("div", {"class_": "sessions"}, body)

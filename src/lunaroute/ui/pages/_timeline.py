@@ -20,7 +20,7 @@ from lunaroute.recording.events import (
     StatsUpdated,
     StreamStarted,
 )
-from lunaroute.recording.query import PriceFn, RequestRow, SessionDetail, TokenCounts
+from lunaroute.recording.query import AttemptRow, PriceFn, RequestRow, SessionDetail, TokenCounts
 from lunaroute.ui.pages._conversation import Part, Turn, new_turns, read_request, read_response
 
 __all__ = ["RequestView", "build_timeline"]
@@ -57,6 +57,8 @@ class RequestView:
     error: str | None = None
     finish_reason: str | None = None
     has_events: bool = False
+    attempts: tuple[AttemptRow, ...] = ()
+    """Upstream attempts given up before `provider` answered (retries, fallbacks)."""
 
 
 @dataclass(slots=True)
@@ -110,7 +112,7 @@ def _price(price: PriceFn | None, provider: str, model: str, tokens: TokenCounts
 
 
 def _from_row(index: int, row: RequestRow, detail: SessionDetail, price: PriceFn | None) -> RequestView:
-    provider = detail.summary.provider
+    provider = row.provider or detail.summary.provider
     ttft = {m.request_id: m.time_to_first_token_ms for m in detail.stream_metrics}
     return RequestView(
         index=index,
@@ -124,6 +126,8 @@ def _from_row(index: int, row: RequestRow, detail: SessionDetail, price: PriceFn
         cost_usd=_price(price, provider, row.model_name, row.tokens),
         ttft_ms=ttft.get(row.request_id or ""),
         tokens_per_second=row.tokens_per_second,
+        success=row.success,
+        attempts=row.attempts,
     )
 
 
@@ -142,14 +146,25 @@ def build_timeline(
         row = rows.get(rid)
         conversation = read_request(g.request.request_json) if g.request else None
         system = conversation.system if conversation else ()
-        provider = g.started.provider if g.started else detail.summary.provider
+        done = g.completed
+        provider = (
+            (done.provider if done else None)
+            or (row.provider if row else None)
+            or (g.started.provider if g.started else detail.summary.provider)
+        )
+        attempts = (
+            tuple(AttemptRow(provider=a.provider, status=a.status, reason=a.reason) for a in done.attempts)
+            if done and done.attempts
+            else row.attempts
+            if row
+            else ()
+        )
         model = g.model_used or (row.model_name if row else "") or (g.started.model_requested if g.started else "")
         resp = g.response
         tokens = row.tokens if row else _response_tokens(resp) if resp else None
         ttft = g.stream.time_to_first_token_ms if g.stream else None
         if ttft is None and rid in metrics:
             ttft = metrics[rid].time_to_first_token_ms
-        done = g.completed
         views.append(
             RequestView(
                 index=index,
@@ -174,6 +189,7 @@ def build_timeline(
                 error=done.error if done else None,
                 finish_reason=done.finish_reason if done else None,
                 has_events=True,
+                attempts=attempts,
             )
         )
         previous_system = system

@@ -23,10 +23,13 @@ TOKEN_KINDS = (
 """The token kinds in display order: (`TokenCounts` field, label); the field is also the CSS class suffix."""
 
 
-def status_badge(success: bool | None) -> Markup:
-    """`ok`, `failed`, or `open` (no completed request yet)."""
+def status_badge(success: bool | None, failed: int = 0) -> Markup:
+    """`ok`, `failed`, or `open` (no completed request yet); `N failed` when the last request succeeded but
+    `failed` earlier ones did not (a session with an error is never shown as plainly ok)."""
     if success is None:
         return el("span", {"class_": "badge open"}, "open")
+    if success and failed:
+        return el("span", {"class_": "badge partial", "title": "The last request succeeded"}, f"{failed:,} failed")
     return el("span", {"class_": "badge ok" if success else "badge failed"}, "ok" if success else "failed")
 
 

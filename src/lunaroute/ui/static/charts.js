@@ -32,6 +32,7 @@
     cost(v) {
       if (v === null || v === undefined) return "—";
       if (v === 0) return "$0.00";
+      if (Math.abs(v) < 0.0001) return (v < 0 ? "-" : "") + "<$0.0001";
       if (Math.abs(v) < 0.01) return "$" + v.toFixed(4);
       if (Math.abs(v) < 1000) return "$" + v.toFixed(2);
       return "$" + int.format(Math.round(v));
@@ -67,13 +68,17 @@
       t.textContent = format(max - (max * i) / 4);
     }
     const n = Math.max(points.length, 1), slot = (W - left) / n, bw = Math.max(1, slot * 0.72);
-    const every = Math.max(1, Math.ceil(n / 8));
+    // Points with an empty label get none; of the others, as many as fit without overlapping (about 80 px each).
+    const labelled = points.filter((p) => p.label).length;
+    const fits = Math.max(2, Math.floor((W - left) / 80));
+    const every = Math.max(1, Math.ceil(labelled / Math.min(8, fits)));
+    let seen = 0;
     points.forEach((p, i) => {
       const hgt = ((H - top - bottom) * p.value) / max;
       const x = left + i * slot + (slot - bw) / 2;
       const r = svg("rect", { class: "bar", x, y: H - bottom - hgt, width: bw, height: Math.max(hgt, p.value > 0 ? 1 : 0) }, root);
       svg("title", {}, r).textContent = p.title;
-      if (i % every === 0) {
+      if (p.label && seen++ % every === 0) {
         const t = svg("text", { x: left + i * slot + slot / 2, y: H - 6, "text-anchor": "middle" }, root);
         t.textContent = p.label;
       }

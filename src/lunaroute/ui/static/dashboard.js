@@ -5,11 +5,13 @@
   if (!root) return;
   const { h, fmt, bars, hbars, tokenBar } = window.LunaCharts;
   const hours = Number(root.dataset.hours) || 24;
+  // Cards link to the session list filtered to what they show, in this window.
+  const listed = (key, value) => `/sessions?${key}=${encodeURIComponent(value)}&since=${root.dataset.since || "24h"}`;
   // Every poll reads the window's figures; the all-time ones and the per-client ones change slowly.
   const POLL_MS = Number(root.dataset.refreshMs) || 5000, SLOW_MS = 30000, COSTS_MS = 60000, CLIENTS = 6;
   const $ = (id) => document.getElementById(id);
   const live = $("live");
-  const state = { metric: "requests", spending: null, costs: null, costsAt: 0, slowAt: 0, timer: 0, busy: false };
+  const state = { metric: "requests", spending: null, activity: null, costs: null, costsAt: 0, slowAt: 0, timer: 0, busy: false };
 
   async function getJSON(path) {
     const r = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -34,7 +36,9 @@
 
   function renderKpis(o, spending) {
     kpi("requests", o.requests, fmt.int(o.requests), windowName);
-    kpi("sessions", o.sessions, fmt.int(o.sessions), `${fmt.int(o.active_sessions)} with requests`);
+    // Sessions started in the window; active ones may have started before it, so the two counts differ.
+    kpi("sessions", o.sessions, fmt.int(o.sessions), `started · ${fmt.int(o.active_sessions)} active (any start)`,
+      `${fmt.int(o.sessions)} sessions started in the ${windowName}; ${fmt.int(o.active_sessions)} sessions had requests in it`);
     kpi("tokens", o.total_tokens, fmt.compact(o.total_tokens),
       `${fmt.compact(o.tokens.input)} in · ${fmt.compact(o.tokens.output)} out`, fmt.int(o.total_tokens));
     kpi("cost", o.total_cost_usd, fmt.cost(o.total_cost_usd),
@@ -46,21 +50,22 @@
     kpi("latency", o.avg_duration_ms, fmt.ms(o.avg_duration_ms), "mean per session");
   }
 
-  function bucketHours() {
-    return hours <= 48 ? 1 : hours <= 168 ? 3 : 24;
-  }
+  // Bucket size in minutes: a minute for the hour, a quarter for the day (both read from /api/stats/activity),
+  // then the hourly figures of /api/stats/spending gathered in 3 hours (week) or a day (month).
+  const bucketMinutes = hours <= 1 ? 1 : hours <= 48 ? 15 : hours <= 168 ? 180 : 1440;
+  const fine = bucketMinutes < 60;
 
   function renderActivity() {
     const box = $("chart-activity");
-    const spending = state.spending;
-    if (!spending) return;
-    const step = bucketHours() * 3600e3;
+    const rows = fine ? state.activity : state.spending && state.spending.by_hour;
+    if (!rows) return;
+    const step = bucketMinutes * 60e3;
     const now = Date.now();
     const first = Math.floor((now - hours * 3600e3) / step) * step;
     const buckets = new Map();
     for (let t = first; t <= now; t += step) buckets.set(t, { requests: 0, total_tokens: 0, cost_usd: 0 });
-    for (const row of spending.by_hour) {
-      const key = Math.floor(Date.parse(row.hour) / step) * step;
+    for (const row of rows) {
+      const key = Math.floor(Date.parse(fine ? row.start : row.hour) / step) * step;
       const b = buckets.get(key);
       if (!b) continue;
       b.requests += row.requests;
@@ -69,10 +74,14 @@
     }
     const m = state.metric;
     const format = m === "cost_usd" ? fmt.cost : fmt.compact;
+    const time = (d) => d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    const day = (d) => d.toLocaleDateString(undefined, { weekday: "short", month: "short", day: "numeric" });
+    // Week and month label each day once (a bucket that starts a local day); shorter windows the time.
     const label = (t) => {
       const d = new Date(t);
-      return step >= 86400e3 ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" })
-        : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+      if (bucketMinutes >= 1440) return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+      if (bucketMinutes >= 60) return d.getHours() * 60 + d.getMinutes() < bucketMinutes ? day(d) : "";
+      return time(d);
     };
     const points = [...buckets].map(([t, b]) => ({
       label: label(t), value: b[m],
@@ -110,7 +119,11 @@
     for (const t of tools) {
       const tr = h("tr");
       tr.dataset.tool = t.tool_name;
-      tr.append(h("td", null, t.tool_name), h("td", "num", fmt.int(t.call_count)), h("td", "num", fmt.int(t.error_count)),
+      const name = h("td");
+      const link = h("a", null, t.tool_name);
+      link.href = "/sessions?tool=" + encodeURIComponent(t.tool_name);
+      name.append(link);
+      tr.append(name, h("td", "num", fmt.int(t.call_count)), h("td", "num", fmt.int(t.error_count)),
         h("td", "num", fmt.pct(t.success_rate)));
       table.append(tr);
     }
@@ -140,8 +153,10 @@
     }
     const table = h("table", "mini");
     const head = h("tr");
-    for (const [t, c] of [["Started", ""], ["Session", ""], ["Client", ""], ["Model", ""], ["Requests", "num"],
-      ["Tokens", "num"], ["Cost", "num"], ["Status", ""]]) head.append(h("th", c, t));
+    const columns = [["Started", ""], ["Session", ""], ["Client", ""], ["Model", ""], ["Requests", "num"],
+      ["Tokens", "num"], ["Cost", "num"], ["Status", ""]];
+    const col = (i) => "c-" + columns[i][0].toLowerCase() + (columns[i][1] ? " " + columns[i][1] : "");
+    columns.forEach((_, i) => head.append(h("th", col(i), columns[i][0])));
     table.append(head);
     for (const s of sessions) {
       const tr = h("tr");
@@ -149,16 +164,21 @@
       if (s.started_at) when.setAttribute("datetime", s.started_at);
       const link = h("a", "sid", s.session_id.length > 20 ? s.session_id.slice(0, 20) + "…" : s.session_id);
       link.href = "/sessions/" + encodeURIComponent(s.session_id);
-      const status = s.success === null ? ["open", "open"] : s.success ? ["ok", "ok"] : ["failed", "failed"];
-      const cells = [h("td"), h("td"), h("td", null, s.user_agent || "—"), h("td", null, s.model_used || s.model_requested),
-        h("td", "num", fmt.int(s.request_count)), h("td", "num", fmt.int(s.total_tokens)), h("td", "num", fmt.cost(s.cost_usd)), h("td")];
+      const status = s.success === null ? ["open", "open"]
+        : s.success && s.failed_requests ? ["partial", fmt.int(s.failed_requests) + " failed"]
+        : s.success ? ["ok", "ok"] : ["failed", "failed"];
+      const texts = [null, null, s.user_agent || "—", s.model_used || s.model_requested, fmt.int(s.request_count),
+        fmt.int(s.total_tokens), fmt.cost(s.cost_usd), null];
+      const cells = texts.map((t, i) => h("td", col(i), t));
       cells[0].append(when);
       cells[1].append(link);
       cells[7].append(h("span", "badge " + status[0], status[1]));
       tr.append(...cells);
       table.append(tr);
     }
-    box.append(table);
+    const wrap = h("div", "mini-wrap");
+    wrap.append(table);
+    box.append(wrap);
     if (window.LunaLocalize) window.LunaLocalize(box);
   }
 
@@ -184,39 +204,61 @@
     };
   }
 
-  function renderFast(overview, spending, models, recent) {
+  function renderFast(overview, spending, models, recent, activity) {
     state.spending = spending;
+    state.activity = activity;
     renderKpis(overview, spending);
     renderActivity();
     tokenBar($("chart-tokens"), overview.tokens);
     renderCosts(spending);
     hbars($("chart-models"), models.map((m) => ({
-      name: m.model_name, value: m.request_count,
+      name: m.model_name, value: m.request_count, href: listed("model", m.model_name),
       text: usageText({ requests: m.request_count, tokens: m.total_tokens, cost: m.cost_usd }),
     })));
-    hbars($("chart-providers"), byProvider(spending).map((p) => ({ name: p.name, value: p.requests, text: usageText(p) })));
+    hbars($("chart-providers"), byProvider(spending).map((p) => ({
+      name: p.name, value: p.requests, text: usageText(p), href: p.name === "unknown" ? null : listed("provider", p.name),
+    })));
     renderRecent(recent);
   }
 
+  function renderLatency(rows) {
+    hbars($("chart-latency"), rows.slice(0, 8).map((m) => ({
+      name: m.model_name, value: m.p95_ms, href: listed("model", m.model_name),
+      text: `p50 ${fmt.ms(m.p50_ms)} · p95 ${fmt.ms(m.p95_ms)} · ${fmt.int(m.requests)} req`,
+    })), "No finished requests in this window.");
+  }
+
+  function renderErrors(rows) {
+    const failed = `/sessions?success=false&since=${root.dataset.since || "24h"}`;
+    hbars($("chart-errors"), rows.map((r) => ({
+      name: r.status === null ? "no status (client gone, no answer)" : `HTTP ${r.status}`, value: r.requests,
+      text: `${fmt.int(r.requests)} req`, href: failed,
+    })), "No failed requests in this window.");
+  }
+
   async function refreshSlow() {
-    const [tools, clients, costs, keyed] = await Promise.all([
+    const [tools, clients, costs, latency, errors, keyed] = await Promise.all([
       getJSON("/api/stats/tools?limit=8"),
       clientsUsage(),
       Date.now() - state.costsAt > COSTS_MS ? getJSON("/api/stats/costs") : Promise.resolve(null),
+      getJSON(`/api/stats/latency?hours=${hours}`),
+      getJSON(`/api/stats/errors?hours=${hours}`),
       keysUsage(),
     ]);
     hbars($("chart-keys"), keyed.keys.map((k) => ({
       name: k.name, value: k.requests, text: usageText(k),
-      href: "/sessions?key=" + encodeURIComponent(k.id),
+      href: listed("key", k.id),
     })), "No requests with a gateway key in this window.");
     hbars($("chart-teams"), keyed.teams.map((t) => ({
       name: t.name, value: t.requests, text: usageText(t),
-      href: t.team ? "/sessions?team=" + encodeURIComponent(t.team) : undefined,
+      href: t.team ? listed("team", t.team) : undefined,
     })), "No requests with a gateway key in this window.");
     renderTools(tools);
+    renderLatency(latency);
+    renderErrors(errors);
     hbars($("chart-clients"), clients.map((c) => ({
       name: c.name, value: c.requests, text: usageText(c),
-      href: "/sessions?user_agent=" + encodeURIComponent(c.name),
+      href: listed("user_agent", c.name),
     })));
     if (costs) {
       state.costs = costs;
@@ -231,13 +273,14 @@
     state.busy = true;
     const started = performance.now();
     try {
-      const [overview, spending, models, recent] = await Promise.all([
+      const [overview, spending, models, recent, activity] = await Promise.all([
         getJSON(`/api/stats/overview?hours=${hours}`),
         getJSON(`/api/stats/spending?hours=${hours}`),
         getJSON(`/api/stats/models?hours=${hours}`),
         getJSON("/api/sessions/recent?limit=8"),
+        fine ? getJSON(`/api/stats/activity?hours=${hours}&minutes=${bucketMinutes}`) : Promise.resolve(null),
       ]);
-      renderFast(overview, spending, models, recent);
+      renderFast(overview, spending, models, recent, activity);
       if (Date.now() - state.slowAt > SLOW_MS) await refreshSlow();
       $("dash-error").hidden = true;
       live.className = "live on";
