@@ -364,6 +364,41 @@ async def test_sticky_sessions_keep_a_conversation_on_one_provider(make_gateway:
     assert all(len(providers) == 1 for providers in by_session.values())
 
 
+async def _served_by(gw: GatewayServer, path: str, body: dict[str, Any], headers: dict[str, str]) -> str:
+    async with aiohttp.ClientSession() as session, session.post(f"{gw.url}{path}", json=body, headers=headers) as r:
+        assert r.status == 200
+        await r.read()
+        return r.headers["x-lunaroute-provider"]
+
+
+async def test_sticky_sessions_hold_for_every_session_header_and_the_anthropic_user_id(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Consecutive requests of one conversation stay on one provider, where round robin alone would alternate."""
+    gw = await make_gateway(
+        providers={"a": {"provider_type": "mock"}, "b": {"provider_type": "mock"}},
+        routing={
+            "rules": [
+                {"name": "rr", "primary": "a", "fallbacks": ["b"], "strategy": "round_robin", "sticky_sessions": True}
+            ]
+        },
+    )
+    # Without a session the rule is plain round robin: consecutive requests alternate.
+    plain = [await _served_by(gw, "/v1/chat/completions", CHAT, {}) for _ in range(4)]
+    assert len(set(plain)) == 2
+    for name in ("session_id", "session-id", "x-session-id", "Session_Id"):
+        served = [await _served_by(gw, "/v1/chat/completions", CHAT, {name: f"conv-{name}"}) for _ in range(4)]
+        assert len(set(served)) == 1, (name, served)
+    messages = {
+        "model": "claude-x",
+        "max_tokens": 5,
+        "metadata": {"user_id": "user_abc_session_123"},
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    served = [await _served_by(gw, "/v1/messages", messages, {}) for _ in range(4)]
+    assert len(set(served)) == 1, served
+
+
 async def test_switch_notification_reaches_the_fallback(
     upstream: FakeUpstream, make_gateway: GatewayFactory, backup: FakeUpstream
 ) -> None:
