@@ -1,11 +1,15 @@
-"""Shared fixtures: a fake upstream and a gateway in front of it, both real servers on loopback."""
+"""Shared fixtures: a fake upstream and a gateway in front of it, both real servers on loopback; a PostgreSQL
+database of the test's own."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
+from tests._needs import missing, pg_server_url, pg_url
 
 from lunaroute.testing import FakeUpstream
 from lunaroute.testing._gateway import GatewayFactory, GatewayServer, upstream_config
@@ -35,3 +39,32 @@ async def make_gateway(upstream: FakeUpstream) -> AsyncIterator[GatewayFactory]:
 @pytest.fixture
 async def gateway(make_gateway: GatewayFactory) -> GatewayServer:
     return await make_gateway()
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    """The URL of a new, empty database on the test server (`LUNAROUTE_TEST_PG`), dropped after the test.
+
+    No server (or no right to create a database) skips the test outside CI and fails it in CI."""
+    server = pg_server_url()
+    problem = ""
+    try:
+        admin = await asyncpg.connect(server, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        problem = f"not reachable at {server} ({exc!r}); set LUNAROUTE_TEST_PG to a server URL"
+    if problem:
+        missing("PostgreSQL", problem)
+    name = f"lunaroute_test_{uuid.uuid4().hex[:16]}"
+    try:
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.PostgresError as exc:
+            problem = f"cannot create a test database on {server}: {exc!r}"
+        if problem:
+            missing("PostgreSQL", problem)
+        try:
+            yield pg_url(server, database=name)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

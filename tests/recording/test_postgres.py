@@ -1,33 +1,21 @@
-"""The PostgreSQL writer against the real server on 127.0.0.1:5432, in a schema created for each test."""
+"""The PostgreSQL writer against a real server (`LUNAROUTE_TEST_PG`), in a database and schema of each test's own."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from tests.recording._builders import T0, request_events
 
 from lunaroute.recording.events import RequestRecorded, ResponseRecorded, Started, ToolCallRecorded
 from lunaroute.recording.postgres import PostgresWriter
 
-DSN = "postgresql://postgres@127.0.0.1:5432/test"
 TABLES = ("sessions", "session_stats", "tool_stats", "tool_call_executions", "stream_metrics")
 
 
 @pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = f"lr_test_{uuid.uuid4().hex[:12]}"
-    try:
-        conn = await asyncpg.connect(DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {DSN}: {exc!r}")
-    try:
-        yield name
-    finally:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await conn.close()
+def schema() -> str:
+    return f"lr_test_{uuid.uuid4().hex[:12]}"
 
 
 async def snapshot(writer: PostgresWriter) -> dict[str, list[tuple[object, ...]]]:
@@ -46,8 +34,8 @@ async def snapshot(writer: PostgresWriter) -> dict[str, list[tuple[object, ...]]
     return out
 
 
-async def test_round_trip_and_idempotent_replay(schema: str) -> None:
-    writer = await PostgresWriter.open(DSN, schema=schema)
+async def test_round_trip_and_idempotent_replay(pg_dsn: str, schema: str) -> None:
+    writer = await PostgresWriter.open(pg_dsn, schema=schema)
     try:
         assert writer.migrations_applied == [1]
         assert await writer.fetch("SELECT version FROM schema_migrations") == [(1,)]
@@ -75,13 +63,13 @@ async def test_round_trip_and_idempotent_replay(schema: str) -> None:
         assert await snapshot(writer) == before
     finally:
         await writer.close()
-    again = await PostgresWriter.open(DSN, schema=schema)  # migrations are not applied twice
+    again = await PostgresWriter.open(pg_dsn, schema=schema)  # migrations are not applied twice
     assert again.migrations_applied == []
     await again.close()
 
 
-async def test_nul_surrogate_and_huge_text_are_stored(schema: str) -> None:
-    writer = await PostgresWriter.open(DSN, schema=schema, max_field_chars=1_000_000)
+async def test_nul_surrogate_and_huge_text_are_stored(pg_dsn: str, schema: str) -> None:
+    writer = await PostgresWriter.open(pg_dsn, schema=schema, max_field_chars=1_000_000)
     try:
         start = Started(
             session_id="s", request_id="r", timestamp=T0, model_requested="m\x00", provider="p", listener="l"
