@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply
 
@@ -414,22 +416,50 @@ async def test_switch_notification_reaches_the_fallback(
     assert "IMPORTANT" not in json.dumps(upstream.last_request.json())
 
 
-async def test_breaker_admits_probes_under_concurrency(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
-    gw = await chain_gateway(
-        make_gateway,
-        upstream.openai_base_url,
-        None,
-        routing={"circuit_breaker": {"failure_threshold": 1, "cooldown_secs": 0.3, "half_open_max_probes": 1}},
-    )
-    upstream.enqueue(Reply(status=500))
-    await post(gw, CHAT)
-    await asyncio.sleep(0.4)
-    upstream.default = Reply(answer=Answer(text="ok"), delay_before_headers=0.3)
-    results = await asyncio.gather(*(post(gw, CHAT) for _ in range(20)))
-    statuses = sorted(status for status, _, _ in results)
-    assert statuses.count(200) == 1
-    assert statuses.count(503) == 19
-    assert len(upstream.requests) == 2
+async def test_breaker_admits_probes_under_concurrency(make_gateway: GatewayFactory) -> None:
+    """Half-open, the breaker lets `half_open_max_probes` requests through and refuses the rest while the probe
+    is out. The probe's upstream answers only once every other request was refused, so timing cannot decide."""
+    release = asyncio.Event()
+    calls = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        await request.read()
+        if calls == 1:
+            return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
+        await release.wait()
+        answer = {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "gpt-x",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        }
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    async with TestServer(app) as held:
+        gw = await chain_gateway(
+            make_gateway,
+            str(held.make_url("/v1")),
+            None,
+            routing={"circuit_breaker": {"failure_threshold": 1, "cooldown_secs": 0.3, "half_open_max_probes": 1}},
+        )
+        assert (await post(gw, CHAT))[0] == 500
+        await asyncio.sleep(0.4)  # past the cool-down: half-open
+        tasks = [asyncio.create_task(post(gw, CHAT, timeout=45)) for _ in range(20)]
+        done: set[asyncio.Task[tuple[int, dict[str, str], bytes]]] = set()
+        async with asyncio.timeout(30):
+            while len(done) < 19:
+                finished, _ = await asyncio.wait(set(tasks) - done, return_when=asyncio.FIRST_COMPLETED)
+                done |= finished
+        assert sorted(t.result()[0] for t in done) == [503] * 19
+        release.set()
+        [probe] = set(tasks) - done
+        assert (await probe)[0] == 200
+    assert calls == 2
 
 
 async def test_retry_after_beyond_the_deadline_passes_the_error_on(
