@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from tests._needs import missing, pg_server_url, pg_url
+from tests.recording._builders import FOREGROUND_RECORDER
 
 from lunaroute.testing import FakeUpstream
 from lunaroute.testing._gateway import GatewayFactory, GatewayServer, upstream_config
@@ -23,9 +24,14 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
 
 @pytest.fixture
 async def make_gateway(upstream: FakeUpstream) -> AsyncIterator[GatewayFactory]:
+    """Start gateways in front of `upstream`; a recording one runs its recorder in the normal scheduling class
+    unless the test sets `session_recording.worker` itself (see `FOREGROUND_RECORDER`)."""
     started: list[GatewayServer] = []
 
     async def factory(env: dict[str, str] | None = None, **overrides: Any) -> GatewayServer:
+        recording = overrides.get("session_recording")
+        if isinstance(recording, dict) and "worker" not in recording:
+            overrides["session_recording"] = {**recording, "worker": FOREGROUND_RECORDER}
         server = GatewayServer(upstream_config(upstream.url, **overrides), env=env)
         await server.start()
         started.append(server)

@@ -28,7 +28,7 @@ from lunaroute.recording.worker._protocol import UsageReport
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, Reply
 
-from ._builders import record, recorded_events
+from ._builders import FOREGROUND_RECORDER, record, recorded_events
 
 
 def sqlite_recording(tmp_path: Path, **extra: object) -> dict[str, object]:
@@ -37,6 +37,7 @@ def sqlite_recording(tmp_path: Path, **extra: object) -> dict[str, object]:
         "jsonl": {"enabled": False},
         "sqlite": {"path": str(tmp_path / "sessions.db")},
         "journal_directory": str(tmp_path / "journal"),
+        "worker": FOREGROUND_RECORDER,
         **extra,
     }
 
