@@ -4,8 +4,8 @@ It reads a `WorkerSpec` line on stdin, opens the stores, answers `Ready` (or `Fa
 until the gateway says `Stop` or goes away (stdin closes): it records everything left, records exchanges that
 never ended as `interrupted`, flushes, deletes the journal it consumed and exits. A `Stop` with `drain_secs` bounds
 that: past the deadline the worker records what it has read and exits, and the segments it did not finish stay in
-the journal for the next start (which records them and marks the exchanges that never ended as `interrupted`). Parsing bodies, writing JSONL,
-SQLite and PostgreSQL, and retention all happen here, off the gateway's event loop and its GIL.
+the journal for the next start, as after a crash. Parsing bodies, writing JSONL, SQLite and PostgreSQL, and
+retention all happen here, off the gateway's event loop and its GIL.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class _Worker:
             consumer.delete_all_read()
         else:
             # Out of time: the ends of the exchanges still open may be in the part not read. Keep every segment
-            # not wholly recorded; the next start reads them again (the stores take a replay idempotently).
+            # not wholly recorded: the next start reads them again, as it does after a crash.
             await recorder.aclose()
             consumer.delete(consumer.deletable())
             _log.warning("recorder stopped at its drain deadline; the rest of the journal is left for the next start")
