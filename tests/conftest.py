@@ -55,7 +55,10 @@ async def pg_dsn() -> AsyncIterator[str]:
     server = pg_server_url()
     problem = ""
     try:
-        admin = await asyncpg.connect(server, timeout=5)
+        try:
+            admin = await asyncpg.connect(server, timeout=5)
+        except asyncpg.InvalidCatalogNameError:  # the URL's database is missing: the server's own will do
+            admin = await asyncpg.connect(pg_url(server, database="postgres"), timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         problem = f"not reachable at {server} ({exc!r}); set LUNAROUTE_TEST_PG to a server URL"
     if problem:
