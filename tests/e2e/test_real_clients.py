@@ -2,7 +2,7 @@
 
 `scripts/install-real-clients [PREFIX]` installs both clients with npm outside the repository; the tests look for
 `PREFIX/node_modules/.bin/{claude,codex}` with PREFIX from `$LUNAROUTE_CLIENTS_PREFIX` (default
-`/opt/lunaroute-clients`) and are skipped when a client is absent.
+`/opt/lunaroute-clients`) and are skipped when a client is absent (in CI, with `CI=true`, they fail instead).
 
 Each client runs as a subprocess with a temporary home and the settings that keep it off the network, pointed at
 a transparent loopback tap in front of the gateway. The tap records every byte the client sent, so the tests can
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._needs import missing
 
 from lunaroute.testing import Answer, FakeUpstream, ReceivedRequest, Reply, ToolCall
 from lunaroute.testing._gateway import GatewayFactory, GatewayServer
@@ -60,7 +61,7 @@ NOT_FORWARDED = {
 def _client_binary(name: str) -> Path:
     binary = CLIENTS_PREFIX / "node_modules" / ".bin" / name
     if not os.access(binary, os.X_OK):
-        pytest.skip(f"{name} is not installed in {CLIENTS_PREFIX} (run scripts/install-real-clients)")
+        missing(name, f"not installed in {CLIENTS_PREFIX} (run scripts/install-real-clients)")
     return binary
 
 

@@ -27,14 +27,14 @@ async def _status(http: aiohttp.ClientSession, url: str, secret: str) -> int:
         return r.status
 
 
-async def test_revocation_and_rotation_reach_every_process(pg_url: str, tmp_path: Path) -> None:
+async def test_revocation_and_rotation_reach_every_process(pg_dsn: str, tmp_path: Path) -> None:
     async with FakeUpstream() as upstream:
         config = (
             "session_recording: {enabled: false}\n"
             f"providers: {{openai: {{base_url: '{upstream.url}/v1', api_key: sk-provider}}}}\n"
-            f"auth: {{mode: keys, admin_key: {ADMIN}, database: '{pg_url}'}}\n"
+            f"auth: {{mode: keys, admin_key: {ADMIN}, database: '{pg_dsn}'}}\n"
         )
-        store = await open_key_store(pg_url)
+        store = await open_key_store(pg_dsn)
         keys = KeyManager(store)
         with contextlib.ExitStack() as stack:
             urls = [stack.enter_context(serve_in_process(config, tmp_path, name=f"gw{i}")) for i in range(2)]

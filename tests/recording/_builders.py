@@ -32,6 +32,10 @@ from lunaroute.types import Endpoint, ExchangeRecord
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 
+FOREGROUND_RECORDER = {"nice": 0, "sched_idle": False}
+"""`session_recording.worker` for tests that wait for the recorder: in the idle class (the default) it gets no CPU
+at all while other processes keep every core busy, and such a test would wait for as long as they do."""
+
 
 def request_events(
     session_id: str, request_id: str, *, at: dt.datetime = T0, streaming: bool = True, tools: int = 1

@@ -20,6 +20,8 @@ import yaml
 
 from lunaroute.testing import Answer, FakeUpstream, Reply
 
+from ._builders import FOREGROUND_RECORDER
+
 ROUNDS = 3
 
 
@@ -77,6 +79,7 @@ async def test_kill_9_loses_no_acknowledged_session(tmp_path: Path) -> None:
                         "jsonl": {"directory": str(tmp_path / "sessions")},
                         "sqlite": {"path": str(tmp_path / "sessions.db")},
                         "journal_directory": str(tmp_path / "journal"),
+                        "worker": FOREGROUND_RECORDER,
                     },
                 }
             )

@@ -6,23 +6,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from tests._needs import pg_url
 from tests.recording._builders import request_events
 
 from lunaroute.recording import Recorder
 from lunaroute.recording.postgres import PostgresWriter
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-
 
 class Relay:
     """A TCP relay to PostgreSQL that can be taken down (connections reset, new ones refused) and up again."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.host, self.target_port = parts.hostname or "127.0.0.1", parts.port or 5432
         self.up = True
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -37,7 +38,7 @@ class Relay:
             writer.close()
             return
         try:
-            up_reader, up_writer = await asyncio.open_connection(PG_HOST, PG_PORT)
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.target_port)
         except OSError:
             writer.close()
             return
@@ -68,24 +69,15 @@ class Relay:
 
 
 @pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = f"lr_outage_{uuid.uuid4().hex[:12]}"
-    try:
-        conn = await asyncpg.connect(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test", timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc!r}")
-    try:
-        yield name
-    finally:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await conn.close()
+def schema() -> str:
+    return f"lr_outage_{uuid.uuid4().hex[:12]}"
 
 
-async def test_database_down_episode_loses_nothing(schema: str, tmp_path: Path) -> None:
-    relay = Relay()
+async def test_database_down_episode_loses_nothing(pg_dsn: str, schema: str, tmp_path: Path) -> None:
+    relay = Relay(pg_dsn)
     await relay.start()
     writer = await PostgresWriter.open(
-        f"postgresql://postgres@127.0.0.1:{relay.port}/test", schema=schema, acquire_timeout_s=2
+        pg_url(pg_dsn, host="127.0.0.1", port=relay.port), schema=schema, acquire_timeout_s=2
     )
     recorder = Recorder(
         [writer], spool_dir=tmp_path / "spool", batch_timeout_ms=20, retry_initial_s=0.2, retry_max_s=0.5
@@ -111,7 +103,7 @@ async def test_database_down_episode_loses_nothing(schema: str, tmp_path: Path) 
     finally:
         await recorder.aclose()
         await relay.close()
-    conn = await asyncpg.connect(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test", timeout=5)
+    conn = await asyncpg.connect(pg_dsn, timeout=5)
     try:
         sessions = {r[0] for r in await conn.fetch(f'SELECT session_id FROM "{schema}".sessions')}
         per_request = await conn.fetch(f'SELECT request_id, COUNT(*) FROM "{schema}".session_stats GROUP BY request_id')

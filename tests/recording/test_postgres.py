@@ -1,12 +1,10 @@
-"""The PostgreSQL writer against the real server on 127.0.0.1:5432, in a schema created for each test."""
+"""The PostgreSQL writer against a real server (`LUNAROUTE_TEST_PG`), in a database and schema of each test's own."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg  # type: ignore[import-untyped]
 import msgspec
 import pytest
 from tests.recording._builders import T0, request_events
@@ -14,22 +12,12 @@ from tests.recording._builders import T0, request_events
 from lunaroute.recording.events import RequestRecorded, ResponseRecorded, Started, ToolCallRecorded
 from lunaroute.recording.postgres import PostgresWriter
 
-DSN = "postgresql://postgres@127.0.0.1:5432/test"
 TABLES = ("sessions", "session_stats", "tool_stats", "tool_call_executions", "stream_metrics")
 
 
 @pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = f"lr_test_{uuid.uuid4().hex[:12]}"
-    try:
-        conn = await asyncpg.connect(DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {DSN}: {exc!r}")
-    try:
-        yield name
-    finally:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await conn.close()
+def schema() -> str:
+    return f"lr_test_{uuid.uuid4().hex[:12]}"
 
 
 async def snapshot(writer: PostgresWriter) -> dict[str, list[tuple[object, ...]]]:
@@ -48,8 +36,8 @@ async def snapshot(writer: PostgresWriter) -> dict[str, list[tuple[object, ...]]
     return out
 
 
-async def test_round_trip_and_idempotent_replay(schema: str) -> None:
-    writer = await PostgresWriter.open(DSN, schema=schema)
+async def test_round_trip_and_idempotent_replay(pg_dsn: str, schema: str) -> None:
+    writer = await PostgresWriter.open(pg_dsn, schema=schema)
     try:
         assert writer.migrations_applied == [1, 2, 3]
         assert await writer.fetch("SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,), (3,)]
@@ -77,13 +65,13 @@ async def test_round_trip_and_idempotent_replay(schema: str) -> None:
         assert await snapshot(writer) == before
     finally:
         await writer.close()
-    again = await PostgresWriter.open(DSN, schema=schema)  # migrations are not applied twice
+    again = await PostgresWriter.open(pg_dsn, schema=schema)  # migrations are not applied twice
     assert again.migrations_applied == []
     await again.close()
 
 
-async def test_nul_surrogate_and_huge_text_are_stored(schema: str) -> None:
-    writer = await PostgresWriter.open(DSN, schema=schema, max_field_chars=1_000_000)
+async def test_nul_surrogate_and_huge_text_are_stored(pg_dsn: str, schema: str) -> None:
+    writer = await PostgresWriter.open(pg_dsn, schema=schema, max_field_chars=1_000_000)
     try:
         start = Started(
             session_id="s", request_id="r", timestamp=T0, model_requested="m\x00", provider="p", listener="l"
@@ -121,8 +109,8 @@ async def test_unreachable_server_raises_at_open() -> None:
         await PostgresWriter.open("postgresql://postgres@127.0.0.1:1/test", acquire_timeout_s=2)
 
 
-async def test_sessions_carry_the_gateway_key_and_team(schema: str) -> None:
-    writer = await PostgresWriter.open(DSN, schema=schema)
+async def test_sessions_carry_the_gateway_key_and_team(pg_dsn: str, schema: str) -> None:
+    writer = await PostgresWriter.open(pg_dsn, schema=schema)
     try:
         events = request_events("sess-key", "r1")
         first = events[0]
@@ -136,8 +124,8 @@ async def test_sessions_carry_the_gateway_key_and_team(schema: str) -> None:
         await writer.close()
 
 
-async def test_max_lifetime_replaces_old_connections(schema: str) -> None:
-    writer = await PostgresWriter.open(DSN, schema=schema, min_connections=1, max_connections=1, max_lifetime_s=0.2)
+async def test_max_lifetime_replaces_old_connections(pg_dsn: str, schema: str) -> None:
+    writer = await PostgresWriter.open(pg_dsn, schema=schema, min_connections=1, max_connections=1, max_lifetime_s=0.2)
     try:
         pid = (await writer.fetch("SELECT pg_backend_pid()"))[0][0]
         await writer.write_batch(request_events("sess", "r1", tools=0))

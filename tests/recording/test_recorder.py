@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -46,18 +48,44 @@ async def test_concurrent_requests_keep_their_order(tmp_path: Path) -> None:
     assert writer.closed
 
 
+class TimedWriter(FlakyWriter):
+    """Notes (monotonic time, size) of each batch it is given, in `batches`."""
+
+    def __init__(self) -> None:
+        super().__init__("timed")
+        self.batches: asyncio.Queue[tuple[float, int]] = asyncio.Queue()
+
+    async def write_batch(self, events: Sequence[SessionEvent]) -> None:
+        await super().write_batch(events)
+        self.batches.put_nowait((time.monotonic(), len(events)))
+
+
 async def test_batches_by_size_and_by_time(tmp_path: Path) -> None:
-    writer = FlakyWriter("mem")
-    recorder = Recorder([writer], spool_dir=tmp_path, batch_size=10, batch_timeout_ms=50)
+    # By size: a full batch goes without waiting for a time-out it could never reach in this test.
+    writer = TimedWriter()
+    recorder = Recorder([writer], spool_dir=tmp_path / "a", batch_size=10, batch_timeout_ms=600_000)
     await recorder.start()
-    events = request_events("s", "r", tools=13)  # 19 events
-    for ev in events:
+    for ev in request_events("s", "r", tools=13):  # 19 events
         recorder.record(ev)
-    await asyncio.sleep(0.01)
-    assert len(writer.events) == 10  # a full batch goes at once
-    await asyncio.sleep(0.1)
-    assert len(writer.events) == 19  # the rest after batch_timeout_ms
+    _, size = await asyncio.wait_for(writer.batches.get(), 30)
+    assert size == 10
+    assert writer.batches.empty()  # the other 9 wait for more events (or the time-out)
+    await recorder.flush()
+    _, size = writer.batches.get_nowait()
+    assert size == 9
     assert writer.calls == 2
+    await recorder.aclose()
+    # By time: a partial batch goes once it has waited `batch_timeout_ms`, never sooner, in one piece.
+    writer = TimedWriter()
+    recorder = Recorder([writer], spool_dir=tmp_path / "b", batch_size=1000, batch_timeout_ms=200)
+    await recorder.start()
+    recorded_at = time.monotonic()
+    for ev in request_events("s", "r", tools=3):  # 9 events
+        recorder.record(ev)
+    written_at, size = await asyncio.wait_for(writer.batches.get(), 30)
+    assert size == 9
+    assert written_at - recorded_at >= 0.2
+    assert writer.calls == 1
     await recorder.aclose()
 
 

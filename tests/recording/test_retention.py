@@ -107,3 +107,33 @@ async def test_background_task_runs_and_stops(tmp_path: Path) -> None:
 
 def test_free_disk_bytes(tmp_path: Path) -> None:
     assert free_disk_bytes(tmp_path / "does" / "not" / "exist") > 0
+
+
+async def test_the_age_limits_are_exclusive(tmp_path: Path) -> None:
+    """A file exactly `max_age_days` old is kept (only older ones go); one exactly `compress_after_days` old is
+    not compressed yet."""
+    files = {days: make_file(tmp_path, days, f"s{days}") for days in (6, 7, 8, 29, 30, 31)}
+    # Its write time (a skewed clock) says eight days: by that alone it would be compressed; its start date keeps it.
+    written = (NOW - dt.timedelta(days=8)).timestamp()
+    os.utime(files[7], (written, written))
+    stats = await run_retention(
+        RetentionPolicy(max_age_days=30, compress_after_days=7, max_total_size_gb=None), jsonl_dir=tmp_path, now=NOW
+    )
+    assert stats.errors == 0
+    assert stats.files_deleted == 1
+    assert not files[31].exists()
+    assert not files[31].with_name("s31.jsonl.zst").exists()
+    assert [days for days, path in files.items() if path.exists()] == [6, 7]
+    assert sorted(p.name for p in tmp_path.rglob("*.zst")) == ["s29.jsonl.zst", "s30.jsonl.zst", "s8.jsonl.zst"]
+
+
+async def test_a_sqlite_session_exactly_at_the_age_limit_is_kept(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    writer = await SqliteWriter.open(db)
+    cutoff = NOW - dt.timedelta(days=30)
+    await writer.write_batch(request_events("at-limit", "r", at=cutoff, tools=0))
+    await writer.write_batch(request_events("past-limit", "r", at=cutoff - dt.timedelta(seconds=1), tools=0))
+    stats = await run_retention(RetentionPolicy(max_age_days=30), sqlite_path=db, now=NOW)
+    assert stats.sessions_deleted == 1
+    assert await writer.query("SELECT session_id FROM sessions") == [("at-limit",)]
+    await writer.close()

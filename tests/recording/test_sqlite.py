@@ -16,6 +16,7 @@ from lunaroute.recording.events import (
     Completed,
     RequestRecorded,
     ResponseRecorded,
+    SessionEvent,
     Started,
     StatsUpdated,
     TokenTotals,
@@ -309,3 +310,32 @@ async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SchemaTooNew):
         await SqliteWriter.open(db)
+
+
+async def test_a_long_response_text_is_stored_whole(tmp_path: Path) -> None:
+    long_ascii = "".join(f"line {i:07d}\n" for i in range(150_000))  # 1.8 million characters
+    writer = await SqliteWriter.open(tmp_path / "s.db")
+    start = Started(session_id="s", request_id="r", timestamp=T0, model_requested="m", provider="p", listener="l")
+    resp = ResponseRecorded(session_id="s", request_id="r", timestamp=T0, response_text=long_ascii)
+    await writer.write_batch([start, resp])
+    assert await writer.query("SELECT response_text FROM sessions") == [(long_ascii,)]
+    await writer.close()
+
+
+@pytest.mark.parametrize("kind", ["ascii", "unicode"])
+async def test_texts_are_cut_only_past_the_field_limit(tmp_path: Path, kind: str) -> None:
+    limit = 1000
+    letter = "a" if kind == "ascii" else "é"
+    writer = await SqliteWriter.open(tmp_path / "s.db", max_field_chars=limit)
+    events: list[SessionEvent] = []
+    for sid, size in (("exact", limit), ("over", limit + 1)):
+        events += [
+            Started(session_id=sid, request_id="r", timestamp=T0, model_requested="m", provider="p", listener="l"),
+            ResponseRecorded(session_id=sid, request_id="r", timestamp=T0, response_text=letter * size),
+        ]
+    await writer.write_batch(events)
+    stored = dict(await writer.query("SELECT session_id, response_text FROM sessions"))
+    assert stored["exact"] == letter * limit
+    assert stored["over"].startswith(letter * limit)
+    assert stored["over"][limit:] == "…[truncated by lunaroute: 1 of 1001 characters dropped]"
+    await writer.close()

@@ -20,7 +20,7 @@ from lunaroute.errors import ConfigError
 from lunaroute.recording._journal import Journal
 from lunaroute.recording._journal_reader import JournalReader
 from lunaroute.recording._segments import segments
-from lunaroute.recording._setup import open_recording
+from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.recording.events import Completed, ResponseRecorded, SessionEvent, Started
 from lunaroute.recording.recorder import Recorder
 from lunaroute.recording.worker._consume import JournalConsumer, UsageTally
@@ -28,7 +28,7 @@ from lunaroute.recording.worker._protocol import UsageReport
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, Reply
 
-from ._builders import record, recorded_events
+from ._builders import FOREGROUND_RECORDER, record, recorded_events
 
 
 def sqlite_recording(tmp_path: Path, **extra: object) -> dict[str, object]:
@@ -37,6 +37,7 @@ def sqlite_recording(tmp_path: Path, **extra: object) -> dict[str, object]:
         "jsonl": {"enabled": False},
         "sqlite": {"path": str(tmp_path / "sessions.db")},
         "journal_directory": str(tmp_path / "journal"),
+        "worker": FOREGROUND_RECORDER,
         **extra,
     }
 
@@ -262,3 +263,60 @@ def test_usage_tally_sums_per_provider_model_and_priced_model() -> None:
     )
     assert rows["p", "other"].cost_usd is None
     assert tally.take() == []
+
+
+def _stored_request_ids(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return sorted(row[0] for row in conn.execute("SELECT request_id FROM sessions"))
+
+
+async def _journal_exchanges(tmp_path: Path, ids: list[str]) -> RecordingStack:
+    config = config_from_mapping({"session_recording": sqlite_recording(tmp_path)}).session_recording
+    stack = await open_recording(config)
+    for request_id in ids:
+        exchange = record(request_id, ended=True)
+        stack.capture.begin(exchange)
+        stack.capture.end(exchange)
+    return stack
+
+
+async def test_a_recorder_that_gets_no_cpu_is_killed_at_the_bound_and_the_next_start_records_it_all(
+    tmp_path: Path,
+) -> None:
+    """A stopped process (SIGSTOP) stands for a recorder starved of CPU: shutdown waits for it only as long as
+    its bound, and what it did not record is recorded by the next start, once."""
+    ids = [f"starved-{i}" for i in range(30)]
+    stack = await _journal_exchanges(tmp_path, ids)
+    worker = stack.capture.worker
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGSTOP)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(stack.capture.aclose(drain_secs=0.2, grace_secs=0.3), 20)
+    assert loop.time() - began < 10
+    assert worker._process is not None
+    assert worker._process.returncode == -signal.SIGKILL
+    # The next start records what the killed recorder left in the journal.
+    again = await _journal_exchanges(tmp_path, [])
+    await asyncio.wait_for(again.capture.drain(), 30)
+    await again.aclose()
+    assert _stored_request_ids(tmp_path / "sessions.db") == sorted(ids)
+
+
+async def test_a_bounded_stop_leaves_what_it_did_not_record_to_the_next_start(tmp_path: Path) -> None:
+    ids = [f"bounded-{i}" for i in range(30)]
+    stack = await _journal_exchanges(tmp_path, ids)
+    worker = stack.capture.worker
+    assert worker.pid is not None
+    # Paused while the exchanges are journaled, resumed with the stop (and its zero-second drain) already sent.
+    os.kill(worker.pid, signal.SIGSTOP)
+    closing = asyncio.ensure_future(stack.capture.aclose(drain_secs=0.0, grace_secs=20.0))
+    await asyncio.sleep(0.3)
+    os.kill(worker.pid, signal.SIGCONT)
+    await asyncio.wait_for(closing, 20)
+    assert worker._process is not None
+    assert worker._process.returncode == 0  # it exited by itself, in time
+    again = await _journal_exchanges(tmp_path, [])
+    await asyncio.wait_for(again.capture.drain(), 30)
+    await again.aclose()
+    assert _stored_request_ids(tmp_path / "sessions.db") == sorted(ids)

@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply
 
@@ -364,6 +366,41 @@ async def test_sticky_sessions_keep_a_conversation_on_one_provider(make_gateway:
     assert all(len(providers) == 1 for providers in by_session.values())
 
 
+async def _served_by(gw: GatewayServer, path: str, body: dict[str, Any], headers: dict[str, str]) -> str:
+    async with aiohttp.ClientSession() as session, session.post(f"{gw.url}{path}", json=body, headers=headers) as r:
+        assert r.status == 200
+        await r.read()
+        return r.headers["x-lunaroute-provider"]
+
+
+async def test_sticky_sessions_hold_for_every_session_header_and_the_anthropic_user_id(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Consecutive requests of one conversation stay on one provider, where round robin alone would alternate."""
+    gw = await make_gateway(
+        providers={"a": {"provider_type": "mock"}, "b": {"provider_type": "mock"}},
+        routing={
+            "rules": [
+                {"name": "rr", "primary": "a", "fallbacks": ["b"], "strategy": "round_robin", "sticky_sessions": True}
+            ]
+        },
+    )
+    # Without a session the rule is plain round robin: consecutive requests alternate.
+    plain = [await _served_by(gw, "/v1/chat/completions", CHAT, {}) for _ in range(4)]
+    assert len(set(plain)) == 2
+    for name in ("session_id", "session-id", "x-session-id", "Session_Id"):
+        served = [await _served_by(gw, "/v1/chat/completions", CHAT, {name: f"conv-{name}"}) for _ in range(4)]
+        assert len(set(served)) == 1, (name, served)
+    messages = {
+        "model": "claude-x",
+        "max_tokens": 5,
+        "metadata": {"user_id": "user_abc_session_123"},
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    served = [await _served_by(gw, "/v1/messages", messages, {}) for _ in range(4)]
+    assert len(set(served)) == 1, served
+
+
 async def test_switch_notification_reaches_the_fallback(
     upstream: FakeUpstream, make_gateway: GatewayFactory, backup: FakeUpstream
 ) -> None:
@@ -379,22 +416,50 @@ async def test_switch_notification_reaches_the_fallback(
     assert "IMPORTANT" not in json.dumps(upstream.last_request.json())
 
 
-async def test_breaker_admits_probes_under_concurrency(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
-    gw = await chain_gateway(
-        make_gateway,
-        upstream.openai_base_url,
-        None,
-        routing={"circuit_breaker": {"failure_threshold": 1, "cooldown_secs": 0.3, "half_open_max_probes": 1}},
-    )
-    upstream.enqueue(Reply(status=500))
-    await post(gw, CHAT)
-    await asyncio.sleep(0.4)
-    upstream.default = Reply(answer=Answer(text="ok"), delay_before_headers=0.3)
-    results = await asyncio.gather(*(post(gw, CHAT) for _ in range(20)))
-    statuses = sorted(status for status, _, _ in results)
-    assert statuses.count(200) == 1
-    assert statuses.count(503) == 19
-    assert len(upstream.requests) == 2
+async def test_breaker_admits_probes_under_concurrency(make_gateway: GatewayFactory) -> None:
+    """Half-open, the breaker lets `half_open_max_probes` requests through and refuses the rest while the probe
+    is out. The probe's upstream answers only once every other request was refused, so timing cannot decide."""
+    release = asyncio.Event()
+    calls = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        await request.read()
+        if calls == 1:
+            return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
+        await release.wait()
+        answer = {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "gpt-x",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        }
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    async with TestServer(app) as held:
+        gw = await chain_gateway(
+            make_gateway,
+            str(held.make_url("/v1")),
+            None,
+            routing={"circuit_breaker": {"failure_threshold": 1, "cooldown_secs": 0.3, "half_open_max_probes": 1}},
+        )
+        assert (await post(gw, CHAT))[0] == 500
+        await asyncio.sleep(0.4)  # past the cool-down: half-open
+        tasks = [asyncio.create_task(post(gw, CHAT, timeout=45)) for _ in range(20)]
+        done: set[asyncio.Task[tuple[int, dict[str, str], bytes]]] = set()
+        async with asyncio.timeout(30):
+            while len(done) < 19:
+                finished, _ = await asyncio.wait(set(tasks) - done, return_when=asyncio.FIRST_COMPLETED)
+                done |= finished
+        assert sorted(t.result()[0] for t in done) == [503] * 19
+        release.set()
+        [probe] = set(tasks) - done
+        assert (await probe)[0] == 200
+    assert calls == 2
 
 
 async def test_retry_after_beyond_the_deadline_passes_the_error_on(

@@ -58,6 +58,47 @@ async def test_keepalive_comments_while_upstream_is_silent(
         assert "lunaroute_sse_keepalives_total" in await response.text()
 
 
+def _anthropic_events() -> list[bytes]:
+    def event(name: str, data: dict[str, object]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode()
+
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "content": [], "usage": {}}
+    return [
+        event("message_start", {"message": message}),
+        event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+        event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "a long first piece"}}),
+        event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "and the second"}}),
+        event("content_block_stop", {"index": 0}),
+        event("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+        event("message_stop", {}),
+    ]
+
+
+async def test_keepalive_comments_never_split_an_event_the_upstream_stalls_in(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    """The upstream pauses once between events (keepalives are welcome there) and twice in the middle of an
+    event (a comment there would corrupt it): the client gets the upstream's events whole, comments between."""
+    gw = await make_gateway(http_server={"sse_keepalive_interval_secs": 0.1})
+    events = _anthropic_events()
+    chunks = [
+        events[0] + events[1],  # then a pause at an event boundary
+        events[2][:25],  # then a pause inside an event
+        events[2][25:] + events[3][:30],  # and inside the next one
+        events[3][30:] + b"".join(events[4:]),
+    ]
+    upstream.enqueue(Reply(raw_chunks=chunks, content_type="text/event-stream", chunk_delay=0.45))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{gw.url}/v1/messages", json=STREAM_MESSAGES) as response:
+            received = await response.read()
+    blocks = [block + b"\n\n" for block in received.split(b"\n\n") if block]
+    keepalives = [i for i, block in enumerate(blocks) if block == b": keepalive\n\n"]
+    assert keepalives, "a pause at an event boundary gets keepalive comments"
+    assert [block for block in blocks if block != b": keepalive\n\n"] == events
+    # Every keepalive was written during the pause after the second event.
+    assert all(blocks[i - 1] in (events[1], b": keepalive\n\n") for i in keepalives)
+
+
 async def test_gzip_event_stream_is_decoded_for_the_client(
     upstream: FakeUpstream, make_gateway: GatewayFactory
 ) -> None:

@@ -1,6 +1,7 @@
 """The web UI in a real headless Chromium (Playwright), over traffic the official SDKs sent through a gateway.
 
-Needs Debian's Chromium and the `playwright` package (`scripts/install-browser`); skips without them.
+Needs Debian's Chromium and the `playwright` package (`scripts/install-browser`); without them it skips, or fails
+in CI (`tests/_needs.py`).
 Screenshots are saved under the test's tmp dir and their paths printed (`pytest -s` shows them).
 """
 
@@ -19,6 +20,7 @@ import anthropic
 import openai
 import pytest
 from aiohttp import web
+from tests._needs import missing
 
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply, ToolCall, Usage
@@ -42,10 +44,11 @@ ANSWER = "It is sunny. <script>alert(2)</script>"
 TOKEN = "browser-s3cret"
 
 if not Path(CHROMIUM).exists():
-    pytest.skip("chromium is not installed (scripts/install-browser installs it)", allow_module_level=True)
-playwright_api = pytest.importorskip(
-    "playwright.async_api", reason="the playwright package is not installed (scripts/install-browser installs it)"
-)
+    missing("Chromium", "chromium is not installed (scripts/install-browser installs it)", allow_module_level=True)
+try:
+    import playwright.async_api as playwright_api
+except ImportError:
+    missing("Playwright", "the playwright package is not installed (scripts/install-browser)", allow_module_level=True)
 expect = playwright_api.expect
 
 

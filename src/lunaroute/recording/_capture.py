@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from lunaroute.recording._journal import Journal
 from lunaroute.recording.extract import session_id_for
-from lunaroute.recording.worker._process import WorkerProcess
+from lunaroute.recording.worker._process import STOP_DRAIN_SECS, STOP_GRACE_SECS, WorkerProcess
 from lunaroute.recording.worker._protocol import WorkerStats
 from lunaroute.scrub import Scrubber, mask_gateway_keys
 from lunaroute.types import ExchangeRecord
@@ -158,8 +158,11 @@ class Capture:
             self.stats.journal_errors += 1
             _log.error("could not write the capture journal: %s", exc)
 
-    async def aclose(self) -> None:
-        """Close the journal, let the recorder process record all of it and exit, then release the journal."""
+    async def aclose(self, drain_secs: float = STOP_DRAIN_SECS, grace_secs: float = STOP_GRACE_SECS) -> None:
+        """Close the journal, let the recorder process record it and exit, then release the journal.
+
+        Bounded: the recorder records for at most `drain_secs` and is killed `grace_secs` later if still running;
+        what it did not record stays in the journal for the next start (`WorkerProcess.stop`)."""
         self._closed = True
         if self._start_timer is not None:
             self._start_timer.cancel()
@@ -167,6 +170,6 @@ class Capture:
         self._write_starts()
         self.journal.close()
         try:
-            await self.worker.stop()
+            await self.worker.stop(drain_secs, grace_secs)
         finally:
             self.journal.unlock()

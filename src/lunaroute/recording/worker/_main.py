@@ -2,8 +2,10 @@
 
 It reads a `WorkerSpec` line on stdin, opens the stores, answers `Ready` (or `Failed`), then follows the journal
 until the gateway says `Stop` or goes away (stdin closes): it records everything left, records exchanges that
-never ended as `interrupted`, flushes, deletes the journal it consumed and exits. Parsing bodies, writing JSONL,
-SQLite and PostgreSQL, and retention all happen here, off the gateway's event loop and its GIL.
+never ended as `interrupted`, flushes, deletes the journal it consumed and exits. A `Stop` with `drain_secs` bounds
+that: past the deadline the worker records what it has read and exits, and the segments it did not finish stay in
+the journal for the next start, as after a crash. Parsing bodies, writing JSONL, SQLite and PostgreSQL, and
+retention all happen here, off the gateway's event loop and its GIL.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class _Worker:
         self._sync_token: int | None = None
         self._stopping = False
         self._gone = False
+        self._deadline: float | None = None
+        """When a bounded `Stop` arrived: the monotonic time past which the journal is left for the next start."""
         self._retention: RetentionTask | None = None
         self._disk_paths: dict[str, Path] = {}
         self._usage = UsageTally()
@@ -99,6 +103,8 @@ class _Worker:
                 self._sync_token = message.token
             elif isinstance(message, Stop):
                 self._stopping = True
+                if message.drain_secs is not None:
+                    self._deadline = time.monotonic() + message.drain_secs
             self._wake.set()
         self._gone = True
         self._wake.set()
@@ -138,15 +144,22 @@ class _Worker:
         self.flush_out()
         control = asyncio.create_task(self._control(), name="lunaroute-worker-control")
         try:
-            await self._follow(consumer, recorder)
+            whole = await self._follow(consumer, recorder)
         finally:
             await cancel_and_wait(control)
             if retention is not None:
                 await retention.aclose()
-        # Everything journaled is recorded; what never ended belonged to a gateway that is gone.
-        consumer.finalize_open("the gateway stopped before this exchange finished")
-        await recorder.aclose()
-        consumer.delete_all_read()
+        if whole:
+            # Everything journaled is recorded; what never ended belonged to a gateway that is gone.
+            consumer.finalize_open("the gateway stopped before this exchange finished")
+            await recorder.aclose()
+            consumer.delete_all_read()
+        else:
+            # Out of time: the ends of the exchanges still open may be in the part not read. Keep every segment
+            # not wholly recorded: the next start reads them again, as it does after a crash.
+            await recorder.aclose()
+            consumer.delete(consumer.deletable())
+            _log.warning("recorder stopped at its drain deadline; the rest of the journal is left for the next start")
         self.send_usage()
         self.send(self._stats(consumer, recorder))
         self.flush_out()
@@ -171,13 +184,22 @@ class _Worker:
         if self.spec.log_requests:
             access_line(record, events)
 
-    async def _follow(self, consumer: JournalConsumer, recorder: Recorder) -> None:
+    def _out_of_time(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    async def _follow(self, consumer: JournalConsumer, recorder: Recorder) -> bool:
+        """Record the journal until told to stop; True when everything journaled was read, False when a bounded
+        stop's deadline passed first."""
         poll = _MIN_POLL_SECS
         last_checkpoint = last_stats = time.monotonic()
         max_queue = max(1, self.spec.recording.worker.max_queue_events // 2)
         while True:
             token, finishing = self._sync_token, self._stopping or self._gone
-            while consumer.step(_STEP_BYTES):
+            while True:
+                if self._out_of_time():
+                    return False
+                if not consumer.step(_STEP_BYTES):
+                    break
                 poll = _MIN_POLL_SECS
                 if time.monotonic() - self._usage_sent >= _USAGE_SECS:
                     self.send_usage()
@@ -188,7 +210,7 @@ class _Worker:
                 await asyncio.sleep(0)
             self.send_usage()
             if finishing:
-                return
+                return True
             now = time.monotonic()
             if token is not None or now - last_checkpoint >= _CHECKPOINT_SECS:
                 deletable = consumer.deletable()

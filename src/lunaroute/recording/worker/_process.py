@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -31,6 +32,19 @@ __all__ = ["WorkerProcess"]
 _log = logging.getLogger("lunaroute.recording.worker")
 _MAX_RESTART_DELAY_SECS = 30.0
 _LINE_LIMIT = 1 << 20
+STOP_DRAIN_SECS = 10.0
+"""How long a stopping recorder records the journal before it leaves the rest for the next start."""
+STOP_GRACE_SECS = 5.0
+"""How long past its drain deadline a stopping recorder may take to close its stores before it is killed."""
+
+
+def _hurry(pid: int) -> None:
+    """Give a stopping recorder the normal scheduling class and priority (best effort: it may need a privilege
+    the gateway lacks). In the idle class a recorder gets no CPU at all while others keep every core busy."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, pid, 0)
 
 
 class WorkerProcess:
@@ -169,23 +183,36 @@ class WorkerProcess:
         self._send(Sync(token=self._token))
         await future
 
-    async def stop(self) -> None:
-        """Tell the process to record everything and exit; wait for it."""
+    async def stop(self, drain_secs: float = STOP_DRAIN_SECS, grace_secs: float = STOP_GRACE_SECS) -> None:
+        """Tell the process to record everything and exit; wait for it, boundedly.
+
+        The process records the journal for at most `drain_secs` and leaves the rest for the next start; one still
+        running `grace_secs` later is killed (the journal it did not finish stays for the next start, as after a
+        crash). The process leaves the idle scheduling class first, so that busy cores cannot starve it.
+        """
         self._stopping = True
         process = self._process
         if process is None:
             return
-        self._send(Stop())
-        if process.stdin is not None:
-            with contextlib.suppress(ConnectionError):
-                await process.stdin.drain()
-            process.stdin.close()
+        _hurry(process.pid)
+        self._send(Stop(drain_secs=drain_secs))
         try:
-            await process.wait()
+            if process.stdin is not None:
+                with contextlib.suppress(ConnectionError, TimeoutError):
+                    await asyncio.wait_for(process.stdin.drain(), drain_secs)
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), drain_secs + grace_secs)
+            except TimeoutError:
+                _log.error("the recorder process did not stop within %.0f s; killing it", drain_secs + grace_secs)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
             if self._reader is not None:
                 await self._reader
         except asyncio.CancelledError:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
             raise
         finally:
             supervisor, self._supervisor = self._supervisor, None

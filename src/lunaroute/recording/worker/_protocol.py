@@ -48,7 +48,13 @@ class Sync(msgspec.Struct, frozen=True, tag="sync"):
 
 
 class Stop(msgspec.Struct, frozen=True, tag="stop"):
-    """The gateway stopped journaling: record everything, flush, close the stores and exit."""
+    """The gateway stopped journaling: record everything, flush, close the stores and exit.
+
+    `drain_secs` bounds the recording: past it the worker stops reading the journal, records what it has read,
+    closes the stores and exits, leaving the rest of the journal for the next start to record (`None`: no bound).
+    """
+
+    drain_secs: float | None = None
 
 
 ToWorker = Sync | Stop
