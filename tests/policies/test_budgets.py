@@ -181,3 +181,45 @@ def test_keys_show_prints_the_spend(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert as_json["spent_usd"] == 0.0
     bad = runner.invoke(cli, ["keys", "update", key_id, "--budget-soft-limit", "2"])
     assert bad.exit_code == 2
+
+
+async def test_the_ui_shows_each_budget_against_its_spend(
+    make_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    from aiohttp import web
+
+    from lunaroute.ui import build_ui_app
+
+    db = str(tmp_path / "keys.db")
+    key = await _key(db, team="research", budget_usd=5.0, budget_period="week")
+    gateway = await make_gateway(
+        auth={"mode": "keys", "database": db},
+        teams={"research": {"budget_usd": 50.0, "budget_period": "month"}},
+        session_recording={
+            "enabled": True,
+            "jsonl": {"enabled": False},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+        },
+    )
+    upstream.enqueue(Reply(answer=Answer(text="ok", usage=USAGE)))
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=key.secret, max_retries=0) as client:
+        await client.chat.completions.create(**body())
+    await asyncio.sleep(0.3)
+    runner = web.AppRunner(build_ui_app(gateway.config))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{runner.addresses[0][1]}/api/budgets") as r:
+                statuses = {s["scope"]: s for s in await r.json()}
+    finally:
+        await runner.cleanup()
+    one = price("openai", MODEL, 30, 100) or 0.0
+    assert statuses["key"]["name"] == "k"
+    assert statuses["key"]["period"] == "week"
+    assert statuses["key"]["spent_usd"] == pytest.approx(one)
+    assert statuses["key"]["reserved_usd"] == 0
+    assert statuses["team"]["budget_usd"] == 50.0
+    assert statuses["team"]["spent_usd"] == pytest.approx(one)

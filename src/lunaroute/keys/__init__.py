@@ -1,5 +1,6 @@
 """Gateway API keys: the record and its secrets, the stores (SQLite, PostgreSQL), management and the cache."""
 
+from lunaroute.keys._budget_status import BudgetStatus, budget_statuses
 from lunaroute.keys._cache import KeyCache, Lookup
 from lunaroute.keys._ledger import HOLD_S, BudgetLine, period_key
 from lunaroute.keys._manage import CreatedKey, KeyManager, KeyNotFound, check_spec
@@ -23,6 +24,7 @@ __all__ = [
     "KEY_PREFIX",
     "BudgetLine",
     "BudgetPeriod",
+    "BudgetStatus",
     "CreatedKey",
     "KeyCache",
     "KeyChanges",
@@ -33,6 +35,7 @@ __all__ = [
     "KeyStore",
     "Lookup",
     "StoredKey",
+    "budget_statuses",
     "check_spec",
     "digest_of",
     "display_prefix",

@@ -10,6 +10,7 @@ from lunaroute.config import Config
 from lunaroute.hosts import HostCheck
 from lunaroute.recording._crypto import reader_cipher
 from lunaroute.recording.query import SqliteSessionStore, list_price
+from lunaroute.ui._budgets import add_budget_api
 from lunaroute.ui._middleware import request_log_middleware
 from lunaroute.ui.api import create_api_app
 from lunaroute.ui.pages import add_pages
@@ -44,6 +45,7 @@ def build_ui_app(config: Config) -> web.Application:
         hosts=HostCheck(config.ui.host, config.ui.allowed_hosts),
     )
     app[UI_STORE] = store
+    add_budget_api(app, config)
     add_pages(
         app,
         store,

@@ -108,6 +108,7 @@ def render_dashboard(window: str, refresh_secs: int = 5) -> Markup:
             _card("clients", "By client"),
             _card("keys", "By API key"),
             _card("teams", "By team"),
+            _card("budgets", "Budgets (current period)"),
             _card("tools", "Top tools (all time)"),
             _card("latency", "Latency by model"),
             _card("errors", "Errors by status"),

@@ -237,13 +237,14 @@
   }
 
   async function refreshSlow() {
-    const [tools, clients, costs, latency, errors, keyed] = await Promise.all([
+    const [tools, clients, costs, latency, errors, keyed, budgets] = await Promise.all([
       getJSON("/api/stats/tools?limit=8"),
       clientsUsage(),
       Date.now() - state.costsAt > COSTS_MS ? getJSON("/api/stats/costs") : Promise.resolve(null),
       getJSON(`/api/stats/latency?hours=${hours}`),
       getJSON(`/api/stats/errors?hours=${hours}`),
       keysUsage(),
+      getJSON("/api/budgets"),
     ]);
     hbars($("chart-keys"), keyed.keys.map((k) => ({
       name: k.name, value: k.requests, text: usageText(k),
@@ -253,6 +254,12 @@
       name: t.name, value: t.requests, text: usageText(t),
       href: t.team ? listed("team", t.team) : undefined,
     })), "No requests with a gateway key in this window.");
+    hbars($("chart-budgets"), budgets.map((b) => ({
+      name: `${b.scope} ${b.name}`, value: b.budget_usd ? (100 * b.spent_usd) / b.budget_usd : 100,
+      text: `$${b.spent_usd.toFixed(2)} of $${b.budget_usd.toFixed(2)} per ${b.period}` +
+        (b.reserved_usd ? ` (+$${b.reserved_usd.toFixed(2)} held)` : ""),
+      href: listed(b.scope === "team" ? "team" : "key", b.id),
+    })), "No key or team has a budget.");
     renderTools(tools);
     renderLatency(latency);
     renderErrors(errors);
