@@ -22,7 +22,7 @@ TOOLS = {"c1": "read"}
         (Thinking("", redacted=True), '<div class="part thinking"><span class="tag">Thinking (redacted)</span></div>'),
         (
             Thinking("why\n  so"),
-            '<details class="part thinking"><summary><span class="tag">Thinking</span> why so</summary>'
+            '<details class="part thinking"><summary><span class="tag">Thinking</span> <span class="preview">why so</span></summary>'
             '<div class="text">why\n  so</div></details>',
         ),
         (
@@ -83,6 +83,7 @@ def test_the_thinking_preview_is_one_line_of_140_characters() -> None:
     words = " ".join(["word"] * 40)  # 199 characters
     html = render_parts((Thinking(words),), {})
     summary = html.split("<summary>", 1)[1].split("</summary>", 1)[0]
-    assert summary == '<span class="tag">Thinking</span> ' + words[:140] + "…"
+    # The preview is its own span, hidden by the page once the block is opened (the text is then shown once).
+    assert summary == '<span class="tag">Thinking</span> <span class="preview">' + words[:140] + "…</span>"
     exact = "w" * 140
-    assert f"</span> {exact}</summary>" in render_parts((Thinking(exact),), {})
+    assert f'<span class="preview">{exact}</span></summary>' in render_parts((Thinking(exact),), {})
