@@ -59,19 +59,21 @@ class _TooManyFailures(RateLimited):
 
 def _presented(headers: list[tuple[str, str]]) -> tuple[str | None, str | None]:
     """The secret presented and the name of the header it came in (lookup order: ours, bearer, x-api-key)."""
-    found: dict[str, str] = {}
+    bearer: str | None = None
+    api_key: str | None = None
     for name, value in headers:
         if name == KEY_HEADER:
-            found.setdefault(name, value.strip())
-        elif name == "authorization":
+            return value.strip(), name
+        if name == "authorization" and bearer is None:
             scheme, _, token = value.strip().partition(" ")
             if scheme.lower() == "bearer" and token.strip():
-                found.setdefault(name, token.strip())
-        elif name == "x-api-key":
-            found.setdefault(name, value.strip())
-    for name in (KEY_HEADER, "authorization", "x-api-key"):
-        if name in found:
-            return found[name], name
+                bearer = token.strip()
+        elif name == "x-api-key" and api_key is None:
+            api_key = value.strip()
+    if bearer is not None:
+        return bearer, "authorization"
+    if api_key is not None:
+        return api_key, "x-api-key"
     return None, None
 
 
