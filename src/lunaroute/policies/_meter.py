@@ -17,6 +17,21 @@ _MARK = b'"usage"'
 _MAX_PENDING = 1 << 20
 
 
+class _Inner(msgspec.Struct):
+    usage: Any = None
+
+
+class _Doc(msgspec.Struct):
+    """Only what carries usage; every other field of a body or event is skipped by the decoder, not built."""
+
+    usage: Any = None
+    message: _Inner | None = None
+    response: _Inner | None = None
+
+
+_decode_doc = msgspec.json.Decoder(_Doc).decode
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
@@ -34,16 +49,13 @@ def _from_usage(usage: Any) -> tuple[int, int]:
     return prompt, completion
 
 
-def _find_usage(doc: Any) -> Any:
+def _find_usage(doc: _Doc) -> Any:
     """The `usage` object of a body or event: top level, or inside `message` / `response`."""
-    if not isinstance(doc, dict):
-        return None
-    if "usage" in doc:
-        return doc["usage"]
-    for inner in ("message", "response"):
-        value = doc.get(inner)
-        if isinstance(value, dict) and "usage" in value:
-            return value["usage"]
+    if doc.usage is not None:
+        return doc.usage
+    for inner in (doc.message, doc.response):
+        if inner is not None and inner.usage is not None:
+            return inner.usage
     return None
 
 
@@ -83,8 +95,8 @@ class UsageMeter:
 
     def _take(self, data: bytes) -> None:
         try:
-            doc = msgspec.json.decode(data)
-        except msgspec.DecodeError:
+            doc = _decode_doc(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
             return
         found, completion = _from_usage(_find_usage(doc))
         if found or completion:
