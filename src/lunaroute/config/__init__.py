@@ -1,13 +1,12 @@
 """Configuration: the typed schema, loading from YAML/TOML/JSON, `${VAR}` expansion, strict validation."""
 
+from lunaroute.config._access import check_exposure, is_loopback
 from lunaroute.config._advice import config_warnings
 from lunaroute.config._env import server_key_sources
 from lunaroute.config._loader import (
     REQUEST_TEMPLATE_VARS,
-    check_exposure,
     config_from_mapping,
     home_dir,
-    is_loopback,
     load_config,
     read_document,
     resolve_config_path,

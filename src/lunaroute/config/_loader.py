@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 import os
 import re
@@ -19,13 +18,13 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
+from lunaroute.config._access import is_loopback, validate_auth, validate_limits
 from lunaroute.config._advice import did_you_mean
 from lunaroute.config._env import apply_env_overrides
 from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
     BUILTIN_PROVIDERS,
     Config,
-    LimitsConfig,
     MockConfig,
     ProviderConfig,
     RecordingEncryptionConfig,
@@ -267,8 +266,8 @@ def _validate(config: Config, source: str) -> None:
     _validate_rules(config, enabled, source)
     _validate_recording(config, source)
     _validate_ui(config, source)
-    _validate_auth(config, source)
-    _validate_limits(config, source)
+    validate_auth(config, source)
+    validate_limits(config, source)
     tracing = config.observability.tracing
     if not 0.0 <= tracing.ratio <= 1.0:
         raise ConfigError("must be between 0 and 1", source=source, path="$.observability.tracing.ratio")
@@ -467,69 +466,6 @@ def _validate_ui(config: Config, source: str) -> None:
         raise ConfigError(
             f"the UI listens on {ui.host}, beyond this machine: set ui.auth_token", source=source, path="$.ui"
         )
-
-
-def _validate_auth(config: Config, source: str) -> None:
-    auth = config.auth
-    if auth.refresh_interval_ms <= 0:
-        raise ConfigError("must be > 0", source=source, path="$.auth.refresh_interval_ms")
-    if auth.max_failures_per_minute <= 0:
-        raise ConfigError("must be > 0", source=source, path="$.auth.max_failures_per_minute")
-    if auth.admin_key is not None and len(auth.admin_key) < 16:
-        raise ConfigError("must be at least 16 characters (use ${VAR})", source=source, path="$.auth.admin_key")
-    check_exposure(config, source)
-
-
-def _validate_limits(config: Config, source: str) -> None:
-    scopes: list[tuple[str, LimitsConfig]] = [(f"$.teams.{name}", limits) for name, limits in config.teams.items()]
-    scopes += [(f"$.limits[{i}]", limits) for i, limits in enumerate(config.limits)]
-    for where, limits in scopes:
-        for kind in ("rpm", "tpm", "max_parallel"):
-            value = getattr(limits, kind)
-            if value is not None and value <= 0:
-                raise ConfigError("must be > 0 (omit it for no limit)", source=source, path=f"{where}.{kind}")
-    for name, team in config.teams.items():
-        where = f"$.teams.{name}"
-        if team.budget_usd is not None and team.budget_usd < 0:
-            raise ConfigError("must be >= 0", source=source, path=f"{where}.budget_usd")
-        if team.budget_soft_limit is not None and not 0 < team.budget_soft_limit < 1:
-            raise ConfigError("must be between 0 and 1 (e.g. 0.8)", source=source, path=f"{where}.budget_soft_limit")
-    for i, limit in enumerate(config.limits):
-        if not limit.model:
-            raise ConfigError("must be a model pattern", source=source, path=f"$.limits[{i}].model")
-    state = config.state
-    if state.backend == "redis" and not state.redis_url:
-        raise ConfigError("backend redis needs redis_url (redis://host:6379/0)", source=source, path="$.state")
-    if state.redis_url and not state.redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError("must be a redis://, rediss:// or unix:// URL", source=source, path="$.state.redis_url")
-    if state.timeout_ms <= 0:
-        raise ConfigError("must be > 0", source=source, path="$.state.timeout_ms")
-
-
-def check_exposure(config: Config, source: str = "<config>") -> None:
-    """Refuse a gateway that listens beyond loopback without keys, unless that is asked for explicitly.
-
-    Runs at load and again at `serve` (after `--host`). Raises `ConfigError`.
-    """
-    auth = config.auth
-    if auth.mode == "none" and not auth.allow_unauthenticated and not is_loopback(config.host):
-        raise ConfigError(
-            f"the gateway listens on {config.host}, beyond this machine, and anyone who reaches it could spend "
-            "the configured provider keys: set auth.mode: keys (and create keys with `lunaroute keys create`), "
-            "or auth.allow_unauthenticated: true to accept that",
-            source=source,
-            path="$.auth.mode",
-        )
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` names only this machine (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _validate_rules(config: Config, enabled: set[str], source: str) -> None:
