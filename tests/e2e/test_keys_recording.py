@@ -4,36 +4,20 @@ UI API (filters, the by-key breakdown) — and the key's secret is in no file, n
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import anthropic
 import openai
 import pytest
+from tests.ui._server import ui_server
 
 from lunaroute.keys import CreatedKey, KeyManager, KeySpec, open_key_store
 from lunaroute.recording.query import SessionFilter, SqliteSessionStore
 from lunaroute.server._gateway import GATEWAY
-from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply, Usage
-from lunaroute.ui import build_ui_app
+from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, Reply, Usage
 
 pytestmark = pytest.mark.e2e
-
-
-@asynccontextmanager
-async def ui_server(gateway: GatewayServer) -> AsyncIterator[str]:
-    from aiohttp import web
-
-    runner = web.AppRunner(build_ui_app(gateway.config))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 async def _keys(db: str) -> tuple[CreatedKey, CreatedKey]:

@@ -12,19 +12,17 @@ import re
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import openai
 import pytest
-from aiohttp import web
 from tests._needs import missing
+from tests.ui._server import ui_server
 
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply, ToolCall, Usage
-from lunaroute.ui import build_ui_app
 
 pytestmark = pytest.mark.e2e
 
@@ -73,19 +71,6 @@ async def screenshot(page: Any, folder: Path, name: str) -> None:
     path = folder / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
-
-
-@asynccontextmanager
-async def ui_server(gateway: GatewayServer) -> AsyncIterator[str]:
-    """The UI listener of `gateway`'s config on a free loopback port; yields its base URL."""
-    runner = web.AppRunner(build_ui_app(gateway.config))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 def gateway_overrides(tmp_path: Path, ui: dict[str, Any]) -> dict[str, Any]:
