@@ -26,13 +26,12 @@ row is asked once per transaction (`prepare`), so a new row is inserted without 
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Sequence
-from typing import overload
 
 import msgspec
 
-from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, sanitize_text
+from lunaroute.recording._sqlite_batch import Batch, _ensure_session, _i, _ts
+from lunaroute.recording._sqlite_tools import _tool_call, _tool_summary
 from lunaroute.recording.events import (
     Completed,
     RequestRecorded,
@@ -43,12 +42,10 @@ from lunaroute.recording.events import (
     StreamingStats,
     StreamStarted,
     ToolCallRecorded,
-    ToolStats,
 )
 
 __all__ = ["Batch", "apply_event", "prepare"]
 
-_I64_MAX = 2**63 - 1
 _TOKENS = (
     "input_tokens",
     "output_tokens",
@@ -59,91 +56,6 @@ _TOKENS = (
     "audio_input_tokens",
     "audio_output_tokens",
 )
-
-
-def _i(value: int | None) -> int | None:
-    """Clamp to SQLite's 64-bit integer range (a bigger count must not fail the batch)."""
-    if value is None or -_I64_MAX <= value <= _I64_MAX:
-        return value
-    return _I64_MAX if value > 0 else -_I64_MAX
-
-
-def _ts(event: SessionEvent) -> str:
-    return event.timestamp.isoformat()
-
-
-class Batch:
-    """One transaction's state: which session rows exist or were created by it, which per-request rows it
-    inserted, the `sessions` assignments still to be written (`later`), and the text cap (`text`).
-
-    Strings are stored as `sanitize_text` leaves them (see `lunaroute.recording.codec`); call `finish` before
-    committing.
-    """
-
-    __slots__ = ("checked", "conn", "max_chars", "pending", "present", "sessions")
-
-    def __init__(self, conn: sqlite3.Connection, max_chars: int = DEFAULT_MAX_FIELD_CHARS) -> None:
-        self.conn = conn
-        self.max_chars = max_chars
-        self.sessions: set[str] = set()
-        """Session rows known to exist in this transaction (saves no-op INSERTs)."""
-        self.checked: set[tuple[str, str, str]] = set()
-        """(table, session id, request id) of per-request rows whose existence is known: those in `present`."""
-        self.present: set[tuple[str, str, str]] = set()
-        self.pending: dict[str, dict[str, object]] = {}
-        """Session id → column → value assigned by an event but not written yet."""
-
-    @overload
-    def text(self, value: str) -> str: ...
-    @overload
-    def text(self, value: str | None) -> str | None: ...
-    def text(self, value: str | None) -> str | None:
-        """`value` as stored: lone surrogates escaped, cut at `max_chars` (plain short text as it is)."""
-        if value is None or (value.isascii() and len(value) <= self.max_chars):
-            return value
-        return sanitize_text(value, self.max_chars)
-
-    def exists(self, key: tuple[str, str, str]) -> bool | None:
-        """Whether the per-request row `key` (table, session id, request id) exists; None when not known."""
-        return key in self.present if key in self.checked else None
-
-    def later(self, session_id: str, values: dict[str, object]) -> None:
-        """Assign `values` to the session's row with its next statement (a later assignment wins)."""
-        pending = self.pending.get(session_id)
-        if pending is None:
-            self.pending[session_id] = values
-        else:
-            pending.update(values)
-
-    def flush(self, session_id: str) -> None:
-        """Write the session's waiting assignments now (before another statement on its row)."""
-        values = self.pending.pop(session_id, None)
-        if values:
-            self.conn.execute(_assign_sql(tuple(values)), (*values.values(), session_id))
-
-    def finish(self) -> None:
-        """Write every waiting assignment; the transaction can then commit."""
-        for session_id in list(self.pending):
-            self.flush(session_id)
-
-
-@functools.lru_cache(maxsize=64)
-def _assign_sql(columns: tuple[str, ...]) -> str:
-    return f"UPDATE sessions SET {', '.join(f'{c} = ?' for c in columns)} WHERE session_id = ?"
-
-
-def _ensure_session(b: Batch, ev: SessionEvent) -> None:
-    if ev.session_id in b.sessions:
-        return
-    b.sessions.add(ev.session_id)
-    inserted = b.conn.execute(
-        "INSERT INTO sessions (session_id, request_id, started_at, provider, listener, model_requested) "
-        "VALUES (?, ?, ?, '', '', '') ON CONFLICT(session_id) DO NOTHING",
-        (ev.session_id, b.text(ev.request_id), _ts(ev)),
-    ).rowcount
-    if inserted:
-        # The row did not exist: assignments made to it before would have changed nothing.
-        b.pending.pop(ev.session_id, None)
 
 
 def _started(b: Batch, ev: Started) -> None:
@@ -288,139 +200,6 @@ def _raise_tokens(
         f"UPDATE sessions SET {also}{_RAISE_TOKENS} WHERE session_id = ?",
         (*params, *map(_i, tokens), ev.session_id),
     )
-
-
-def _tool_call(
-    b: Batch,
-    ev: SessionEvent,
-    *,
-    tool_name: str,
-    tool_call_id: str,
-    execution_time_ms: int | None,
-    input_size_bytes: int | None,
-    output_size_bytes: int | None,
-    success: bool | None,
-    tool_arguments: str | None,
-    model_name: str | None = None,
-) -> None:
-    _ensure_session(b, ev)
-    request_id = b.text(ev.request_id)
-    tool_name, tool_arguments = b.text(tool_name), b.text(tool_arguments)
-    key = (ev.session_id, request_id, b.text(tool_call_id))
-    if _result_of_earlier_call(b, key, tool_name, execution_time_ms, output_size_bytes, success):
-        return
-    inserted = b.conn.execute(
-        "INSERT INTO tool_call_executions (session_id, request_id, tool_call_id, tool_name, tool_arguments, "
-        "execution_time_ms, input_size_bytes, output_size_bytes, success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(session_id, request_id, tool_call_id) DO NOTHING",
-        (*key, tool_name, tool_arguments, _i(execution_time_ms), _i(input_size_bytes), _i(output_size_bytes), success),
-    ).rowcount
-    prior: tuple[object, ...] | None = None
-    if not inserted:  # seen before (a replay, or the result of an earlier tool_use): merge
-        prior = b.conn.execute(
-            "SELECT success FROM tool_call_executions WHERE session_id = ? AND request_id = ? AND tool_call_id = ?",
-            key,
-        ).fetchone()
-        b.conn.execute(
-            "UPDATE tool_call_executions SET execution_time_ms = COALESCE(?, execution_time_ms), "
-            "output_size_bytes = COALESCE(?, output_size_bytes), success = COALESCE(?, success), "
-            "tool_arguments = COALESCE(tool_arguments, ?) "
-            "WHERE session_id = ? AND request_id = ? AND tool_call_id = ?",
-            (_i(execution_time_ms), _i(output_size_bytes), success, tool_arguments, *key),
-        )
-    new_call = 1 if inserted else 0
-    new_error = 1 if success is False and (prior is None or prior[0] != 0) else 0
-    b.conn.execute(
-        "INSERT INTO tool_stats (session_id, request_id, model_name, tool_name, call_count, "
-        "avg_execution_time_ms, error_count, tool_arguments) VALUES (?, ?, ?, ?, 1, ?, ?, ?) "
-        "ON CONFLICT(session_id, request_id, tool_name) DO UPDATE SET call_count = call_count + ?, "
-        "avg_execution_time_ms = COALESCE(excluded.avg_execution_time_ms, avg_execution_time_ms), "
-        "error_count = error_count + ?, model_name = COALESCE(model_name, excluded.model_name), "
-        "tool_arguments = COALESCE(tool_arguments, excluded.tool_arguments)",
-        (
-            ev.session_id,
-            request_id,
-            b.text(model_name),
-            tool_name,
-            _i(execution_time_ms),
-            1 if success is False else 0,
-            tool_arguments,
-            new_call,
-            new_error,
-        ),
-    )
-
-
-def _result_of_earlier_call(
-    b: Batch,
-    key: tuple[str, str, str],
-    tool_name: str,
-    execution_time_ms: int | None,
-    output_size_bytes: int | None,
-    success: bool | None,
-) -> bool:
-    """Merge a tool result into the row of the call it answers, made by an earlier request of the session.
-
-    A call and its result arrive in two requests (the result in the next one); both are one call. The result
-    fills in the call's execution time, output size and success, and a failure counts on the call's
-    `tool_stats` row; nothing new is counted. False when no other request of the session made this call
-    (the row of this request is then written as usual).
-    """
-    session_id, request_id, call_id = key
-    earlier = b.conn.execute(
-        "SELECT request_id, success, tool_name FROM tool_call_executions WHERE session_id = ? AND tool_call_id = ? "
-        "AND request_id != ? ORDER BY id LIMIT 1",
-        (session_id, call_id, request_id),
-    ).fetchone()
-    if earlier is None:
-        return False
-    call_request, prior_success, call_tool = earlier
-    b.conn.execute(
-        "UPDATE tool_call_executions SET execution_time_ms = COALESCE(?, execution_time_ms), "
-        "output_size_bytes = COALESCE(?, output_size_bytes), success = COALESCE(?, success) "
-        "WHERE session_id = ? AND request_id = ? AND tool_call_id = ?",
-        (_i(execution_time_ms), _i(output_size_bytes), success, session_id, call_request, call_id),
-    )
-    new_error = 1 if success is False and prior_success != 0 else 0
-    b.conn.execute(
-        "UPDATE tool_stats SET error_count = error_count + ?, "
-        "avg_execution_time_ms = COALESCE(?, avg_execution_time_ms) "
-        "WHERE session_id = ? AND request_id = ? AND tool_name = ?",
-        (new_error, _i(execution_time_ms), session_id, call_request, call_tool or tool_name),
-    )
-    return True
-
-
-def _tool_summary(b: Batch, ev: SessionEvent, by_tool: dict[str, ToolStats], merge: str) -> None:
-    """Upsert per-tool call totals: `merge` is `set` (completed) or `max` (stats_updated).
-
-    Only tools this request's response called are written. Errors belong to the call a result answers (see
-    `_result_of_earlier_call`), so an existing row keeps its `error_count`; a new row (a file written by
-    another recorder, without `tool_call_recorded` events) takes the summary's.
-    """
-    if not by_tool:
-        return
-    _ensure_session(b, ev)
-    if merge == "set":
-        update = "call_count = excluded.call_count"
-    else:
-        update = "call_count = MAX(call_count, excluded.call_count)"
-    for name, stats in by_tool.items():
-        if stats.call_count <= 0:
-            continue
-        b.conn.execute(
-            "INSERT INTO tool_stats (session_id, request_id, tool_name, call_count, avg_execution_time_ms, "
-            "error_count) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(session_id, request_id, tool_name) DO UPDATE SET "
-            f"{update}, avg_execution_time_ms = excluded.avg_execution_time_ms",
-            (
-                ev.session_id,
-                b.text(ev.request_id),
-                b.text(name),
-                _i(stats.call_count),
-                _i(stats.avg_execution_time_ms),
-                _i(stats.error_count),
-            ),
-        )
 
 
 _STREAM_COLUMNS = (
