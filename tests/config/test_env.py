@@ -116,9 +116,13 @@ def test_a_value_that_parses_is_still_validated() -> None:
         config_from_mapping({}, env={"LUNAROUTE_PORT": "70000"})
 
 
-def test_the_codex_user_agent_variable_is_refused() -> None:
-    with pytest.raises(ConfigError, match="LUNAROUTE_CODEX_UA_VERSION"):
-        config_from_mapping({}, env={"LUNAROUTE_CODEX_UA_VERSION": "0.118.0"})
+def test_the_codex_user_agent_variable_sets_every_codex_providers_version() -> None:
+    raw = {"providers": {"openai": {"codex_auth": {"enabled": True}}, "anthropic": {}}}
+    config = config_from_mapping(raw, env={"LUNAROUTE_CODEX_UA_VERSION": "0.120.1"})
+    codex = config.providers["openai"].codex_auth
+    assert codex is not None
+    assert codex.client_version == "0.120.1"
+    assert config.providers["anthropic"].codex_auth is None
 
 
 def test_provider_keys_from_the_environment_replace_the_files() -> None:

@@ -86,3 +86,30 @@ def test_codex_auth_on_an_anthropic_provider_is_refused(tmp_path: Path) -> None:
         config_from_mapping(raw, env={})
     off = {"providers": {"anthropic": {"codex_auth": {"enabled": False}}}}
     assert config_from_mapping(off, env={}).providers["anthropic"].codex_auth is not None
+
+
+async def test_the_codex_identity_goes_upstream_and_a_real_codex_agent_is_kept(
+    make_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    auth = tmp_path / "auth.json"
+    write_auth(auth, "tok-1", 1_700_000_000)
+    gw = await make_gateway(env={"LUNAROUTE_CODEX_UA_VERSION": "9.9.9"}, **codex(auth))
+    assert (await post(gw, {"User-Agent": "OpenAI/Python 1.0"}))[0] == 200
+    agent = upstream.last_request.header("user-agent") or ""
+    assert agent.startswith("codex_cli_rs/9.9.9 (")
+    assert agent.endswith(") xterm-256color")
+    assert upstream.last_request.header("originator") == "codex_cli_rs"
+    real = "codex_cli_rs/0.171.0 (Debian 12; x86_64) xterm-256color"
+    assert (await post(gw, {"User-Agent": real}))[0] == 200
+    assert upstream.last_request.header("user-agent") == real
+
+
+@pytest.mark.parametrize("version", ["", "9 9", "x" * 41, "1.0\r\nX: y"])
+def test_a_bad_codex_version_is_refused_naming_the_variable(tmp_path: Path, version: str) -> None:
+    with pytest.raises(ConfigError, match="LUNAROUTE_CODEX_UA_VERSION"):
+        config_from_mapping(codex(tmp_path / "auth.json"), env={"LUNAROUTE_CODEX_UA_VERSION": version})
+
+
+def test_client_version_in_the_file_is_validated(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="client_version"):
+        config_from_mapping(codex(tmp_path / "auth.json", client_version="1.0 beta"))

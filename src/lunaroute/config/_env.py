@@ -9,6 +9,7 @@ naming the variable instead of being ignored.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,10 +115,11 @@ SERVER_KEY_VARS: dict[str, str] = {"OPENAI_API_KEY": "openai", "ANTHROPIC_API_KE
 """A non-empty value becomes the `api_key` of that built-in provider (server-key mode, as in the Rust
 LunaRoute): client credentials are then replaced by it."""
 
-UNSUPPORTED_ENV: dict[str, str] = {
-    "LUNAROUTE_CODEX_UA_VERSION": "this gateway does not impersonate the Codex CLI's User-Agent; unset it",
-}
-"""Rust variables refused when set, with the reason."""
+UNSUPPORTED_ENV: dict[str, str] = {}
+"""Rust variables refused when set, with the reason (none today)."""
+
+CODEX_UA_VERSION = "LUNAROUTE_CODEX_UA_VERSION"
+"""Sets `codex_auth.client_version` of every provider that has a `codex_auth` section."""
 
 
 def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str], source: str) -> dict[str, Any]:
@@ -128,6 +130,9 @@ def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str], source: str
     for name, provider in SERVER_KEY_VARS.items():
         if env.get(name):
             _set(raw, ("providers", provider, "api_key"), env[name], name, source)
+    version = env.get(CODEX_UA_VERSION)
+    if version is not None:
+        _set_codex_version(raw, version, source)
     for name, override in ENV_OVERRIDES.items():
         text = env.get(name)
         if text is None:
@@ -138,6 +143,21 @@ def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str], source: str
             raise ConfigError(f"environment variable {name}={text!r}: {exc}", source=source) from None
         _set(raw, override.path, value, name, source)
     return raw
+
+
+def _set_codex_version(raw: dict[str, Any], version: str, source: str) -> None:
+    """The Rust LunaRoute reads this variable wherever it builds a Codex `User-Agent`: here that is every provider
+    with a `codex_auth` section (the value is then validated with the rest of the file)."""
+    if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,39}", version.strip()):
+        raise ConfigError(
+            f"environment variable {CODEX_UA_VERSION}={version!r}: expected a version such as 0.118.0", source=source
+        )
+    providers = raw.get("providers")
+    if not isinstance(providers, dict):
+        return
+    for pconf in providers.values():
+        if isinstance(pconf, dict) and isinstance(pconf.get("codex_auth"), dict):
+            pconf["codex_auth"]["client_version"] = version.strip()
 
 
 def _set(raw: dict[str, Any], path: tuple[str, ...], value: Any, name: str, source: str) -> None:

@@ -538,6 +538,10 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
             raise ConfigError("must be a dotted key path", source=source, path=f"{where}.codex_auth.token_field")
         if codex.account_id is not None and any(c in codex.account_id for c in "\r\n"):
             raise ConfigError("not a valid header value", source=source, path=f"{where}.codex_auth.account_id")
+        if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,39}", codex.client_version):
+            raise ConfigError(
+                "must be a version such as 0.118.0", source=source, path=f"{where}.codex_auth.client_version"
+            )
     if not provider.response_body.metadata_namespace:
         raise ConfigError("must not be empty", source=source, path=f"{where}.response_body.metadata_namespace")
     if provider.default_max_tokens <= 0:

@@ -149,6 +149,9 @@ class CodexAuthConfig(_Strict):
     """Dotted path of the token in the file."""
     account_id: str | None = None
     """When set, sent as `chatgpt-account-id`, replacing the client's."""
+    client_version: str = "0.118.0"
+    """The Codex CLI version named in the `User-Agent` sent upstream when the client's own is not the Codex CLI's
+    (`LUNAROUTE_CODEX_UA_VERSION` sets it, as in the Rust LunaRoute)."""
 
 
 class ProviderConfig(_Strict):

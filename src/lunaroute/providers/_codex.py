@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 from pathlib import Path
 
 from lunaroute.errors import UpstreamError
 
-__all__ = ["CodexToken"]
+__all__ = ["CodexToken", "codex_identity"]
 
 
 class CodexToken:
@@ -50,3 +51,24 @@ class CodexToken:
         if not isinstance(node, str) or not node:
             raise UpstreamError(f"codex_auth: {self.path} has no token at {self.field}")
         return node
+
+
+_OS_NAMES = {"Linux": "Linux", "Darwin": "Mac OS", "Windows": "Windows", "FreeBSD": "FreeBSD"}
+
+
+def codex_user_agent(version: str) -> str:
+    """The `User-Agent` the Codex CLI sends: `codex_cli_rs/{version} ({OS}; {arch}) {terminal}`."""
+    system = platform.system()
+    return f"codex_cli_rs/{version} ({_OS_NAMES.get(system, system)}; {platform.machine()}) xterm-256color"
+
+
+def codex_identity(headers: list[tuple[str, str]], version: str) -> list[tuple[str, str]]:
+    """`headers` as the Codex CLI would send them: its `originator`, and its `User-Agent` unless the client's
+    own already is one (the real Codex CLI's is kept as it is)."""
+    agent = next((v for n, v in headers if n == "user-agent"), "")
+    keep_agent = agent.startswith("codex_cli_rs/")
+    out = [(n, v) for n, v in headers if n != "originator" and (keep_agent or n != "user-agent")]
+    if not keep_agent:
+        out.append(("user-agent", codex_user_agent(version)))
+    out.append(("originator", "codex_cli_rs"))
+    return out

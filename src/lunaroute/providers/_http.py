@@ -21,7 +21,7 @@ from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
 from lunaroute.observability._collectors import PoolSnapshot
 from lunaroute.providers._body import EditedEvents, edit_request_body, edit_response_body, session_id_of
-from lunaroute.providers._codex import CodexToken
+from lunaroute.providers._codex import CodexToken, codex_identity
 from lunaroute.providers._headers import apply_credentials, render_template
 from lunaroute.types import Endpoint, Headers, ProviderDialect, UpstreamCall
 
@@ -193,6 +193,7 @@ class HttpProvider:
         codex = config.codex_auth
         self._codex = CodexToken(Path(codex.auth_file), codex.token_field) if codex and codex.enabled else None
         self._account_id = codex.account_id if codex and codex.enabled else None
+        self._codex_version = codex.client_version if codex and codex.enabled else ""
         base = URL(config.base_url)
         self._where = f"{base.host}:{base.port}" if base.host else config.base_url
         self._warned_at = -_WARN_EVERY_SECS
@@ -262,6 +263,8 @@ class HttpProvider:
         config = self._config
         api_key = self._codex.get() if self._codex is not None else config.api_key
         headers = apply_credentials(call.headers, api_key=api_key, style=self.dialect)
+        if self._codex is not None:
+            headers = codex_identity(headers, self._codex_version)
         if self._account_id is not None:
             headers = [(n, v) for n, v in headers if n != "chatgpt-account-id"]
             headers.append(("chatgpt-account-id", self._account_id))
