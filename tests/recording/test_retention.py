@@ -8,11 +8,13 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from tests.recording._builders import request_events
 
 from lunaroute.recording.codec import encode_line
 from lunaroute.recording.jsonl_reader import read_session_file
 from lunaroute.recording.retention import (
+    GRACE_SUFFIX,
     RetentionPolicy,
     RetentionTask,
     compress_file,
@@ -22,6 +24,13 @@ from lunaroute.recording.retention import (
 from lunaroute.recording.sqlite import SqliteWriter
 
 NOW = dt.datetime(2026, 3, 31, 12, tzinfo=dt.UTC)
+
+
+def adopted_long_ago(store: Path) -> Path:
+    """Mark `store` (a JSONL tree or a database) as looked after by this gateway for a year: no grace."""
+    marker = store / ".lunaroute-retention" if store.is_dir() else store.with_name(store.name + GRACE_SUFFIX)
+    marker.write_text((NOW - dt.timedelta(days=365)).isoformat())
+    return store
 
 
 def make_file(root: Path, days_ago: int, sid: str, *, size_pad: int = 0) -> Path:
@@ -39,6 +48,7 @@ async def test_age_and_compression(tmp_path: Path) -> None:
     fresh = make_file(tmp_path, 1, "fresh")
     week = make_file(tmp_path, 10, "week")
     expired = make_file(tmp_path, 40, "expired")
+    adopted_long_ago(tmp_path)
     original = read_session_file(week).events
     stats = await run_retention(
         RetentionPolicy(max_age_days=30, compress_after_days=7, max_total_size_gb=None), jsonl_dir=tmp_path, now=NOW
@@ -82,7 +92,7 @@ async def test_expired_sqlite_rows_are_deleted(tmp_path: Path) -> None:
     writer = await SqliteWriter.open(db)
     await writer.write_batch(request_events("old", "r", at=NOW - dt.timedelta(days=40), tools=2))
     await writer.write_batch(request_events("new", "r", at=NOW - dt.timedelta(days=2), tools=2))
-    stats = await run_retention(RetentionPolicy(max_age_days=30), sqlite_path=db, now=NOW)
+    stats = await run_retention(RetentionPolicy(max_age_days=30), sqlite_path=adopted_long_ago(db), now=NOW)
     assert stats.sessions_deleted == 1
     for table in ("sessions", "session_stats", "tool_stats", "tool_call_executions", "stream_metrics"):
         assert await writer.query(f"SELECT DISTINCT session_id FROM {table}") == [("new",)]
@@ -113,6 +123,7 @@ async def test_the_age_limits_are_exclusive(tmp_path: Path) -> None:
     """A file exactly `max_age_days` old is kept (only older ones go); one exactly `compress_after_days` old is
     not compressed yet."""
     files = {days: make_file(tmp_path, days, f"s{days}") for days in (6, 7, 8, 29, 30, 31)}
+    adopted_long_ago(tmp_path)
     # Its write time (a skewed clock) says eight days: by that alone it would be compressed; its start date keeps it.
     written = (NOW - dt.timedelta(days=8)).timestamp()
     os.utime(files[7], (written, written))
@@ -133,7 +144,56 @@ async def test_a_sqlite_session_exactly_at_the_age_limit_is_kept(tmp_path: Path)
     cutoff = NOW - dt.timedelta(days=30)
     await writer.write_batch(request_events("at-limit", "r", at=cutoff, tools=0))
     await writer.write_batch(request_events("past-limit", "r", at=cutoff - dt.timedelta(seconds=1), tools=0))
-    stats = await run_retention(RetentionPolicy(max_age_days=30), sqlite_path=db, now=NOW)
+    stats = await run_retention(RetentionPolicy(max_age_days=30), sqlite_path=adopted_long_ago(db), now=NOW)
     assert stats.sessions_deleted == 1
     assert await writer.query("SELECT session_id FROM sessions") == [("at-limit",)]
     await writer.close()
+
+
+async def test_sessions_older_than_the_store_adoption_get_a_grace_period(tmp_path: Path) -> None:
+    """A Rust LunaRoute's tree and database, seen for the first time: nothing is deleted for its age until the
+    store has been looked after for `max_age_days`; newer rules (compression) apply at once."""
+    old = make_file(tmp_path / "sessions", 400, "rust-era")
+    db = tmp_path / "sessions.db"
+    writer = await SqliteWriter.open(db)
+    await writer.write_batch(request_events("rust-era", "r", at=NOW - dt.timedelta(days=400), tools=0))
+    policy = RetentionPolicy(max_age_days=30, compress_after_days=None, max_total_size_gb=None)
+    first = await run_retention(policy, jsonl_dir=tmp_path / "sessions", sqlite_path=db, now=NOW)
+    assert first.files_deleted == 0
+    assert first.sessions_deleted == 0
+    assert first.kept_by_grace == 2
+    assert first.grace_until == NOW + dt.timedelta(days=30)
+    assert old.exists()
+    assert (tmp_path / "sessions" / ".lunaroute-retention").read_text() == NOW.isoformat()
+    later = await run_retention(
+        policy, jsonl_dir=tmp_path / "sessions", sqlite_path=db, now=NOW + dt.timedelta(days=29)
+    )
+    assert later.kept_by_grace == 2
+    assert old.exists()
+    done = await run_retention(policy, jsonl_dir=tmp_path / "sessions", sqlite_path=db, now=NOW + dt.timedelta(days=31))
+    assert done.kept_by_grace == 0
+    assert done.files_deleted == 1
+    assert done.sessions_deleted == 1
+    assert not old.exists()
+    await writer.close()
+
+
+async def test_the_grace_is_said_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_file(tmp_path, 400, "rust-era")
+    task = RetentionTask(
+        RetentionPolicy(max_age_days=30, compress_after_days=None, cleanup_interval_minutes=0.001),
+        jsonl_dir=tmp_path,
+        sqlite_path=None,
+    )
+    with caplog.at_level("WARNING", logger="lunaroute.recording.retention"):
+        task.start()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if task.runs >= 3:
+                break
+        await task.aclose()
+    assert task.runs >= 3
+    said = [r.getMessage() for r in caplog.records if "kept until" in r.getMessage()]
+    assert len(said) == 1
+    assert "1 recorded sessions are older than max_age_days=30" in said[0]
+    assert list(tmp_path.rglob("*.jsonl")) != []

@@ -9,6 +9,12 @@ Over the JSONL tree `<dir>/<YYYY-MM-DD>/<session_id>.jsonl[.zst]` (the date is t
 And in the SQLite database: sessions that started before the `max_age_days` cutoff are deleted with their
 rows in every child table.
 
+Age is never held against sessions that were already there when this gateway first looked after a store (a
+JSONL tree or a database written by the Rust LunaRoute, which never deleted anything): the first pass writes the
+time it adopted the store in a marker (`<dir>/.lunaroute-retention`, `<db>-retention`), and the `max_age_days`
+rule only deletes once the store has been ours for that long; until then each pass reports how many sessions
+the grace kept. A store this gateway creates is adopted when it is created, so nothing changes for it.
+
 `run_retention` does one pass (its blocking work in a thread); `RetentionTask` runs it every
 `cleanup_interval_minutes` until `aclose()`.
 """
@@ -31,9 +37,18 @@ import zstandard
 from lunaroute._aio import cancel_and_wait
 from lunaroute.recording._fsio import FILE_MODE, fsync_dir
 
-__all__ = ["RetentionPolicy", "RetentionStats", "RetentionTask", "free_disk_bytes", "run_retention"]
+__all__ = [
+    "GRACE_SUFFIX",
+    "RetentionPolicy",
+    "RetentionStats",
+    "RetentionTask",
+    "adopted_at",
+    "free_disk_bytes",
+    "run_retention",
+]
 
 _log = logging.getLogger("lunaroute.recording.retention")
+_NOT_SUMMED = frozenset({"grace_until"})
 _CHILD_TABLES = ("session_stats", "tool_stats", "tool_call_executions", "stream_metrics")
 
 
@@ -57,6 +72,35 @@ class RetentionStats:
     bytes_saved: int = 0
     sessions_deleted: int = 0
     errors: int = 0
+    kept_by_grace: int = 0
+    """Files or sessions past `max_age_days` kept because the store was adopted less than that long ago."""
+    grace_until: dt.datetime | None = None
+    """When the grace of a store adopted less than `max_age_days` ago ends (None: no grace in effect)."""
+
+
+GRACE_SUFFIX = "-retention"
+"""A database's adoption marker is `<database path>` + this; a JSONL tree's is `<dir>/.lunaroute-retention`."""
+
+
+def adopted_at(marker: Path, now: dt.datetime) -> dt.datetime:
+    """When the store of `marker` was first looked after: read from the marker, written with `now` if absent."""
+    try:
+        return dt.datetime.fromisoformat(marker.read_text(encoding="utf-8").strip())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        _log.warning("retention: unreadable marker %s (%r); adopting the store now", marker, exc)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(now.isoformat(), encoding="utf-8")
+    return now
+
+
+def _grace(marker: Path, policy: RetentionPolicy, now: dt.datetime) -> dt.datetime | None:
+    """The end of the adoption grace of `marker`'s store, or None when the age rule applies in full."""
+    if policy.max_age_days is None:
+        return None
+    until = adopted_at(marker, now) + dt.timedelta(days=policy.max_age_days)
+    return until if until > now else None
 
 
 def free_disk_bytes(path: Path) -> int:
@@ -113,12 +157,16 @@ def _delete(path: Path, stats: RetentionStats) -> None:
 def _jsonl_pass(root: Path, policy: RetentionPolicy, now: dt.datetime, stats: RetentionStats) -> None:
     today = now.astimezone(dt.UTC).date()
     files = _session_files(root)
+    grace = _grace(root / ".lunaroute-retention", policy, now) if root.is_dir() else None
     kept: list[tuple[dt.date, Path]] = []
     for day, path in files:
         try:
             if policy.max_age_days is not None and (today - day).days > policy.max_age_days:
-                _delete(path, stats)
-                continue
+                if grace is None:
+                    _delete(path, stats)
+                    continue
+                stats.kept_by_grace += 1
+                stats.grace_until = grace
             if (
                 policy.compress_after_days is not None
                 and path.name.endswith(".jsonl")
@@ -152,10 +200,20 @@ def _jsonl_pass(root: Path, policy: RetentionPolicy, now: dt.datetime, stats: Re
                 day_dir.rmdir()
 
 
-def _sqlite_pass(db: Path, cutoff: dt.datetime, stats: RetentionStats, busy_timeout_ms: int) -> None:
+def _sqlite_pass(
+    db: Path, cutoff: dt.datetime, grace: dt.datetime | None, stats: RetentionStats, busy_timeout_ms: int
+) -> None:
     conn = sqlite3.connect(db, isolation_level=None, timeout=busy_timeout_ms / 1000.0)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if grace is not None:
+            row = conn.execute(
+                "SELECT count(*) FROM sessions WHERE julianday(started_at) < julianday(?)", (cutoff.isoformat(),)
+            ).fetchone()
+            if row[0]:
+                stats.kept_by_grace += int(row[0])
+                stats.grace_until = grace
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             expired = "SELECT session_id FROM sessions WHERE julianday(started_at) < julianday(?)"
@@ -179,8 +237,9 @@ def _run_sync(
         _jsonl_pass(jsonl_dir, policy, now, stats)
     if sqlite_path is not None and policy.max_age_days is not None and sqlite_path.exists():
         try:
-            _sqlite_pass(sqlite_path, now - dt.timedelta(days=policy.max_age_days), stats, busy_ms)
-        except sqlite3.Error as exc:
+            grace = _grace(sqlite_path.with_name(sqlite_path.name + GRACE_SUFFIX), policy, now)
+            _sqlite_pass(sqlite_path, now - dt.timedelta(days=policy.max_age_days), grace, stats, busy_ms)
+        except (sqlite3.Error, OSError) as exc:
             stats.errors += 1
             _log.error("retention: sqlite %s: %r", sqlite_path, exc)
     return stats
@@ -211,6 +270,7 @@ class RetentionTask:
         self.totals = RetentionStats()
         """The sums over every pass so far."""
         self.runs = 0
+        self._grace_said = False
 
     def start(self) -> None:
         if self._task is None:
@@ -224,11 +284,27 @@ class RetentionTask:
                 )
                 self.runs += 1
                 for field in dataclasses.fields(RetentionStats):
+                    if field.name in _NOT_SUMMED:
+                        continue
                     total = getattr(self.totals, field.name) + getattr(self.last_stats, field.name)
                     setattr(self.totals, field.name, total)
+                self._say_grace(self.last_stats)
             except OSError as exc:
                 _log.error("retention pass failed: %r", exc)
             await asyncio.sleep(self.policy.cleanup_interval_minutes * 60.0)
+
+    def _say_grace(self, stats: RetentionStats) -> None:
+        """One warning per process when the adoption grace keeps sessions past `max_age_days`."""
+        if stats.kept_by_grace and stats.grace_until is not None and not self._grace_said:
+            self._grace_said = True
+            _log.warning(
+                "retention: %d recorded sessions are older than max_age_days=%s but were here before this gateway "
+                "first looked after the store; they are kept until %s, then deleted "
+                "(set session_recording.jsonl.retention.max_age_days: null to keep them)",
+                stats.kept_by_grace,
+                self.policy.max_age_days,
+                stats.grace_until.date().isoformat(),
+            )
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
