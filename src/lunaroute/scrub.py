@@ -8,7 +8,8 @@ Two things are scrubbed:
   upstream or to the recorder, so they are neither forwarded nor stored.
 - **Gateway keys** (`mask_gateway_keys`): anything shaped like an `lr-` key in a keyed exchange's request or
   answer, before it is journaled.
-- **Known secrets** (`Scrubber`): the configured provider keys (and secret-named configured request headers).
+- **Known secrets** (`Scrubber`): the configured provider keys (and secret-named configured request headers),
+  and the Codex tokens `codex_auth` reads (added as they are read).
   An upstream error body that echoes one is masked before the client sees it (`server._relay`) and before the
   exchange is journaled (`recording._capture`), so no store, export or UI view holds it.
 """
@@ -100,6 +101,15 @@ class Scrubber:
                     if credential and scheme.lower() in ("bearer", "basic", "token"):
                         secrets.append(credential.strip())
         return cls(secrets)
+
+    def add(self, secret: str) -> None:
+        """Mask `secret` from now on too (a credential learnt at run time, e.g. a refreshed Codex token)."""
+        if len(secret) < _MIN_SECRET or any(known == secret for known, _ in self._texts):
+            return
+        texts = sorted([*(known for known, _ in self._texts), secret], key=len, reverse=True)
+        # Rebuilt and swapped whole: a scrub in progress keeps the lists it started with.
+        self._texts = [(s, MASK) for s in texts]
+        self._pairs = [(s.encode(), MASK.encode()) for s in texts]
 
     def __bool__(self) -> bool:
         return bool(self._pairs)

@@ -69,3 +69,38 @@ async def test_no_secret_reaches_the_upstream_the_client_or_any_store(
     assert files_holding(tmp_path, BODY_KEY.encode()) == []
     assert files_holding(tmp_path, PROVIDER_KEY.encode()) == []
     assert files_holding(tmp_path, MASK.encode())  # the masked error was recorded, not dropped
+
+
+async def test_a_codex_token_read_at_run_time_is_masked_everywhere(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """The token `codex_auth` reads from Codex's auth.json is no configured key, but no output may hold it
+    either: an upstream error that echoes it is masked for the client and in every store."""
+    token = "codex-access-token-canary-7d6c5b4a"
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"tokens": {"access_token": token}}))
+    gw = await make_gateway(
+        providers={"openai": {"codex_auth": {"enabled": True, "auth_file": str(auth)}}},
+        session_recording={
+            "jsonl": {"directory": str(tmp_path / "sessions")},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+        },
+    )
+    upstream.enqueue(Reply(status=401, error_message=f"token {token} expired"))
+    chat = {"model": "gpt-5-codex", "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{gw.url}/v1/chat/completions", json=chat) as response,
+    ):
+        status, answer = response.status, await response.read()
+    assert status == 401
+    assert upstream.last_request.header("authorization") == f"Bearer {token}"
+    assert token.encode() not in answer
+    assert MASK.encode() in answer
+    assert gw.app is not None
+    capture = gw.app[GATEWAY].capture
+    assert capture is not None
+    await capture.drain()
+    assert files_holding(tmp_path / "sessions", MASK.encode())
+    assert [p for p in files_holding(tmp_path, token.encode()) if p != auth] == []

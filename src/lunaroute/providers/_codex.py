@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 from lunaroute.errors import UpstreamError
@@ -27,6 +28,8 @@ class CodexToken:
         self._token: str | None = None
         self.reads = 0
         """How many times the file was read (once per change)."""
+        self.on_new: Callable[[str], None] | None = None
+        """Called with each token read (the gateway's scrubber learns it, so no output can hold it)."""
 
     def get(self) -> str:
         """The current token. Raises `UpstreamError` when the file cannot be read or holds no such string."""
@@ -36,8 +39,11 @@ class CodexToken:
             raise UpstreamError(f"codex_auth: cannot read {self.path}: {exc.strerror}") from None
         identity = (st.st_ino, st.st_size, st.st_mtime_ns)
         if identity != self._seen or self._token is None:
-            self._token = self._read()
+            token = self._token = self._read()
             self._seen = identity
+            if self.on_new is not None:
+                self.on_new(token)
+            return token
         return self._token
 
     def _read(self) -> str:

@@ -199,6 +199,11 @@ class HttpProvider:
         self._warned_at = -_WARN_EVERY_SECS
         self._unlogged = 0
 
+    def on_secret(self, callback: Callable[[str], None]) -> None:
+        """Have `callback` learn every credential this provider reads at run time (its Codex tokens)."""
+        if self._codex is not None:
+            self._codex.on_new = callback
+
     def pool_snapshot(self) -> PoolSnapshot:
         """The pool's connections now (zero before the first request opens it)."""
         session = self._session

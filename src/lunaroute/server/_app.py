@@ -78,6 +78,9 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         tracing=tracing,
         scrubber=Scrubber.for_providers((p.api_key, p.request_headers) for p in config.providers.values()),
     )
+    for provider in router.providers.values():
+        if isinstance(provider, HttpProvider):
+            provider.on_secret(gateway.scrubber.add)
     # The body is read by the handlers within max_request_body_bytes; aiohttp's own cap must not cut in first.
     app = web.Application(client_max_size=server.max_request_body_bytes, handler_args=None)
     app[GATEWAY] = gateway
