@@ -600,3 +600,24 @@ def test_user_text_is_never_rendered_as_markdown() -> None:
     from lunaroute.ui.pages._parts import render_parts
 
     assert "<h1>" not in str(render_parts((Text("# not a heading"),), {}))
+
+
+async def test_key_and_team_filters_are_offered_when_the_gateway_requires_keys(
+    tmp_path: Path, seeded: tuple[Path, Path], client: TestClient[Any, Any]
+) -> None:
+    assert 'name="key"' not in await get_page(client, "/sessions")
+    html = await get_page(client, "/sessions?team=research&limit=1")
+    assert 'name="team" value="research"' in html  # a filter from the URL stays in the form
+    assert 'name="key"' in html
+    db, jsonl = seeded
+    config = config_from_mapping(
+        {
+            "auth": {"mode": "keys", "database": str(tmp_path / "keys.db")},
+            "session_recording": {"enabled": True, "sqlite": {"path": str(db)}, "jsonl": {"directory": str(jsonl)}},
+        },
+        env={},
+    )
+    async with TestClient(TestServer(build_ui_app(config))) as keyed:
+        html = await get_page(keyed, "/sessions")
+        assert 'name="key"' in html
+        assert 'name="team"' in html

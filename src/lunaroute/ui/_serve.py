@@ -56,6 +56,7 @@ def build_ui_app(config: Config) -> web.Application:
         auth_token=config.ui.auth_token,
         price=price_of,
         refresh_secs=config.ui.refresh_interval,
+        keyed=config.auth.mode == "keys",
     )
     if config.ui.log_requests:
         app.middlewares.insert(0, request_log_middleware())

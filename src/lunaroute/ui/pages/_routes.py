@@ -59,8 +59,10 @@ class _Pages:
         export_enabled: bool,
         delete_enabled: bool,
         refresh_secs: int = 5,
+        keyed: bool = False,
     ) -> None:
         self.refresh_secs = refresh_secs
+        self.keyed = keyed
         self.store = store
         self.archive = archive
         self.price = price
@@ -82,13 +84,15 @@ class _Pages:
             sort, descending = p.sort_params(request.query)
         except p.BadParam as exc:
             models, clients = await self.choices.get()
-            view = ListView(None, params, models, clients, error=str(exc), notice=notice)
+            view = ListView(None, params, models, clients, error=str(exc), notice=notice, keyed=self.keyed)
             return html_response(page("Sessions", "sessions", render_sessions(view)), 400)
         listing, (models, clients) = await asyncio.gather(
             self.store.list_sessions(flt, offset=offset, limit=limit, sort=sort, descending=descending),
             self.choices.get(),
         )
-        view = ListView(listing, params, models, clients, notice=notice, export_enabled=self.export_enabled)
+        view = ListView(
+            listing, params, models, clients, notice=notice, export_enabled=self.export_enabled, keyed=self.keyed
+        )
         return html_response(page("Sessions", "sessions", render_sessions(view), scripts=("sessions.js",)))
 
     async def _events(self, detail: SessionDetail) -> list[SessionEvent]:
@@ -124,12 +128,14 @@ def add_pages(
     auth_token: str | None,
     price: PriceFn | None = None,
     refresh_secs: int = 5,
+    keyed: bool = False,
 ) -> None:
     """Mount the web pages on the UI application `app` (from `create_api_app`, not yet started).
 
     Routes: `/` (dashboard), `/sessions`, `/sessions/{id}` and `/static/{name}`. The pages' middleware
     (`_gate`) goes outside the API's: `?token=` sign-in when `auth_token` is set, HTML error pages. The
-    store is the API's; `jsonl_dir` is where the conversation texts are read; `price` prices requests.
+    store is the API's; `jsonl_dir` is where the conversation texts are read; `price` prices requests;
+    `keyed` (the gateway requires keys) adds the key and team filters to the session list.
     """
     assets = StaticAssets()
     app.middlewares.insert(0, pages_middleware(auth_token, assets))
@@ -140,6 +146,7 @@ def add_pages(
         export_enabled=export_enabled,
         delete_enabled=delete_enabled,
         refresh_secs=refresh_secs,
+        keyed=keyed,
     )
     app.router.add_get("/", pages.dashboard)
     app.router.add_get("/sessions", pages.sessions)

@@ -13,7 +13,19 @@ from lunaroute.ui.pages._widgets import status_badge
 
 __all__ = ["FILTER_KEYS", "ORDER_KEYS", "ListView", "render_sessions"]
 
-FILTER_KEYS = ("since", "until", "model", "provider", "user_agent", "success", "min_tokens", "tool", "q")
+FILTER_KEYS = (
+    "since",
+    "until",
+    "model",
+    "provider",
+    "user_agent",
+    "success",
+    "min_tokens",
+    "tool",
+    "key",
+    "team",
+    "q",
+)
 """The query parameters of the filter form (those of `GET /api/sessions`)."""
 ORDER_KEYS = ("sort", "order")
 """The query parameters of the listing order (kept by the filter form and the page links)."""
@@ -44,6 +56,8 @@ class ListView:
     error: str | None = None
     notice: str | None = None
     export_enabled: bool = False
+    keyed: bool = False
+    """The gateway requires keys: the form offers the key and team filters (also shown when the URL sets them)."""
 
 
 def _select(name: str, label: str, options: Sequence[tuple[str, str]], current: str) -> Markup:
@@ -66,6 +80,16 @@ def _input(name: str, label: str, current: str, *, wrap_class: str | None = None
     return el("label", {"class_": wrap_class}, el("span", None, label), field)
 
 
+def _key_inputs(view: ListView) -> list[Markup]:
+    p = view.params
+    if not (view.keyed or p.get("key") or p.get("team")):
+        return []
+    return [
+        _input("key", "Key", p.get("key", ""), placeholder="id or name", size="12"),
+        _input("team", "Team", p.get("team", ""), placeholder="any", size="10"),
+    ]
+
+
 def _form(view: ListView) -> Markup:
     p = view.params
     return el(
@@ -81,6 +105,7 @@ def _form(view: ListView) -> Markup:
         _select("success", "Status", _STATUS, p.get("success", "")),
         _input("min_tokens", "Min tokens", p.get("min_tokens", ""), type="number", min="0", step="1", size="8"),
         _input("tool", "Tool", p.get("tool", ""), placeholder="any", size="10"),
+        _key_inputs(view),
         _input(
             "q", "Search", p.get("q", ""), type="search", placeholder="Text in prompts and answers", wrap_class="grow"
         ),
