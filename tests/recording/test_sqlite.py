@@ -55,6 +55,8 @@ V5_INDEXES = {
     "idx_stream_metrics_created",
 }
 
+REPAIR_TABLES = {"lunaroute_repairs"}
+"""The record of the one-time repairs made to a store (`_tool_repair`)."""
 ROLLUP_TABLES = {
     "rollup_version",
     "rollup_requests",
@@ -100,7 +102,8 @@ async def test_fresh_database_is_schema_v5(tmp_path: Path) -> None:
     writer = await SqliteWriter.open(db)
     await writer.close()
     tables, indexes = objects(db)
-    assert tables == V5_TABLES | ROLLUP_TABLES  # the rollups are extra tables; the v5 ones are untouched
+    # The rollups and the record of one-time repairs are extra tables; the v5 ones are untouched.
+    assert tables == V5_TABLES | ROLLUP_TABLES | REPAIR_TABLES
     assert indexes == V5_INDEXES | ROLLUP_INDEXES | KEY_INDEXES
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
@@ -292,7 +295,7 @@ async def test_migrates_a_v1_database_step_by_step(tmp_path: Path) -> None:
     assert ("claude", 1, 100) in await writer.query(rollup)
     await writer.close()
     tables, indexes = objects(db)
-    assert tables == V5_TABLES | ROLLUP_TABLES
+    assert tables == V5_TABLES | ROLLUP_TABLES | REPAIR_TABLES
     assert indexes == V5_INDEXES | ROLLUP_INDEXES | KEY_INDEXES
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]

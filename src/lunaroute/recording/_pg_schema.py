@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lunaroute.recording._tool_repair import PG_REPAIR_SQL
+
 __all__ = ["MIGRATIONS", "migrate"]
 
 _TOKENS = (
@@ -167,6 +169,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "session tables (SQLite schema v5 equivalent)", _V1),
     (2, "the gateway key and team of each session", _V2),
     (3, "per request: the provider that answered, success, the attempts given up before, status, duration", _V3),
+    (4, "tool results merged into the calls they answer (stores that counted them twice)", PG_REPAIR_SQL),
 )
 """(version, description, SQL) in order; append new versions, never edit applied ones."""
 

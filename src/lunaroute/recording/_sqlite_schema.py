@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable
 
 from lunaroute.recording._sqlite_rollup import ensure_rollups
+from lunaroute.recording._tool_repair import repair_split_tool_calls
 
 __all__ = ["SCHEMA_VERSION", "SchemaTooNew", "ensure_schema"]
 
@@ -331,11 +332,15 @@ def ensure_schema(conn: sqlite3.Connection) -> int:
     """Create (at v5) or migrate the schema of `conn` (an autocommit connection); return the old version.
 
     Returns 0 for a new database. Raises `SchemaTooNew` for a database above version 5. Either way the
-    `EXTRA_COLUMNS` and the rollups are then ensured (`ensure_rollups`).
+    `EXTRA_COLUMNS` and the rollups are then ensured (`ensure_rollups`), and the one-time repairs run
+    (`_tool_repair`).
     """
     old = _ensure_v5(conn)
     _ensure_extra_columns(conn)
     ensure_rollups(conn)
+    merged = repair_split_tool_calls(conn)
+    if merged:
+        _log.info("sqlite: %d tool results merged into the calls they answer (counted twice before)", merged)
     return old
 
 
