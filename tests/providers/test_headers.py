@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lunaroute.providers._headers import (
     apply_credentials,
     forward_request_headers,
@@ -57,3 +59,19 @@ def test_render_template() -> None:
     assert render_template("${env.MY_API_KEY}", variables, env) == ""
     assert render_template("$${x} ${unknown}", variables, env) == "${x} "
     assert render_template("a\r\nb", variables, env) == "ab"
+
+
+@pytest.mark.parametrize(
+    ("offered", "sent"),
+    [
+        ("gzip, deflate, br", "gzip, deflate"),
+        ("br", "identity"),
+        ("br;q=1.0, zstd;q=0.5, gzip;q=0.2", "zstd;q=0.5, gzip;q=0.2"),
+        ("GZIP", "GZIP"),
+        ("*", "identity"),
+        ("identity", "identity"),
+    ],
+)
+def test_only_codings_the_gateway_can_undo_are_offered_upstream(offered: str, sent: str) -> None:
+    """An answer in a coding the gateway cannot read (brotli) could be neither scrubbed nor recorded."""
+    assert forward_request_headers([("accept-encoding", offered)], stream=False) == [("accept-encoding", sent)]

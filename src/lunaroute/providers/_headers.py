@@ -49,11 +49,23 @@ def _connection_tokens(headers: Headers) -> set[str]:
     return tokens
 
 
+_READABLE_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "zstd", "identity"})
+"""Content codings the gateway can undo: an answer in any other (say `br`) could be neither scrubbed of a secret
+it echoes nor recorded, so the upstream is not offered it."""
+
+
+def readable_accept_encoding(value: str) -> str:
+    """`value` (an `accept-encoding`) without the codings the gateway cannot read; `identity` if none is left."""
+    kept = [part.strip() for part in value.split(",") if part.split(";", 1)[0].strip().lower() in _READABLE_CODINGS]
+    return ", ".join(kept) if kept else "identity"
+
+
 def forward_request_headers(headers: Headers, *, stream: bool, request_id: str | None = None) -> list[tuple[str, str]]:
     """Client headers fit to send upstream: no hop-by-hop, `host`, `content-length`, nor `x-lunaroute-*`.
 
-    For streamed requests `accept-encoding` becomes `identity` so the relay can read the events it forwards.
-    `request_id` (the client's own when it was valid) is sent as `x-request-id`.
+    For streamed requests `accept-encoding` becomes `identity` so the relay can read the events it forwards;
+    otherwise it keeps only the codings the gateway can undo (`readable_accept_encoding`). `request_id` (the
+    client's own when it was valid) is sent as `x-request-id`.
     """
     extra = _connection_tokens(headers)
     out = [
@@ -64,6 +76,8 @@ def forward_request_headers(headers: Headers, *, stream: bool, request_id: str |
     if stream:
         out = [(n, v) for n, v in out if n != "accept-encoding"]
         out.append(("accept-encoding", "identity"))
+    else:
+        out = [(n, readable_accept_encoding(v) if n == "accept-encoding" else v) for n, v in out]
     if request_id is not None:
         out = [(n, v) for n, v in out if n != "x-request-id"]
         out.append(("x-request-id", request_id))
