@@ -83,13 +83,14 @@ def cli(ctx: click.Context, config_path: str | None, host: str | None, port: int
 def serve(config_path: str | None, host: str | None, port: int | None, pid_file: str | None = None) -> None:
     """Run the gateway in the foreground until SIGINT/SIGTERM."""
     from lunaroute.observability import configure_logging
-    from lunaroute.server import run
+    from lunaroute.server import ConfigSource, run
 
     config = _load(config_path, host, port)
     configure_logging(config.logging.level, config.logging.format)
     _say_server_keys(config)
+    source = ConfigSource(resolve_config_path(config_path), host=host, port=port)
     try:
-        run(config, pid_file=Path(pid_file) if pid_file else None)
+        run(config, pid_file=Path(pid_file) if pid_file else None, source=source)
     except OSError as exc:
         where = f"{config.host}:{config.port}"
         if exc.errno == errno.EADDRINUSE:

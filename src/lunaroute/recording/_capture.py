@@ -47,7 +47,8 @@ class Capture:
         self, journal: Journal, worker: WorkerProcess, *, sample_rate: float = 1.0, scrub: Scrubber | None = None
     ) -> None:
         self.journal = journal
-        self._scrub = scrub if scrub else None
+        self._scrub = scrub
+        """Kept even while it knows no secret: a config reload may teach it some (`Scrubber.learn`)."""
         self.worker = worker
         self.stats = CaptureStats()
         self._sample_rate = sample_rate
@@ -130,7 +131,7 @@ class Capture:
         if self._skipped and record.request_id in self._skipped:
             self._skipped.discard(record.request_id)
             return
-        if self._scrub is not None and (record.status or 0) >= 400:
+        if self._scrub and (record.status or 0) >= 400:
             # An upstream error may echo a configured key: masked before the journal, so before every store.
             self._scrub.record(record)
         if record.key_id is not None:
