@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import openai
 import pytest
 import yaml
 from tests.server._process import serve_in_process
 
-from lunaroute.config import load_config
+from lunaroute.config import BypassConfig, Config, LoggingConfig, ReloadConfig, RoutingConfig, load_config
 from lunaroute.server import ConfigSource
 from lunaroute.server._gateway import GATEWAY
+from lunaroute.server._reload import restart_only_changes
 from lunaroute.testing import Answer, FakeUpstream, Reply
 from lunaroute.testing._gateway import GatewayServer
 
@@ -330,3 +332,19 @@ async def test_a_replaced_provider_closes_only_after_its_last_stream_ends(
             break
         await asyncio.sleep(0.02)
     assert old._session is None  # type: ignore[attr-defined]
+
+
+def test_only_providers_routing_bypass_and_the_dialect_change_live() -> None:
+    base = Config()
+    live = msgspec.structs.replace(
+        base,
+        routing=RoutingConfig(first_event_peek_ms=1),
+        bypass=BypassConfig(enabled=False),
+        api_dialect="openai",
+        providers={},
+    )
+    assert restart_only_changes(base, live) == []
+    fixed = msgspec.structs.replace(
+        base, port=9999, reload=ReloadConfig(watch=False), logging=LoggingConfig(level="debug")
+    )
+    assert restart_only_changes(base, fixed) == ["logging.level", "port", "reload.watch"]
