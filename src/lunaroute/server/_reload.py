@@ -113,11 +113,6 @@ class Reloader:
         path = source.path if source is not None else None
         self.status = ReloadStatus(source=str(path) if path is not None else None, loaded_at=time.time())
 
-    @property
-    def available(self) -> bool:
-        """Whether there is something to reload from (a gateway built from an in-memory config has not)."""
-        return self._source is not None
-
     async def reload(self, trigger: Literal["signal", "admin", "watch"]) -> ReloadStatus:
         """Load, validate and swap in the config; on any refusal keep the running one. Returns the status."""
         async with self._lock:
