@@ -21,6 +21,7 @@ import yaml
 from tests.server._process import serve_in_process
 
 from lunaroute.config import BypassConfig, Config, LoggingConfig, ReloadConfig, RoutingConfig, load_config
+from lunaroute.scrub import MASK
 from lunaroute.server import ConfigSource
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.server._reload import restart_only_changes
@@ -348,3 +349,26 @@ def test_only_providers_routing_bypass_and_the_dialect_change_live() -> None:
         base, port=9999, reload=ReloadConfig(watch=False), logging=LoggingConfig(level="debug")
     )
     assert restart_only_changes(base, fixed) == ["logging.level", "port", "reload.watch"]
+
+
+async def test_a_key_added_by_a_reload_is_masked_in_upstream_errors(
+    start: Any, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    key = "sk-added-by-reload-0123456789"
+
+    def raw(**extra: Any) -> dict[str, Any]:
+        return _config(tmp_path, {"up": {"provider_type": "openai", "base_url": f"{upstream.url}/v1", **extra}})
+
+    gw, path = await start(raw())
+    _write(path, raw(api_key=key))
+    status, _ = await _admin(gw, "POST", "/admin/reload")
+    assert status == 200
+    upstream.enqueue(Reply(status=401, error_message=f"invalid api key {key}"))
+    async with aiohttp.ClientSession() as http:
+        body = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
+        async with http.post(f"{gw.url}/v1/chat/completions", json=body) as r:
+            assert r.status == 401
+            answer = await r.text()
+    assert upstream.requests[-1].header("authorization") == f"Bearer {key}"
+    assert key not in answer
+    assert MASK in answer
