@@ -83,10 +83,14 @@ async def _admin(gw: GatewayServer, method: str, path: str, **kwargs: Any) -> tu
 
 
 async def test_a_request_in_flight_finishes_on_the_config_it_started_with(start: Any, tmp_path: Path) -> None:
-    raw = _config(tmp_path, {"m": _mock("old answer", latency_ms=1500)})
+    raw = _config(tmp_path, {"m": _mock("old answer", latency_ms=2000)})
     gw, path = await start(raw)
     slow = asyncio.create_task(_ask(gw))
-    await asyncio.sleep(0.4)  # the request is in the mock's latency now
+    for _ in range(200):  # until the request is with the provider (in the mock's latency)
+        _, providers = await _admin(gw, "GET", "/admin/providers")
+        if providers["data"][0]["in_flight"] == 1:
+            break
+        await asyncio.sleep(0.01)
     _write(path, _config(tmp_path, {"m": _mock("new answer")}))
     status, body = await _admin(gw, "POST", "/admin/reload")
     assert status == 200, body
