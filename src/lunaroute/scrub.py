@@ -111,6 +111,13 @@ class Scrubber:
         self._texts = [(s, MASK) for s in texts]
         self._pairs = [(s.encode(), MASK.encode()) for s in texts]
 
+    def learn(self, other: Scrubber) -> None:
+        """Mask `other`'s secrets too (a config reload's new keys); those already known stay masked, since a
+        request that started before the reload may still echo them."""
+        kept = sorted({s for s, _ in self._texts} | {s for s, _ in other._texts}, key=len, reverse=True)
+        self._texts = [(s, MASK) for s in kept]
+        self._pairs = [(s.encode(), MASK.encode()) for s in kept]
+
     def __bool__(self) -> bool:
         return bool(self._pairs)
 

@@ -107,14 +107,21 @@ async def test_the_openapi_document_names_every_admin_route(admin_gateway: Gatew
         ("/admin/keys/{key_id}", "patch"),
         ("/admin/keys/{key_id}/revoke", "post"),
         ("/admin/keys/{key_id}/rotate", "post"),
+        ("/admin/config", "get"),
+        ("/admin/reload", "post"),
+        ("/admin/providers", "get"),
+        ("/admin/route", "post"),
+        ("/admin/sessions/{session_id}", "delete"),
     }
 
 
 @pytest.fixture
 def gateway_process(tmp_path: Path) -> Iterator[str]:
-    """`lunaroute serve` in its own process with the admin API on; yields its URL."""
+    """`lunaroute serve` in its own process with the admin API on and sessions recorded (so that deleting one
+    reaches the stores); yields its URL."""
     config = (
-        "session_recording: {enabled: false}\n"
+        f"session_recording: {{jsonl: {{directory: {tmp_path / 'sessions'}}}, sqlite: {{path: {tmp_path / 's.db'}}},"
+        f" journal_directory: {tmp_path / 'journal'}}}\n"
         f"auth: {{mode: keys, admin_key: {ADMIN}, database: {tmp_path / 'keys.db'}}}\n"
     )
     with serve_in_process(config, tmp_path) as url:

@@ -17,6 +17,7 @@ from lunaroute.config import home_dir
 __all__ = [
     "abandon",
     "describe_port_owner",
+    "is_lunaroute",
     "listener_pid",
     "log_file_for",
     "log_tail",
@@ -134,6 +135,11 @@ def running_pid(pid_file: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if _is_lunaroute(pid) else None
+
+
+def is_lunaroute(pid: int) -> bool:
+    """Whether `pid` is a running LunaRoute process (on Linux, by its command line)."""
+    return _is_lunaroute(pid)
 
 
 def _is_lunaroute(pid: int) -> bool:

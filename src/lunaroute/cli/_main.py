@@ -1,4 +1,4 @@
-"""`lunaroute` commands: serve (the default), env, stop, config check|show."""
+"""`lunaroute` commands: serve (the default), env, stop, reload, init, config check|show."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from lunaroute.cli._background import (
     wait_started,
 )
 from lunaroute.cli._keys import keys_group
+from lunaroute.cli._ops import init_command
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
 from lunaroute.config import (
@@ -83,13 +84,14 @@ def cli(ctx: click.Context, config_path: str | None, host: str | None, port: int
 def serve(config_path: str | None, host: str | None, port: int | None, pid_file: str | None = None) -> None:
     """Run the gateway in the foreground until SIGINT/SIGTERM."""
     from lunaroute.observability import configure_logging
-    from lunaroute.server import run
+    from lunaroute.server import ConfigSource, run
 
     config = _load(config_path, host, port)
     configure_logging(config.logging.level, config.logging.format)
     _say_server_keys(config)
+    source = ConfigSource(resolve_config_path(config_path), host=host, port=port)
     try:
-        run(config, pid_file=Path(pid_file) if pid_file else None)
+        run(config, pid_file=Path(pid_file) if pid_file else None, source=source)
     except OSError as exc:
         where = f"{config.host}:{config.port}"
         if exc.errno == errno.EADDRINUSE:
@@ -190,6 +192,22 @@ def stop(config_path: str | None, host: str | None, port: int | None) -> None:
 
 @cli.command()
 @_config_option
+@click.option("--host", help="Address of the gateway (default from the config).")
+@click.option("--port", type=int, help="Port of the gateway (default from the config).")
+def reload(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Make the running gateway re-read its config file.
+
+    The file is checked here first (exit 2 with the key and reason if invalid). With `auth.admin_key` set the
+    gateway is asked through `POST /admin/reload` and its answer printed (exit 1 if it refused); otherwise the
+    process listening on the config's port gets SIGHUP."""
+    from lunaroute.cli._ops import reload_gateway
+
+    config = _load(config_path, host, port)
+    reload_gateway(config, f"http://{_url_host(config.host)}:{config.port}")
+
+
+@cli.command()
+@_config_option
 @click.option("--model", required=True, help="The model the request asks for.")
 @click.option("--header", multiple=True, help="A request header NAME=VALUE (repeatable).")
 @click.option("--dialect", type=click.Choice(["anthropic", "openai"]), default="anthropic", show_default=True)
@@ -239,6 +257,7 @@ def config_show(config_path: str | None) -> None:
 cli.add_command(sessions_group, "sessions")
 cli.add_command(keys_group, "keys")
 cli.add_command(import_sessions_command, "import-sessions")
+cli.add_command(init_command, "init")
 
 
 def _say_server_keys(config: Config) -> None:

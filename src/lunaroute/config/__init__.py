@@ -11,6 +11,7 @@ from lunaroute.config._loader import (
     read_document,
     resolve_config_path,
 )
+from lunaroute.config._masked import mask_secret, masked_config
 from lunaroute.config._rust import rust_differences
 from lunaroute.config._schema import (
     BUILTIN_PROVIDERS,
@@ -27,6 +28,7 @@ from lunaroute.config._schema import (
     ObservabilityConfig,
     ProviderConfig,
     ProviderType,
+    ReloadConfig,
     RequestBodyConfig,
     ResponseBodyConfig,
     RoutingConfig,
@@ -54,6 +56,7 @@ __all__ = [
     "ObservabilityConfig",
     "ProviderConfig",
     "ProviderType",
+    "ReloadConfig",
     "RequestBodyConfig",
     "ResponseBodyConfig",
     "RoutingConfig",
@@ -69,6 +72,8 @@ __all__ = [
     "home_dir",
     "is_loopback",
     "load_config",
+    "mask_secret",
+    "masked_config",
     "read_document",
     "resolve_config_path",
     "rust_differences",

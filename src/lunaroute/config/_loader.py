@@ -234,6 +234,8 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError("must be between 1 and 65535", source=source, path="$.port")
     if config.session_stats_max_sessions < 0:
         raise ConfigError("must be >= 0 (0: no summary)", source=source, path="$.session_stats_max_sessions")
+    if config.reload.debounce_ms < 0:
+        raise ConfigError("must be >= 0", source=source, path="$.reload.debounce_ms")
     server = config.http_server
     if server.sse_keepalive_interval_secs <= 0:
         raise ConfigError("must be > 0", source=source, path="$.http_server.sse_keepalive_interval_secs")

@@ -29,6 +29,7 @@ __all__ = [
     "RecordingEncryptionConfig",
     "RedactionConfig",
     "RedactionPatternConfig",
+    "ReloadConfig",
     "RequestBodyConfig",
     "ResponseBodyConfig",
     "RoutingConfig",
@@ -513,6 +514,15 @@ class StateConfig(_Strict):
     timeout_ms: float = 1000
 
 
+class ReloadConfig(_Strict):
+    """Config hot reload: besides SIGHUP and `POST /admin/reload`, a change of the config file reloads it."""
+
+    watch: bool = True
+    """Watch the config file (a gateway started without one has nothing to watch)."""
+    debounce_ms: int = 300
+    """Changes within this many milliseconds make one reload (an editor's save is often several writes)."""
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -533,6 +543,7 @@ class Config(_Strict):
     limits: list[ModelLimitConfig] = msgspec.field(default_factory=list)
     """Limits per requested model, shared by every caller."""
     state: StateConfig = msgspec.field(default_factory=StateConfig)
+    reload: ReloadConfig = msgspec.field(default_factory=ReloadConfig)
     session_stats_max_sessions: int = 100
     """When the gateway stops, the recorder logs the totals of this many most recently active sessions
     (logger `lunaroute.sessions`, at info); 0: no summary."""

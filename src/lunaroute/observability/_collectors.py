@@ -35,11 +35,12 @@ class ResilienceCollector(Collector):
     """`lunaroute_breaker_state`, `lunaroute_provider_health`, `lunaroute_provider_success_rate`,
     `lunaroute_provider_in_flight`, computed when `/metrics` is scraped."""
 
-    def __init__(self, resilience: Resilience) -> None:
+    def __init__(self, resilience: Callable[[], Resilience]) -> None:
         self._resilience = resilience
+        """The resilience state of the moment (a config reload replaces it)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        resilience = self._resilience
+        resilience = self._resilience()
         breaker = GaugeMetricFamily(
             "lunaroute_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", labels=["provider"]
         )
@@ -178,7 +179,10 @@ class PoolCollector(Collector):
             "Upstream requests sent on a kept-alive connection.",
             labels=["provider"],
         )
-        for snap in self._snapshots():
+        snapshots = list(self._snapshots())
+        if not snapshots:
+            return  # no provider has enable_pool_metrics: no pool series at all
+        for snap in snapshots:
             conns.add_metric([snap.provider, "active"], float(snap.active))
             conns.add_metric([snap.provider, "idle"], float(snap.idle))
             opened.add_metric([snap.provider], float(snap.opened))

@@ -208,6 +208,12 @@ class Metrics:
             ("listener",),
             registry=r,
         )
+        self.config_reloads = Counter(
+            "lunaroute_config_reloads_total",
+            "Config reloads (SIGHUP, `lunaroute reload`, POST /admin/reload, the file watch) by result: ok, error.",
+            ("result",),
+            registry=r,
+        )
         self._counters: dict[tuple[object, ...], Counter] = {}
         self._histograms: dict[tuple[object, ...], Histogram] = {}
 
@@ -400,6 +406,9 @@ class Metrics:
         if usd > 0:
             self._count(self.cost, (provider, self.model_label(model)), usd)
 
+    def config_reloaded(self, result: str) -> None:
+        self._count(self.config_reloads, (result,))
+
     def exposition(self) -> bytes | None:
         return generate_latest(self.registry)
 
@@ -488,6 +497,9 @@ class NullMetrics(Metrics):
         return None
 
     def cost_incurred(self, provider: str, model: str | None, usd: float) -> None:
+        return None
+
+    def config_reloaded(self, result: str) -> None:
         return None
 
     def exposition(self) -> bytes | None:

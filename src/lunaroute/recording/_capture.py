@@ -48,7 +48,8 @@ class Capture:
     ) -> None:
         self.journal = journal
         self._scrub = scrub
-        """Kept even when empty now: it may learn secrets at run time (`Scrubber.add`)."""
+        """Kept even while it knows no secret: it may learn some at run time (a config reload's new keys,
+        `Scrubber.learn`; a Codex token as it is read, `Scrubber.add`)."""
         self.worker = worker
         self.stats = CaptureStats()
         self._sample_rate = sample_rate

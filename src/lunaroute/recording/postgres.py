@@ -118,6 +118,14 @@ class PostgresWriter:
     async def close(self) -> None:
         await self._pool.close()
 
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete the session; its rows in the other tables go with it (ON DELETE CASCADE). False when absent."""
+        if not is_valid_session_id(session_id):
+            return False
+        async with self._pool.acquire() as conn:
+            status = await conn.execute("DELETE FROM sessions WHERE session_id = $1", session_id)
+        return bool(status != "DELETE 0")
+
     async def fetch(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         """Run a read query (for tests and tools); parameters are bound."""
         async with self._pool.acquire() as conn:

@@ -115,6 +115,13 @@ class HealthTracker:
             entry = self._providers[name] = _Provider(self.config)
         return entry
 
+    def adopt(self, provider: str, previous: HealthTracker) -> None:
+        """Take over `previous`'s window and latency average of `provider` (a config reload that kept it), when
+        both trackers judge by the same settings."""
+        entry = previous._providers.get(provider)
+        if entry is not None and previous.config == self.config:
+            self._providers[provider] = entry
+
     def record_success(self, provider: str, latency_s: float) -> None:
         now = self._clock()
         entry = self._get(provider)

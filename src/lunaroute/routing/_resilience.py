@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from lunaroute.routing._breaker import BreakerConfig, BreakerState, CircuitBreaker
@@ -45,6 +45,18 @@ class Resilience:
         self.breakers: dict[str, CircuitBreaker] = {}
         if breaker is not None:
             self.breakers = {name: CircuitBreaker(name, breaker, on_transition=self._transition) for name in policies}
+
+    def carry_over(self, previous: Resilience, kept: Iterable[str]) -> None:
+        """Continue `previous` across a config reload: the in-flight counts (requests started before the reload
+        end on the same counters), and the breaker and health of each provider in `kept` (its config did not
+        change) when the breaker and health settings did not change either. Call before the strategies are
+        built: they read `in_flight`."""
+        self.in_flight = previous.in_flight
+        for name in kept:
+            old, new = previous.breakers.get(name), self.breakers.get(name)
+            if old is not None and new is not None and old.config == new.config:
+                self.breakers[name] = old
+            self.health.adopt(name, previous.health)
 
     def _transition(self, provider: str, old: BreakerState, new: BreakerState, reason: str) -> None:
         _log.warning(

@@ -108,6 +108,112 @@ _ERROR = {
     },
 }
 
+_RELOAD = {
+    "type": "object",
+    "required": ["source", "loaded_at", "reloads", "watching", "last_attempt_at", "last_trigger", "last_result"],
+    "properties": {
+        "source": {**_NULLABLE_STRING, "description": "The config file reloads read; null: the built-in defaults."},
+        "loaded_at": {"type": "number", "description": "When the running config was loaded (UTC epoch seconds)."},
+        "reloads": {"type": "integer", "minimum": 0, "description": "Successful reloads since start-up."},
+        "watching": {"type": "boolean", "description": "Whether the config file is watched (reload.watch)."},
+        "last_attempt_at": _NULLABLE_NUMBER,
+        "last_trigger": {"type": ["string", "null"], "enum": ["signal", "admin", "watch", None]},
+        "last_result": {"type": ["string", "null"], "enum": ["ok", "error", None]},
+        "last_error": {**_NULLABLE_STRING, "description": "Why the last reload was refused; null after a success."},
+    },
+}
+_CONFIG_ANSWER = {
+    "type": "object",
+    "required": ["config", "reload"],
+    "properties": {
+        "config": {"type": "object", "description": "The effective config, secrets masked."},
+        "reload": {"$ref": "#/components/schemas/ReloadStatus"},
+    },
+}
+_RELOAD_ANSWER = {
+    "type": "object",
+    "required": ["reload"],
+    "properties": {"reload": {"$ref": "#/components/schemas/ReloadStatus"}},
+}
+_RELOAD_REFUSED = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Error"},
+        {
+            "type": "object",
+            "required": ["reload"],
+            "properties": {"reload": {"$ref": "#/components/schemas/ReloadStatus"}},
+        },
+    ]
+}
+_PROVIDER = {
+    "type": "object",
+    "required": ["name", "dialect", "base_url", "breaker", "health", "in_flight", "last_error"],
+    "properties": {
+        "name": {"type": "string"},
+        "dialect": {"type": "string", "enum": ["openai", "anthropic", "any"]},
+        "base_url": _NULLABLE_STRING,
+        "breaker": {"type": "string", "enum": ["closed", "open", "half_open"]},
+        "health": {
+            "type": ["object", "null"],
+            "description": "Success rate and latency over routing.health.window_secs; null before any request.",
+            "required": ["status", "requests"],
+            "properties": {
+                "status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy", "unknown"]},
+                "requests": {"type": "integer"},
+                "success_rate": _NULLABLE_NUMBER,
+                "latency_p50_s": _NULLABLE_NUMBER,
+                "latency_p95_s": _NULLABLE_NUMBER,
+                "ewma_latency_s": _NULLABLE_NUMBER,
+                "last_failure": _NULLABLE_STRING,
+            },
+        },
+        "in_flight": {"type": "integer", "minimum": 0},
+        "last_error": {**_NULLABLE_STRING, "description": "The kind of the provider's most recent failure."},
+    },
+}
+_ROUTE_QUERY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["model"],
+    "properties": {
+        "model": {"type": "string", "description": "The model the request asks for."},
+        "dialect": {"type": "string", "enum": ["anthropic", "openai"], "default": "anthropic"},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 50},
+        "path": {**_NULLABLE_STRING, "description": "Upstream path; default /messages or /chat/completions."},
+    },
+}
+_ROUTE_STEP = {
+    "type": "object",
+    "required": ["provider", "dialect", "translated", "model_sent", "base_url"],
+    "properties": {
+        "provider": {"type": "string"},
+        "dialect": {"type": "string"},
+        "translated": {"type": "boolean"},
+        "model_sent": {"type": "string"},
+        "base_url": _NULLABLE_STRING,
+    },
+}
+_ROUTE = {
+    "type": "object",
+    "required": ["dialect", "model", "reason", "rule", "chain"],
+    "properties": {
+        "dialect": {"type": "string"},
+        "model": {"type": "string"},
+        "reason": {"type": "string"},
+        "rule": _NULLABLE_STRING,
+        "chain": {"type": "array", "items": {"$ref": "#/components/schemas/RouteStep"}},
+    },
+}
+_DELETED = {
+    "type": "object",
+    "required": ["session_id", "deleted_from", "files_removed"],
+    "properties": {
+        "session_id": {"type": "string"},
+        "deleted_from": {"type": "array", "items": {"type": "string", "enum": ["sqlite", "postgres", "jsonl"]}},
+        "files_removed": {"type": "integer", "minimum": 0},
+    },
+}
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -118,7 +224,13 @@ def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    reasons = {400: "Bad input", 401: "Missing or wrong admin key", 404: "No such key"}
+    reasons = {
+        400: "Bad input",
+        401: "Missing or wrong admin key",
+        404: "Not found (no such key or session)",
+        422: "No provider serves the request",
+        503: "A session store cannot be reached",
+    }
     return {str(s): _answer(reasons[s], _ref("Error")) for s in statuses}
 
 
@@ -148,10 +260,20 @@ def openapi_document() -> dict[str, Any]:
                 "KeyUpdate": _UPDATE,
                 "KeyRotate": _ROTATE,
                 "Error": _ERROR,
+                "ReloadStatus": _RELOAD,
+                "ConfigAnswer": _CONFIG_ANSWER,
+                "ReloadAnswer": _RELOAD_ANSWER,
+                "ReloadRefused": _RELOAD_REFUSED,
+                "Provider": _PROVIDER,
+                "RouteQuery": _ROUTE_QUERY,
+                "RouteStep": _ROUTE_STEP,
+                "Route": _ROUTE,
+                "DeletedSession": _DELETED,
             },
         },
         "security": [{"admin": []}],
         "paths": {
+            **_operations(),
             "/admin/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -195,6 +317,56 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "A new secret; the old one keeps working for grace_secs",
                     "requestBody": _body("KeyRotate", required=False),
                     "responses": {"200": _answer("The key", _ref("CreatedKey")), **_errors(400, 401, 404)},
+                },
+            },
+        },
+    }
+
+
+def _operations() -> dict[str, Any]:
+    providers = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "array", "items": _ref("Provider")}},
+    }
+    session_id = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/admin/config": {
+            "get": {
+                "summary": "The effective config (secrets masked) and the status of the last reload",
+                "responses": {"200": _answer("Config and reload status", _ref("ConfigAnswer")), **_errors(401)},
+            }
+        },
+        "/admin/reload": {
+            "post": {
+                "summary": "Re-read the config file; a file that does not validate keeps the running config",
+                "responses": {
+                    "200": _answer("Reloaded", _ref("ReloadAnswer")),
+                    "422": _answer("Refused: the running config is kept", _ref("ReloadRefused")),
+                    **_errors(401),
+                },
+            }
+        },
+        "/admin/providers": {
+            "get": {
+                "summary": "Every provider: breaker state, health, requests in flight, last error",
+                "responses": {"200": _answer("Providers", providers), **_errors(401)},
+            }
+        },
+        "/admin/route": {
+            "post": {
+                "summary": "Which providers would serve a request (the `lunaroute route` dry run; nothing is sent)",
+                "requestBody": _body("RouteQuery"),
+                "responses": {"200": _answer("The decision", _ref("Route")), **_errors(400, 401, 422)},
+            }
+        },
+        "/admin/sessions/{session_id}": {
+            "parameters": [session_id],
+            "delete": {
+                "summary": "Delete a recorded session from every configured store (SQLite, PostgreSQL, JSONL)",
+                "responses": {
+                    "200": _answer("Deleted", _ref("DeletedSession")),
+                    **_errors(401, 404, 503),
                 },
             },
         },

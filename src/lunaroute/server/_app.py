@@ -10,51 +10,35 @@ from lunaroute.config import Config
 from lunaroute.hosts import HostCheck
 from lunaroute.keys import KeyCache, KeyManager, open_key_store
 from lunaroute.observability import Metrics, ModelLabels, NullMetrics
-from lunaroute.observability._collectors import PoolCollector, RecorderCollector, ResilienceCollector
+from lunaroute.observability._collectors import PoolCollector, PoolSnapshot, RecorderCollector, ResilienceCollector
 from lunaroute.observability._usage import usage_counter
 from lunaroute.observability.tracing import Tracing, TracingSettings
-from lunaroute.pipeline import Pipeline
 from lunaroute.policies import Authenticator, Budgets, Limiter, StateStore
 from lunaroute.providers import HttpProvider
 from lunaroute.recording._setup import RecordingStack, open_recording
-from lunaroute.routing._breaker import BreakerState
 from lunaroute.scrub import Scrubber
 from lunaroute.server._admin import add_admin_routes
 from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
+from lunaroute.server._reload import RELOADER, ConfigSource, Reloader
+from lunaroute.server._runtime import Runtime, build_runtime
 from lunaroute.server._trusted_host import host_checked
-from lunaroute.server._wiring import build_resilience, build_router
 from lunaroute.state import MemoryState, RedisState
 
 __all__ = ["create_app"]
 
 
-def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Application:
-    """The aiohttp application for `config`. Providers open their pools lazily and close on cleanup."""
+def create_app(
+    config: Config, env: Mapping[str, str] | None = None, source: ConfigSource | None = None
+) -> web.Application:
+    """The aiohttp application for `config`. Providers open their pools lazily and close on cleanup.
+
+    `source` is where `config` was loaded from: with it the gateway can reload (`server._reload`); without it
+    (a config built in memory) a reload is refused."""
     mconf = config.observability.metrics
     metrics = Metrics(ModelLabels(mconf.model_label_allow, mconf.max_model_labels)) if mconf.enabled else NullMetrics()
-
-    def on_transition(provider: str, old: BreakerState, new: BreakerState, reason: str) -> None:
-        metrics.breaker_changed(provider, old.value, new.value)
-
-    resilience = build_resilience(config, on_transition)
-    metrics.registry.register(ResilienceCollector(resilience))
-    router = build_router(config, resilience, env)
-    pooled = [
-        p
-        for name, p in router.providers.items()
-        if isinstance(p, HttpProvider) and config.providers[name].http_client.enable_pool_metrics
-    ]
-    if pooled:
-        metrics.registry.register(PoolCollector(lambda: [p.pool_snapshot() for p in pooled]))
-    pipeline = Pipeline(
-        router,
-        metrics,
-        resilience,
-        notification=config.routing.provider_switch_notification,
-        first_event_peek_s=config.routing.first_event_peek_ms / 1000.0,
-    )
+    runtime = build_runtime(config, metrics, env)
     server = config.http_server
     tconf = config.observability.tracing
     tracing = Tracing(
@@ -70,20 +54,22 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         )
     )
     gateway = Gateway(
-        config=config,
-        pipeline=pipeline,
+        runtime=runtime,
         metrics=metrics,
         keepalive_secs=server.sse_keepalive_interval_secs if server.sse_keepalive_enabled else None,
         log_requests=config.logging.log_requests,
         tracing=tracing,
         scrubber=Scrubber.for_providers((p.api_key, p.request_headers) for p in config.providers.values()),
     )
-    for provider in router.providers.values():
-        if isinstance(provider, HttpProvider):
-            provider.on_secret(gateway.scrubber.add)
+    runtime.report_secrets(gateway.scrubber.add)
     # The body is read by the handlers within max_request_body_bytes; aiohttp's own cap must not cut in first.
     app = web.Application(client_max_size=server.max_request_body_bytes, handler_args=None)
     app[GATEWAY] = gateway
+    reloader = Reloader(gateway, source, env)
+    app[RELOADER] = reloader
+    # Read at scrape time from the runtime of the moment, so a reload's providers are what /metrics shows.
+    metrics.registry.register(ResilienceCollector(lambda: gateway.runtime.pipeline.resilience))
+    metrics.registry.register(PoolCollector(lambda: _pool_snapshots(gateway.runtime)))
     hosts = HostCheck(config.host, server.allowed_hosts)
     app.router.add_get("/", host_checked(handle_root, hosts))
     app.router.add_get("/healthz", host_checked(handle_health, hosts))
@@ -142,6 +128,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
 
     async def open_stores(_: web.Application) -> None:
         tracing.start()
+        if config.reload.watch:
+            reloader.start_watching(config.reload.debounce_ms)
         await open_keys()
         await open_limits()
         if config.session_recording.enabled:
@@ -165,8 +153,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         gateway.capture = None
         for stack in recording:
             await stack.aclose()
-        for provider in router.providers.values():
-            await provider.aclose()
+        await reloader.aclose()
+        await gateway.runtime.aclose()
         if gateway.policies.limiter is not None:
             await gateway.policies.limiter.aclose()
         for cache in key_caches:
@@ -178,3 +166,13 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.on_startup.append(open_stores)
     app.on_cleanup.append(close_everything)
     return app
+
+
+def _pool_snapshots(runtime: Runtime) -> list[PoolSnapshot]:
+    """The pools of the runtime's HTTP providers that have `enable_pool_metrics`."""
+    providers = runtime.config.providers
+    return [
+        p.pool_snapshot()
+        for name, p in runtime.pipeline.router.providers.items()
+        if isinstance(p, HttpProvider) and providers[name].http_client.enable_pool_metrics
+    ]

@@ -1,4 +1,5 @@
-"""The per-app state every handler reads: config, pipeline, metrics. Built by `create_app`, never global."""
+"""The per-app state every handler reads: the current runtime (config, pipeline), metrics. Built by `create_app`,
+never global."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
 from lunaroute.policies import Policies
 from lunaroute.scrub import Scrubber
+from lunaroute.server._runtime import Runtime
 
 if TYPE_CHECKING:
     from lunaroute.keys import KeyManager
@@ -25,8 +27,9 @@ __all__ = ["GATEWAY", "Gateway"]
 
 @dataclass(slots=True)
 class Gateway:
-    config: Config
-    pipeline: Pipeline
+    runtime: Runtime
+    """The config and request path new requests use; a config reload replaces it in one assignment. A handler
+    reads it once and keeps that one to the end of its request (`Runtime.enter`/`leave`)."""
     metrics: Metrics
     keepalive_secs: float | None
     log_requests: bool
@@ -40,6 +43,15 @@ class Gateway:
     """The configured secrets, masked in upstream error answers."""
     _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
     _id_counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    @property
+    def config(self) -> Config:
+        """The current config (a handler that must see one config throughout reads `runtime` once instead)."""
+        return self.runtime.config
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.runtime.pipeline
 
     def new_request_id(self) -> str:
         """A request id unique to this process run: a random prefix and a counter (no syscall per request)."""

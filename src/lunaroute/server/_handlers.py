@@ -24,6 +24,7 @@ from lunaroute.scrub import mask_gateway_keys
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._limits import check_headers, read_body
 from lunaroute.server._relay import RelayOutcome, relay_body, relay_stream, wants_streamed_relay
+from lunaroute.server._runtime import Runtime
 from lunaroute.types import Dialect, Endpoint, ExchangeRecord, Outcome
 
 __all__ = ["handle_health", "handle_metrics", "handle_proxy", "handle_ready", "handle_root"]
@@ -59,8 +60,19 @@ def _error(dialect: Dialect, exc: LunaRouteError, request_id: str, client_id: st
 
 
 async def handle_proxy(request: web.Request) -> web.StreamResponse:
-    """Every API path: classify, read, send through the pipeline, relay."""
+    """Every API path: classify, read, send through the pipeline, relay — all on the runtime (config, providers)
+    current when the request arrived, even if a config reload swaps in another meanwhile."""
     gw = request.app[GATEWAY]
+    runtime = gw.runtime
+    runtime.enter()
+    try:
+        return await _proxy(request, gw, runtime)
+    finally:
+        runtime.leave()
+
+
+async def _proxy(request: web.Request, gw: Gateway, runtime: Runtime) -> web.StreamResponse:
+    config = runtime.config
     started = time.perf_counter()
     request_id = gw.new_request_id()
     client_id = _client_request_id(request)
@@ -75,13 +87,13 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
     try:
         dialect = _guess_dialect(request.raw_path, request)
         path = normalise_path(request.raw_path)
-        headers = check_headers(request, gw.config.http_server)
-        route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
+        headers = check_headers(request, config.http_server)
+        route = classify(request.method, path, headers, bypass_enabled=config.bypass.enabled)
         dialect, endpoint = route.endpoint.dialect, route.endpoint
         admission, headers = gw.policies.identify(headers, request.remote, path)
         span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
-        body = await read_body(request, gw.config.http_server.max_request_body_bytes)
+        body = await read_body(request, config.http_server.max_request_body_bytes)
         model, stream, body = (
             inspect_body(route.endpoint, body) if route.endpoint in JSON_ENDPOINTS else (None, False, body)
         )
@@ -100,7 +112,7 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
             client_request_id=client_id,
         )
         tap = _tap_for(gw, request, inbound, admission.principal)
-        outbound = await gw.pipeline.send(inbound, tap)
+        outbound = await runtime.pipeline.send(inbound, tap)
         outbound.response = await admission.on_response(outbound.response)
         if tap is not None:
             tap.record.route = outbound.reason
@@ -340,8 +352,8 @@ async def handle_ready(request: web.Request) -> web.Response:
     """Ready while some served dialect has a provider whose circuit is not open; lists every provider's
     dialect, breaker state and health."""
     gw = request.app[GATEWAY]
-    router = gw.pipeline.router
-    resilience = gw.pipeline.resilience
+    pipeline = gw.runtime.pipeline
+    router, resilience = pipeline.router, pipeline.resilience
     health = resilience.health.snapshot()
     providers = {
         name: {

@@ -18,6 +18,7 @@ from lunaroute.config import Config, HttpServerConfig, config_warnings
 from lunaroute.server._app import create_app
 from lunaroute.server._connections import ConnectionCaps, GuardedRunner
 from lunaroute.server._gateway import GATEWAY
+from lunaroute.server._reload import RELOADER, ConfigSource
 
 __all__ = ["make_runner", "open_listener", "run", "serve"]
 
@@ -64,8 +65,15 @@ def make_runner(app: web.Application, server: HttpServerConfig) -> web.AppRunner
     )
 
 
-async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_file: Path | None = None) -> None:
-    """Serve until SIGINT/SIGTERM, then stop accepting, let requests finish and close the providers.
+async def serve(
+    config: Config,
+    *,
+    env: Mapping[str, str] | None = None,
+    pid_file: Path | None = None,
+    source: ConfigSource | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM, then stop accepting, let requests finish and close the providers. SIGHUP
+    reloads the config from `source` (`server._reload`).
 
     The signal handlers are in place before the listener opens, so a signal that follows the first answered
     request always gets a graceful shutdown. The port is bound before anything else starts (the recorder waits
@@ -80,8 +88,17 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
         loop.add_signal_handler(sig, stop.set)
     ui_runner: web.AppRunner | None = None
     runner: web.AppRunner | None = None
+    reloads: set[asyncio.Task[object]] = set()
     try:
-        app = create_app(config, env)
+        app = create_app(config, env, source)
+        reloader = app[RELOADER]
+
+        def on_hangup() -> None:
+            task = loop.create_task(reloader.reload("signal"), name="lunaroute-reload")
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
         runner = make_runner(app, config.http_server)
         await runner.setup()
         site = web.SockSite(runner, sock)
@@ -94,8 +111,10 @@ async def serve(config: Config, *, env: Mapping[str, str] | None = None, pid_fil
         await stop.wait()
         _log.info("shutting down")
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        for task in reloads:
+            await asyncio.gather(task, return_exceptions=True)
         if ui_runner is not None:
             await ui_runner.cleanup()
         if runner is not None:
@@ -146,7 +165,7 @@ def _write_pid(pid_file: Path) -> None:
         out.write(f"{os.getpid()}\n")
 
 
-def run(config: Config, *, pid_file: Path | None = None) -> None:
+def run(config: Config, *, pid_file: Path | None = None, source: ConfigSource | None = None) -> None:
     """Blocking entry point: run `serve` on uvloop when available."""
     loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:
@@ -156,4 +175,4 @@ def run(config: Config, *, pid_file: Path | None = None) -> None:
     except ImportError:  # pragma: no cover - platforms without uvloop
         pass
     with asyncio.Runner(loop_factory=loop_factory) as loop_runner:
-        loop_runner.run(serve(config, pid_file=pid_file))
+        loop_runner.run(serve(config, pid_file=pid_file, source=source))

@@ -103,17 +103,26 @@ def _rule(rule: RuleConfig, resilience: Resilience) -> Rule:
     )
 
 
-def build_router(config: Config, resilience: Resilience, env: Mapping[str, str] | None = None) -> Router:
+def build_router(
+    config: Config,
+    resilience: Resilience,
+    env: Mapping[str, str] | None = None,
+    *,
+    keep: Mapping[str, Provider] | None = None,
+) -> Router:
     """Instantiate every enabled provider, compile the rules and pick each dialect's default.
 
     The default for a dialect is the built-in provider of that name when enabled, else the first enabled
-    provider (in file order) that speaks the dialect, a mock answering both. Connections open lazily.
+    provider (in file order) that speaks the dialect, a mock answering both. Connections open lazily. A provider
+    in `keep` (a config reload: same name, same config) is used as it is, with its pool of connections.
     """
     providers: dict[str, Provider] = {}
     for name, pconf in config.providers.items():
         if not pconf.enabled:
             continue
-        if pconf.provider_type == "mock":
+        if keep is not None and name in keep:
+            providers[name] = keep[name]
+        elif pconf.provider_type == "mock":
             providers[name] = MockProvider(name, pconf.mock or MockConfig())
         else:
             providers[name] = HttpProvider(name, pconf, env)

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from lunaroute.config import Config, config_from_mapping
-from lunaroute.server import create_app, make_runner
+from lunaroute.server import ConfigSource, create_app, make_runner
 
 __all__ = ["GatewayFactory", "GatewayServer", "upstream_config"]
 
@@ -34,12 +34,21 @@ def upstream_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
 
 
 class GatewayServer:
-    """Serve `config` (a `Config` or a raw mapping) on 127.0.0.1:<free port> until the context exits."""
+    """Serve `config` (a `Config` or a raw mapping) on 127.0.0.1:<free port> until the context exits.
 
-    def __init__(self, config: Config | Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+    With `source` (the file `config` was loaded from) the gateway can reload its config."""
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any],
+        env: Mapping[str, str] | None = None,
+        *,
+        source: ConfigSource | None = None,
+    ) -> None:
         if not isinstance(config, Config):
             config = config_from_mapping(dict(config), env=env or {})
         self.config = config
+        self._source = source
         self._env = env or {}
         self._runner: web.AppRunner | None = None
         self.app: web.Application | None = None
@@ -50,7 +59,7 @@ class GatewayServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self.app = create_app(self.config, self._env)
+        self.app = create_app(self.config, self._env, self._source)
         runner = make_runner(self.app, self.config.http_server)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
