@@ -206,6 +206,7 @@ async def test_dashboard_sessions_and_detail_in_a_browser(
         await expect(page.locator("#chart-latency")).to_contain_text("claude-sonnet-4-6")
         await expect(page.locator("#chart-latency")).to_contain_text("p95")
         await expect(page.locator("#chart-errors")).to_contain_text("HTTP 429")
+        await expect(page.locator('#chart-health tr[data-provider="anthropic"]')).to_contain_text("closed")
         await expect(page.locator("#chart-activity svg rect.bar")).not_to_have_count(0)
         await screenshot(page, shots, "dashboard")
 

@@ -20,8 +20,9 @@ from lunaroute.server._admin_http import admin_only, error, json_response, read_
 from lunaroute.server._explain import explain_route
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.server._reload import RELOADER
+from lunaroute.server._runtime import Runtime
 
-__all__ = ["add_operations_routes", "delete_recorded_session"]
+__all__ = ["add_operations_routes", "delete_recorded_session", "provider_status"]
 
 
 class _RouteQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,11 +55,12 @@ async def _reload(request: web.Request) -> web.Response:
     return json_response({"reload": status})
 
 
-async def _providers(request: web.Request) -> web.Response:
-    runtime = request.app[GATEWAY].runtime
+def provider_status(runtime: Runtime) -> list[dict[str, object]]:
+    """Each provider of `runtime`: dialect, URL, breaker state, health window, requests in flight, last error
+    (what `GET /admin/providers` and the UI's `/api/providers` show)."""
     resilience = runtime.pipeline.resilience
     health = resilience.health.snapshot()
-    data = []
+    data: list[dict[str, object]] = []
     for name, provider in runtime.pipeline.router.providers.items():
         entry = health.get(name)
         breaker = resilience.breakers.get(name)
@@ -74,7 +76,11 @@ async def _providers(request: web.Request) -> web.Response:
                 "last_error": (entry.last_failure if entry is not None else None) or last_error,
             }
         )
-    return json_response({"data": data})
+    return data
+
+
+async def _providers(request: web.Request) -> web.Response:
+    return json_response({"data": provider_status(request.app[GATEWAY].runtime)})
 
 
 async def _route(request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from lunaroute.config import Config, HttpServerConfig, config_warnings
+from lunaroute.server._admin_ops import provider_status
 from lunaroute.server._app import create_app
 from lunaroute.server._connections import ConnectionCaps, GuardedRunner
 from lunaroute.server._gateway import GATEWAY
@@ -103,7 +104,8 @@ async def serve(
         await runner.setup()
         site = web.SockSite(runner, sock)
         await site.start()
-        ui_runner = await _start_ui(config)
+        gateway = app[GATEWAY]
+        ui_runner = await _start_ui(config, lambda: provider_status(gateway.runtime))
         settle_heap()
         if pid_file is not None:
             _write_pid(pid_file)
@@ -133,13 +135,13 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def _start_ui(config: Config) -> web.AppRunner | None:
+async def _start_ui(config: Config, providers: Callable[[], list[dict[str, object]]]) -> web.AppRunner | None:
     """The UI listener (session API), started after the gateway so the session store exists."""
     if not config.ui.enabled:
         return None
     from lunaroute.ui import build_ui_app
 
-    runner = web.AppRunner(build_ui_app(config), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_ui_app(config, providers), access_log=None, handle_signals=False)
     await runner.setup()
     try:
         await web.TCPSite(runner, config.ui.host, config.ui.port, reuse_address=True).start()

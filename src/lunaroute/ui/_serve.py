@@ -12,6 +12,7 @@ from lunaroute.recording._crypto import reader_cipher
 from lunaroute.recording.query import SqliteSessionStore, list_price
 from lunaroute.ui._budgets import add_budget_api
 from lunaroute.ui._middleware import request_log_middleware
+from lunaroute.ui._providers import ProviderStatus, add_provider_api
 from lunaroute.ui.api import create_api_app
 from lunaroute.ui.pages import add_pages
 
@@ -23,8 +24,9 @@ price_of = list_price
 UI_STORE: web.AppKey[SqliteSessionStore] = web.AppKey("ui_store", SqliteSessionStore)
 
 
-def build_ui_app(config: Config) -> web.Application:
-    """The UI application (the JSON API and the web pages); its session store closes with it."""
+def build_ui_app(config: Config, providers: ProviderStatus | None = None) -> web.Application:
+    """The UI application (the JSON API and the web pages); its session store closes with it. `providers` reads
+    the running gateway's provider health (None: a UI without a gateway in its process)."""
     recording = config.session_recording
     store = SqliteSessionStore(
         Path(recording.sqlite.path or "sessions.db"),
@@ -46,6 +48,7 @@ def build_ui_app(config: Config) -> web.Application:
     )
     app[UI_STORE] = store
     add_budget_api(app, config)
+    add_provider_api(app, providers)
     add_pages(
         app,
         store,

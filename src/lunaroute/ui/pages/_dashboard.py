@@ -113,5 +113,6 @@ def render_dashboard(window: str, refresh_secs: int = 5) -> Markup:
             _card("latency", "Latency by model"),
             _card("errors", "Errors by status"),
             _card("recent", "Recent sessions", wide=True),
+            _card("health", "Provider health (now)", wide=True),
         ),
     )

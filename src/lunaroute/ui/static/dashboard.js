@@ -182,6 +182,39 @@
     if (window.LunaLocalize) window.LunaLocalize(box);
   }
 
+  function renderHealth(providers) {
+    const box = $("chart-health");
+    box.textContent = "";
+    if (!providers.live) {
+      box.append(h("p", "muted", "This UI runs without a gateway: provider health is shown by the gateway's own UI."));
+      return;
+    }
+    const table = h("table", "mini");
+    const head = h("tr");
+    const cols = [["Provider", "h-name"], ["Circuit", ""], ["Health", ""], ["Success", "num h-rate"],
+      ["p50", "num h-p50"], ["In flight", "num h-flight"], ["Last error", "h-error"]];
+    for (const [name, cls] of cols) head.append(h("th", cls || null, name));
+    table.append(head);
+    const pct = (v) => (v === null || v === undefined ? "—" : `${(100 * v).toFixed(1)}%`);
+    const secs = (v) => (v === null || v === undefined ? "—" : fmt.ms(1000 * v));
+    for (const p of providers.data) {
+      const tr = h("tr");
+      tr.dataset.provider = p.name;
+      const health = p.health || { status: "unknown", requests: 0, success_rate: null, latency_p50_s: null };
+      const circuit = h("td");
+      circuit.append(h("span", "badge " + (p.breaker === "closed" ? "ok" : p.breaker === "open" ? "failed" : "partial"), p.breaker));
+      const status = h("td");
+      status.append(h("span", "badge " + (health.status === "healthy" ? "ok" : health.status === "unhealthy" ? "failed" : "open"), health.status));
+      tr.append(h("td", "h-name", p.name), circuit, status, h("td", "num h-rate", pct(health.success_rate)),
+        h("td", "num h-p50", secs(health.latency_p50_s)), h("td", "num h-flight", fmt.int(p.in_flight || 0)),
+        h("td", "muted h-error", p.last_error || "—"));
+      table.append(tr);
+    }
+    const wrap = h("div", "mini-wrap");
+    wrap.append(table);
+    box.append(wrap);
+  }
+
   async function clientsUsage() {
     const clients = await getJSON(`/api/stats/clients?hours=${hours}&limit=${CLIENTS}`);
     return clients.map((c) => ({ name: c.user_agent, requests: c.request_count, tokens: c.total_tokens, cost: c.cost_usd }));
@@ -280,14 +313,16 @@
     state.busy = true;
     const started = performance.now();
     try {
-      const [overview, spending, models, recent, activity] = await Promise.all([
+      const [overview, spending, models, recent, activity, providers] = await Promise.all([
         getJSON(`/api/stats/overview?hours=${hours}`),
         getJSON(`/api/stats/spending?hours=${hours}`),
         getJSON(`/api/stats/models?hours=${hours}`),
         getJSON("/api/sessions/recent?limit=8"),
         fine ? getJSON(`/api/stats/activity?hours=${hours}&minutes=${bucketMinutes}`) : Promise.resolve(null),
+        getJSON("/api/providers"),
       ]);
       renderFast(overview, spending, models, recent, activity);
+      renderHealth(providers);
       if (Date.now() - state.slowAt > SLOW_MS) await refreshSlow();
       $("dash-error").hidden = true;
       live.className = "live on";
