@@ -164,8 +164,12 @@ def test_bootstrap_file_names_the_config(tmp_path: Path) -> None:
     assert resolve_config_path("other.yaml", env) == Path("other.yaml")
 
 
-def test_a_database_bootstrap_is_refused(tmp_path: Path) -> None:
+def test_a_database_bootstrap_needs_a_postgres_url_and_a_tenant_uuid(tmp_path: Path) -> None:
     boot = tmp_path / "bootstrap.yaml"
-    boot.write_text("source: database\ndatabase_url: postgres://x/y\n")
-    with pytest.raises(ConfigError, match="source: file"):
-        resolve_config_path(None, {"LUNAROUTE_BOOTSTRAP": str(boot), "LUNAROUTE_HOME": str(tmp_path / "h")})
+    env = {"LUNAROUTE_BOOTSTRAP": str(boot), "LUNAROUTE_HOME": str(tmp_path / "h")}
+    boot.write_text("source: database\ndatabase_url: postgres://x/y\ntenant_id: not-a-uuid\n")
+    with pytest.raises(ConfigError, match=r"tenant_id.*UUID"):
+        resolve_config_path(None, env)
+    boot.write_text("source: database\ndatabase_url: mysql://x/y\ntenant_id: 4f0c7b1e-0000-4000-8000-000000000001\n")
+    with pytest.raises(ConfigError, match="database_url"):
+        resolve_config_path(None, env)

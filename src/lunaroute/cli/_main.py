@@ -140,7 +140,8 @@ def env(config_path: str | None, host: str | None, port: int | None, restart: bo
             click.echo(f"lunaroute: {message}", err=True)
             sys.exit(1)
     if wait_healthy(url, timeout=0.5):
-        _note_old_config(pid_file, resolve_config_path(config_path))
+        location = resolve_config_path(config_path)
+        _note_old_config(pid_file, location if isinstance(location, Path) else None)
     else:
         _start(config_path, config, url, pid_file)
     click.echo(f"export ANTHROPIC_BASE_URL={url}")

@@ -5,6 +5,7 @@ from lunaroute.config._advice import config_warnings
 from lunaroute.config._env import server_key_sources
 from lunaroute.config._loader import (
     REQUEST_TEMPLATE_VARS,
+    ConfigLocation,
     config_from_mapping,
     home_dir,
     load_config,
@@ -39,6 +40,7 @@ from lunaroute.config._schema import (
     TeamConfig,
     UiConfig,
 )
+from lunaroute.config._tenant import TenantConfig
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -46,6 +48,7 @@ __all__ = [
     "AuthConfig",
     "BypassConfig",
     "Config",
+    "ConfigLocation",
     "HttpClientConfig",
     "HttpServerConfig",
     "LimitsConfig",
@@ -65,6 +68,7 @@ __all__ = [
     "StateConfig",
     "SwitchNotificationConfig",
     "TeamConfig",
+    "TenantConfig",
     "UiConfig",
     "check_exposure",
     "config_from_mapping",

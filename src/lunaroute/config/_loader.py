@@ -31,12 +31,14 @@ from lunaroute.config._schema import (
     RedactionConfig,
     SessionRecordingConfig,
 )
+from lunaroute.config._tenant import TenantConfig
 from lunaroute.errors import ConfigError
 from lunaroute.hosts import HOST_PATTERN
 
 __all__ = [
     "RECORDING_KEY_BYTES",
     "REQUEST_TEMPLATE_VARS",
+    "ConfigLocation",
     "config_from_mapping",
     "decode_recording_key",
     "load_config",
@@ -61,10 +63,15 @@ NOTICE_TEMPLATE_VARS = frozenset({"original_provider", "new_provider", "reason",
 _NOTICE_PATH = "$.routing.provider_switch_notification.default_message"
 
 
-def resolve_config_path(explicit: str | None, env: Mapping[str, str] | None = None) -> Path | None:
-    """The config file to load: `--config`, else `LUNAROUTE_CONFIG`, else the `file_path` of the bootstrap file
-    (`LUNAROUTE_BOOTSTRAP`, default `$LUNAROUTE_HOME/bootstrap.yaml`, as in the Rust LunaRoute), else
-    `$LUNAROUTE_HOME/config.yaml` if it exists. Raises `ConfigError` for a bootstrap file it cannot follow."""
+ConfigLocation = Path | TenantConfig | None
+"""Where a config comes from: a file, a tenant's row in a PostgreSQL config store, or nowhere (the defaults)."""
+
+
+def resolve_config_path(explicit: str | None, env: Mapping[str, str] | None = None) -> ConfigLocation:
+    """The config to load: `--config`, else `LUNAROUTE_CONFIG`, else what the bootstrap file names
+    (`LUNAROUTE_BOOTSTRAP`, default `$LUNAROUTE_HOME/bootstrap.yaml`, as in the Rust LunaRoute): its `file_path`,
+    or with `source: database` the tenant's config in PostgreSQL; else `$LUNAROUTE_HOME/config.yaml` if it
+    exists. Raises `ConfigError` for a bootstrap file it cannot follow."""
     env = os.environ if env is None else env
     if explicit:
         return Path(explicit).expanduser()
@@ -81,8 +88,9 @@ def resolve_config_path(explicit: str | None, env: Mapping[str, str] | None = No
     return default if default.exists() else None
 
 
-def _bootstrap_config_path(path: Path) -> Path | None:
-    """The `file_path` of a Rust bootstrap file (`source: file`); the database source is refused."""
+def _bootstrap_config_path(path: Path) -> ConfigLocation:
+    """What a Rust bootstrap file names: its `file_path` (`source: file`) or a tenant's config in PostgreSQL
+    (`source: database`, `database_url`, `tenant_id`)."""
     source = str(path)
     try:
         raw = _parse(path.read_text(encoding="utf-8"), path.suffix.lower(), source)
@@ -94,12 +102,10 @@ def _bootstrap_config_path(path: Path) -> Path | None:
         return None
     if not isinstance(raw, dict) or not set(raw) <= {"source", "file_path", "database_url", "tenant_id"}:
         raise ConfigError("expected the keys source, file_path, database_url, tenant_id", source=source, path="$")
+    if raw.get("source", "file") == "database":
+        return TenantConfig.parse(raw, path)
     if raw.get("source", "file") != "file":
-        raise ConfigError(
-            "only `source: file` is supported (configs are not read from a database here)",
-            source=source,
-            path="$.source",
-        )
+        raise ConfigError("must be file or database", source=source, path="$.source")
     file_path = raw.get("file_path")
     if file_path is not None and not isinstance(file_path, str):
         raise ConfigError("must be a path", source=source, path="$.file_path")
@@ -112,7 +118,7 @@ def home_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("LUNAROUTE_HOME") or "~/.lunaroute").expanduser()
 
 
-def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
+def load_config(path: ConfigLocation, env: Mapping[str, str] | None = None) -> Config:
     """Load `path` (None means the built-in defaults). Raises `ConfigError` naming the file, key path and reason."""
     env = os.environ if env is None else env
     if path is None:
@@ -120,8 +126,11 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
     return config_from_mapping(read_document(path), source=str(path), env=env)
 
 
-def read_document(path: Path) -> Any:
-    """The parsed file, before any expansion or check. Raises `ConfigError` when it cannot be read or parsed."""
+def read_document(path: Path | TenantConfig) -> Any:
+    """The parsed file (or tenant document), before any expansion or check. Raises `ConfigError` when it cannot
+    be read or parsed."""
+    if isinstance(path, TenantConfig):
+        return path.read()
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")

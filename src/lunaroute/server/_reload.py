@@ -22,7 +22,7 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
-from lunaroute.config import Config, check_exposure, config_warnings, load_config
+from lunaroute.config import Config, ConfigLocation, check_exposure, config_warnings, load_config
 from lunaroute.errors import ConfigError
 from lunaroute.scrub import Scrubber
 from lunaroute.server._gateway import Gateway
@@ -43,7 +43,8 @@ class ConfigSource:
     """Where the running config came from: the file (None: the built-in defaults) and the command line's
     `--host`/`--port`, which a reload applies again so that they keep winning over the file."""
 
-    path: Path | None
+    path: ConfigLocation
+    """The config file, or a tenant's config in PostgreSQL (a Rust bootstrap's `source: database`), or None."""
     host: str | None = None
     port: int | None = None
     env: Mapping[str, str] | None = None
@@ -168,8 +169,8 @@ class Reloader:
     def start_watching(self, debounce_ms: int) -> None:
         """Reload whenever the config file changes (written in place or replaced by a rename)."""
         path = self._source.path if self._source is not None else None
-        if path is None or self._watch is not None:
-            return
+        if not isinstance(path, Path) or self._watch is not None:
+            return  # no file to watch (the defaults, or a config kept in a database: reload it with SIGHUP)
         self._watch = asyncio.create_task(self._watch_file(path.resolve(), debounce_ms), name="lunaroute-watch")
         self.status.watching = True
 
