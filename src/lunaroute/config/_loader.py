@@ -20,6 +20,7 @@ import yaml
 
 from lunaroute.config._access import is_loopback, validate_auth, validate_limits
 from lunaroute.config._advice import did_you_mean
+from lunaroute.config._clouds import default_base_url, validate_cloud_keys
 from lunaroute.config._env import apply_env_overrides
 from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
@@ -496,8 +497,11 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     builtin = BUILTIN_PROVIDERS.get(name)
     if provider.provider_type is None:
         if builtin is None:
-            raise ConfigError("provider_type is required (openai, anthropic or mock)", source=source, path=where)
+            raise ConfigError(
+                "provider_type is required (openai, anthropic, bedrock, azure or mock)", source=source, path=where
+            )
         provider.provider_type = builtin[0]
+    validate_cloud_keys(where, provider, source)
     if provider.provider_type == "mock":
         if provider.mock is None:
             provider.mock = MockConfig()
@@ -506,7 +510,7 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
         raise ConfigError("only a provider_type: mock provider takes a mock section", source=source, path=where)
     if provider.base_url is None:
         # As in the Rust LunaRoute, a provider without base_url talks to its type's public API.
-        provider.base_url = BUILTIN_PROVIDERS[provider.provider_type][1]
+        provider.base_url = default_base_url(provider) or BUILTIN_PROVIDERS[provider.provider_type][1]
     if not re.match(r"https?://[^/?#\s]+", provider.base_url) or any(c in provider.base_url for c in "?#\r\n "):
         raise ConfigError(
             "base_url must be an http(s) URL without query or fragment", source=source, path=f"{where}.base_url"

@@ -41,7 +41,7 @@ __all__ = [
     "default_providers",
 ]
 
-ProviderType = Literal["openai", "anthropic", "mock"]
+ProviderType = Literal["openai", "anthropic", "mock", "bedrock", "azure"]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=False):
@@ -166,7 +166,23 @@ class ProviderConfig(_Strict):
     codex_auth: CodexAuthConfig | None = None
     mock: MockConfig | None = None
     default_max_tokens: int = 4096
-    """`max_tokens` sent to an Anthropic-dialect provider when a translated request carries none."""
+    """`max_tokens` sent to an Anthropic-dialect (or Bedrock) provider when a translated request carries none."""
+    region: str | None = None
+    """`bedrock`: the AWS region (required); the endpoint is `https://bedrock-runtime.{region}.amazonaws.com`
+    unless `base_url` overrides it."""
+    aws_access_key_id: str | None = None
+    """`bedrock`: static credentials (with `aws_secret_access_key`, optionally `aws_session_token`); when absent,
+    the standard AWS chain (environment, `aws_profile` / shared files, web identity, container, instance)."""
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    aws_profile: str | None = None
+    """`bedrock`: the profile of the shared AWS config files the credential chain reads."""
+    api_version: str | None = None
+    """`azure`: the `api-version` query parameter (required); `v1` selects the `{base_url}/openai/v1/` API."""
+    deployments: dict[str, str] = msgspec.field(default_factory=dict)
+    """`azure`: model name → deployment name (a model not listed is its own deployment)."""
+    azure_ad_token: str | None = None
+    """`azure`: a Microsoft Entra ID token sent as `Authorization: Bearer` (instead of `api_key`'s `api-key`)."""
 
 
 class RetentionConfig(_Strict):
