@@ -1,4 +1,5 @@
-"""Test helpers shipped with LunaRoute: a scripted fake upstream speaking the OpenAI and Anthropic APIs.
+"""Test helpers shipped with LunaRoute: a scripted fake upstream speaking the OpenAI and
+Anthropic APIs, and `FakeBedrock` speaking AWS Bedrock Converse (SigV4 checked, event-stream framing).
 
 async with FakeUpstream() as up:
     up.enqueue(Reply(answer=Answer(text="hi")), Reply(status=429, retry_after="1"))
@@ -11,15 +12,19 @@ from __future__ import annotations
 
 from lunaroute.providers.mock import Answer, StopReason, ToolCall, Usage
 
+from ._bedrock import FakeBedrock
 from ._gateway import GatewayFactory, GatewayServer, upstream_config
 from ._records import Abort, ReceivedRequest
 from ._reply import DEFAULT_ANSWER, Reply
 from ._server import FakeUpstream
+from ._sigv4 import AwsKeys
 
 __all__ = [
     "DEFAULT_ANSWER",
     "Abort",
     "Answer",
+    "AwsKeys",
+    "FakeBedrock",
     "FakeUpstream",
     "GatewayFactory",
     "GatewayServer",
