@@ -153,6 +153,11 @@ async def send_to(
     sent_at = time.perf_counter()
     response = await provider.send(call)
     translated = TranslatedResponse(
-        response, client=client, provider=target, stream=inbound.stream, include_usage=request.include_usage
+        response,
+        client=client,
+        provider=target,
+        stream=inbound.stream,
+        include_usage=request.include_usage,
+        model_name=None if target.names_model else call.model,
     )
     return Outbound(provider, translated, translated=True, sent_at=sent_at)

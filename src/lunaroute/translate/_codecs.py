@@ -50,6 +50,9 @@ class Codec:
     error_status: Callable[[ErrorInfo], int]
     stream_decoder: Callable[[], StreamDecoder]
     stream_encoder: Callable[..., StreamEncoder]
+    names_model: bool = True
+    """Whether the wire's answers name their model; when not (Converse), the translated answer names the model
+    the call was sent to."""
 
 
 _OPENAI = Codec(
@@ -99,6 +102,7 @@ _BEDROCK = Codec(
     error_status=_not_a_client_wire,
     stream_decoder=bedrock_converse.StreamDecoder,
     stream_encoder=_not_a_client_wire,
+    names_model=False,
 )
 
 _CODECS: dict[str, Codec] = {"openai": _OPENAI, "anthropic": _ANTHROPIC, "bedrock": _BEDROCK}
