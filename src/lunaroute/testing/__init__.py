@@ -1,5 +1,6 @@
-"""Test helpers shipped with LunaRoute: a scripted fake upstream speaking the OpenAI and
-Anthropic APIs, and `FakeBedrock` speaking AWS Bedrock Converse (SigV4 checked, event-stream framing).
+"""Test helpers shipped with LunaRoute: a scripted fake upstream speaking the OpenAI and Anthropic APIs,
+`FakeBedrock` speaking AWS Bedrock Converse (SigV4 checked, event-stream framing) and `FakeAzure` speaking Azure
+OpenAI (deployments, api-version, api-key or Entra token).
 
 async with FakeUpstream() as up:
     up.enqueue(Reply(answer=Answer(text="hi")), Reply(status=429, retry_after="1"))
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from lunaroute.providers.mock import Answer, StopReason, ToolCall, Usage
 
+from ._azure import FakeAzure
 from ._bedrock import FakeBedrock
 from ._gateway import GatewayFactory, GatewayServer, upstream_config
 from ._records import Abort, ReceivedRequest
@@ -24,6 +26,7 @@ __all__ = [
     "Abort",
     "Answer",
     "AwsKeys",
+    "FakeAzure",
     "FakeBedrock",
     "FakeUpstream",
     "GatewayFactory",
