@@ -4,12 +4,15 @@ signed with SigV4), against `FakeBedrock`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 
+from lunaroute.recording import Completed, read_session_file
+from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import (
     Answer,
     FakeBedrock,
@@ -292,3 +295,37 @@ async def test_fallback_from_bedrock_to_an_openai_provider(
     assert message.content[0].text == "From the fallback."  # type: ignore[union-attr]
     assert len(bedrock.requests) == 1
     assert upstream.last_request.path == "/v1/chat/completions"
+
+
+async def test_bedrock_exchange_is_recorded_with_usage_and_cost(
+    bedrock: FakeBedrock, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(
+        providers={"claude": bedrock_provider(bedrock, model=CLAUDE)},
+        routing={"rules": [{"name": "all", "model_pattern": ".", "primary": "claude"}]},
+        session_recording={
+            "enabled": True,
+            "jsonl": {"directory": str(tmp_path / "sessions")},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+        },
+    )
+    bedrock.enqueue(Reply(answer=Answer(text="Recorded.", usage=Usage(input_tokens=1000, output_tokens=500))))
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="k", max_retries=0) as client:
+        await client.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=600,
+            metadata={"user_id": "bedrock-session-1"},
+            messages=[{"role": "user", "content": "x"}],
+        )
+    assert gateway.app is not None
+    capture = gateway.app[GATEWAY].capture
+    assert capture is not None
+    await capture.drain()
+    [path] = list((tmp_path / "sessions").rglob("*.jsonl"))
+    [completed] = [e for e in read_session_file(path).events if isinstance(e, Completed)]
+    assert completed.provider == "claude"
+    assert (completed.total_input, completed.total_output) == (1000, 500)
+    assert completed.estimated_cost is not None
+    assert completed.estimated_cost.model == CLAUDE
+    assert completed.estimated_cost.total_cost_usd == pytest.approx((1000 * 3.3 + 500 * 16.5) / 1e6)
