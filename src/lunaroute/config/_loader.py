@@ -526,6 +526,7 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
             "request_body": provider.request_body is not None,
             "response_body": provider.response_body.enabled,
             "codex_auth": provider.codex_auth is not None and provider.codex_auth.enabled,
+            "capabilities": provider.capabilities is not None,
         }
         for key in (k for k, on in used.items() if on):
             raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")

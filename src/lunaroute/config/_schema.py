@@ -12,6 +12,7 @@ __all__ = [
     "AuthConfig",
     "BuiltinDetector",
     "BypassConfig",
+    "CapabilitiesConfig",
     "CodexAuthConfig",
     "Config",
     "HttpClientConfig",
@@ -151,6 +152,26 @@ class CodexAuthConfig(_Strict):
     """When set, sent as `chatgpt-account-id`, replacing the client's."""
 
 
+class CapabilitiesConfig(_Strict):
+    """What an OpenAI-compatible engine (vLLM, Ollama, llama.cpp, OpenRouter...) lacks or does differently; each
+    flag says what happens to a chat completions request that needs it (README: "OpenAI-compatible engines")."""
+
+    tools: bool = True
+    """false: a request with tools, tool calls or tool results is refused with a 400."""
+    images: bool = True
+    """false: a request with an image part is refused with a 400."""
+    stream_options: bool = True
+    """false: `stream_options` is not sent (a stream then reports usage only if the engine does so by itself)."""
+    parallel_tool_calls: bool = True
+    """false: `parallel_tool_calls` is not sent."""
+    developer_role: bool = True
+    """false: `developer` messages are sent as `system` messages."""
+    system_role: bool = True
+    """false: `system` (and `developer`) messages are folded, in order, into the start of the first user message."""
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+    """The token-limit key the engine reads; the request's limit is renamed to it (None: sent as it is)."""
+
+
 class ProviderConfig(_Strict):
     """One upstream. `provider_type` may be omitted for the built-in `openai` and `anthropic` names."""
 
@@ -183,6 +204,8 @@ class ProviderConfig(_Strict):
     """`azure`: model name → deployment name (a model not listed is its own deployment)."""
     azure_ad_token: str | None = None
     """`azure`: a Microsoft Entra ID token sent as `Authorization: Bearer` (instead of `api_key`'s `api-key`)."""
+    capabilities: CapabilitiesConfig | None = None
+    """`openai`: what the engine behind `base_url` lacks; None: the full OpenAI API."""
 
 
 class RetentionConfig(_Strict):

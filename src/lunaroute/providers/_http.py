@@ -21,6 +21,7 @@ from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
 from lunaroute.observability._collectors import PoolSnapshot
 from lunaroute.providers._body import EditedEvents, edit_request_body, edit_response_body, session_id_of
+from lunaroute.providers._capabilities import fit_to_capabilities
 from lunaroute.providers._codex import CodexToken
 from lunaroute.providers._headers import apply_credentials, render_template
 from lunaroute.types import Endpoint, Headers, ProviderDialect, UpstreamCall
@@ -296,6 +297,8 @@ class HttpProvider:
         chat = call.endpoint is Endpoint.OPENAI_CHAT and self.dialect == "openai"
         if chat and config.request_body is not None and body:
             body = edit_request_body(body, config.request_body)
+        if chat and config.capabilities is not None and body:
+            body = fit_to_capabilities(body, config.capabilities, self.name)
         edit_answer = chat and config.response_body.enabled
         if edit_answer:
             # The answer is rewritten, so it must arrive uncompressed.
