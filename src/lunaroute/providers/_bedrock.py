@@ -50,5 +50,4 @@ class BedrockProvider(HttpProvider):
         return [*headers, ("content-type", "application/json"), ("accept", accept)]
 
     async def sign(self, call: UpstreamCall, url: URL, headers: list[tuple[str, str]], body: bytes) -> None:
-        signed = [("content-type", "application/json")]
-        headers += await self._signer.sign(call.method, str(url), body, signed)
+        headers += await self._signer.sign(call.method, url, body, "application/json")

@@ -15,6 +15,7 @@ from lunaroute.providers.mock import Answer, StopReason, ToolCall, Usage
 
 from ._azure import FakeAzure
 from ._bedrock import FakeBedrock
+from ._bedrock_wire import converse_body
 from ._gateway import GatewayFactory, GatewayServer, upstream_config
 from ._records import Abort, ReceivedRequest
 from ._reply import DEFAULT_ANSWER, Reply
@@ -36,5 +37,6 @@ __all__ = [
     "StopReason",
     "ToolCall",
     "Usage",
+    "converse_body",
     "upstream_config",
 ]

@@ -17,7 +17,7 @@ from ._eventstream import event_message, exception_message
 from ._plan import Plan
 from ._reply import Reply
 
-__all__ = ["bedrock_error", "check_converse_request", "render_converse"]
+__all__ = ["bedrock_error", "check_converse_request", "converse_body", "render_converse"]
 
 _EXCEPTIONS: dict[int, str] = {
     400: "ValidationException",
@@ -175,3 +175,8 @@ def _events(answer: Answer, pieces: int) -> list[bytes]:
     out.append(_event("messageStop", {"stopReason": _STOP[answer.final_stop_reason]}))
     out.append(_event("metadata", {"usage": _usage(answer), "metrics": {"latencyMs": 12}}))
     return out
+
+
+def converse_body(answer: Answer, *, stream: bool, pieces: int = 4) -> bytes:
+    """The whole body `FakeBedrock` sends for `answer`: Converse JSON, or the event-stream frames joined."""
+    return b"".join(render_converse(Reply(answer=answer, pieces=pieces), stream=stream).chunks)
