@@ -158,6 +158,6 @@ async def send_to(
         provider=target,
         stream=inbound.stream,
         include_usage=request.include_usage,
-        model_name=None if target.names_model else call.model,
+        model_name=None if target.names_model else inbound.model or call.model,
     )
     return Outbound(provider, translated, translated=True, sent_at=sent_at)

@@ -98,7 +98,7 @@ async def test_anthropic_sdk_text_and_image(bedrock: FakeBedrock, ant: anthropic
     assert message.content[0].text == "Bonjour."  # type: ignore[union-attr]
     assert message.stop_reason == "end_turn"
     assert message.usage.input_tokens == 10
-    assert message.model == CLAUDE
+    assert message.model == "claude-sonnet-4-6"  # Converse names no model: the one asked for
     sent = bedrock.last_request
     assert bedrock.model_ids == [CLAUDE]
     assert sent.path == "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse"

@@ -51,8 +51,8 @@ class Codec:
     stream_decoder: Callable[[], StreamDecoder]
     stream_encoder: Callable[..., StreamEncoder]
     names_model: bool = True
-    """Whether the wire's answers name their model; when not (Converse), the translated answer names the model
-    the call was sent to."""
+    """Whether the wire's answers name their model; when not (Converse), the translated answer names the model the
+    client asked for (else the one the call was sent to)."""
 
 
 _OPENAI = Codec(
