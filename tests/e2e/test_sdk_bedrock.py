@@ -329,3 +329,16 @@ async def test_bedrock_exchange_is_recorded_with_usage_and_cost(
     assert completed.estimated_cost is not None
     assert completed.estimated_cost.model == CLAUDE
     assert completed.estimated_cost.total_cost_usd == pytest.approx((1000 * 3.3 + 500 * 16.5) / 1e6)
+
+
+async def test_count_tokens_is_estimated_and_embeddings_are_refused(
+    bedrock: FakeBedrock, ant: anthropic.AsyncAnthropic, oai: openai.AsyncOpenAI
+) -> None:
+    raw = await ant.messages.with_raw_response.count_tokens(
+        model="claude-sonnet-4-6", messages=[{"role": "user", "content": "hello there"}]
+    )
+    assert raw.headers["x-lunaroute-estimated"] == "true"
+    assert (await raw.parse()).input_tokens > 0
+    with pytest.raises(openai.BadRequestError, match="bedrock dialect"):
+        await oai.embeddings.create(model="amazon.titan-embed-text-v2:0", input="hello")
+    assert bedrock.requests == []
