@@ -3,6 +3,7 @@ the request checks AWS makes (the botocore service model's shapes, role order, t
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from typing import Any
@@ -52,6 +53,12 @@ def bedrock_error(status: int, exception: str | None = None, message: str | None
     return Plan(status, headers, [body], chunked=False)
 
 
+@functools.cache
+def _input_shape(operation: str) -> Any:
+    """The botocore service model's input shape of a `bedrock-runtime` operation (loaded once)."""
+    return botocore.session.get_session().get_service_model("bedrock-runtime").operation_model(operation).input_shape
+
+
 def check_converse_request(model_id: str, body: bytes, *, stream: bool) -> str | None:
     """None when AWS would accept `body` for `model_id`, else the `ValidationException` message."""
     try:
@@ -60,8 +67,7 @@ def check_converse_request(model_id: str, body: bytes, *, stream: bool) -> str |
         return "The request body is not valid JSON."
     if not isinstance(params, dict):
         return "The request body must be a JSON object."
-    model = botocore.session.get_session().get_service_model("bedrock-runtime")
-    shape = model.operation_model("ConverseStream" if stream else "Converse").input_shape
+    shape = _input_shape("ConverseStream" if stream else "Converse")
     try:
         report = ParamValidator().validate({**params, "modelId": model_id}, shape)
         if report.has_errors():
