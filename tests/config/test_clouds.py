@@ -79,6 +79,16 @@ def test_azure_keys_are_kept() -> None:
             "either",
         ),
         (
+            {"provider_type": "azure", "base_url": "https://r", "api_version": "v1", "codex_auth": {"enabled": True}},
+            "codex_auth",
+            "openai providers only",
+        ),
+        (
+            {"provider_type": "bedrock", "region": "us-east-1", "request_body": {"overrides": {"a": 1}}},
+            "request_body",
+            "openai-dialect providers only",
+        ),
+        (
             {"provider_type": "azure", "base_url": "https://r", "api_version": "v1", "deployments": {"m": "a/b"}},
             "deployments.m",
             "not a deployment name",

@@ -3,6 +3,7 @@ Azure OpenAI provider, against `FakeAzure`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -148,3 +149,21 @@ async def test_without_provider_credentials_the_client_key_is_refused_by_azure(
         with pytest.raises(openai.AuthenticationError):
             await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert azure.last_request.header("authorization") == "Bearer sk-client"
+
+
+async def test_body_edits_apply_to_azure(azure: FakeAzure, make_gateway: GatewayFactory) -> None:
+    provider = azure_provider(
+        azure,
+        request_body={"overrides": {"temperature": 0.1}},
+        response_body={"enabled": True, "fields": {"provider": "${provider}"}},
+    )
+    gateway = await _gateway(make_gateway, provider)
+    azure.enqueue(Reply(answer=Answer(text="edited")))
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key="sk-client", max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+        )
+    answer = raw.parse()
+    assert answer.choices[0].message.content == "edited"
+    assert json.loads(raw.http_response.content)["lunaroute"] == {"provider": "az"}
+    assert azure.last_request.json()["temperature"] == 0.1

@@ -522,14 +522,18 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
         if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
             raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
     if provider.provider_type != "openai":
+        azure = provider.provider_type == "azure"  # the OpenAI dialect too: its bodies can be edited
         used = {
-            "request_body": provider.request_body is not None,
-            "response_body": provider.response_body.enabled,
+            "request_body": provider.request_body is not None and not azure,
+            "response_body": provider.response_body.enabled and not azure,
             "codex_auth": provider.codex_auth is not None and provider.codex_auth.enabled,
             "capabilities": provider.capabilities is not None,
         }
         for key in (k for k, on in used.items() if on):
-            raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")
+            owners = (
+                "openai providers only" if key in ("codex_auth", "capabilities") else "openai-dialect providers only"
+            )
+            raise ConfigError(f"applies to {owners}", source=source, path=f"{where}.{key}")
     if provider.request_body is not None:
         for i, message in enumerate(provider.request_body.prepend_messages):
             if not isinstance(message.get("role"), str):

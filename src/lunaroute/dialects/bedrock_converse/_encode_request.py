@@ -13,7 +13,8 @@ What happens to what Converse cannot express:
 - Reasoning, for Anthropic (Claude) model ids: the Anthropic `thinking` object in `additionalModelRequestFields`
   (`reasoning_effort` → a budget from the Anthropic table, lowered below `maxTokens`); with thinking on,
   `temperature` other than 1, `top_p` below 0.95 and `top_k` are dropped. For other model ids reasoning settings
-  are not sent. `top_k` goes in `additionalModelRequestFields` for Claude model ids only.
+  are not sent, nor are `output_config.effort` and the other Anthropic-only keys. `top_k` goes in
+  `additionalModelRequestFields` for Claude model ids only.
 - `tool_choice: none` sends no tools (or, when the history holds tool calls, which Converse requires a tool
   configuration for, the tools without a `toolChoice`). `parallel_tool_calls`, `seed`, the penalties, `user`
   and every other dialect-only key are not sent. Provider-hosted tools are dropped.
