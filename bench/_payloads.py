@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["BENCH_KEY", "STREAM_HEADER", "chat_request", "json_reply", "sse_events", "sse_reply"]
+__all__ = [
+    "BENCH_KEY",
+    "STREAM_HEADER",
+    "chat_request",
+    "converse_events",
+    "converse_reply",
+    "json_reply",
+    "sse_events",
+    "sse_reply",
+]
 
 STREAM_HEADER = "x-bench-stream"
 """Sent with streaming requests; the nginx upstream answers with the event stream when it sees it."""
@@ -76,3 +85,27 @@ def sse_events(count: int = 10) -> list[bytes]:
 def sse_reply() -> bytes:
     """The whole event stream as one body."""
     return b"".join(sse_events())
+
+
+_CONVERSE_TEXT = "Proxies add a hop; pools and loops hide it."
+
+
+def converse_reply() -> bytes:
+    """A Bedrock Converse answer with the same text and usage as `json_reply` (as `FakeBedrock` renders it)."""
+    from lunaroute.testing import Answer, Usage, converse_body
+
+    answer = Answer(text=_CONVERSE_TEXT, usage=Usage(input_tokens=420, output_tokens=12))
+    return converse_body(answer, stream=False)
+
+
+def converse_events() -> list[bytes]:
+    """The same answer as a Converse event stream: one event-stream frame per list item (8 text deltas)."""
+    from lunaroute.testing import Answer, Usage, converse_body
+
+    answer = Answer(text=_CONVERSE_TEXT, usage=Usage(input_tokens=420, output_tokens=12))
+    frames, data = [], converse_body(answer, stream=True, pieces=8)
+    while data:
+        size = int.from_bytes(data[:4], "big")
+        frames.append(data[:size])
+        data = data[size:]
+    return frames

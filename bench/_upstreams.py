@@ -1,8 +1,10 @@
 """Upstreams to proxy to: nginx with a generated config, else a fast aiohttp server; and a slow-stream server.
 
-Run as a script it is the aiohttp upstream: `python _upstreams.py PORT fast|ttfb [PAUSE_SECS]`.
+Run as a script it is the aiohttp upstream: `python _upstreams.py PORT fast|ttfb|bedrock|bedrock-ttfb [PAUSE]`.
 `fast` answers JSON at once, or the whole event stream when the request carries the stream header;
-`ttfb` writes the first SSE event at once and the rest after the pause (for time-to-first-byte).
+`ttfb` writes the first SSE event at once and the rest after the pause (for time-to-first-byte). The `bedrock`
+modes do the same as Bedrock's Converse API (`/converse`: JSON, `/converse-stream`: the AWS event stream); they
+do not check signatures (the fake Bedrock of the tests does), so the upstream costs what nginx's answers cost.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from _payloads import STREAM_HEADER, json_reply, sse_events, sse_reply
+from _payloads import STREAM_HEADER, converse_events, converse_reply, json_reply, sse_events, sse_reply
 
 __all__ = ["aiohttp_upstream_argv", "nginx_argv", "write_nginx_conf"]
 
@@ -107,10 +109,41 @@ def _ttfb_app(pause: float) -> web.Application:
     return app
 
 
+_EVENT_STREAM = "application/vnd.amazon.eventstream"
+
+
+def _bedrock_app(pause: float | None) -> web.Application:
+    """Converse answers; with `pause`, the first frame of a stream at once and the rest after the pause."""
+    json_body = converse_reply()
+    first, *rest = converse_events()
+    rest_body = b"".join(rest)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        if not request.path.endswith("/converse-stream"):
+            return web.Response(body=json_body, content_type="application/json")
+        if pause is None:
+            return web.Response(body=first + rest_body, headers={"content-type": _EVENT_STREAM})
+        response = web.StreamResponse(headers={"content-type": _EVENT_STREAM})
+        await response.prepare(request)
+        await response.write(first)
+        await asyncio.sleep(pause)
+        await response.write(rest_body)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", handle)
+    return app
+
+
 def _main(argv: list[str]) -> None:
     port, mode = int(argv[0]), argv[1]
     pause = float(argv[2]) if len(argv) > 2 else 0.0
-    app = _fast_app() if mode == "fast" else _ttfb_app(pause)
+    if mode.startswith("bedrock"):
+        app = _bedrock_app(pause if mode == "bedrock-ttfb" else None)
+    else:
+        app = _fast_app() if mode == "fast" else _ttfb_app(pause)
     loop = None
     try:
         import uvloop

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from _payloads import BENCH_KEY, chat_request
 
@@ -68,6 +69,10 @@ class Variant:
     """Ceiling on the streaming TTFB this variant adds to passthrough's (None: reported only)."""
     prepare: Callable[[Path], None] | None = None
     """Run with the gateway's LUNAROUTE_HOME before it starts (e.g. to put the benchmark key in its store)."""
+    providers: str = ""
+    """YAML lines added inside the providers block (`{bedrock_port}` is the Bedrock upstream's port)."""
+    upstream: Literal["openai", "bedrock"] = "openai"
+    """Which upstream the variant's traffic reaches: nginx (OpenAI answers) or the Converse upstream."""
 
 
 _NO_RECORDING = "session_recording: {enabled: false}\n"
@@ -116,6 +121,29 @@ VARIANTS: tuple[Variant, ...] = (
         max_ttfb_added_ms=1.0,
     ),
     Variant(
+        "bedrock",
+        "OpenAI request routed to a Bedrock provider: translated to Converse, SigV4-signed, the AWS event stream "
+        "decoded and translated back",
+        _NO_RECORDING + 'routing:\n  rules:\n    - {name: all, model_pattern: ".*", primary: bedrock}\n',
+        providers=(
+            '  bedrock: {provider_type: bedrock, region: us-east-1, base_url: "http://127.0.0.1:{bedrock_port}", '
+            "aws_access_key_id: AKIDBENCHMARK, aws_secret_access_key: bench-secret, "
+            "model: anthropic.claude-sonnet-4-5-20250929-v1:0}\n"
+        ),
+        upstream="bedrock",
+        floor=Floor("bedrock", "passthrough", 0.50),
+    ),
+    Variant(
+        "azure",
+        "OpenAI request passed through to an Azure OpenAI provider (deployment path, api-version, api-key)",
+        _NO_RECORDING + 'routing:\n  rules:\n    - {name: all, model_pattern: ".*", primary: azure}\n',
+        providers=(
+            '  azure: {provider_type: azure, base_url: "http://127.0.0.1:{upstream_port}", api_version: "2024-10-21", '
+            "api_key: bench-azure-key, deployments: {gpt-4o-mini: bench-deployment}}\n"
+        ),
+        floor=Floor("azure", "passthrough", 0.50),
+    ),
+    Variant(
         "rules100",
         f"{RULE_COUNT} rules that do not match, then a catch-all to openai",
         _NO_RECORDING + _RULES + '    - {name: all, model_pattern: ".*", primary: openai}\n',
@@ -158,12 +186,16 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 
-def write_config(path: Path, variant: Variant, upstream_port: int, ui_port: int) -> Path:
-    """The variant's gateway config against the upstream on `upstream_port` (both providers point at it)."""
+def write_config(path: Path, variant: Variant, upstream_port: int, ui_port: int, bedrock_port: int = 0) -> Path:
+    """The variant's gateway config against the upstream on `upstream_port` (both built-in providers point at
+    it; a Bedrock provider at `bedrock_port`)."""
+    providers = variant.providers.replace("{bedrock_port}", str(bedrock_port))
     path.write_text(
         "providers:\n"
         f'  openai: {{base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
         f'  anthropic: {{base_url: "http://127.0.0.1:{upstream_port}"}}\n'
-        "http_server: {sse_keepalive_enabled: true}\n" + variant.config.replace("{ui_port}", str(ui_port))
+        + providers.replace("{upstream_port}", str(upstream_port))
+        + "http_server: {sse_keepalive_enabled: true}\n"
+        + variant.config.replace("{ui_port}", str(ui_port))
     )
     return path

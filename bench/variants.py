@@ -19,8 +19,9 @@ from pathlib import Path
 
 from _load import Loader, LoadResult
 from _payloads import chat_request
-from _procs import Procs, core_busy_seconds, cpu_seconds, free_port, machine_busy, pinned, wait_http
+from _procs import Procs, core_busy_seconds, cpu_seconds, free_port, machine_busy, pinned, wait_http, wait_port
 from _tools import ensure_tool
+from _upstreams import aiohttp_upstream_argv
 from _variants_config import ANTHROPIC_PATH, OPENAI_PATH, VARIANTS, Variant, write_config
 from _variants_probe import Request, check_answers, measure_ttfb
 from _variants_report import BASELINE, SCENARIOS, Meta, Results, VariantRuns, failed, render
@@ -100,12 +101,14 @@ def _wait_quiet(limit: float, threshold: float = 0.15) -> float:
 class _Gateway:
     """One `lunaroute serve` for one variant, on core 0, with its own LUNAROUTE_HOME; stopped on leaving."""
 
-    def __init__(self, procs: Procs, work: Path, env: dict[str, str], variant: Variant, upstream: int, tag: str):
+    def __init__(
+        self, procs: Procs, work: Path, env: dict[str, str], variant: Variant, upstream: int, tag: str, bedrock: int = 0
+    ):
         self._procs = procs
         self.name = f"{variant.name}-{tag}"
         home = work / self.name
         home.mkdir()
-        config = write_config(home / "config.yaml", variant, upstream, ui_port=free_port())
+        config = write_config(home / "config.yaml", variant, upstream, ui_port=free_port(), bedrock_port=bedrock)
         if variant.prepare is not None:
             variant.prepare(home)
         self.port = free_port()
@@ -157,7 +160,16 @@ def _wait_idle(pid: int) -> tuple[float, float]:
 
 
 class _Bench:
-    def __init__(self, options: Options, loaders: dict[str, Loader], procs: Procs, work: Path, env: dict[str, str]):
+    def __init__(
+        self,
+        options: Options,
+        loaders: dict[str, Loader],
+        procs: Procs,
+        work: Path,
+        env: dict[str, str],
+        bedrock: tuple[int, int] = (0, 0),
+    ):
+        self._bedrock, self._bedrock_ttfb = bedrock
         self._options = options
         self._loaders = loaders
         self._procs = procs
@@ -183,7 +195,8 @@ class _Bench:
 
     def load_variant(self, variant: Variant, upstream: int, number: int) -> None:
         runs = self.results[variant.name]
-        with _Gateway(self._procs, self._work, self._env, variant, upstream, f"p{number}") as gateway:
+        tag = f"p{number}"
+        with _Gateway(self._procs, self._work, self._env, variant, upstream, tag, self._bedrock) as gateway:
             anthropic = variant.path == ANTHROPIC_PATH
             try:
                 check_answers(gateway.port, variant.path, variant.body(False), variant.body(True), anthropic)
@@ -205,7 +218,8 @@ class _Bench:
 
     def ttfb_variant(self, variant: Variant, ttfb_upstream: int, number: int) -> None:
         runs = self.results[variant.name]
-        with _Gateway(self._procs, self._work, self._env, variant, ttfb_upstream, f"ttfb-p{number}") as gateway:
+        tag, bedrock = f"ttfb-p{number}", self._bedrock_ttfb
+        with _Gateway(self._procs, self._work, self._env, variant, ttfb_upstream, tag, bedrock) as gateway:
             targets = {
                 "direct": Request(ttfb_upstream, OPENAI_PATH, chat_request(True)),
                 variant.name: Request(gateway.port, variant.path, variant.body(True)),
@@ -216,14 +230,26 @@ class _Bench:
         _say(f"{variant.name:12} TTFB {medians[variant.name]:.3f} ms (direct {medians['direct']:.3f} ms)")
 
 
+def _start_bedrock_upstream(procs: Procs, mode: str, options: Options | None = None) -> int:
+    """The Converse upstream on core 1 (`mode` bedrock, or bedrock-ttfb with the TTFB pause)."""
+    port = free_port()
+    pause = options.ttfb_pause_ms / 1e3 if options is not None else 0.0
+    procs.start(f"{mode}-upstream", pinned(LOAD_CORE, aiohttp_upstream_argv(port, mode, pause)))
+    wait_port(port)
+    return port
+
+
 def _measure(
     procs: Procs, work: Path, options: Options, loaders: dict[str, Loader]
 ) -> tuple[str, dict[str, VariantRuns]]:
     env = _gateway_env(work, options.revision)
     upstream, kind = _start_upstream(procs, work, options.upstream)
     ttfb_upstream = _start_ttfb_upstream(procs, options.ttfb_pause_ms)
-    bench = _Bench(options, loaders, procs, work, env)
     chosen = [v for v in VARIANTS if v.name in options.variants]
+    bedrock = (0, 0)
+    if any(v.upstream == "bedrock" for v in chosen):
+        bedrock = (_start_bedrock_upstream(procs, "bedrock"), _start_bedrock_upstream(procs, "bedrock-ttfb", options))
+    bench = _Bench(options, loaders, procs, work, env, bedrock)
     for number in range(options.passes):
         # Rotate the order each pass so that no variant always runs first (or last) in the machine's drift.
         order = chosen[number % len(chosen) :] + chosen[: number % len(chosen)]

@@ -135,7 +135,7 @@ async def send_to(
         )
     metrics.translated(inbound.dialect, provider.dialect, time.perf_counter() - started)
     call = UpstreamCall(
-        endpoint=target.endpoint,
+        endpoint=target.endpoint or endpoint,
         method="POST",
         path=target.path,
         query="",
@@ -153,6 +153,11 @@ async def send_to(
     sent_at = time.perf_counter()
     response = await provider.send(call)
     translated = TranslatedResponse(
-        response, client=client, provider=target, stream=inbound.stream, include_usage=request.include_usage
+        response,
+        client=client,
+        provider=target,
+        stream=inbound.stream,
+        include_usage=request.include_usage,
+        model_name=None if target.names_model else inbound.model or call.model,
     )
     return Outbound(provider, translated, translated=True, sent_at=sent_at)

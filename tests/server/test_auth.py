@@ -187,13 +187,17 @@ async def test_revocation_and_expiry_take_effect_within_a_second(keyed: Keyed, u
 
 
 async def test_rotation_grace_on_a_running_gateway(keyed: Keyed, upstream: FakeUpstream) -> None:
-    rotated = await keyed.keys.rotate(keyed.key.record.id, grace_secs=0.8)
-    await asyncio.sleep(0.3)
+    # Timed from the rotation, so that a slow machine cannot make the grace run out before the first requests.
+    grace = 4.0
+    rotated_at = time.monotonic()
+    rotated = await keyed.keys.rotate(keyed.key.record.id, grace_secs=grace)
+    await asyncio.sleep(0.3)  # the running gateway picks the new key up within refresh_interval_ms
     for secret in (rotated.secret, keyed.key.secret):
         upstream.enqueue(Reply(answer=Answer(text="ok")))
         async with oai(keyed.gateway, secret) as client:
             await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
-    await asyncio.sleep(0.6)
+    assert time.monotonic() - rotated_at < grace, "the machine was too slow to test the grace period"
+    await asyncio.sleep(grace + 0.3 - (time.monotonic() - rotated_at))
     async with oai(keyed.gateway, keyed.key.secret) as client:
         with pytest.raises(openai.AuthenticationError, match="rotated"):
             await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ import yaml
 
 from lunaroute.config._access import is_loopback, validate_auth, validate_limits
 from lunaroute.config._advice import did_you_mean
+from lunaroute.config._clouds import default_base_url, validate_cloud_keys
 from lunaroute.config._env import apply_env_overrides
 from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
@@ -507,8 +508,11 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     builtin = BUILTIN_PROVIDERS.get(name)
     if provider.provider_type is None:
         if builtin is None:
-            raise ConfigError("provider_type is required (openai, anthropic or mock)", source=source, path=where)
+            raise ConfigError(
+                "provider_type is required (openai, anthropic, bedrock, azure or mock)", source=source, path=where
+            )
         provider.provider_type = builtin[0]
+    validate_cloud_keys(where, provider, source)
     if provider.provider_type == "mock":
         if provider.mock is None:
             provider.mock = MockConfig()
@@ -517,7 +521,7 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
         raise ConfigError("only a provider_type: mock provider takes a mock section", source=source, path=where)
     if provider.base_url is None:
         # As in the Rust LunaRoute, a provider without base_url talks to its type's public API.
-        provider.base_url = BUILTIN_PROVIDERS[provider.provider_type][1]
+        provider.base_url = default_base_url(provider) or BUILTIN_PROVIDERS[provider.provider_type][1]
     if not re.match(r"https?://[^/?#\s]+", provider.base_url) or any(c in provider.base_url for c in "?#\r\n "):
         raise ConfigError(
             "base_url must be an http(s) URL without query or fragment", source=source, path=f"{where}.base_url"
@@ -529,13 +533,18 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
         if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
             raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
     if provider.provider_type != "openai":
+        azure = provider.provider_type == "azure"  # the OpenAI dialect too: its bodies can be edited
         used = {
-            "request_body": provider.request_body is not None,
-            "response_body": provider.response_body.enabled,
+            "request_body": provider.request_body is not None and not azure,
+            "response_body": provider.response_body.enabled and not azure,
             "codex_auth": provider.codex_auth is not None and provider.codex_auth.enabled,
+            "capabilities": provider.capabilities is not None,
         }
         for key in (k for k, on in used.items() if on):
-            raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")
+            owners = (
+                "openai providers only" if key in ("codex_auth", "capabilities") else "openai-dialect providers only"
+            )
+            raise ConfigError(f"applies to {owners}", source=source, path=f"{where}.{key}")
     if provider.request_body is not None:
         for i, message in enumerate(provider.request_body.prepend_messages):
             if not isinstance(message.get("role"), str):

@@ -12,6 +12,7 @@ __all__ = [
     "AuthConfig",
     "BuiltinDetector",
     "BypassConfig",
+    "CapabilitiesConfig",
     "CodexAuthConfig",
     "Config",
     "HttpClientConfig",
@@ -42,7 +43,7 @@ __all__ = [
     "default_providers",
 ]
 
-ProviderType = Literal["openai", "anthropic", "mock"]
+ProviderType = Literal["openai", "anthropic", "mock", "bedrock", "azure"]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=False):
@@ -155,6 +156,26 @@ class CodexAuthConfig(_Strict):
     (`LUNAROUTE_CODEX_UA_VERSION` sets it, as in the Rust LunaRoute)."""
 
 
+class CapabilitiesConfig(_Strict):
+    """What an OpenAI-compatible engine (vLLM, Ollama, llama.cpp, OpenRouter...) lacks or does differently; each
+    flag says what happens to a chat completions request that needs it (README: "OpenAI-compatible engines")."""
+
+    tools: bool = True
+    """false: a request with tools, tool calls or tool results is refused with a 400."""
+    images: bool = True
+    """false: a request with an image part is refused with a 400."""
+    stream_options: bool = True
+    """false: `stream_options` is not sent (a stream then reports usage only if the engine does so by itself)."""
+    parallel_tool_calls: bool = True
+    """false: `parallel_tool_calls` is not sent."""
+    developer_role: bool = True
+    """false: `developer` messages are sent as `system` messages."""
+    system_role: bool = True
+    """false: `system` (and `developer`) messages are folded, in order, into the start of the first user message."""
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+    """The token-limit key the engine reads; the request's limit is renamed to it (None: sent as it is)."""
+
+
 class ProviderConfig(_Strict):
     """One upstream. `provider_type` may be omitted for the built-in `openai` and `anthropic` names."""
 
@@ -170,7 +191,25 @@ class ProviderConfig(_Strict):
     codex_auth: CodexAuthConfig | None = None
     mock: MockConfig | None = None
     default_max_tokens: int = 4096
-    """`max_tokens` sent to an Anthropic-dialect provider when a translated request carries none."""
+    """`max_tokens` sent to an Anthropic-dialect (or Bedrock) provider when a translated request carries none."""
+    region: str | None = None
+    """`bedrock`: the AWS region (required); the endpoint is `https://bedrock-runtime.{region}.amazonaws.com`
+    unless `base_url` overrides it."""
+    aws_access_key_id: str | None = None
+    """`bedrock`: static credentials (with `aws_secret_access_key`, optionally `aws_session_token`); when absent,
+    the standard AWS chain (environment, `aws_profile` / shared files, web identity, container, instance)."""
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    aws_profile: str | None = None
+    """`bedrock`: the profile of the shared AWS config files the credential chain reads."""
+    api_version: str | None = None
+    """`azure`: the `api-version` query parameter (required); `v1` selects the `{base_url}/openai/v1/` API."""
+    deployments: dict[str, str] = msgspec.field(default_factory=dict)
+    """`azure`: model name → deployment name (a model not listed is its own deployment)."""
+    azure_ad_token: str | None = None
+    """`azure`: a Microsoft Entra ID token sent as `Authorization: Bearer` (instead of `api_key`'s `api-key`)."""
+    capabilities: CapabilitiesConfig | None = None
+    """`openai`: what the engine behind `base_url` lacks; None: the full OpenAI API."""
 
 
 class RetentionConfig(_Strict):

@@ -8,7 +8,7 @@ import msgspec
 
 __all__ = ["Extras", "WireDialect"]
 
-WireDialect = Literal["openai", "anthropic"]
+WireDialect = Literal["openai", "anthropic", "bedrock"]
 """The wire dialect a value was decoded from."""
 
 

@@ -21,6 +21,7 @@ from lunaroute.config import ProviderConfig
 from lunaroute.errors import UpstreamTimeout, UpstreamUnreachable
 from lunaroute.observability._collectors import PoolSnapshot
 from lunaroute.providers._body import EditedEvents, edit_request_body, edit_response_body, session_id_of
+from lunaroute.providers._capabilities import fit_to_capabilities
 from lunaroute.providers._codex import CodexToken, codex_identity
 from lunaroute.providers._headers import apply_credentials, render_template
 from lunaroute.types import Endpoint, Headers, ProviderDialect, UpstreamCall
@@ -32,6 +33,8 @@ _WARN_EVERY_SECS = 10.0
 
 _URL_CACHE_SIZE = 1024
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+_STREAM_TYPES = frozenset({"text/event-stream", "application/vnd.amazon.eventstream"})
+"""Content types of streamed answers: SSE, and the AWS event stream of Bedrock's `converse-stream`."""
 
 
 def _cause(exc: BaseException) -> str:
@@ -85,7 +88,7 @@ class HttpUpstreamResponse:
 
     @property
     def is_event_stream(self) -> bool:
-        return (self._response.content_type or "") == "text/event-stream"
+        return (self._response.content_type or "") in _STREAM_TYPES
 
     async def read(self) -> bytes:
         try:
@@ -172,11 +175,21 @@ class EditedStream:
 class HttpProvider:
     """A `Provider` that forwards calls to `base_url` over a pooled keep-alive session."""
 
-    def __init__(self, name: str, config: ProviderConfig, env: Mapping[str, str] | None = None) -> None:
-        if config.base_url is None or config.provider_type not in ("openai", "anthropic"):
+    def __init__(
+        self,
+        name: str,
+        config: ProviderConfig,
+        env: Mapping[str, str] | None = None,
+        *,
+        dialect: ProviderDialect | None = None,
+    ) -> None:
+        """`dialect` is given by the providers built on this one (Azure, Bedrock); else the `provider_type`."""
+        if dialect is None and config.provider_type in ("openai", "anthropic"):
+            dialect = config.provider_type
+        if config.base_url is None or dialect is None:
             raise ValueError("an HTTP provider needs a base_url and an openai or anthropic provider_type")
         self.name = name
-        self.dialect: ProviderDialect = config.provider_type
+        self.dialect: ProviderDialect = dialect
         self._config = config
         self._base = config.base_url
         # Anthropic's base URL is the host root; OpenAI's already ends in its API root (`/v1`).
@@ -261,18 +274,26 @@ class HttpProvider:
                 self._urls[key] = url
         return url
 
-    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse | EditedStream:
-        session = self._session
-        if session is None:
-            session = self._session = self._open()
-        config = self._config
-        api_key = self._codex.get() if self._codex is not None else config.api_key
+    def credentials(self, call: UpstreamCall) -> list[tuple[str, str]]:
+        """`call.headers` with the provider's credentials in place of the client's (when it has its own)."""
+        api_key = self._codex.get() if self._codex is not None else self._config.api_key
         headers = apply_credentials(call.headers, api_key=api_key, style=self.dialect)
         if self._codex is not None:
             headers = codex_identity(headers, self._codex_version)
         if self._account_id is not None:
             headers = [(n, v) for n, v in headers if n != "chatgpt-account-id"]
             headers.append(("chatgpt-account-id", self._account_id))
+        return headers
+
+    async def sign(self, call: UpstreamCall, url: URL, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Add whatever authenticates the final request (its URL, headers and body); nothing by default."""
+
+    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse | EditedStream:
+        session = self._session
+        if session is None:
+            session = self._session = self._open()
+        config = self._config
+        headers = self.credentials(call)
         variables = {"provider": self.name, "model": call.model or "", **call.extra}
         variables["request_id"] = call.request_id
         if config.request_headers:
@@ -284,13 +305,17 @@ class HttpProvider:
         chat = call.endpoint is Endpoint.OPENAI_CHAT and self.dialect == "openai"
         if chat and config.request_body is not None and body:
             body = edit_request_body(body, config.request_body)
+        if chat and config.capabilities is not None and body:
+            body = fit_to_capabilities(body, config.capabilities, self.name)
         edit_answer = chat and config.response_body.enabled
         if edit_answer:
             # The answer is rewritten, so it must arrive uncompressed.
             headers = [(n, v) for n, v in headers if n != "accept-encoding"] + [("accept-encoding", "identity")]
+        url = self.url_for(call)
+        await self.sign(call, url, headers, body)
         request = session.request(
             call.method,
-            self.url_for(call),
+            url,
             data=body if body else None,
             headers=headers,
             allow_redirects=False,

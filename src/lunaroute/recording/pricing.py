@@ -1,8 +1,9 @@
 """Model prices for cost estimates: the `genai-prices` table shipped in that package, then a fallback of ours.
 
 Everything is local: `genai-prices` carries its data inside the package and is never asked to update (no
-network at run time); when it is not installed or cannot match a model, `FALLBACK_PRICES` (list prices of
-the common Anthropic and OpenAI models, USD per million tokens) is matched by longest model-name prefix.
+network at run time); Bedrock model ids, inference profiles and ARNs are looked up among its AWS prices. When it
+is not installed or cannot match a model, `FALLBACK_PRICES` (list prices of the common Anthropic and OpenAI
+models, USD per million tokens) is matched by longest model-name prefix.
 A cost is an estimate at list price: no batch or priority tiers, no negotiated discounts.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from decimal import Decimal
 from importlib import metadata
 from typing import NamedTuple
@@ -67,6 +69,17 @@ PRICES_VERSION = f"genai-prices {_genai_prices_version() or 'absent'}; lunaroute
 """Which price data `estimate_cost` uses (recorded beside costs so they can be recomputed)."""
 
 _PROVIDER_IDS = {"anthropic", "openai"}
+_BEDROCK_ID = re.compile(
+    r"(?:(?:us|eu|apac|global|jp|au|ca|us-gov)\.)?"
+    r"(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|qwen|writer|twelvelabs|stability)\.[\w.:-]+"
+)
+"""A Bedrock model id, optionally behind a cross-region inference-profile prefix (`us.anthropic.claude-...`)."""
+
+
+def _bedrock_model(model: str) -> str | None:
+    """The Bedrock model id in `model` (also the last part of an inference-profile or model ARN), else None."""
+    name = model.rsplit("/", 1)[-1] if model.startswith("arn:") else model
+    return name if _BEDROCK_ID.fullmatch(name) else None
 
 
 def _estimate(provider: str, model: str, usage: Usage, input_usd: float, output_usd: float) -> CostEstimate:
@@ -126,7 +139,12 @@ def _genai_rates(model: str, provider_id: str | None, tier: int, day: dt.date) -
 
 def _from_genai_prices(model: str, provider: str, usage: Usage, at: dt.datetime | None) -> tuple[float, float] | None:
     day = (at or dt.datetime.now(dt.UTC)).date()
-    rates = _genai_rates(model, provider if provider in _PROVIDER_IDS else None, _tier(usage.total_input_tokens), day)
+    provider_id = provider if provider in _PROVIDER_IDS else None
+    bedrock = _bedrock_model(model)
+    if bedrock is not None:
+        # Bedrock ids are priced from the table's AWS prices, whatever the gateway's provider is named.
+        model, provider_id = bedrock, "aws"
+    rates = _genai_rates(model, provider_id, _tier(usage.total_input_tokens), day)
     if rates is None:
         return None
     input_rate, read_rate, write_rate, output_rate = rates

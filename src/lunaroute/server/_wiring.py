@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 from lunaroute.config import Config, MockConfig, RuleConfig
-from lunaroute.providers import HttpProvider
+from lunaroute.providers import AzureProvider, BedrockProvider, HttpProvider
 from lunaroute.providers.mock import MockProvider
 from lunaroute.routing import Router, Rule, RuleTable
 from lunaroute.routing._breaker import BreakerConfig
@@ -124,6 +124,10 @@ def build_router(
             providers[name] = keep[name]
         elif pconf.provider_type == "mock":
             providers[name] = MockProvider(name, pconf.mock or MockConfig())
+        elif pconf.provider_type == "bedrock":
+            providers[name] = BedrockProvider(name, pconf, env)
+        elif pconf.provider_type == "azure":
+            providers[name] = AzureProvider(name, pconf, env)
         else:
             providers[name] = HttpProvider(name, pconf, env)
     served: tuple[Dialect, ...] = ("openai", "anthropic") if config.api_dialect == "both" else (config.api_dialect,)

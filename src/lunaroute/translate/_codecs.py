@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
-from lunaroute.dialects import anthropic_messages, openai_chat
+from lunaroute.dialects import anthropic_messages, bedrock_converse, openai_chat
+from lunaroute.errors import UnsupportedFeature
 from lunaroute.model import ErrorInfo, Request, Response, StreamEvent
-from lunaroute.types import Dialect, Endpoint
+from lunaroute.types import Endpoint, ProviderDialect
 
 __all__ = ["Codec", "StreamDecoder", "StreamEncoder", "codec_for"]
 
@@ -31,10 +32,14 @@ class StreamEncoder(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Codec:
-    """One dialect's wire ⇄ model functions, and where its conversation endpoint lives."""
+    """One dialect's wire ⇄ model functions, and where its conversation endpoint lives.
 
-    dialect: Dialect
-    endpoint: Endpoint
+    An upstream-only wire (`bedrock`) has no client `endpoint` and its `path` is built by its provider from the
+    model; its client-side functions refuse (no client speaks it to the gateway).
+    """
+
+    dialect: ProviderDialect
+    endpoint: Endpoint | None
     path: str
     decode_request: Callable[[bytes], Request]
     encode_request: Callable[..., bytes]
@@ -45,6 +50,9 @@ class Codec:
     error_status: Callable[[ErrorInfo], int]
     stream_decoder: Callable[[], StreamDecoder]
     stream_encoder: Callable[..., StreamEncoder]
+    names_model: bool = True
+    """Whether the wire's answers name their model; when not (Converse), the translated answer names the model the
+    client asked for (else the one the call was sent to)."""
 
 
 _OPENAI = Codec(
@@ -77,5 +85,29 @@ _ANTHROPIC = Codec(
 )
 
 
-def codec_for(dialect: Dialect) -> Codec:
-    return _ANTHROPIC if dialect == "anthropic" else _OPENAI
+def _not_a_client_wire(*_: object, **__: object) -> NoReturn:
+    raise UnsupportedFeature("the Bedrock Converse wire is spoken to upstreams only, not by clients")
+
+
+_BEDROCK = Codec(
+    dialect="bedrock",
+    endpoint=None,
+    path="/converse",
+    decode_request=_not_a_client_wire,
+    encode_request=bedrock_converse.encode_request,
+    decode_response=bedrock_converse.decode_response,
+    encode_response=_not_a_client_wire,
+    decode_error=bedrock_converse.decode_error,
+    encode_error=_not_a_client_wire,
+    error_status=_not_a_client_wire,
+    stream_decoder=bedrock_converse.StreamDecoder,
+    stream_encoder=_not_a_client_wire,
+    names_model=False,
+)
+
+_CODECS: dict[str, Codec] = {"openai": _OPENAI, "anthropic": _ANTHROPIC, "bedrock": _BEDROCK}
+
+
+def codec_for(dialect: ProviderDialect) -> Codec:
+    """The codec of a wire by name (`openai`, `anthropic`, `bedrock`); raises `KeyError` for `any`."""
+    return _CODECS[dialect]

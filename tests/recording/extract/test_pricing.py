@@ -53,3 +53,30 @@ def test_fallback_table(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_version_names_both_tables() -> None:
     assert "genai-prices" in PRICES_VERSION
     assert pricing.FALLBACK_VERSION in PRICES_VERSION
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ],
+)
+def test_bedrock_ids_are_priced_at_aws_prices(model: str) -> None:
+    usage = Usage(input_tokens=1000, cache_read_tokens=2000, output_tokens=500)
+    cost = estimate_cost("claude-on-bedrock", model, usage)
+    assert cost is not None
+    assert cost.model == model
+    # Bedrock's regional Sonnet 4.5: $3.30 input, $0.33 cache read, $16.50 output per million tokens.
+    assert cost.input_cost_usd == pytest.approx((1000 * 3.3 + 2000 * 0.33) / 1e6)
+    assert cost.output_cost_usd == pytest.approx(500 * 16.5 / 1e6)
+
+
+def test_bedrock_models_of_other_vendors_are_priced() -> None:
+    for model in (
+        "amazon.nova-pro-v1:0",
+        "meta.llama3-1-70b-instruct-v1:0",
+        "eu.anthropic.claude-3-5-haiku-20241022-v1:0",
+    ):
+        assert estimate_cost("bedrock", model, Usage(input_tokens=1000, output_tokens=100)) is not None

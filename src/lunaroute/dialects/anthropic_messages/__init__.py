@@ -10,6 +10,7 @@ table: `_mapping`; error types and statuses: `_errors`.
 from ._decode_request import decode_request
 from ._encode_request import encode_request
 from ._errors import decode_error, encode_error, error_status
+from ._mapping import budget_for
 from ._response import decode_response, encode_response
 from ._stream_decode import StreamDecoder
 from ._stream_encode import StreamEncoder
@@ -17,6 +18,7 @@ from ._stream_encode import StreamEncoder
 __all__ = [
     "StreamDecoder",
     "StreamEncoder",
+    "budget_for",
     "decode_error",
     "decode_request",
     "decode_response",

@@ -252,7 +252,10 @@ def events_at_end(record: ExchangeRecord, tracker: SessionTracker) -> list[Sessi
         response = parsed.response
         if response is not None:
             usage, estimated = _usage(record, facts, parsed, response)
-            model = response.model or model
+            if record.provider_dialect != "bedrock":
+                # A Converse answer names no model: the client's copy carries the name it asked for, while the
+                # model that answered (and is priced) is the Bedrock id the call was sent to.
+                model = response.model or model
             calls = [b for b in response.content if isinstance(b, ToolUseBlock)]
             events.extend(
                 _response_events(record, session_id, facts.scope, response, parsed, usage, estimated, timing, tracker)
