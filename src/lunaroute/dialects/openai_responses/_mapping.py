@@ -53,18 +53,22 @@ def stop_reason_for(status: str | None, incomplete: str | None, *, calls_tools: 
 
 
 def decode_usage(usage: Obj) -> Usage:
-    """Responses usage → model usage: `input_tokens` includes the cached tokens, the model's does not."""
+    """Responses usage → model usage: `input_tokens` includes cache reads (`cached_tokens`) and writes
+    (`cache_write_tokens`), the model's does not."""
     total = usage.integer("input_tokens", minimum=0) or 0
     output = usage.integer("output_tokens", minimum=0) or 0
     usage.get("total_tokens")
     details = usage.obj("input_tokens_details")
     cached = (details.integer("cached_tokens", minimum=0) or 0) if details is not None else 0
+    written = (details.integer("cache_write_tokens", minimum=0) or 0) if details is not None else 0
+    written = min(written, max(total - cached, 0))
     out_details = usage.obj("output_tokens_details")
     reasoning = (out_details.integer("reasoning_tokens", minimum=0) or 0) if out_details is not None else 0
     return Usage(
-        input_tokens=max(total - cached, 0),
+        input_tokens=max(total - cached - written, 0),
         output_tokens=output,
         cache_read_tokens=min(cached, total),
+        cache_creation_tokens=written,
         reasoning_tokens=reasoning,
         extra=usage.extras("openai_responses"),
     )
@@ -72,9 +76,12 @@ def decode_usage(usage: Obj) -> Usage:
 
 def encode_usage(usage: Usage) -> dict[str, object]:
     total = usage.total_input_tokens
+    details: dict[str, object] = {"cached_tokens": usage.cache_read_tokens}
+    if usage.cache_creation_tokens:
+        details["cache_write_tokens"] = usage.cache_creation_tokens
     out: dict[str, object] = {
         "input_tokens": total,
-        "input_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "input_tokens_details": details,
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": total + usage.output_tokens,

@@ -18,6 +18,7 @@ import msgspec
 
 from lunaroute.errors import UpstreamError
 from lunaroute.model import (
+    Block,
     BlockStart,
     BlockStop,
     ErrorInfo,
@@ -41,7 +42,8 @@ from lunaroute.model import (
 
 from .._json import Obj
 from .._sse import SSEParser
-from ._mapping import decode_usage, stop_reason_for
+from ._decode_request import decode_reasoning
+from ._mapping import REDACTED_PREFIX, decode_usage, stop_reason_for
 
 __all__ = ["StreamDecoder"]
 
@@ -176,7 +178,7 @@ class StreamDecoder:
         item = event.obj("item") or event.fail("item", "is required")
         position = event.integer("output_index") or 0
         kind = item.string("type")
-        if kind == "reasoning":
+        if kind == "reasoning" and not _redacted(item):
             self._items[position] = self._open(out, ThinkingBlock(thinking=""))
         elif kind == "function_call":
             self._calls = True
@@ -205,16 +207,16 @@ class StreamDecoder:
                 out.append(BlockStop(index=self._parts.pop(key).index))
             return
         if block is None:
-            if kind not in ("reasoning", "function_call"):
+            whole: Block | None = None
+            if kind == "reasoning" and _redacted(item):
+                whole = decode_reasoning(item)
+            elif kind not in ("function_call", "reasoning"):
                 raw = msgspec.Raw(msgspec.json.encode(item.value))
+                whole = UnknownBlock(dialect="openai_responses", kind=kind or "unknown", raw=raw)
+            if whole is not None:
                 index = self._next
                 self._next += 1
-                out.append(
-                    BlockStart(
-                        index=index, block=UnknownBlock(dialect="openai_responses", kind=kind or "unknown", raw=raw)
-                    )
-                )
-                out.append(BlockStop(index=index))
+                out += [BlockStart(index=index, block=whole), BlockStop(index=index)]
             return
         if kind == "reasoning":
             if not block.text:
@@ -246,6 +248,11 @@ class StreamDecoder:
         out.append(MessageDelta(stop_reason=reason, usage=decode_usage(usage) if usage is not None else Usage()))
         out.append(MessageStop())
         self._done = True
+
+
+def _redacted(item: Obj) -> bool:
+    encrypted = item.value.get("encrypted_content")
+    return isinstance(encrypted, str) and encrypted.startswith(REDACTED_PREFIX)
 
 
 def _error(error: Obj | None, fallback: str) -> ErrorInfo:
