@@ -299,6 +299,9 @@ def _resolve_paths(config: Config, env: Mapping[str, str]) -> None:
     auth = config.auth
     if not auth.database or not auth.database.startswith(("postgresql://", "postgres://")):
         auth.database = str(Path(auth.database or home / "keys.db").expanduser())
+    responses = config.responses
+    if not responses.database or not responses.database.startswith(("postgresql://", "postgres://")):
+        responses.database = str(Path(responses.database or home / "responses.db").expanduser())
 
 
 def _validate_recording(config: Config, source: str) -> None:
@@ -496,7 +499,11 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     builtin = BUILTIN_PROVIDERS.get(name)
     if provider.provider_type is None:
         if builtin is None:
-            raise ConfigError("provider_type is required (openai, anthropic or mock)", source=source, path=where)
+            raise ConfigError(
+                "provider_type is required (openai, openai_chat, openai_responses, anthropic or mock)",
+                source=source,
+                path=where,
+            )
         provider.provider_type = builtin[0]
     if provider.provider_type == "mock":
         if provider.mock is None:
@@ -506,7 +513,7 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
         raise ConfigError("only a provider_type: mock provider takes a mock section", source=source, path=where)
     if provider.base_url is None:
         # As in the Rust LunaRoute, a provider without base_url talks to its type's public API.
-        provider.base_url = BUILTIN_PROVIDERS[provider.provider_type][1]
+        provider.base_url = BUILTIN_PROVIDERS.get(provider.provider_type, BUILTIN_PROVIDERS["openai"])[1]
     if not re.match(r"https?://[^/?#\s]+", provider.base_url) or any(c in provider.base_url for c in "?#\r\n "):
         raise ConfigError(
             "base_url must be an http(s) URL without query or fragment", source=source, path=f"{where}.base_url"
@@ -517,14 +524,16 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     for header, value in provider.request_headers.items():
         if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
             raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
-    if provider.provider_type != "openai":
-        used = {
-            "request_body": provider.request_body is not None,
-            "response_body": provider.response_body.enabled,
-            "codex_auth": provider.codex_auth is not None and provider.codex_auth.enabled,
-        }
-        for key in (k for k, on in used.items() if on):
-            raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")
+    chat = provider.provider_type in ("openai", "openai_chat")
+    used = {
+        "request_body": provider.request_body is not None and not chat,
+        "response_body": provider.response_body.enabled and not chat,
+        "codex_auth": provider.codex_auth is not None
+        and provider.codex_auth.enabled
+        and not (chat or provider.provider_type == "openai_responses"),
+    }
+    for key in (k for k, on in used.items() if on):
+        raise ConfigError("applies to openai-dialect providers only", source=source, path=f"{where}.{key}")
     if provider.request_body is not None:
         for i, message in enumerate(provider.request_body.prepend_messages):
             if not isinstance(message.get("role"), str):

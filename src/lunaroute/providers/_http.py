@@ -31,6 +31,7 @@ _log = logging.getLogger("lunaroute.providers")
 _WARN_EVERY_SECS = 10.0
 
 _URL_CACHE_SIZE = 1024
+_WIRES = frozenset({"openai", "openai_chat", "openai_responses", "anthropic"})
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 
 
@@ -173,10 +174,12 @@ class HttpProvider:
     """A `Provider` that forwards calls to `base_url` over a pooled keep-alive session."""
 
     def __init__(self, name: str, config: ProviderConfig, env: Mapping[str, str] | None = None) -> None:
-        if config.base_url is None or config.provider_type not in ("openai", "anthropic"):
+        if config.base_url is None or config.provider_type not in _WIRES:
             raise ValueError("an HTTP provider needs a base_url and an openai or anthropic provider_type")
         self.name = name
-        self.dialect: ProviderDialect = config.provider_type
+        self.dialect: ProviderDialect = "anthropic" if config.provider_type == "anthropic" else "openai"
+        self.wire: str = config.provider_type
+        """The wire it speaks upstream: its `provider_type` (`openai` serves both OpenAI conversation APIs)."""
         self._config = config
         self._base = config.base_url
         # Anthropic's base URL is the host root; OpenAI's already ends in its API root (`/v1`).

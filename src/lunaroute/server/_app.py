@@ -17,12 +17,14 @@ from lunaroute.pipeline import Pipeline
 from lunaroute.policies import Authenticator, Budgets, Limiter, StateStore
 from lunaroute.providers import HttpProvider
 from lunaroute.recording._setup import RecordingStack, open_recording
+from lunaroute.responses import LazyResponseStore
 from lunaroute.routing._breaker import BreakerState
 from lunaroute.scrub import Scrubber
 from lunaroute.server._admin import add_admin_routes
 from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
+from lunaroute.server._responses import add_response_routes
 from lunaroute.server._trusted_host import host_checked
 from lunaroute.server._wiring import build_resilience, build_router
 from lunaroute.state import MemoryState, RedisState
@@ -88,6 +90,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_get("/metrics", host_checked(handle_metrics, hosts))
     add_admin_routes(app)
     proxy = admitted(handle_proxy, server.max_in_flight_requests, metrics)
+    if config.responses.store:
+        add_response_routes(app, hosts, proxy)
     app.router.add_route("*", "/{tail:.*}", host_checked(proxy, hosts))
 
     recording: list[RecordingStack] = []
@@ -171,6 +175,12 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         if gateway.keys is not None:
             await gateway.keys.store.aclose()
         await tracing.aclose()
+        if pipeline.responses is not None:
+            await pipeline.responses.aclose()
+
+    if config.responses.store:
+        assert config.responses.database is not None
+        pipeline.responses = LazyResponseStore(config.responses.database)
 
     app.on_startup.append(open_stores)
     app.on_cleanup.append(close_everything)
