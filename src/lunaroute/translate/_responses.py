@@ -47,6 +47,7 @@ class ResponsesAnswer(TranslatedResponse):
         super().__init__(upstream, client=client, provider=provider, stream=stream, include_usage=True)
         self.response_id = new_response_id()
         self._echo = openai_responses.request_echo(request_body)
+        self._custom = openai_responses.custom_names(msgspec.json.decode(self._echo["tools"]))
         self._request_body = request_body
         self._input = input_items
         self._store = store if bytes(self._echo["store"]) != b"false" else None
@@ -54,7 +55,7 @@ class ResponsesAnswer(TranslatedResponse):
     async def _keep(self, response: Response) -> None:
         if self._store is None or response.stop_reason is None:
             return
-        body = openai_responses.encode_response(response, echo=self._echo)
+        body = openai_responses.encode_response(response, echo=self._echo, custom=self._custom)
         created = response.created if response.created is not None else int(time.time())
         items = self._input if self._input is not None else input_items(top_level(self._request_body).get("input"))
         stored = StoredResponse(
@@ -71,12 +72,14 @@ class ResponsesAnswer(TranslatedResponse):
         response = msgspec.structs.replace(self._provider.decode_response(body), id=self.response_id)
         response = msgspec.structs.replace(response, created=response.created or int(time.time()))
         await self._keep(response)
-        return openai_responses.encode_response(response, echo=self._echo)
+        return openai_responses.encode_response(response, echo=self._echo, custom=self._custom)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         decoder = self._provider.stream_decoder()
         created = int(time.time())
-        encoder = openai_responses.StreamEncoder(response_id=self.response_id, echo=self._echo, created=created)
+        encoder = openai_responses.StreamEncoder(
+            response_id=self.response_id, echo=self._echo, created=created, custom=self._custom
+        )
         accumulator = Accumulator() if self._store is not None else None
 
         async def encoded(events: list[StreamEvent]) -> bytes:

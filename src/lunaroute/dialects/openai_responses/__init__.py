@@ -10,6 +10,7 @@ Responses upstream: `_encode_request`; items and statuses: `_response`, `_mappin
 
 from ..openai_chat._errors import decode_error, encode_error, error_status
 from ._check import check_translatable
+from ._custom import custom_names
 from ._decode_request import decode_request
 from ._encode_request import encode_request
 from ._response import DEFAULT_ECHO, Echo, decode_response, encode_response, request_echo
@@ -22,6 +23,7 @@ __all__ = [
     "StreamDecoder",
     "StreamEncoder",
     "check_translatable",
+    "custom_names",
     "decode_error",
     "decode_request",
     "decode_response",

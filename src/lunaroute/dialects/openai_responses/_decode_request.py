@@ -56,6 +56,7 @@ from lunaroute.model import (
 
 from .._json import Obj, parse_object
 from ..openai_chat._mapping import parse_data_uri
+from ._custom import decode_custom_tool
 from ._mapping import REDACTED_PREFIX, image_source
 
 __all__ = ["decode_part", "decode_reasoning", "decode_request"]
@@ -190,7 +191,14 @@ def _item(item: Obj, conversation: _Conversation) -> None:
         conversation.assistant(decode_reasoning(item))
     elif kind == "function_call":
         conversation.assistant(_function_call(item))
-    elif kind == "function_call_output":
+    elif kind == "custom_tool_call":
+        item.get("id")
+        item.get("status")
+        call = ToolUseBlock(
+            id=item.req_str("call_id"), name=item.req_str("name"), input={"input": item.req_str("input")}
+        )
+        conversation.assistant(call)
+    elif kind in ("function_call_output", "custom_tool_call_output"):
         conversation.add(_function_output(item))
     elif kind.endswith("_call"):
         conversation.assistant(UnknownBlock(dialect="openai_responses", kind=kind, raw=_raw(item)))
@@ -222,6 +230,9 @@ def _tools(root: Obj) -> tuple[ToolSpec, ...]:
     tools: list[ToolSpec] = []
     for tool in root.items("tools"):
         kind = tool.req_str("type")
+        if kind == "custom":
+            tools.append(decode_custom_tool(tool))
+            continue
         if kind != "function":
             name = tool.value.get("name")
             builtin_name = name if isinstance(name, str) else None

@@ -43,6 +43,7 @@ from lunaroute.model import (
     ResponseFormat,
     TextBlock,
     ThinkingBlock,
+    Tool,
     ToolChoice,
     ToolChoiceAny,
     ToolChoiceAuto,
@@ -56,6 +57,7 @@ from lunaroute.model import (
 
 from .._json import put_extras
 from ..openai_chat._mapping import data_uri, effort_for
+from ._custom import custom_input, is_custom
 from ._mapping import REDACTED_PREFIX, encode_image_source
 
 __all__ = ["encode_part", "encode_request"]
@@ -108,14 +110,16 @@ def _reasoning_item(block: ThinkingBlock | RedactedThinkingBlock) -> Json | None
     return {"type": "reasoning", "summary": summary, "encrypted_content": block.signature}
 
 
-def _function_call(block: ToolUseBlock) -> Json:
+def _function_call(block: ToolUseBlock, custom: frozenset[str]) -> Json:
+    if block.name in custom:
+        return {"type": "custom_tool_call", "call_id": block.id, "name": block.name, "input": custom_input(block)}
     arguments = block.raw_arguments
     if arguments is None:
         arguments = msgspec.json.encode(block.input).decode()
     return {"type": "function_call", "call_id": block.id, "name": block.name, "arguments": arguments}
 
 
-def _assistant(message: Message) -> list[Json]:
+def _assistant(message: Message, custom: frozenset[str]) -> list[Json]:
     items: list[Json] = []
     texts: list[Block] = []
 
@@ -135,7 +139,7 @@ def _assistant(message: Message) -> list[Json]:
                     items.append(item)
             case ToolUseBlock():
                 flush()
-                items.append(_function_call(block))
+                items.append(_function_call(block, custom))
             case UnknownBlock(dialect="openai_responses", raw=raw):
                 flush()
                 items.append(msgspec.json.decode(raw))
@@ -143,23 +147,26 @@ def _assistant(message: Message) -> list[Json]:
     return items
 
 
-def _function_output(result: ToolResultBlock) -> Json:
+def _function_output(result: ToolResultBlock, custom_calls: set[str]) -> Json:
     output: object = result.content
     if not isinstance(result.content, str):
         output = _parts(list(result.content), assistant=False)
-    return {"type": "function_call_output", "call_id": result.tool_use_id, "output": output}
+    kind = "custom_tool_call_output" if result.tool_use_id in custom_calls else "function_call_output"
+    return {"type": kind, "call_id": result.tool_use_id, "output": output}
 
 
-def _input(messages: tuple[Message, ...]) -> list[Json]:
+def _input(messages: tuple[Message, ...], custom: frozenset[str]) -> list[Json]:
     items: list[Json] = []
+    custom_calls: set[str] = set()
     for message in messages:
         if message.role == "assistant":
-            items.extend(_assistant(message))
+            items.extend(_assistant(message, custom))
+            custom_calls.update(b.id for b in message.content if isinstance(b, ToolUseBlock) and b.name in custom)
             continue
         rest: list[Block] = []
         for block in message.content:
             if isinstance(block, ToolResultBlock):
-                items.append(_function_output(block))
+                items.append(_function_output(block, custom_calls))
             elif isinstance(block, UnknownBlock) and block.dialect == _DIALECT and message.role != "tool":
                 items.append(msgspec.json.decode(block.raw))
             else:
@@ -188,6 +195,12 @@ def _tools(req: Request) -> list[Json]:
         if isinstance(tool, BuiltinTool):
             if tool.dialect == _DIALECT:
                 tools.append(msgspec.json.decode(tool.raw))
+            continue
+        if is_custom(tool):
+            custom: Json = {"type": "custom", "name": tool.name}
+            if tool.description is not None:
+                custom["description"] = tool.description
+            tools.append(put_extras(custom, tool.extra, _DIALECT))
             continue
         out: Json = {"type": "function", "name": tool.name}
         if tool.description is not None:
@@ -242,7 +255,8 @@ def encode_request(req: Request, *, model_name: str, default_max_tokens: int = 4
     out: Json = {"model": model_name}
     if instructions is not None:
         out["instructions"] = instructions
-    out["input"] = _input(messages)
+    custom = frozenset(t.name for t in req.tools if isinstance(t, Tool) and is_custom(t))
+    out["input"] = _input(messages, custom)
     tools = _tools(req)
     if tools:
         out["tools"] = tools

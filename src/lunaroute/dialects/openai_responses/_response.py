@@ -34,6 +34,7 @@ from lunaroute.model import (
 )
 
 from .._json import Obj, parse_object, put_extras
+from ._custom import custom_input
 from ._decode_request import decode_reasoning
 from ._mapping import REDACTED_PREFIX, decode_usage, encode_usage, item_id, status_for, stop_reason_for
 
@@ -176,9 +177,22 @@ def _part(block: TextBlock | RefusalBlock) -> Json:
     )
 
 
-def output_item(block: Block, response_id: str, index: int, status: str = "completed") -> Json:
-    """The output item of one non-text block at output position `index`."""
+def output_item(
+    block: Block, response_id: str, index: int, status: str = "completed", custom: frozenset[str] = frozenset()
+) -> Json:
+    """The output item of one non-text block at output position `index` (`custom`: the custom tools' names)."""
     match block:
+        case ToolUseBlock(id=call_id, name=name) if name in custom:
+            ctc = item_id("ctc", response_id, index)
+            text = custom_input(block)
+            return {
+                "id": ctc,
+                "type": "custom_tool_call",
+                "status": status,
+                "call_id": call_id,
+                "name": name,
+                "input": text,
+            }
         case ThinkingBlock(thinking=thinking, signature=signature):
             summary = [{"type": "summary_text", "text": thinking}] if thinking else []
             item: Json = {"id": item_id("rs", response_id, index), "type": "reasoning", "summary": summary}
@@ -214,7 +228,7 @@ def message_item(response_id: str, index: int, parts: list[Json], status: str = 
     return {"id": msg, "type": "message", "status": status, "role": "assistant", "content": parts}
 
 
-def encode_output(resp: Response) -> list[Json]:
+def encode_output(resp: Response, custom: frozenset[str] = frozenset()) -> list[Json]:
     """The output items of `resp`: consecutive text and refusal blocks share one `message` item."""
     items: list[Json] = []
     parts: list[Json] = []
@@ -227,7 +241,7 @@ def encode_output(resp: Response) -> list[Json]:
         if parts:
             items.append(message_item(resp.id, len(items), parts))
             parts = []
-        items.append(output_item(block, resp.id, len(items)))
+        items.append(output_item(block, resp.id, len(items), custom=custom))
     if parts:
         items.append(message_item(resp.id, len(items), parts))
     return items
@@ -254,10 +268,13 @@ def response_object(
     return put_extras(out, resp.extra, "openai_responses")
 
 
-def encode_response(resp: Response, *, model_name: str | None = None, echo: Echo | None = None) -> bytes:
-    """Encode `resp` as a complete `response` object; `model_name` replaces the upstream's model name."""
+def encode_response(
+    resp: Response, *, model_name: str | None = None, echo: Echo | None = None, custom: frozenset[str] = frozenset()
+) -> bytes:
+    """Encode `resp` as a complete `response` object; `model_name` replaces the upstream's model name, calls of
+    the `custom` tools are `custom_tool_call` items."""
     status = status_for(resp.stop_reason)[0]
     body = response_object(
-        resp, model_name=model_name, echo=echo, status=status, output=encode_output(resp), usage=True
+        resp, model_name=model_name, echo=echo, status=status, output=encode_output(resp, custom), usage=True
     )
     return msgspec.json.encode(body)

@@ -45,6 +45,7 @@ from lunaroute.model import (
     ToolInputDelta,
     ToolUseBlock,
     Usage,
+    parse_arguments,
 )
 
 from .._sse import sse_frame
@@ -90,12 +91,14 @@ class StreamEncoder:
         response_id: str | None = None,
         echo: Echo | None = None,
         created: int | None = None,
+        custom: frozenset[str] = frozenset(),
     ) -> None:
         del include_usage  # a Responses stream always ends with its usage
         self._model = model_name
         self._id = response_id
         self._echo = echo
         self._created = created
+        self._custom = custom
         self._seq = 0
         self._started = False
         self._done = False
@@ -157,6 +160,8 @@ class StreamEncoder:
             case ToolInputDelta(index=index, partial_json=fragment) if index in self._blocks:
                 opened = self._blocks[index]
                 opened.text.append(fragment)
+                if isinstance(opened.block, ToolUseBlock) and opened.block.name in self._custom:
+                    return b""  # the raw input is known once the arguments are complete
                 where = {"item_id": opened.item_id, "output_index": opened.output_index}
                 return self._emit("response.function_call_arguments.delta", **where, delta=fragment)
             case BlockStop(index=index) if index in self._blocks:
@@ -196,9 +201,11 @@ class StreamEncoder:
         out = self._close_message()
         position = self._position()
         if isinstance(block, ThinkingBlock | ToolUseBlock):
-            item = output_item(block, self._id or "", position, status="in_progress")
-            if isinstance(block, ToolUseBlock):
+            item = output_item(block, self._id or "", position, status="in_progress", custom=self._custom)
+            if item["type"] == "function_call":
                 item["arguments"] = ""
+            elif item["type"] == "custom_tool_call":
+                item["input"] = ""
             self._blocks[index] = _Open(block, position, str(item["id"]))
             return out + self._emit("response.output_item.added", output_index=position, item=item)
         item = output_item(block, self._id or "", position)
@@ -255,6 +262,13 @@ class StreamEncoder:
                 part = {"type": "summary_text", "text": text}
                 out += self._emit("response.reasoning_summary_part.done", **where, part=part)
             item = output_item(final, self._id or "", opened.output_index)
+        elif isinstance(block, ToolUseBlock) and block.name in self._custom:
+            arguments, raw = parse_arguments(text)
+            call = ToolUseBlock(id=block.id, name=block.name, input=arguments, raw_arguments=raw)
+            item = output_item(call, self._id or "", opened.output_index, custom=self._custom)
+            where = {"item_id": opened.item_id, "output_index": opened.output_index}
+            out += self._emit("response.custom_tool_call_input.delta", **where, delta=item["input"])
+            out += self._emit("response.custom_tool_call_input.done", **where, input=item["input"])
         else:
             assert isinstance(block, ToolUseBlock)
             where = {"item_id": opened.item_id, "output_index": opened.output_index}
