@@ -12,15 +12,18 @@ from _payloads import BENCH_KEY, chat_request
 __all__ = [
     "ANTHROPIC_PATH",
     "OPENAI_PATH",
+    "RESPONSES_PATH",
     "VARIANTS",
     "Floor",
     "Variant",
     "anthropic_request",
+    "responses_request",
     "write_config",
 ]
 
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
+RESPONSES_PATH = "/v1/responses"
 RULE_COUNT = 100
 
 _MODEL = "claude-sonnet-4-5"
@@ -37,6 +40,21 @@ def anthropic_request(stream: bool) -> bytes:
         "system": _SYSTEM.strip(),
         "messages": [{"role": "user", "content": _USER.strip()}],
         "temperature": 0.2,
+        "stream": stream,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def responses_request(stream: bool) -> bytes:
+    """A Responses API request of about 2 KB with the same text (`instructions`, `input`), `store: false` as Codex
+    sends it (nothing is kept, so the variant measures translation alone)."""
+    body = {
+        "model": _MODEL,
+        "instructions": _SYSTEM.strip(),
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": _USER.strip()}]}],
+        "max_output_tokens": 256,
+        "temperature": 0.2,
+        "store": False,
         "stream": stream,
     }
     return json.dumps(body, separators=(",", ":")).encode()
@@ -68,6 +86,8 @@ class Variant:
     """Ceiling on the streaming TTFB this variant adds to passthrough's (None: reported only)."""
     prepare: Callable[[Path], None] | None = None
     """Run with the gateway's LUNAROUTE_HOME before it starts (e.g. to put the benchmark key in its store)."""
+    openai_type: str = "openai"
+    """The `provider_type` of the `openai` provider (`openai_chat`: it serves chat completions only)."""
 
 
 _NO_RECORDING = "session_recording: {enabled: false}\n"
@@ -116,6 +136,16 @@ VARIANTS: tuple[Variant, ...] = (
         max_ttfb_added_ms=1.0,
     ),
     Variant(
+        "responses-translated",
+        "Responses API request to /v1/responses, the upstream a chat-completions-only provider: translated both ways",
+        _NO_RECORDING,
+        path=RESPONSES_PATH,
+        body=responses_request,
+        floor=Floor("responses-translated", "passthrough", 0.50),
+        max_ttfb_added_ms=1.0,
+        openai_type="openai_chat",
+    ),
+    Variant(
         "rules100",
         f"{RULE_COUNT} rules that do not match, then a catch-all to openai",
         _NO_RECORDING + _RULES + '    - {name: all, model_pattern: ".*", primary: openai}\n',
@@ -162,7 +192,7 @@ def write_config(path: Path, variant: Variant, upstream_port: int, ui_port: int)
     """The variant's gateway config against the upstream on `upstream_port` (both providers point at it)."""
     path.write_text(
         "providers:\n"
-        f'  openai: {{base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
+        f'  openai: {{provider_type: {variant.openai_type}, base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
         f'  anthropic: {{base_url: "http://127.0.0.1:{upstream_port}"}}\n'
         "http_server: {sse_keepalive_enabled: true}\n" + variant.config.replace("{ui_port}", str(ui_port))
     )
