@@ -248,3 +248,12 @@ async def test_anthropic_client_on_responses_provider(upstream: FakeUpstream, ga
     assert body["reasoning"] == {"effort": "low", "summary": "auto"}
     assert body["include"] == ["reasoning.encrypted_content"]
     assert body["max_output_tokens"] == 1000
+
+
+async def test_unknown_ids_go_to_a_provider_that_serves_responses(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(responses={"database": str(tmp_path / "responses.db")})
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key="sk-client", max_retries=0) as client:
+        await client.responses.retrieve("resp_from_openai")
+    assert [(r.method, r.path) for r in upstream.requests] == [("GET", "/v1/responses/resp_from_openai")]

@@ -222,3 +222,66 @@ def test_error_bodies_share_the_openai_shape() -> None:
     assert err.kind == "not_found"
     assert codec.error_status(err) == 404
     assert json.loads(codec.encode_error(err))["error"]["message"] == "Response with id 'resp_x' not found."
+
+
+APPLY_PATCH = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Edit files. This is a FREEFORM tool.",
+    "format": {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"},
+}
+
+
+def test_custom_tools_become_one_string_function_tools() -> None:
+    body = {
+        "model": "gpt-5.5",
+        "tools": [APPLY_PATCH],
+        "input": [
+            {"role": "user", "content": "patch it"},
+            {"type": "custom_tool_call", "call_id": "call_p", "name": "apply_patch", "input": "*** Begin Patch"},
+            {"type": "custom_tool_call_output", "call_id": "call_p", "output": "Done"},
+        ],
+    }
+    req = codec.decode_request(msgspec.json.encode(body))
+    [tool] = req.tools
+    assert isinstance(tool, m.Tool)
+    assert tool.input_schema["required"] == ["input"]
+    assert "start: begin_patch" in tool.input_schema["properties"]["input"]["description"]
+    assert req.messages[1].content == (
+        m.ToolUseBlock(id="call_p", name="apply_patch", input={"input": "*** Begin Patch"}),
+    )
+    assert req.messages[2].content == (m.ToolResultBlock(tool_use_id="call_p", content="Done"),)
+    anthropic = json.loads(anthropic_messages.encode_request(req, model_name="claude"))
+    assert anthropic["tools"][0]["input_schema"] == tool.input_schema
+    again = json.loads(codec.encode_request(req, model_name="gpt-5.5"))
+    assert again["tools"] == [APPLY_PATCH]
+    assert again["input"][1] == {
+        "type": "custom_tool_call",
+        "call_id": "call_p",
+        "name": "apply_patch",
+        "input": "*** Begin Patch",
+    }
+    assert again["input"][2]["type"] == "custom_tool_call_output"
+
+
+def test_calls_of_custom_tools_are_custom_tool_call_items() -> None:
+    call = m.ToolUseBlock(id="toolu_1", name="apply_patch", input={"input": "*** Begin Patch\n"})
+    resp = m.Response(id="resp_c", model="claude", content=(call,), stop_reason="tool_use")
+    custom = frozenset({"apply_patch"})
+    [item] = json.loads(codec.encode_response(resp, custom=custom))["output"]
+    assert item == {
+        "id": "ctc_c_0",
+        "type": "custom_tool_call",
+        "status": "completed",
+        "call_id": "toolu_1",
+        "name": "apply_patch",
+        "input": "*** Begin Patch\n",
+    }
+    encoder = codec.StreamEncoder(response_id="resp_c", custom=custom)
+    body = b"".join(encoder.encode(e) for e in m.stream_events(resp)) + encoder.finish()
+    payloads = [json.loads(line[6:]) for line in body.split(b"\n") if line.startswith(b"data: ")]
+    kinds = [p["type"] for p in payloads]
+    assert "response.function_call_arguments.delta" not in kinds
+    done = next(p for p in payloads if p["type"] == "response.custom_tool_call_input.done")
+    assert done["input"] == "*** Begin Patch\n"
+    assert payloads[-1]["response"]["output"] == [item]
