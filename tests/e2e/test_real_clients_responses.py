@@ -40,11 +40,14 @@ CODEX_ON_OTHER_MODELS = CODEX_CONFIG.replace(
 )
 
 
-async def _codex(codex_bin: Path, base_url: str, tmp_path: Path, prompt: str) -> ClientRun:
+async def _codex(codex_bin: Path, base_url: str, tmp_path: Path, prompt: str, *, websocket: bool = False) -> ClientRun:
     env = _offline_env(tmp_path / "home")
     codex_home = tmp_path / "codex-home"
     codex_home.mkdir()
-    (codex_home / "config.toml").write_text(CODEX_ON_OTHER_MODELS.format(model=CODEX_MODEL, base_url=base_url))
+    config = CODEX_ON_OTHER_MODELS.format(model=CODEX_MODEL, base_url=base_url)
+    if websocket:
+        config += "supports_websockets = true\n"  # the last table is the provider's
+    (codex_home / "config.toml").write_text(config)
     env.update({"CODEX_HOME": str(codex_home), "LUNAROUTE_TEST_CODEX_KEY": CODEX_KEY})
     workdir = tmp_path / "work"
     workdir.mkdir(exist_ok=True)
@@ -69,8 +72,9 @@ async def gateway(upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path
     )
 
 
+@pytest.mark.parametrize("websocket", [False, True], ids=["http", "websocket"])
 async def test_codex_on_anthropic_provider_with_a_tool_round_trip(
-    codex_bin: Path, upstream: FakeUpstream, gateway: GatewayServer, tmp_path: Path
+    codex_bin: Path, upstream: FakeUpstream, gateway: GatewayServer, tmp_path: Path, websocket: bool
 ) -> None:
     call = ToolCall(name="exec_command", arguments=json.dumps({"cmd": f"echo {MARKER}"}), id="toolu_lunaroute_1")
     upstream.enqueue(
@@ -78,7 +82,7 @@ async def test_codex_on_anthropic_provider_with_a_tool_round_trip(
         Reply(answer=Answer(text="The command printed the marker.")),
     )
 
-    run = await _codex(codex_bin, gateway.url, tmp_path, "Run the echo command")
+    run = await _codex(codex_bin, gateway.url, tmp_path, "Run the echo command", websocket=websocket)
 
     assert run.returncode == 0, _report(run)
     assert "The command printed the marker." in run.stdout, _report(run)

@@ -7,10 +7,13 @@ default) or PostgreSQL (several replicas); `open_response_store` picks one from 
 """
 
 from ._continue import continue_from, input_items
+from ._memory import ChainedStore, MemoryResponseStore
 from ._store import LazyResponseStore, ResponseStore, StoredResponse, open_response_store
 
 __all__ = [
+    "ChainedStore",
     "LazyResponseStore",
+    "MemoryResponseStore",
     "ResponseStore",
     "StoredResponse",
     "continue_from",

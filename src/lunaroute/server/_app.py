@@ -26,6 +26,7 @@ from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
 from lunaroute.server._responses import add_response_routes
 from lunaroute.server._trusted_host import host_checked
+from lunaroute.server._websocket import responses_socket
 from lunaroute.server._wiring import build_resilience, build_router
 from lunaroute.state import MemoryState, RedisState
 
@@ -92,6 +93,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     proxy = admitted(handle_proxy, server.max_in_flight_requests, metrics)
     if config.responses.store:
         add_response_routes(app, hosts, proxy)
+    for path in ("/v1/responses", "/responses"):
+        app.router.add_get(path, host_checked(responses_socket(proxy), hosts), allow_head=False)
     app.router.add_route("*", "/{tail:.*}", host_checked(proxy, hosts))
 
     recording: list[RecordingStack] = []

@@ -18,7 +18,7 @@ from lunaroute.translate._exchange import (
     translate_headers,
     translate_request,
 )
-from lunaroute.translate._responses import ResponsesAnswer
+from lunaroute.translate._responses import ResponsesAnswer, new_response_id
 
 __all__ = [
     "Codec",
@@ -31,6 +31,7 @@ __all__ = [
     "codec_for_endpoint",
     "codec_for_provider",
     "count_tokens_locally",
+    "new_response_id",
     "serves_natively",
     "translate_headers",
     "translate_request",
