@@ -44,12 +44,12 @@ def add_response_routes(
             headers = check_headers(request, gw.config.http_server)
             gw.policies.identify(headers, request.remote, normalise_path(request.raw_path))
             stored = await store.get(response_id) if store is not None else None
-            if stored is None:
+            if store is None or stored is None:
                 if _upstream_has_responses(gw):
                     return await proxy(request)
                 raise NotFound(f"Response with id '{response_id}' not found.")
             if request.method == "DELETE":
-                await store.delete(response_id)  # type: ignore[union-attr]
+                await store.delete(response_id)
                 body = msgspec.json.encode({"id": response_id, "object": "response.deleted", "deleted": True})
                 return web.Response(body=body, content_type="application/json")
             return web.Response(body=stored.response, content_type="application/json")
