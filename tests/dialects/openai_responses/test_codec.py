@@ -285,3 +285,12 @@ def test_calls_of_custom_tools_are_custom_tool_call_items() -> None:
     done = next(p for p in payloads if p["type"] == "response.custom_tool_call_input.done")
     assert done["input"] == "*** Begin Patch\n"
     assert payloads[-1]["response"]["output"] == [item]
+
+
+def test_refusal_and_hosted_item_stream() -> None:
+    resp = m.accumulate(_events("stream_refusal_custom_tool_call.sse"))
+    refusal, custom = resp.content
+    assert refusal == m.RefusalBlock(text="I can't help with that.")
+    assert isinstance(custom, m.UnknownBlock)
+    assert custom.kind == "custom_tool_call"
+    assert resp.usage.output_tokens == 7
