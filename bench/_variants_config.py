@@ -13,15 +13,18 @@ from _payloads import BENCH_KEY, chat_request
 __all__ = [
     "ANTHROPIC_PATH",
     "OPENAI_PATH",
+    "RESPONSES_PATH",
     "VARIANTS",
     "Floor",
     "Variant",
     "anthropic_request",
+    "responses_request",
     "write_config",
 ]
 
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
+RESPONSES_PATH = "/v1/responses"
 RULE_COUNT = 100
 
 _MODEL = "claude-sonnet-4-5"
@@ -38,6 +41,21 @@ def anthropic_request(stream: bool) -> bytes:
         "system": _SYSTEM.strip(),
         "messages": [{"role": "user", "content": _USER.strip()}],
         "temperature": 0.2,
+        "stream": stream,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def responses_request(stream: bool) -> bytes:
+    """A Responses API request of about 2 KB with the same text (`instructions`, `input`), `store: false` as Codex
+    sends it (nothing is kept, so the variant measures translation alone)."""
+    body = {
+        "model": _MODEL,
+        "instructions": _SYSTEM.strip(),
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": _USER.strip()}]}],
+        "max_output_tokens": 256,
+        "temperature": 0.2,
+        "store": False,
         "stream": stream,
     }
     return json.dumps(body, separators=(",", ":")).encode()
@@ -73,6 +91,8 @@ class Variant:
     """YAML lines added inside the providers block (`{bedrock_port}` is the Bedrock upstream's port)."""
     upstream: Literal["openai", "bedrock"] = "openai"
     """Which upstream the variant's traffic reaches: nginx (OpenAI answers) or the Converse upstream."""
+    openai_type: str = "openai"
+    """The `provider_type` of the `openai` provider (`openai_chat`: it serves chat completions only)."""
 
 
 _NO_RECORDING = "session_recording: {enabled: false}\n"
@@ -144,6 +164,16 @@ VARIANTS: tuple[Variant, ...] = (
         floor=Floor("azure", "passthrough", 0.50),
     ),
     Variant(
+        "responses-translated",
+        "Responses API request to /v1/responses, the upstream a chat-completions-only provider: translated both ways",
+        _NO_RECORDING,
+        path=RESPONSES_PATH,
+        body=responses_request,
+        floor=Floor("responses-translated", "passthrough", 0.50),
+        max_ttfb_added_ms=1.0,
+        openai_type="openai_chat",
+    ),
+    Variant(
         "rules100",
         f"{RULE_COUNT} rules that do not match, then a catch-all to openai",
         _NO_RECORDING + _RULES + '    - {name: all, model_pattern: ".*", primary: openai}\n',
@@ -192,7 +222,7 @@ def write_config(path: Path, variant: Variant, upstream_port: int, ui_port: int,
     providers = variant.providers.replace("{bedrock_port}", str(bedrock_port))
     path.write_text(
         "providers:\n"
-        f'  openai: {{base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
+        f'  openai: {{provider_type: {variant.openai_type}, base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
         f'  anthropic: {{base_url: "http://127.0.0.1:{upstream_port}"}}\n'
         + providers.replace("{upstream_port}", str(upstream_port))
         + "http_server: {sse_keepalive_enabled: true}\n"

@@ -45,13 +45,15 @@ def check_answers(port: int, path: str, json_body: bytes, stream_body: bytes, an
         answer = conn.getresponse()
         body = answer.read()
         parsed = json.loads(body) if answer.status == 200 else {}
-        ok = parsed.get("type") == "message" if anthropic else parsed.get("object") == "chat.completion"
+        responses = path.endswith("/responses")
+        expected = "response" if responses else "chat.completion"
+        ok = parsed.get("type") == "message" if anthropic else parsed.get("object") == expected
         if answer.status != 200 or not ok:
             raise RuntimeError(f"{path} (JSON): status {answer.status}, body {body[:300]!r}")
         conn.request("POST", path, body=stream_body, headers=_headers(True, anthropic))
         answer = conn.getresponse()
         body = answer.read()
-        end = b"event: message_stop" if anthropic else b"data: [DONE]"
+        end = b"event: message_stop" if anthropic else b"event: response.completed" if responses else b"data: [DONE]"
         if answer.status != 200 or end not in body:
             raise RuntimeError(f"{path} (stream): status {answer.status}, body {body[:300]!r}")
     finally:

@@ -12,19 +12,22 @@ from lunaroute.observability import Metrics
 from lunaroute.observability.tracing import NOOP_SPAN, SpanHandle
 from lunaroute.providers._headers import forward_request_headers
 from lunaroute.recording._tap import RecordingTap
+from lunaroute.responses import ResponseStore, continue_from
 from lunaroute.routing import Route
 from lunaroute.translate import (
+    Codec,
+    ResponsesAnswer,
     TranslatedResponse,
-    codec_for,
+    codec_for_endpoint,
+    codec_for_provider,
     count_tokens_locally,
+    serves_natively,
     translate_headers,
     translate_request,
 )
 from lunaroute.types import Dialect, Endpoint, Provider, UpstreamCall, UpstreamResponse
 
 __all__ = ["Inbound", "Outbound", "send_to"]
-
-_TRANSLATABLE = frozenset({Endpoint.ANTHROPIC_MESSAGES, Endpoint.OPENAI_CHAT})
 
 
 @dataclass(slots=True)
@@ -88,14 +91,18 @@ async def send_to(
     metrics: Metrics,
     tap: RecordingTap | None,
     span: SpanHandle = NOOP_SPAN,
+    responses: ResponseStore | None = None,
 ) -> Outbound:
     """Send `body` (the client's, possibly with markers stripped) to `provider`.
 
-    `model` is the provider's configured model (it replaces the client's) or None. Same dialect (or a mock):
-    the bytes go as they are, only `model` patched. Other dialect: conversation endpoints are translated both
-    ways, `count_tokens` is answered with a local estimate, anything else is an `UnsupportedFeature` (400).
+    `model` is the provider's configured model (it replaces the client's) or None. An endpoint the provider
+    serves natively (or a mock): the bytes go as they are, only `model` patched. Otherwise conversation endpoints
+    (chat completions, messages, responses) are translated both ways into the provider's wire, `count_tokens` is
+    answered with a local estimate, anything else is an `UnsupportedFeature` (400). A Responses request that
+    names a `previous_response_id` is continued from `responses`, where the translated answer is kept.
     """
-    if provider.dialect in (inbound.dialect, "any"):
+    endpoint = inbound.route.endpoint
+    if serves_natively(provider, endpoint):
         sent_model = inbound.model
         if model is not None and sent_model is not None and model != sent_model:
             body, sent_model = rewrite_model(body, model), model
@@ -117,17 +124,21 @@ async def send_to(
         span.inject(call.headers)
         sent_at = time.perf_counter()
         return Outbound(provider, await provider.send(call), sent_at=sent_at)
-    endpoint = inbound.route.endpoint
     if endpoint is Endpoint.ANTHROPIC_COUNT_TOKENS:
         if tap is not None:
             tap.routed(provider.name, provider.dialect, model, translated=True)
         return Outbound(provider, count_tokens_locally(body), translated=True, sent_at=time.perf_counter())
-    if endpoint not in _TRANSLATABLE or provider.dialect == "any":
+    client = codec_for_endpoint(endpoint)
+    if client is None:
         raise UnsupportedFeature(
             f"{endpoint.value} requests cannot be served by provider {provider.name!r}, "
             f"which speaks the {provider.dialect} dialect"
         )
-    client, target = codec_for(inbound.dialect), codec_for(provider.dialect)
+    target = codec_for_provider(provider)
+    answered: list[object] | None = None
+    client_body = body
+    if endpoint is Endpoint.OPENAI_RESPONSES:
+        body, answered = await continue_from(responses, body)
     started = time.perf_counter()
     with inbound.span.translate():
         upstream_body, request = translate_request(
@@ -152,12 +163,43 @@ async def send_to(
     span.inject(call.headers)
     sent_at = time.perf_counter()
     response = await provider.send(call)
-    translated = TranslatedResponse(
+    return Outbound(
+        provider,
+        _answer(response, client, target, inbound, request.include_usage, client_body, answered, responses, call.model),
+        translated=True,
+        sent_at=sent_at,
+    )
+
+
+def _answer(
+    response: UpstreamResponse,
+    client: Codec,
+    target: Codec,
+    inbound: Inbound,
+    include_usage: bool,
+    client_body: bytes,
+    answered: list[object] | None,
+    responses: ResponseStore | None,
+    sent_model: str | None,
+) -> TranslatedResponse:
+    # A wire whose answers do not name their model (Converse): the answer names the model the client asked for.
+    model_name = None if target.names_model else inbound.model or sent_model
+    if client.endpoint is Endpoint.OPENAI_RESPONSES:
+        return ResponsesAnswer(
+            response,
+            client=client,
+            provider=target,
+            stream=inbound.stream,
+            request_body=client_body,
+            input_items=answered,
+            store=responses,
+            model_name=model_name,
+        )
+    return TranslatedResponse(
         response,
         client=client,
         provider=target,
         stream=inbound.stream,
-        include_usage=request.include_usage,
-        model_name=None if target.names_model else inbound.model or call.model,
+        include_usage=include_usage,
+        model_name=model_name,
     )
-    return Outbound(provider, translated, translated=True, sent_at=sent_at)

@@ -21,6 +21,7 @@ from lunaroute.errors import Overloaded, UpstreamError, UpstreamTimeout
 from lunaroute.observability import Metrics
 from lunaroute.providers._buffered import BufferedResponse, peek_first_chunk
 from lunaroute.recording._tap import RecordingTap
+from lunaroute.responses import ResponseStore
 from lunaroute.routing import MARKER_BYTES, PROVIDER_HEADER, Router, find_marker
 from lunaroute.routing._notify import inject_notice, render_notice
 from lunaroute.routing._resilience import Resilience
@@ -87,6 +88,8 @@ class Pipeline:
         self._metrics = metrics
         self._notification = notification
         self._peek_s = first_event_peek_s
+        self.responses: ResponseStore | None = None
+        """Where translated Responses are kept for `previous_response_id` (set by `create_app`; None: not kept)."""
 
     async def send(self, inbound: Inbound, tap: RecordingTap | None = None) -> Outbound:
         """The answer to relay. Raises gateway errors (`lunaroute.errors`) when no provider gave one."""
@@ -240,6 +243,7 @@ class Pipeline:
                 metrics=self._metrics,
                 tap=tap,
                 span=inbound.span,
+                responses=self.responses,
             )
         except UpstreamError as exc:
             attempt.record_error(exc)

@@ -81,7 +81,7 @@ def test_azure_keys_are_kept() -> None:
         (
             {"provider_type": "azure", "base_url": "https://r", "api_version": "v1", "codex_auth": {"enabled": True}},
             "codex_auth",
-            "openai providers only",
+            "openai, openai_chat and openai_responses providers only",
         ),
         (
             {"provider_type": "bedrock", "region": "us-east-1", "request_body": {"overrides": {"a": 1}}},

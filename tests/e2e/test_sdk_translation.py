@@ -215,10 +215,16 @@ async def test_anthropic_errors_become_openai_sdk_errors(upstream: FakeUpstream,
     assert "n" in str(bad.value)
 
 
-async def test_responses_api_on_anthropic_provider_is_a_clear_400(oai: openai.AsyncOpenAI) -> None:
+async def test_responses_api_on_anthropic_provider_is_translated(
+    upstream: FakeUpstream, oai: openai.AsyncOpenAI
+) -> None:
+    upstream.enqueue(Reply(answer=Answer(text="hello")))
+    response = await oai.responses.create(model="gpt-5", input="hi", store=False)
+    assert response.output_text == "hello"
+    assert upstream.last_request.path == "/v1/messages"
     with pytest.raises(openai.BadRequestError) as info:
-        await oai.responses.create(model="gpt-5", input="hi")
-    assert "openai.responses" in str(info.value)
+        await oai.responses.create(model="gpt-5", input="hi", tools=[{"type": "code_interpreter", "container": "c"}])
+    assert "code_interpreter" in str(info.value)
 
 
 async def test_marker_routes_and_is_stripped(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:

@@ -278,3 +278,104 @@ def openai_response(draw: st.DrawFn) -> m.Response:
         usage=draw(usage),
         created=draw(st.integers(0, 2**31)),
     )
+
+
+# ---- OpenAI Responses canonical forms ----
+
+r_user_part = o_text | o_image.map(
+    lambda b: b if b.detail is not None else m.ImageBlock(source=b.source, detail="auto")
+)
+r_result = st.builds(
+    m.ToolResultBlock,
+    tool_use_id=ident.map(lambda s: "call_" + s),
+    content=st.just("") | text | st.lists(o_text, min_size=1, max_size=2).map(tuple),
+)
+r_thinking = st.builds(m.ThinkingBlock, thinking=st.just("") | text, signature=b64)
+
+
+@st.composite
+def r_assistant(draw: st.DrawFn) -> m.Message:
+    block = o_text | st.builds(m.RefusalBlock, text=text) | r_thinking | tool_use()
+    return m.Message(role="assistant", content=tuple(draw(st.lists(block, min_size=1, max_size=4))))
+
+
+r_turn = st.one_of(
+    st.builds(m.Message, role=st.just("user"), content=st.lists(r_user_part, min_size=1, max_size=3).map(tuple)),
+    st.builds(
+        m.Message,
+        role=st.sampled_from(["developer", "system"]),
+        content=st.lists(o_text, min_size=1, max_size=2).map(tuple),
+    ),
+    r_assistant(),
+    st.builds(lambda r: m.Message(role="tool", content=(r,)), r_result),
+)
+r_tool = st.builds(m.Tool, name=ident, description=st.none() | text, input_schema=schema, strict=st.booleans())
+
+
+@st.composite
+def responses_request(draw: st.DrawFn) -> m.Request:
+    turns: list[m.Message] = []
+    for turn in draw(st.lists(r_turn, min_size=1, max_size=5)):
+        if not (turn.role == "assistant" and turns and turns[-1].role == "assistant"):
+            turns.append(turn)
+    if turns[0].role == "system" and len(turns[0].content) == 1:
+        turns[0] = m.Message(role="developer", content=turns[0].content)
+    if draw(st.booleans()):
+        turns.insert(0, m.Message(role="system", content=(m.TextBlock(text=draw(text)),)))
+    tools = tuple(draw(st.lists(r_tool, max_size=3)))
+    return m.Request(
+        model=draw(ident),
+        messages=tuple(turns),
+        tools=tools,
+        tool_choice=draw(
+            st.none()
+            | st.sampled_from([m.ToolChoiceAuto(), m.ToolChoiceAny(), m.ToolChoiceNone()])
+            | st.builds(m.ToolChoiceTool, name=ident)
+        )
+        if tools
+        else None,
+        parallel_tool_calls=draw(st.none() | st.booleans()) if tools else None,
+        max_tokens=draw(st.none() | st.integers(1, 10**5)),
+        temperature=draw(st.none() | st.floats(0, 2, allow_nan=False).map(lambda x: round(x, 2))),
+        top_p=draw(st.none() | unit),
+        response_format=draw(o_format.map(lambda f: f if f is None or f.kind != "json_schema" or f.name else None)),
+        reasoning=draw(
+            st.none() | st.builds(m.Reasoning, effort=st.sampled_from(["minimal", "low", "medium", "high"]))
+        ),
+        user=draw(st.none() | ident),
+        stream=draw(st.booleans()),
+        include_usage=True,
+    )
+
+
+@st.composite
+def responses_response(draw: st.DrawFn) -> m.Response:
+    blocks = draw(
+        st.lists(
+            o_text
+            | st.builds(m.RefusalBlock, text=text)
+            | st.builds(m.ThinkingBlock, thinking=st.just("") | text, signature=st.none() | b64)
+            | st.builds(m.RedactedThinkingBlock, data=b64)
+            | tool_use(),
+            max_size=5,
+        )
+    )
+    reason = draw(st.sampled_from(["end_turn", "max_tokens", "refusal"]))
+    if reason == "end_turn" and any(isinstance(b, m.ToolUseBlock) for b in blocks):
+        reason = "tool_use"
+    return m.Response(
+        id="resp_" + draw(ident),
+        model=draw(ident),
+        content=tuple(blocks),
+        stop_reason=reason,
+        usage=draw(
+            st.builds(
+                m.Usage,
+                input_tokens=st.integers(0, 10**6),
+                output_tokens=st.integers(0, 10**6),
+                cache_read_tokens=st.integers(0, 10**6),
+                reasoning_tokens=st.integers(0, 10**5),
+            )
+        ),
+        created=draw(st.integers(0, 2**31)),
+    )

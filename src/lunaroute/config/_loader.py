@@ -311,6 +311,9 @@ def _resolve_paths(config: Config, env: Mapping[str, str]) -> None:
     auth = config.auth
     if not auth.database or not auth.database.startswith(("postgresql://", "postgres://")):
         auth.database = str(Path(auth.database or home / "keys.db").expanduser())
+    responses = config.responses
+    if not responses.database or not responses.database.startswith(("postgresql://", "postgres://")):
+        responses.database = str(Path(responses.database or home / "responses.db").expanduser())
 
 
 def _validate_recording(config: Config, source: str) -> None:
@@ -509,7 +512,9 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     if provider.provider_type is None:
         if builtin is None:
             raise ConfigError(
-                "provider_type is required (openai, anthropic, bedrock, azure or mock)", source=source, path=where
+                "provider_type is required (openai, openai_chat, openai_responses, anthropic, bedrock, azure or mock)",
+                source=source,
+                path=where,
             )
         provider.provider_type = builtin[0]
     validate_cloud_keys(where, provider, source)
@@ -521,7 +526,9 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
         raise ConfigError("only a provider_type: mock provider takes a mock section", source=source, path=where)
     if provider.base_url is None:
         # As in the Rust LunaRoute, a provider without base_url talks to its type's public API.
-        provider.base_url = default_base_url(provider) or BUILTIN_PROVIDERS[provider.provider_type][1]
+        provider.base_url = (
+            default_base_url(provider) or BUILTIN_PROVIDERS.get(provider.provider_type, BUILTIN_PROVIDERS["openai"])[1]
+        )
     if not re.match(r"https?://[^/?#\s]+", provider.base_url) or any(c in provider.base_url for c in "?#\r\n "):
         raise ConfigError(
             "base_url must be an http(s) URL without query or fragment", source=source, path=f"{where}.base_url"
@@ -532,19 +539,23 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     for header, value in provider.request_headers.items():
         if any(c in header + value for c in "\r\n") or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
             raise ConfigError("not a valid header", source=source, path=f"{where}.request_headers.{header}")
-    if provider.provider_type != "openai":
-        azure = provider.provider_type == "azure"  # the OpenAI dialect too: its bodies can be edited
-        used = {
-            "request_body": provider.request_body is not None and not azure,
-            "response_body": provider.response_body.enabled and not azure,
-            "codex_auth": provider.codex_auth is not None and provider.codex_auth.enabled,
-            "capabilities": provider.capabilities is not None,
-        }
-        for key in (k for k, on in used.items() if on):
-            owners = (
-                "openai providers only" if key in ("codex_auth", "capabilities") else "openai-dialect providers only"
-            )
-            raise ConfigError(f"applies to {owners}", source=source, path=f"{where}.{key}")
+    kind = provider.provider_type
+    chat = kind in ("openai", "openai_chat", "azure")  # chat completions: their bodies can be edited
+    openai_family = kind in ("openai", "openai_chat", "openai_responses")
+    used = {
+        "request_body": provider.request_body is not None and not chat,
+        "response_body": provider.response_body.enabled and not chat,
+        "codex_auth": provider.codex_auth is not None and provider.codex_auth.enabled and not openai_family,
+        "capabilities": provider.capabilities is not None and kind not in ("openai", "openai_chat"),
+    }
+    owners = {
+        "request_body": "openai-dialect providers only",
+        "response_body": "openai-dialect providers only",
+        "codex_auth": "openai, openai_chat and openai_responses providers only",
+        "capabilities": "openai and openai_chat providers only",
+    }
+    for key in (k for k, on in used.items() if on):
+        raise ConfigError(f"applies to {owners[key]}", source=source, path=f"{where}.{key}")
     if provider.request_body is not None:
         for i, message in enumerate(provider.request_body.prepend_messages):
             if not isinstance(message.get("role"), str):

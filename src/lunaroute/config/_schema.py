@@ -33,6 +33,7 @@ __all__ = [
     "ReloadConfig",
     "RequestBodyConfig",
     "ResponseBodyConfig",
+    "ResponsesConfig",
     "RoutingConfig",
     "RuleConfig",
     "SessionRecordingConfig",
@@ -43,7 +44,10 @@ __all__ = [
     "default_providers",
 ]
 
-ProviderType = Literal["openai", "anthropic", "mock", "bedrock", "azure"]
+ProviderType = Literal["openai", "anthropic", "mock", "bedrock", "azure", "openai_chat", "openai_responses"]
+"""`openai` serves Chat Completions and the Responses API natively; `openai_chat` only Chat Completions (Responses
+requests are translated to it); `openai_responses` only the Responses API (chat and messages requests are translated
+to it); `bedrock` (AWS Bedrock Converse) and `azure` (Azure OpenAI) are the cloud providers; `mock` answers locally."""
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=False):
@@ -562,6 +566,16 @@ class ReloadConfig(_Strict):
     """Changes within this many milliseconds make one reload (an editor's save is often several writes)."""
 
 
+class ResponsesConfig(_Strict):
+    """Responses the gateway serves by translation, kept so a follow-up can name them in `previous_response_id`
+    and `GET`/`DELETE /v1/responses/{id}` find them (a request with `store: false` is not kept)."""
+
+    store: bool = True
+    """Keep them at all; false: `previous_response_id` and `GET /v1/responses/{id}` answer 404 for them."""
+    database: str | None = None
+    """A SQLite file (default `$LUNAROUTE_HOME/responses.db`) or a `postgresql://` URL (shared by replicas)."""
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -583,6 +597,7 @@ class Config(_Strict):
     """Limits per requested model, shared by every caller."""
     state: StateConfig = msgspec.field(default_factory=StateConfig)
     reload: ReloadConfig = msgspec.field(default_factory=ReloadConfig)
+    responses: ResponsesConfig = msgspec.field(default_factory=ResponsesConfig)
     session_stats_max_sessions: int = 100
     """When the gateway stops, the recorder logs the totals of this many most recently active sessions
     (logger `lunaroute.sessions`, at info); 0: no summary."""

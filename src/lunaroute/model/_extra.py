@@ -8,8 +8,8 @@ import msgspec
 
 __all__ = ["Extras", "WireDialect"]
 
-WireDialect = Literal["openai", "anthropic", "bedrock"]
-"""The wire dialect a value was decoded from."""
+WireDialect = Literal["openai", "anthropic", "bedrock", "openai_responses"]
+"""The wire dialect a value was decoded from (`openai` is Chat Completions, `openai_responses` the Responses API)."""
 
 
 class Extras(msgspec.Struct, frozen=True, kw_only=True):

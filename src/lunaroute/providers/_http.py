@@ -32,6 +32,7 @@ _log = logging.getLogger("lunaroute.providers")
 _WARN_EVERY_SECS = 10.0
 
 _URL_CACHE_SIZE = 1024
+_WIRES = frozenset({"openai", "openai_chat", "openai_responses", "anthropic"})
 _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 _STREAM_TYPES = frozenset({"text/event-stream", "application/vnd.amazon.eventstream"})
 """Content types of streamed answers: SSE, and the AWS event stream of Bedrock's `converse-stream`."""
@@ -184,12 +185,14 @@ class HttpProvider:
         dialect: ProviderDialect | None = None,
     ) -> None:
         """`dialect` is given by the providers built on this one (Azure, Bedrock); else the `provider_type`."""
-        if dialect is None and config.provider_type in ("openai", "anthropic"):
-            dialect = config.provider_type
+        if dialect is None and config.provider_type in _WIRES:
+            dialect = "anthropic" if config.provider_type == "anthropic" else "openai"
         if config.base_url is None or dialect is None:
             raise ValueError("an HTTP provider needs a base_url and an openai or anthropic provider_type")
         self.name = name
         self.dialect: ProviderDialect = dialect
+        self.wire: str = config.provider_type or dialect
+        """The wire it speaks upstream: its `provider_type` (`openai` serves both OpenAI conversation APIs)."""
         self._config = config
         self._base = config.base_url
         # Anthropic's base URL is the host root; OpenAI's already ends in its API root (`/v1`).

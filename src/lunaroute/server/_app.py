@@ -16,14 +16,17 @@ from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.policies import Authenticator, Budgets, Limiter, StateStore
 from lunaroute.providers import HttpProvider
 from lunaroute.recording._setup import RecordingStack, open_recording
+from lunaroute.responses import LazyResponseStore
 from lunaroute.scrub import Scrubber
 from lunaroute.server._admin import add_admin_routes
 from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
 from lunaroute.server._reload import RELOADER, ConfigSource, Reloader
+from lunaroute.server._responses import add_response_routes
 from lunaroute.server._runtime import Runtime, build_runtime
 from lunaroute.server._trusted_host import host_checked
+from lunaroute.server._websocket import responses_socket
 from lunaroute.state import MemoryState, RedisState
 
 __all__ = ["create_app"]
@@ -38,7 +41,11 @@ def create_app(
     (a config built in memory) a reload is refused."""
     mconf = config.observability.metrics
     metrics = Metrics(ModelLabels(mconf.model_label_allow, mconf.max_model_labels)) if mconf.enabled else NullMetrics()
-    runtime = build_runtime(config, metrics, env)
+    responses: LazyResponseStore | None = None
+    if config.responses.store:
+        assert config.responses.database is not None
+        responses = LazyResponseStore(config.responses.database)
+    runtime = build_runtime(config, metrics, env, responses=responses)
     server = config.http_server
     tconf = config.observability.tracing
     tracing = Tracing(
@@ -77,6 +84,10 @@ def create_app(
     app.router.add_get("/metrics", host_checked(handle_metrics, hosts))
     add_admin_routes(app)
     proxy = admitted(handle_proxy, server.max_in_flight_requests, metrics)
+    if config.responses.store:
+        add_response_routes(app, hosts, proxy)
+    for path in ("/v1/responses", "/responses"):
+        app.router.add_get(path, host_checked(responses_socket(proxy), hosts), allow_head=False)
     app.router.add_route("*", "/{tail:.*}", host_checked(proxy, hosts))
 
     recording: list[RecordingStack] = []
@@ -162,6 +173,8 @@ def create_app(
         if gateway.keys is not None:
             await gateway.keys.store.aclose()
         await tracing.aclose()
+        if responses is not None:
+            await responses.aclose()
 
     app.on_startup.append(open_stores)
     app.on_cleanup.append(close_everything)

@@ -152,7 +152,7 @@ class Reloader:
     def _swap(self, config: Config) -> None:
         gateway = self._gateway
         old = gateway.runtime
-        new = build_runtime(config, gateway.metrics, self._env, previous=old)
+        new = build_runtime(config, gateway.metrics, self._env, previous=old, responses=old.pipeline.responses)
         gateway.scrubber.learn(
             Scrubber.for_providers((p.api_key, p.request_headers) for p in config.providers.values())
         )

@@ -11,6 +11,7 @@ from lunaroute.config import Config
 from lunaroute.observability import Metrics
 from lunaroute.pipeline import Pipeline
 from lunaroute.providers._http import HttpProvider
+from lunaroute.responses import ResponseStore
 from lunaroute.routing._breaker import BreakerState
 from lunaroute.server._wiring import build_resilience, build_router
 from lunaroute.types import Provider
@@ -78,9 +79,11 @@ def build_runtime(
     env: Mapping[str, str] | None = None,
     *,
     previous: Runtime | None = None,
+    responses: ResponseStore | None = None,
 ) -> Runtime:
     """The runtime of `config`. With `previous` (a reload), every enabled provider whose config is unchanged is
-    taken over with its pool, breaker and health, and the in-flight counts carry on."""
+    taken over with its pool, breaker and health, and the in-flight counts carry on. `responses` is the store of
+    translated Responses answers (the gateway's, kept across reloads)."""
 
     def on_transition(provider: str, old: BreakerState, new: BreakerState, reason: str) -> None:
         metrics.breaker_changed(provider, old.value, new.value)
@@ -102,6 +105,7 @@ def build_runtime(
         notification=config.routing.provider_switch_notification,
         first_event_peek_s=config.routing.first_event_peek_ms / 1000.0,
     )
+    pipeline.responses = responses
     runtime = Runtime(config, pipeline)
     if previous is not None:
         for name in keep:

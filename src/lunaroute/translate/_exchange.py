@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from lunaroute.dialects import anthropic_messages
+from lunaroute.dialects import anthropic_messages, openai_responses
 from lunaroute.dialects.passthrough import top_level
 from lunaroute.model import Request, estimate_input_tokens
 from lunaroute.translate._codecs import Codec
-from lunaroute.types import Headers, UpstreamResponse
+from lunaroute.types import Endpoint, Headers, UpstreamResponse
 
 __all__ = ["LocalResponse", "TranslatedResponse", "count_tokens_locally", "translate_headers", "translate_request"]
 
@@ -40,6 +40,9 @@ def translate_request(
     """Decode `body` in the client's dialect and encode it in the target's. Raises `InvalidRequest` (bad input)
     or `UnsupportedFeature` (the target cannot express something the request uses)."""
     request = client.decode_request(body)
+    if client.endpoint is Endpoint.OPENAI_RESPONSES:
+        target_name = target.endpoint.value if target.endpoint is not None else target.dialect
+        openai_responses.check_translatable(request, target_name)
     encoded = target.encode_request(
         request, model_name=model_name or request.model, default_max_tokens=default_max_tokens
     )
