@@ -14,11 +14,15 @@ from lunaroute.providers._headers import forward_request_headers
 from lunaroute.recording._tap import RecordingTap
 from lunaroute.routing import Route
 from lunaroute.translate import (
+    CountedResponse,
     TranslatedResponse,
+    UpstreamCodec,
     codec_for,
     count_tokens_locally,
+    translate_count_request,
     translate_headers,
     translate_request,
+    upstream_codec_for,
 )
 from lunaroute.types import Dialect, Endpoint, Provider, UpstreamCall, UpstreamResponse
 
@@ -119,6 +123,9 @@ async def send_to(
         return Outbound(provider, await provider.send(call), sent_at=sent_at)
     endpoint = inbound.route.endpoint
     if endpoint is Endpoint.ANTHROPIC_COUNT_TOKENS:
+        counter = upstream_codec_for(provider.dialect) if provider.dialect != "any" else None
+        if counter is not None and counter.encode_count_request is not None:
+            return await _count_upstream(provider, inbound, body, counter, model=model, tap=tap, span=span)
         if tap is not None:
             tap.routed(provider.name, provider.dialect, model, translated=True)
         return Outbound(provider, count_tokens_locally(body), translated=True, sent_at=time.perf_counter())
@@ -127,7 +134,7 @@ async def send_to(
             f"{endpoint.value} requests cannot be served by provider {provider.name!r}, "
             f"which speaks the {provider.dialect} dialect"
         )
-    client, target = codec_for(inbound.dialect), codec_for(provider.dialect)
+    client, target = codec_for(inbound.dialect), upstream_codec_for(provider.dialect)
     started = time.perf_counter()
     with inbound.span.translate():
         upstream_body, request = translate_request(
@@ -156,3 +163,39 @@ async def send_to(
         response, client=client, provider=target, stream=inbound.stream, include_usage=request.include_usage
     )
     return Outbound(provider, translated, translated=True, sent_at=sent_at)
+
+
+async def _count_upstream(
+    provider: Provider,
+    inbound: Inbound,
+    body: bytes,
+    target: UpstreamCodec,
+    *,
+    model: str | None,
+    tap: RecordingTap | None,
+    span: SpanHandle,
+) -> Outbound:
+    """An Anthropic `count_tokens` request sent to a provider wire that counts tokens itself."""
+    client = codec_for(inbound.dialect)
+    sent_model = model or inbound.model
+    call = UpstreamCall(
+        endpoint=inbound.route.endpoint,
+        method="POST",
+        path=target.path,
+        query="",
+        headers=translate_headers(
+            forward_request_headers(inbound.headers, stream=False, request_id=inbound.echoed_request_id), client, target
+        ),
+        body=translate_count_request(target, body, model_name=sent_model),
+        stream=False,
+        model=sent_model,
+        request_id=inbound.request_id,
+    )
+    if tap is not None:
+        tap.routed(provider.name, provider.dialect, sent_model, translated=True)
+    span.inject(call.headers)
+    sent_at = time.perf_counter()
+    response = await provider.send(call)
+    return Outbound(
+        provider, CountedResponse(response, client=client, provider=target), translated=True, sent_at=sent_at
+    )

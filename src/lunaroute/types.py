@@ -29,8 +29,9 @@ __all__ = [
 Dialect = Literal["openai", "anthropic"]
 """The API dialect a client speaks on a given request (the "listener" in recordings)."""
 
-ProviderDialect = Literal["openai", "anthropic", "any"]
-"""The dialect a provider speaks upstream; `any` answers each client in its own dialect (the mock)."""
+ProviderDialect = Literal["openai", "anthropic", "gemini", "any"]
+"""The dialect a provider speaks upstream; `any` answers each client in its own dialect (the mock). `gemini` is
+upstream-only: no client speaks it, every call to it is translated."""
 
 Headers = Sequence[tuple[str, str]]
 """Header pairs, names lower-cased, order kept, repeats allowed."""
@@ -48,14 +49,19 @@ class Endpoint(enum.StrEnum):
     OPENAI_MODELS = "openai.models"
     OPENAI_EMBEDDINGS = "openai.embeddings"
     OPENAI_OTHER = "openai.other"
+    GEMINI_GENERATE = "gemini.generate_content"
+    """Upstream only: a translated call to a Gemini model (no client request is classified as one)."""
 
     @property
     def dialect(self) -> Dialect:
+        """The client dialect of this endpoint; `KeyError` for the upstream-only endpoints."""
         return _ENDPOINT_DIALECT[self]
 
 
 _ENDPOINT_DIALECT: dict[Endpoint, Dialect] = {
-    e: ("anthropic" if e.value.startswith("anthropic.") else "openai") for e in Endpoint
+    e: ("anthropic" if e.value.startswith("anthropic.") else "openai")
+    for e in Endpoint
+    if not e.value.startswith("gemini.")
 }
 
 

@@ -41,7 +41,7 @@ __all__ = [
     "default_providers",
 ]
 
-ProviderType = Literal["openai", "anthropic", "mock"]
+ProviderType = Literal["openai", "anthropic", "gemini", "vertex", "mock"]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=False):
@@ -167,6 +167,14 @@ class ProviderConfig(_Strict):
     mock: MockConfig | None = None
     default_max_tokens: int = 4096
     """`max_tokens` sent to an Anthropic-dialect provider when a translated request carries none."""
+    project: str | None = None
+    """`vertex` only (required): the Google Cloud project id in the model's URL."""
+    location: str | None = None
+    """`vertex` only: the region (`us-east5`, `europe-west1`...) or `global` (the default)."""
+    publisher: Literal["google", "anthropic"] | None = None
+    """`vertex` only: whose models the provider serves: `google` (Gemini, the default) or `anthropic` (Claude)."""
+    credentials_file: str | None = None
+    """`vertex` only: a service-account JSON key file; without it, the Google default credentials are used."""
 
 
 class RetentionConfig(_Strict):
@@ -539,6 +547,21 @@ BUILTIN_PROVIDERS: dict[str, tuple[ProviderType, str]] = {
     "openai": ("openai", "https://api.openai.com/v1"),
     "anthropic": ("anthropic", "https://api.anthropic.com"),
 }
+
+DEFAULT_BASE_URLS: dict[ProviderType, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+}
+"""The public API of each provider type, used when a provider names no `base_url` (Vertex's depends on the
+location: see `vertex_base_url`)."""
+
+
+def vertex_base_url(location: str) -> str:
+    """Vertex AI's endpoint for `location` (`global` has no regional host)."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
 
 
 def default_providers() -> dict[str, ProviderConfig]:

@@ -173,10 +173,11 @@ class HttpProvider:
     """A `Provider` that forwards calls to `base_url` over a pooled keep-alive session."""
 
     def __init__(self, name: str, config: ProviderConfig, env: Mapping[str, str] | None = None) -> None:
-        if config.base_url is None or config.provider_type not in ("openai", "anthropic"):
-            raise ValueError("an HTTP provider needs a base_url and an openai or anthropic provider_type")
+        if config.base_url is None or config.provider_type not in ("openai", "anthropic", "gemini", "vertex"):
+            raise ValueError("an HTTP provider needs a base_url and an openai, anthropic, gemini or vertex type")
         self.name = name
-        self.dialect: ProviderDialect = config.provider_type
+        # Google providers (subclasses) set their own dialect; `send` here serves the OpenAI and Anthropic wires.
+        self.dialect: ProviderDialect = "anthropic" if config.provider_type == "anthropic" else "openai"
         self._config = config
         self._base = config.base_url
         # Anthropic's base URL is the host root; OpenAI's already ends in its API root (`/v1`).
@@ -255,38 +256,13 @@ class HttpProvider:
                 self._urls[key] = url
         return url
 
-    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse | EditedStream:
+    async def request(self, method: str, url: URL, headers: Headers, body: bytes) -> HttpUpstreamResponse:
+        """Send one request over the pool; return once the head arrived. The one place a provider touches the
+        network: timeouts and client errors are mapped here (`UpstreamTimeout`, `UpstreamUnreachable`)."""
         session = self._session
         if session is None:
             session = self._session = self._open()
-        config = self._config
-        api_key = self._codex.get() if self._codex is not None else config.api_key
-        headers = apply_credentials(call.headers, api_key=api_key, style=self.dialect)
-        if self._account_id is not None:
-            headers = [(n, v) for n, v in headers if n != "chatgpt-account-id"]
-            headers.append(("chatgpt-account-id", self._account_id))
-        variables = {"provider": self.name, "model": call.model or "", **call.extra}
-        variables["request_id"] = call.request_id
-        if config.request_headers:
-            headers += [
-                (name.lower(), render_template(value, variables, self._env))
-                for name, value in config.request_headers.items()
-            ]
-        body = call.body
-        chat = call.endpoint is Endpoint.OPENAI_CHAT and self.dialect == "openai"
-        if chat and config.request_body is not None and body:
-            body = edit_request_body(body, config.request_body)
-        edit_answer = chat and config.response_body.enabled
-        if edit_answer:
-            # The answer is rewritten, so it must arrive uncompressed.
-            headers = [(n, v) for n, v in headers if n != "accept-encoding"] + [("accept-encoding", "identity")]
-        request = session.request(
-            call.method,
-            self.url_for(call),
-            data=body if body else None,
-            headers=headers,
-            allow_redirects=False,
-        )
+        request = session.request(method, url, data=body if body else None, headers=headers, allow_redirects=False)
         try:
             if self._split_timeouts:
                 async with asyncio.timeout(self._first_byte):
@@ -297,7 +273,26 @@ class HttpProvider:
             error = map_client_error(exc, self.name, self._where)
             self._warn(error)
             raise error from exc
-        upstream = HttpUpstreamResponse(response, self._idle if self._split_timeouts else None, self.name, self._where)
+        return HttpUpstreamResponse(response, self._idle if self._split_timeouts else None, self.name, self._where)
+
+    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse | EditedStream:
+        config = self._config
+        api_key = self._codex.get() if self._codex is not None else config.api_key
+        headers = apply_credentials(call.headers, api_key=api_key, style=self.dialect)
+        if self._account_id is not None:
+            headers = [(n, v) for n, v in headers if n != "chatgpt-account-id"]
+            headers.append(("chatgpt-account-id", self._account_id))
+        variables = self.template_variables(call)
+        headers += self.configured_headers(variables)
+        body = call.body
+        chat = call.endpoint is Endpoint.OPENAI_CHAT and self.dialect == "openai"
+        if chat and config.request_body is not None and body:
+            body = edit_request_body(body, config.request_body)
+        edit_answer = chat and config.response_body.enabled
+        if edit_answer:
+            # The answer is rewritten, so it must arrive uncompressed.
+            headers = [(n, v) for n, v in headers if n != "accept-encoding"] + [("accept-encoding", "identity")]
+        upstream = await self.request(call.method, self.url_for(call), headers, body)
         encoded = any(k == "content-encoding" and v.strip().lower() != "identity" for k, v in upstream.headers)
         if edit_answer and 200 <= upstream.status < 300 and not encoded:  # compressed despite identity: as it is
             variables.setdefault("session_id", session_id_of(call.headers))
@@ -310,6 +305,19 @@ class HttpProvider:
                 return EditedStream(upstream, EditedEvents(rewrite))
             return EditedResponse(upstream, rewrite)
         return upstream
+
+    def template_variables(self, call: UpstreamCall) -> dict[str, str]:
+        """The values `request_headers` templates may use for `call`."""
+        variables = {"provider": self.name, "model": call.model or "", **call.extra}
+        variables["request_id"] = call.request_id
+        return variables
+
+    def configured_headers(self, variables: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The provider's `request_headers`, rendered."""
+        return [
+            (name.lower(), render_template(value, variables, self._env))
+            for name, value in self._config.request_headers.items()
+        ]
 
     def _warn(self, error: Exception) -> None:
         """Log a failed connection as a warning: at most one line per `_WARN_EVERY_SECS` per provider, saying how

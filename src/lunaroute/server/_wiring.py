@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 from lunaroute.config import Config, MockConfig, RuleConfig
-from lunaroute.providers import HttpProvider
+from lunaroute.providers import GeminiProvider, HttpProvider, VertexProvider
 from lunaroute.providers.mock import MockProvider
 from lunaroute.routing import Router, Rule, RuleTable
 from lunaroute.routing._breaker import BreakerConfig
@@ -115,6 +115,10 @@ def build_router(config: Config, resilience: Resilience, env: Mapping[str, str] 
             continue
         if pconf.provider_type == "mock":
             providers[name] = MockProvider(name, pconf.mock or MockConfig())
+        elif pconf.provider_type == "gemini":
+            providers[name] = GeminiProvider(name, pconf, env)
+        elif pconf.provider_type == "vertex":
+            providers[name] = VertexProvider(name, pconf, env)
         else:
             providers[name] = HttpProvider(name, pconf, env)
     served: tuple[Dialect, ...] = ("openai", "anthropic") if config.api_dialect == "both" else (config.api_dialect,)

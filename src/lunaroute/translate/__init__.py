@@ -1,22 +1,36 @@
-"""Translation between the OpenAI Chat Completions and Anthropic Messages dialects, through `lunaroute.model`."""
+"""Translation between the client dialects (OpenAI Chat Completions, Anthropic Messages) and every provider wire
+(those two and Gemini), through `lunaroute.model`."""
 
-from lunaroute.translate._codecs import Codec, StreamDecoder, StreamEncoder, codec_for
+from lunaroute.translate._codecs import (
+    Codec,
+    StreamDecoder,
+    StreamEncoder,
+    UpstreamCodec,
+    codec_for,
+    upstream_codec_for,
+)
 from lunaroute.translate._exchange import (
+    CountedResponse,
     LocalResponse,
     TranslatedResponse,
     count_tokens_locally,
+    translate_count_request,
     translate_headers,
     translate_request,
 )
 
 __all__ = [
     "Codec",
+    "CountedResponse",
     "LocalResponse",
     "StreamDecoder",
     "StreamEncoder",
     "TranslatedResponse",
+    "UpstreamCodec",
     "codec_for",
     "count_tokens_locally",
+    "translate_count_request",
     "translate_headers",
     "translate_request",
+    "upstream_codec_for",
 ]

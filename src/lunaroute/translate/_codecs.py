@@ -1,4 +1,10 @@
-"""The codec of each translatable dialect, behind one typed record."""
+"""The codec of each wire the gateway translates to or from, behind one typed record per wire.
+
+A client dialect (OpenAI chat, Anthropic messages) has a full `Codec`: both directions, since clients speak it
+and providers too. An upstream-only wire (Gemini) has an `UpstreamCodec`: request encoding and answer
+decoding, the half a provider needs. `codec_for` finds a client dialect's codec, `upstream_codec_for` any
+provider wire's.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from lunaroute.dialects import anthropic_messages, openai_chat
+from lunaroute.dialects import anthropic_messages, gemini, openai_chat
 from lunaroute.model import ErrorInfo, Request, Response, StreamEvent
-from lunaroute.types import Dialect, Endpoint
+from lunaroute.types import Dialect, Endpoint, ProviderDialect
 
-__all__ = ["Codec", "StreamDecoder", "StreamEncoder", "codec_for"]
+__all__ = ["Codec", "StreamDecoder", "StreamEncoder", "UpstreamCodec", "codec_for", "upstream_codec_for"]
 
 
 class StreamDecoder(Protocol):
@@ -29,21 +35,34 @@ class StreamEncoder(Protocol):
     def finish(self) -> bytes: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Codec:
-    """One dialect's wire ⇄ model functions, and where its conversation endpoint lives."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamCodec:
+    """What a provider's wire needs: the request in its shape, its answers, streams and errors read back.
 
-    dialect: Dialect
+    `endpoint` and `path` say where a translated call goes (providers with their own URL scheme ignore
+    `path`). `encode_count_request`/`decode_count_response` are set when the wire counts tokens itself
+    (an Anthropic `count_tokens` request is then sent there instead of being estimated locally).
+    """
+
+    dialect: ProviderDialect
     endpoint: Endpoint
     path: str
-    decode_request: Callable[[bytes], Request]
     encode_request: Callable[..., bytes]
     decode_response: Callable[[bytes], Response]
-    encode_response: Callable[..., bytes]
     decode_error: Callable[[int, bytes], ErrorInfo]
+    stream_decoder: Callable[[], StreamDecoder]
+    encode_count_request: Callable[..., bytes] | None = None
+    decode_count_response: Callable[[bytes], int] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Codec(UpstreamCodec):
+    """One client dialect's wire ⇄ model functions, both directions."""
+
+    decode_request: Callable[[bytes], Request]
+    encode_response: Callable[..., bytes]
     encode_error: Callable[[ErrorInfo], bytes]
     error_status: Callable[[ErrorInfo], int]
-    stream_decoder: Callable[[], StreamDecoder]
     stream_encoder: Callable[..., StreamEncoder]
 
 
@@ -77,5 +96,27 @@ _ANTHROPIC = Codec(
 )
 
 
+_GEMINI = UpstreamCodec(
+    dialect="gemini",
+    endpoint=Endpoint.GEMINI_GENERATE,
+    path="",
+    encode_request=gemini.encode_request,
+    decode_response=gemini.decode_response,
+    decode_error=gemini.decode_error,
+    stream_decoder=gemini.StreamDecoder,
+    encode_count_request=gemini.encode_count_request,
+    decode_count_response=gemini.decode_count_response,
+)
+
+_CLIENT_CODECS: dict[str, Codec] = {"openai": _OPENAI, "anthropic": _ANTHROPIC}
+_UPSTREAM_CODECS: dict[str, UpstreamCodec] = {**_CLIENT_CODECS, "gemini": _GEMINI}
+
+
 def codec_for(dialect: Dialect) -> Codec:
-    return _ANTHROPIC if dialect == "anthropic" else _OPENAI
+    """The codec of a client dialect."""
+    return _CLIENT_CODECS[dialect]
+
+
+def upstream_codec_for(dialect: ProviderDialect) -> UpstreamCodec:
+    """The codec of a provider's wire; raises `KeyError` for `any` (the mock answers in every dialect)."""
+    return _UPSTREAM_CODECS[dialect]
