@@ -49,11 +49,15 @@ async def test_generate_content(up: FakeUpstream, client: genai.Client) -> None:
     assert response.model_version == MODEL
     assert response.candidates is not None
     content = response.candidates[0].content
-    assert content is not None and content.parts is not None
+    assert content is not None
+    assert content.parts is not None
     thought, text, call = content.parts
-    assert thought.thought and thought.text == FULL.thinking
-    assert text.text == "It is sunny." and text.thought_signature == b"signature"
-    assert call.function_call is not None and call.function_call.args == {"city": "Paris", "days": [1, 2]}
+    assert thought.thought
+    assert thought.text == FULL.thinking
+    assert text.text == "It is sunny."
+    assert text.thought_signature == b"signature"
+    assert call.function_call is not None
+    assert call.function_call.args == {"city": "Paris", "days": [1, 2]}
     assert response.candidates[0].finish_reason == types.FinishReason.STOP
     usage = response.usage_metadata
     assert usage is not None
@@ -70,8 +74,10 @@ async def test_stream(up: FakeUpstream, client: genai.Client) -> None:
     assert "".join(chunk.text or "" for chunk in chunks) == "Hello there, friend."
     assert len(chunks) == 4
     last = chunks[-1]
-    assert last.candidates is not None and last.candidates[0].finish_reason == types.FinishReason.STOP
-    assert last.usage_metadata is not None and last.usage_metadata.candidates_token_count == 4
+    assert last.candidates is not None
+    assert last.candidates[0].finish_reason == types.FinishReason.STOP
+    assert last.usage_metadata is not None
+    assert last.usage_metadata.candidates_token_count == 4
     assert up.last_request.query_string == "alt=sse"
 
 
@@ -84,7 +90,8 @@ async def test_function_call_with_id_and_refusal(up: FakeUpstream, client: genai
     assert response.function_calls is not None
     assert (response.function_calls[0].id, response.function_calls[0].name) == ("fc_1", "lookup")
     refused = await client.aio.models.generate_content(model=MODEL, contents="Something bad")
-    assert refused.candidates is not None and refused.candidates[0].finish_reason == types.FinishReason.SAFETY
+    assert refused.candidates is not None
+    assert refused.candidates[0].finish_reason == types.FinishReason.SAFETY
     assert refused.text is None
 
 
@@ -116,7 +123,8 @@ async def test_refuses_what_the_api_refuses(up: FakeUpstream, client: genai.Clie
         await client.aio.models.generate_content(
             model=MODEL, contents="Hi", config=types.GenerateContentConfig(http_options={"extra_body": {"bogus": 1}})
         )
-    assert bad.value.code == 400 and "bogus" in (bad.value.message or "")
+    assert bad.value.code == 400
+    assert "bogus" in (bad.value.message or "")
 
 
 async def test_vertex_gemini_with_service_account(up: FakeUpstream, credentials: service_account.Credentials) -> None:
@@ -170,7 +178,8 @@ async def test_vertex_claude_raw_predict(up: FakeUpstream, claude: anthropic.Asy
     assert message.model == "claude-sonnet-4-5@20250929"
     sent = up.last_request
     assert sent.path.endswith("/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict")
-    assert "anthropic_version" in sent.json() and "model" not in sent.json()
+    assert "anthropic_version" in sent.json()
+    assert "model" not in sent.json()
 
 
 async def test_vertex_claude_stream_and_count(up: FakeUpstream, claude: anthropic.AsyncAnthropicVertex) -> None:

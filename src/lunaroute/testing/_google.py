@@ -30,7 +30,9 @@ __all__ = [
 TOKEN_PATH: Final = "/token"
 """Where the fake's OAuth token endpoint listens (a service-account file's `token_uri`)."""
 
-_GEMINI = re.compile(r"/v1(?:beta|alpha)?/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent|countTokens)")
+_GEMINI = re.compile(
+    r"/v1(?:beta|alpha)?/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent|countTokens)"
+)
 _VERTEX = re.compile(
     r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/(?P<publisher>google|anthropic)"
     r"/models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)"
