@@ -7,12 +7,13 @@ usage and thinking tables: `_mapping`; error statuses: `_errors`; streams, thoug
 `_stream_decode`.
 """
 
-from ._encode_request import encode_count_request, encode_request
+from ._encode_request import SKIP_SIGNATURE, encode_count_request, encode_request
 from ._errors import decode_error
 from ._response import decode_count_response, decode_response
 from ._stream_decode import StreamDecoder
 
 __all__ = [
+    "SKIP_SIGNATURE",
     "StreamDecoder",
     "decode_count_response",
     "decode_error",
