@@ -3,12 +3,17 @@ text, streams, tools with a tool-result follow-up, images, thinking, token count
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anthropic
 import openai
 import pytest
 
+from lunaroute.recording import Completed, read_session_file
+from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, GatewayFactory, GatewayServer, Reply, ToolCall, Usage
 
 pytestmark = pytest.mark.e2e
@@ -282,3 +287,43 @@ async def test_a_failing_gemini_provider_falls_back_to_another_wire(
     )
     assert completion.choices[0].message.content == "From Anthropic."
     assert [r.path for r in upstream.requests] == [PATH, "/v1/messages"]
+
+
+async def test_recorded_with_provider_usage_and_cost(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    recording = {
+        "enabled": True,
+        "jsonl": {"directory": str(tmp_path / "sessions")},
+        "sqlite": {"path": str(tmp_path / "sessions.db")},
+        "journal_directory": str(tmp_path / "journal"),
+    }
+    gateway = await make_gateway(
+        providers={"gem": {"provider_type": "gemini", "base_url": upstream.url, "api_key": "g-key"}},
+        routing={"rules": [{"name": "gemini", "model_pattern": "^gemini-", "primary": "gem"}]},
+        session_recording=recording,
+    )
+    usage = Usage(input_tokens=1000, output_tokens=500, cache_read_tokens=2000)
+    upstream.enqueue(Reply(answer=Answer(text="Recorded.", thinking="Think.", usage=usage)))
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="k", max_retries=0) as client:
+        await client.messages.create(
+            model="gemini-2.5-flash",
+            max_tokens=600,
+            metadata={"user_id": json.dumps({"session_id": "gemini-recorded"})},
+            messages=[{"role": "user", "content": "Hi"}],
+        )
+    assert gateway.app is not None
+    capture = gateway.app[GATEWAY].capture
+    assert capture is not None
+    await capture.drain()
+    [file] = (tmp_path / "sessions").rglob("gemini-recorded.jsonl")
+    [done] = [e for e in read_session_file(file).events if isinstance(e, Completed)]
+    assert done.provider == "gem"
+    assert (done.total_input, done.total_output, done.total_cache_read, done.total_thinking) == (1000, 501, 2000, 1)
+    cost = done.estimated_cost
+    assert cost is not None
+    assert cost.model == "gemini-2.5-flash"
+    # $0.30 input, $0.03 cache read, $2.50 output per million tokens.
+    assert cost.total_cost_usd == pytest.approx((1000 * 0.3 + 2000 * 0.03 + 501 * 2.5) / 1e6)
+    with sqlite3.connect(tmp_path / "sessions.db") as db:
+        assert list(db.execute("SELECT provider, model_used FROM sessions")) == [("gem", "gemini-2.5-flash")]
