@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["BENCH_KEY", "STREAM_HEADER", "chat_request", "json_reply", "sse_events", "sse_reply"]
+__all__ = [
+    "BENCH_KEY",
+    "GEMINI_MODEL",
+    "STREAM_HEADER",
+    "chat_request",
+    "gemini_json_reply",
+    "gemini_sse_events",
+    "gemini_sse_reply",
+    "json_reply",
+    "sse_events",
+    "sse_reply",
+]
 
 STREAM_HEADER = "x-bench-stream"
 """Sent with streaming requests; the nginx upstream answers with the event stream when it sees it."""
@@ -76,3 +87,38 @@ def sse_events(count: int = 10) -> list[bytes]:
 def sse_reply() -> bytes:
     """The whole event stream as one body."""
     return b"".join(sse_events())
+
+
+GEMINI_MODEL = "gemini-2.5-flash"
+_WORDS = ["Proxies", " add", " a", " hop;", " pools", " and", " loops", " hide", " it", "."]
+
+
+def _gemini_response(parts: list[dict[str, object]], finish: bool) -> dict[str, object]:
+    candidate: dict[str, object] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    body: dict[str, object] = {"candidates": [candidate]}
+    if finish:
+        candidate["finishReason"] = "STOP"
+        body["usageMetadata"] = {"promptTokenCount": 420, "candidatesTokenCount": 12, "totalTokenCount": 432}
+    body["modelVersion"] = GEMINI_MODEL
+    body["responseId"] = "gemini-bench0001"
+    return body
+
+
+def gemini_json_reply() -> str:
+    """A Gemini `generateContent` answer with the same text and usage as `json_reply` (fits an nginx `return`)."""
+    parts: list[dict[str, object]] = [{"text": "Proxies add a hop; pools and event loops hide it."}]
+    return json.dumps(_gemini_response(parts, True), separators=(",", ":"))
+
+
+def gemini_sse_events(count: int = 10) -> list[bytes]:
+    """A Gemini `streamGenerateContent?alt=sse` stream of `count` events, the last with the finish reason and the
+    usage, as Google frames them (CRLF CRLF)."""
+    events = []
+    for i in range(count):
+        body = _gemini_response([{"text": _WORDS[i % len(_WORDS)]}], i == count - 1)
+        events.append(b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\r\n\r\n")
+    return events
+
+
+def gemini_sse_reply() -> bytes:
+    return b"".join(gemini_sse_events())

@@ -3,6 +3,8 @@
 Run as a script it is the aiohttp upstream: `python _upstreams.py PORT fast|ttfb [PAUSE_SECS]`.
 `fast` answers JSON at once, or the whole event stream when the request carries the stream header;
 `ttfb` writes the first SSE event at once and the rest after the pause (for time-to-first-byte).
+Gemini model paths (`...:generateContent`, `...:streamGenerateContent`) get Gemini's JSON and event stream
+instead of OpenAI's, in both.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from _payloads import STREAM_HEADER, json_reply, sse_events, sse_reply
+from _payloads import (
+    STREAM_HEADER,
+    gemini_json_reply,
+    gemini_sse_events,
+    gemini_sse_reply,
+    json_reply,
+    sse_events,
+    sse_reply,
+)
 
 __all__ = ["aiohttp_upstream_argv", "nginx_argv", "write_nginx_conf"]
 
@@ -35,6 +45,17 @@ http {{
   etag off;
   server {{
     listen 127.0.0.1:{port};
+    location ~ ":generateContent$" {{
+      default_type application/json;
+      return 200 '{gemini_json}';
+    }}
+    location ~ ":streamGenerateContent$" {{ rewrite ^ /__gemini_events last; }}
+    location = /__gemini_events {{
+      internal;
+      default_type text/event-stream;
+      alias {dir}/gemini-events.txt;
+      error_page 405 =200 $uri;
+    }}
     location / {{
       if ($http_{stream_var}) {{ rewrite ^ /__events last; }}
       default_type application/json;
@@ -55,12 +76,16 @@ http {{
 def write_nginx_conf(directory: Path, port: int) -> Path:
     """Write nginx.conf and events.txt into `directory` (made readable for nginx's unprivileged worker)."""
     directory.chmod(0o755)
-    events = directory / "events.txt"
-    events.write_bytes(sse_reply())
-    events.chmod(0o644)
+    for name, body in (("events.txt", sse_reply()), ("gemini-events.txt", gemini_sse_reply())):
+        events = directory / name
+        events.write_bytes(body)
+        events.chmod(0o644)
     conf = directory / "nginx.conf"
     stream_var = STREAM_HEADER.replace("-", "_")
-    conf.write_text(_NGINX_CONF.format(dir=directory, port=port, stream_var=stream_var, json=json_reply()))
+    text = _NGINX_CONF.format(
+        dir=directory, port=port, stream_var=stream_var, json=json_reply(), gemini_json=gemini_json_reply()
+    )
+    conf.write_text(text)
     return conf
 
 
@@ -76,9 +101,14 @@ def aiohttp_upstream_argv(port: int, mode: str, pause: float = 0.0) -> list[str]
 def _fast_app() -> web.Application:
     json_body = json_reply().encode()
     stream_body = sse_reply()
+    gemini_json, gemini_stream = gemini_json_reply().encode(), gemini_sse_reply()
 
     async def handle(request: web.Request) -> web.Response:
         await request.read()
+        if request.path.endswith(":streamGenerateContent"):
+            return web.Response(body=gemini_stream, content_type="text/event-stream")
+        if request.path.endswith(":generateContent"):
+            return web.Response(body=gemini_json, content_type="application/json")
         if STREAM_HEADER in request.headers:
             return web.Response(body=stream_body, content_type="text/event-stream")
         return web.Response(body=json_body, content_type="application/json")
@@ -91,14 +121,17 @@ def _fast_app() -> web.Application:
 def _ttfb_app(pause: float) -> web.Application:
     first, *rest = sse_events()
     rest_body = b"".join(rest)
+    gemini_first, *gemini_rest = gemini_sse_events()
+    gemini_rest_body = b"".join(gemini_rest)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         await request.read()
         response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
         await response.prepare(request)
-        await response.write(first)
+        gemini = request.path.endswith(":streamGenerateContent")
+        await response.write(gemini_first if gemini else first)
         await asyncio.sleep(pause)
-        await response.write(rest_body)
+        await response.write(gemini_rest_body if gemini else rest_body)
         await response.write_eof()
         return response
 

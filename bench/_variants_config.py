@@ -68,6 +68,8 @@ class Variant:
     """Ceiling on the streaming TTFB this variant adds to passthrough's (None: reported only)."""
     prepare: Callable[[Path], None] | None = None
     """Run with the gateway's LUNAROUTE_HOME before it starts (e.g. to put the benchmark key in its store)."""
+    providers: str = ""
+    """More `providers:` entries (YAML lines, indented two spaces); `{upstream}` is the upstream's URL."""
 
 
 _NO_RECORDING = "session_recording: {enabled: false}\n"
@@ -116,6 +118,14 @@ VARIANTS: tuple[Variant, ...] = (
         max_ttfb_added_ms=1.0,
     ),
     Variant(
+        "gemini",
+        "OpenAI chat request routed to a Gemini API provider: translated both ways (Gemini's JSON and SSE)",
+        _NO_RECORDING + 'routing:\n  rules:\n    - {name: all, model_pattern: ".*", primary: gemini}\n',
+        providers='  gemini: {provider_type: gemini, base_url: "{upstream}", api_key: bench-gemini-key}\n',
+        floor=Floor("gemini", "passthrough", 0.50),
+        max_ttfb_added_ms=1.0,
+    ),
+    Variant(
         "rules100",
         f"{RULE_COUNT} rules that do not match, then a catch-all to openai",
         _NO_RECORDING + _RULES + '    - {name: all, model_pattern: ".*", primary: openai}\n',
@@ -160,10 +170,13 @@ VARIANTS: tuple[Variant, ...] = (
 
 def write_config(path: Path, variant: Variant, upstream_port: int, ui_port: int) -> Path:
     """The variant's gateway config against the upstream on `upstream_port` (both providers point at it)."""
+    upstream = f"http://127.0.0.1:{upstream_port}"
     path.write_text(
         "providers:\n"
-        f'  openai: {{base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
-        f'  anthropic: {{base_url: "http://127.0.0.1:{upstream_port}"}}\n'
-        "http_server: {sse_keepalive_enabled: true}\n" + variant.config.replace("{ui_port}", str(ui_port))
+        f'  openai: {{base_url: "{upstream}/v1"}}\n'
+        f'  anthropic: {{base_url: "{upstream}"}}\n'
+        + variant.providers.replace("{upstream}", upstream)
+        + "http_server: {sse_keepalive_enabled: true}\n"
+        + variant.config.replace("{ui_port}", str(ui_port))
     )
     return path
