@@ -254,6 +254,22 @@ async def test_rate_limit_maps_to_each_dialect(
     assert limited.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
 
 
+async def test_invalid_key_and_overload_map_to_each_dialect(
+    upstream: FakeUpstream, oai: openai.AsyncOpenAI, ant: anthropic.AsyncAnthropic
+) -> None:
+    invalid_key = (Path(__file__).parents[1] / "fixtures" / "gemini" / "error_api_key.json").read_bytes()
+    upstream.enqueue(
+        Reply(status=400, raw_chunks=[invalid_key], content_type="application/json"),
+        Reply(status=503, error_message="The model is overloaded."),
+    )
+    with pytest.raises(openai.AuthenticationError, match="API key not valid"):
+        await oai.chat.completions.create(model="keyless-x", messages=[{"role": "user", "content": "Hi"}])
+    with pytest.raises(anthropic.APIStatusError) as overloaded:
+        await ant.messages.create(model="keyless-x", max_tokens=5, messages=[{"role": "user", "content": "Hi"}])
+    assert overloaded.value.status_code == 529
+    assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+
+
 async def test_safety_block_is_a_bad_request_in_each_dialect(
     upstream: FakeUpstream, oai: openai.AsyncOpenAI, ant: anthropic.AsyncAnthropic
 ) -> None:
