@@ -142,7 +142,7 @@ async def send_to(
         )
     metrics.translated(inbound.dialect, provider.dialect, time.perf_counter() - started)
     call = UpstreamCall(
-        endpoint=target.endpoint,
+        endpoint=target.endpoint or endpoint,
         method="POST",
         path=target.path,
         query="",

@@ -49,19 +49,14 @@ class Endpoint(enum.StrEnum):
     OPENAI_MODELS = "openai.models"
     OPENAI_EMBEDDINGS = "openai.embeddings"
     OPENAI_OTHER = "openai.other"
-    GEMINI_GENERATE = "gemini.generate_content"
-    """Upstream only: a translated call to a Gemini model (no client request is classified as one)."""
 
     @property
     def dialect(self) -> Dialect:
-        """The client dialect of this endpoint; `KeyError` for the upstream-only endpoints."""
         return _ENDPOINT_DIALECT[self]
 
 
 _ENDPOINT_DIALECT: dict[Endpoint, Dialect] = {
-    e: ("anthropic" if e.value.startswith("anthropic.") else "openai")
-    for e in Endpoint
-    if not e.value.startswith("gemini.")
+    e: ("anthropic" if e.value.startswith("anthropic.") else "openai") for e in Endpoint
 }
 
 

@@ -7,9 +7,8 @@ import datetime
 from pathlib import Path
 
 import pytest
-from google.auth.exceptions import RefreshError
 
-from lunaroute.providers import GoogleToken
+from lunaroute.providers import GoogleToken, TokenUnavailable
 from lunaroute.testing import FakeUpstream, write_service_account
 
 
@@ -42,5 +41,11 @@ async def test_token_is_renewed_before_it_expires(tmp_path: Path) -> None:
 async def test_a_refused_grant_raises(tmp_path: Path) -> None:
     async with FakeUpstream() as up:
         token = GoogleToken(str(write_service_account(tmp_path / "sa.json", f"{up.url}/not-the-token-endpoint")))
-        with pytest.raises(RefreshError):
+        with pytest.raises(TokenUnavailable, match="access token"):
             await token.get()
+    missing = GoogleToken(str(tmp_path / "missing.json"))
+    with pytest.raises(TokenUnavailable, match=r"missing\.json"):
+        await missing.get()
+    (tmp_path / "broken.json").write_text("{}")
+    with pytest.raises(TokenUnavailable, match="expected format"):
+        await GoogleToken(str(tmp_path / "broken.json")).get()

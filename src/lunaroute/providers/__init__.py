@@ -2,7 +2,7 @@
 
 from lunaroute.providers._buffered import BufferedResponse
 from lunaroute.providers._google import GeminiProvider, VertexProvider
-from lunaroute.providers._google_auth import GoogleToken
+from lunaroute.providers._google_auth import GoogleToken, TokenUnavailable
 from lunaroute.providers._http import HttpProvider, HttpUpstreamResponse
 
 __all__ = [

@@ -16,7 +16,7 @@ from yarl import URL
 from lunaroute.config import ProviderConfig
 from lunaroute.dialects.passthrough import top_level
 from lunaroute.errors import InvalidRequest, UpstreamUnreachable
-from lunaroute.providers._google_auth import GoogleToken
+from lunaroute.providers._google_auth import GoogleToken, TokenUnavailable
 from lunaroute.providers._http import HttpProvider, HttpUpstreamResponse
 from lunaroute.types import Endpoint, UpstreamCall
 
@@ -134,7 +134,7 @@ class VertexProvider(HttpProvider):
         url, body = self._target(call)
         try:
             token = await self._token.get()
-        except Exception as exc:  # google-auth's errors, a missing file, a bad key: no token, no call
+        except TokenUnavailable as exc:
             raise UpstreamUnreachable(f"provider {self.name!r} could not get a Google access token: {exc}") from exc
         drop = _CLIENT_AUTH | {"anthropic-version"}
         headers = [(n, v) for n, v in call.headers if n not in drop]

@@ -7,11 +7,15 @@ import datetime
 from collections.abc import Callable
 from typing import Final, Protocol
 
-__all__ = ["REFRESH_MARGIN_SECS", "GoogleToken"]
+__all__ = ["REFRESH_MARGIN_SECS", "GoogleToken", "TokenUnavailable"]
 
 SCOPES: Final = ("https://www.googleapis.com/auth/cloud-platform",)
 REFRESH_MARGIN_SECS: Final = 300.0
 """A token is renewed once it has less than this left, so no request goes out with a token about to lapse."""
+
+
+class TokenUnavailable(Exception):
+    """No access token could be had: unreadable or malformed credentials, or the token endpoint refused."""
 
 
 class _Credentials(Protocol):
@@ -45,8 +49,8 @@ class GoogleToken:
     """A bearer token for one set of credentials.
 
     `get()` returns the current token, refreshing it first (in a worker thread: `google-auth` is blocking)
-    when there is none or it expires within `REFRESH_MARGIN_SECS`. Concurrent callers share one refresh. Errors
-    of loading or refreshing propagate (`google.auth.exceptions.GoogleAuthError`, `OSError`).
+    when there is none or it expires within `REFRESH_MARGIN_SECS`. Concurrent callers share one refresh. When no
+    token can be had, `TokenUnavailable` says why (the next call tries again).
     """
 
     def __init__(
@@ -79,10 +83,15 @@ class GoogleToken:
             token = self._fresh()
             if token is not None:
                 return token
-            if self._credentials is None:
-                self._credentials = await asyncio.to_thread(_load, self._file)
-            await asyncio.to_thread(_refresh, self._credentials)
+            from google.auth.exceptions import GoogleAuthError
+
+            try:
+                if self._credentials is None:
+                    self._credentials = await asyncio.to_thread(_load, self._file)
+                await asyncio.to_thread(_refresh, self._credentials)
+            except (GoogleAuthError, OSError, ValueError) as exc:
+                raise TokenUnavailable(str(exc) or type(exc).__name__) from exc
             self.refreshes += 1
             if not self._credentials.token:
-                raise RuntimeError("the Google credentials gave no access token")
+                raise TokenUnavailable("the Google credentials gave no access token")
             return self._credentials.token

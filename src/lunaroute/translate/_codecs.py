@@ -39,13 +39,13 @@ class StreamEncoder(Protocol):
 class UpstreamCodec:
     """What a provider's wire needs: the request in its shape, its answers, streams and errors read back.
 
-    `endpoint` and `path` say where a translated call goes (providers with their own URL scheme ignore
-    `path`). `encode_count_request`/`decode_count_response` are set when the wire counts tokens itself
+    `endpoint` and `path` say where a translated call goes; a wire of no client dialect has no endpoint of
+    its own (None): its calls keep the client's endpoint, and its provider builds the URL itself (`path` unused). `encode_count_request`/`decode_count_response` are set when the wire counts tokens itself
     (an Anthropic `count_tokens` request is then sent there instead of being estimated locally).
     """
 
     dialect: ProviderDialect
-    endpoint: Endpoint
+    endpoint: Endpoint | None
     path: str
     encode_request: Callable[..., bytes]
     decode_response: Callable[[bytes], Response]
@@ -98,7 +98,7 @@ _ANTHROPIC = Codec(
 
 _GEMINI = UpstreamCodec(
     dialect="gemini",
-    endpoint=Endpoint.GEMINI_GENERATE,
+    endpoint=None,
     path="",
     encode_request=gemini.encode_request,
     decode_response=gemini.decode_response,
