@@ -11,5 +11,6 @@ __all__ = [
     "GoogleToken",
     "HttpProvider",
     "HttpUpstreamResponse",
+    "TokenUnavailable",
     "VertexProvider",
 ]
