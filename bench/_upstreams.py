@@ -4,7 +4,8 @@ Run as a script it is the aiohttp upstream: `python _upstreams.py PORT fast|ttfb
 `fast` answers JSON at once, or the whole event stream when the request carries the stream header;
 `ttfb` writes the first SSE event at once and the rest after the pause (for time-to-first-byte).
 Gemini model paths (`...:generateContent`, `...:streamGenerateContent`) get Gemini's JSON and event stream
-instead of OpenAI's, in both.
+instead of OpenAI's, in both; Vertex's Claude paths (`...:rawPredict`, `...:streamRawPredict`) Anthropic's; and
+`POST /token` an OAuth access token.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from aiohttp import web
 
 from _payloads import (
     STREAM_HEADER,
+    TOKEN_REPLY,
+    anthropic_json_reply,
+    anthropic_sse_events,
+    anthropic_sse_reply,
     gemini_json_reply,
     gemini_sse_events,
     gemini_sse_reply,
@@ -45,6 +50,21 @@ http {{
   etag off;
   server {{
     listen 127.0.0.1:{port};
+    location = /token {{
+      default_type application/json;
+      return 200 '{token}';
+    }}
+    location ~ ":rawPredict$" {{
+      default_type application/json;
+      return 200 '{anthropic_json}';
+    }}
+    location ~ ":streamRawPredict$" {{ rewrite ^ /__anthropic_events last; }}
+    location = /__anthropic_events {{
+      internal;
+      default_type text/event-stream;
+      alias {dir}/anthropic-events.txt;
+      error_page 405 =200 $uri;
+    }}
     location ~ ":generateContent$" {{
       default_type application/json;
       return 200 '{gemini_json}';
@@ -76,14 +96,25 @@ http {{
 def write_nginx_conf(directory: Path, port: int) -> Path:
     """Write nginx.conf and events.txt into `directory` (made readable for nginx's unprivileged worker)."""
     directory.chmod(0o755)
-    for name, body in (("events.txt", sse_reply()), ("gemini-events.txt", gemini_sse_reply())):
+    bodies = (
+        ("events.txt", sse_reply()),
+        ("gemini-events.txt", gemini_sse_reply()),
+        ("anthropic-events.txt", anthropic_sse_reply()),
+    )
+    for name, body in bodies:
         events = directory / name
         events.write_bytes(body)
         events.chmod(0o644)
     conf = directory / "nginx.conf"
     stream_var = STREAM_HEADER.replace("-", "_")
     text = _NGINX_CONF.format(
-        dir=directory, port=port, stream_var=stream_var, json=json_reply(), gemini_json=gemini_json_reply()
+        dir=directory,
+        port=port,
+        stream_var=stream_var,
+        json=json_reply(),
+        gemini_json=gemini_json_reply(),
+        anthropic_json=anthropic_json_reply(),
+        token=TOKEN_REPLY,
     )
     conf.write_text(text)
     return conf
@@ -102,9 +133,16 @@ def _fast_app() -> web.Application:
     json_body = json_reply().encode()
     stream_body = sse_reply()
     gemini_json, gemini_stream = gemini_json_reply().encode(), gemini_sse_reply()
+    anthropic_json, anthropic_stream = anthropic_json_reply().encode(), anthropic_sse_reply()
 
     async def handle(request: web.Request) -> web.Response:
         await request.read()
+        if request.path == "/token":
+            return web.Response(body=TOKEN_REPLY.encode(), content_type="application/json")
+        if request.path.endswith(":streamRawPredict"):
+            return web.Response(body=anthropic_stream, content_type="text/event-stream")
+        if request.path.endswith(":rawPredict"):
+            return web.Response(body=anthropic_json, content_type="application/json")
         if request.path.endswith(":streamGenerateContent"):
             return web.Response(body=gemini_stream, content_type="text/event-stream")
         if request.path.endswith(":generateContent"):
@@ -119,19 +157,23 @@ def _fast_app() -> web.Application:
 
 
 def _ttfb_app(pause: float) -> web.Application:
-    first, *rest = sse_events()
-    rest_body = b"".join(rest)
-    gemini_first, *gemini_rest = gemini_sse_events()
-    gemini_rest_body = b"".join(gemini_rest)
+    streams = {
+        ":streamGenerateContent": gemini_sse_events(),
+        ":streamRawPredict": anthropic_sse_events(),
+        "": sse_events(),
+    }
+    split = {suffix: (events[0], b"".join(events[1:])) for suffix, events in streams.items()}
 
     async def handle(request: web.Request) -> web.StreamResponse:
         await request.read()
+        if request.path == "/token":
+            return web.Response(body=TOKEN_REPLY.encode(), content_type="application/json")
         response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
         await response.prepare(request)
-        gemini = request.path.endswith(":streamGenerateContent")
-        await response.write(gemini_first if gemini else first)
+        head, tail = next(parts for suffix, parts in split.items() if request.path.endswith(suffix))
+        await response.write(head)
         await asyncio.sleep(pause)
-        await response.write(gemini_rest_body if gemini else rest_body)
+        await response.write(tail)
         await response.write_eof()
         return response
 

@@ -69,7 +69,10 @@ class Variant:
     prepare: Callable[[Path], None] | None = None
     """Run with the gateway's LUNAROUTE_HOME before it starts (e.g. to put the benchmark key in its store)."""
     providers: str = ""
-    """More `providers:` entries (YAML lines, indented two spaces); `{upstream}` is the upstream's URL."""
+    """More `providers:` entries (YAML lines, indented two spaces); `{upstream}` is the upstream's URL, `{home}` the
+    gateway's LUNAROUTE_HOME."""
+    service_account: bool = False
+    """Write `{home}/sa.json`, a service-account key whose token endpoint is the upstream's `/token`."""
 
 
 _NO_RECORDING = "session_recording: {enabled: false}\n"
@@ -126,6 +129,21 @@ VARIANTS: tuple[Variant, ...] = (
         max_ttfb_added_ms=1.0,
     ),
     Variant(
+        "vertex-claude",
+        "Anthropic request to /v1/messages, routed to Claude on Vertex AI: passed through, the body rewritten "
+        "(model into the URL, anthropic_version added), an OAuth token from a service-account file",
+        _NO_RECORDING + 'routing:\n  rules:\n    - {name: all, model_pattern: ".*", primary: vertex}\n',
+        providers=(
+            '  vertex: {provider_type: vertex, base_url: "{upstream}", project: bench, location: us-east5,'
+            ' publisher: anthropic, credentials_file: "{home}/sa.json"}\n'
+        ),
+        path=ANTHROPIC_PATH,
+        body=anthropic_request,
+        floor=Floor("vertex-claude", "passthrough", 0.50),
+        max_ttfb_added_ms=1.0,
+        service_account=True,
+    ),
+    Variant(
         "rules100",
         f"{RULE_COUNT} rules that do not match, then a catch-all to openai",
         _NO_RECORDING + _RULES + '    - {name: all, model_pattern: ".*", primary: openai}\n',
@@ -171,11 +189,15 @@ VARIANTS: tuple[Variant, ...] = (
 def write_config(path: Path, variant: Variant, upstream_port: int, ui_port: int) -> Path:
     """The variant's gateway config against the upstream on `upstream_port` (both providers point at it)."""
     upstream = f"http://127.0.0.1:{upstream_port}"
+    if variant.service_account:
+        from lunaroute.testing import write_service_account
+
+        write_service_account(path.parent / "sa.json", f"{upstream}/token", project="bench")
     path.write_text(
         "providers:\n"
         f'  openai: {{base_url: "{upstream}/v1"}}\n'
         f'  anthropic: {{base_url: "{upstream}"}}\n'
-        + variant.providers.replace("{upstream}", upstream)
+        + variant.providers.replace("{upstream}", upstream).replace("{home}", str(path.parent))
         + "http_server: {sse_keepalive_enabled: true}\n"
         + variant.config.replace("{ui_port}", str(ui_port))
     )
