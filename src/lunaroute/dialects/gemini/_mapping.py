@@ -6,7 +6,7 @@ from typing import Final
 
 from lunaroute.model import Reasoning, StopReason, Usage
 
-from .._json import Obj
+from ._wire import UsageMetadata
 
 __all__ = ["decode_usage", "stop_reason", "thinking_config"]
 
@@ -53,15 +53,15 @@ def stop_reason(finish: str, *, called_tools: bool) -> StopReason:
     return "tool_use" if called_tools else "end_turn"
 
 
-def decode_usage(usage: Obj) -> Usage:
+def decode_usage(usage: UsageMetadata) -> Usage:
     """`usageMetadata` in Anthropic's accounting: `promptTokenCount` includes the cached tokens and the tool-use
     prompt is extra input; output is the candidates plus the thoughts."""
-    prompt = (usage.integer("promptTokenCount") or 0) + (usage.integer("toolUsePromptTokenCount") or 0)
-    cached = usage.integer("cachedContentTokenCount") or 0
-    thoughts = usage.integer("thoughtsTokenCount") or 0
+    prompt = (usage.prompt_token_count or 0) + (usage.tool_use_prompt_token_count or 0)
+    cached = usage.cached_content_token_count or 0
+    thoughts = usage.thoughts_token_count or 0
     return Usage(
         input_tokens=max(0, prompt - cached),
-        output_tokens=(usage.integer("candidatesTokenCount") or 0) + thoughts,
+        output_tokens=(usage.candidates_token_count or 0) + thoughts,
         cache_read_tokens=cached,
         reasoning_tokens=thoughts,
     )

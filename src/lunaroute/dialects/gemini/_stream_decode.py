@@ -21,7 +21,6 @@ from typing import Literal
 
 import msgspec
 
-from lunaroute.errors import UpstreamError
 from lunaroute.model import (
     Base64Source,
     BlockStart,
@@ -43,22 +42,23 @@ from lunaroute.model import (
     Usage,
 )
 
-from .._json import Obj
 from .._sse import SSEParser
 from ._errors import error_from_payload
 from ._mapping import decode_usage, stop_reason
+from ._wire import Chunk, Feedback, Part, chunk_decoder
 
 __all__ = ["ChunkReader", "StreamDecoder", "blocked_error"]
 
 _Kind = Literal["thinking", "text"]
+_DECODER = chunk_decoder()
 
 
-def blocked_error(feedback: Obj) -> ErrorInfo | None:
+def blocked_error(feedback: Feedback) -> ErrorInfo | None:
     """The error for a prompt Gemini refused to answer (`promptFeedback.blockReason`), else None."""
-    reason = feedback.string("blockReason")
+    reason = feedback.block_reason
     if reason is None:
         return None
-    detail = feedback.string("blockReasonMessage")
+    detail = feedback.block_reason_message
     message = f"Gemini blocked the prompt (blockReason {reason})" + (f": {detail}" if detail else "")
     return ErrorInfo(kind="invalid_request", message=message, status=400, type="content_blocked", code=reason)
 
@@ -77,22 +77,24 @@ class ChunkReader:
         self._response_id = ""
         self._usage: Usage | None = None
 
-    def chunk(self, chunk: Obj, out: list[StreamEvent]) -> None:
+    def chunk(self, chunk: Chunk, out: list[StreamEvent]) -> None:
         if self.done:
             return
-        if chunk.has("error"):
-            out.append(StreamError(error=error_from_payload(500, chunk.get("error"))))
+        if chunk.error is not None:
+            code = chunk.error.get("code")
+            status = code if isinstance(code, int) and 400 <= code <= 599 else 500
+            out.append(StreamError(error=error_from_payload(status, chunk.error)))
             self.done = True
             return
         if not self.started:
-            self._response_id = chunk.string("responseId") or ""
-            out.append(MessageStart(id=self._response_id, model=chunk.string("modelVersion") or ""))
+            self._response_id = chunk.response_id or ""
+            out.append(MessageStart(id=self._response_id, model=chunk.model_version or ""))
             self.started = True
-        usage = chunk.obj("usageMetadata")
+        usage = chunk.usage_metadata
         if usage is not None:
             self._usage = decode_usage(usage)
-        candidates = chunk.items("candidates")
-        feedback = chunk.obj("promptFeedback")
+        candidates = chunk.candidates
+        feedback = chunk.prompt_feedback
         if not candidates and feedback is not None and (blocked := blocked_error(feedback)) is not None:
             out.append(StreamError(error=blocked))
             self.done = True
@@ -102,10 +104,11 @@ class ChunkReader:
                 out.append(MessageDelta(usage=self._usage))
             return
         candidate = candidates[0]
-        content = candidate.obj("content")
-        for part in content.items("parts") if content is not None else []:
-            self._part(part, out)
-        finish = candidate.string("finishReason")
+        content = candidate.content
+        if content is not None and content.parts:
+            for part in content.parts:
+                self._part(part, out)
+        finish = candidate.finish_reason
         if finish is not None and not self.finished:
             self._close(out)
             reason = stop_reason(finish, called_tools=self._calls > 0)
@@ -126,10 +129,10 @@ class ChunkReader:
             out.append(StreamError(error=ErrorInfo(kind="api_error", message=message, status=502)))
         self.done = True
 
-    def _part(self, part: Obj, out: list[StreamEvent]) -> None:
-        signature = part.string("thoughtSignature")
-        text = part.string("text")
-        if part.boolean("thought"):
+    def _part(self, part: Part, out: list[StreamEvent]) -> None:
+        signature = part.thought_signature
+        text = part.text
+        if part.thought:
             index = self._block("thinking", out)
             if text:
                 out.append(ThinkingDelta(index=index, thinking=text))
@@ -140,22 +143,21 @@ class ChunkReader:
             index = self._block("thinking", out)
             out.append(SignatureDelta(index=index, signature=signature))
             self._close(out)
-        call = part.obj("functionCall")
+        call = part.function_call
         if call is not None:
             self._close(out)
             index = self._new_index()
-            call_id = call.string("id") or self._call_id()
+            call_id = call.id or self._call_id()
             self._calls += 1
-            out.append(BlockStart(index=index, block=ToolUseBlock(id=call_id, name=call.string("name") or "")))
-            args = call.get("args")
-            out.append(ToolInputDelta(index=index, partial_json=msgspec.json.encode(args or {}).decode()))
+            out.append(BlockStart(index=index, block=ToolUseBlock(id=call_id, name=call.name or "")))
+            out.append(ToolInputDelta(index=index, partial_json=msgspec.json.encode(call.args or {}).decode()))
             out.append(BlockStop(index=index))
             return
-        inline = part.obj("inlineData")
+        inline = part.inline_data
         if inline is not None:
             self._close(out)
             index = self._new_index()
-            source = Base64Source(media_type=inline.string("mimeType") or "", data=inline.string("data") or "")
+            source = Base64Source(media_type=inline.mime_type or "", data=inline.data or "")
             out.append(BlockStart(index=index, block=ImageBlock(source=source)))
             out.append(BlockStop(index=index))
             return
@@ -213,12 +215,14 @@ class StreamDecoder:
         if self._reader.done:
             return
         try:
-            chunk = Obj.of(msgspec.json.decode(data), "chunk", UpstreamError)
-            self._reader.chunk(chunk, out)
+            chunk = _DECODER.decode(data)
+        except msgspec.ValidationError as exc:
+            self._fail(out, f"upstream sent an unusable stream chunk: {exc}")
+            return
         except (msgspec.DecodeError, ValueError, RecursionError):
             self._fail(out, "upstream sent invalid JSON in its stream")
-        except UpstreamError as exc:
-            self._fail(out, f"upstream sent an unusable stream chunk: {exc.message}")
+            return
+        self._reader.chunk(chunk, out)
 
     def _fail(self, out: list[StreamEvent], message: str) -> None:
         out.append(StreamError(error=ErrorInfo(kind="api_error", message=message, status=502)))
