@@ -360,3 +360,30 @@ def test_count_request_wraps_the_generate_request() -> None:
     assert inner["contents"] == [{"role": "user", "parts": [{"text": "Count me"}]}]
     assert inner["systemInstruction"] == {"parts": [{"text": "Sys"}]}
     assert gemini.decode_count_response(b'{"totalTokens": 31}') == 31
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"n": 2}, "n"),
+        ({"logprobs": True}, "logprobs"),
+        ({"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+        ({"functions": [{"name": "f"}]}, "functions"),
+    ],
+)
+def test_openai_features_that_would_change_the_answer_are_refused(extra: dict[str, Any], param: str) -> None:
+    request = from_openai({"messages": [{"role": "user", "content": "Hi"}], **extra})
+    with pytest.raises(UnsupportedFeature) as refused:
+        gemini.encode_request(request, model_name="gemini-2.5-flash")
+    assert refused.value.param == param
+
+
+def test_anthropic_mcp_servers_are_refused() -> None:
+    request = from_anthropic(
+        {
+            "messages": [{"role": "user", "content": "Hi"}],
+            "mcp_servers": [{"type": "url", "url": "https://x.test", "name": "x"}],
+        }
+    )
+    with pytest.raises(UnsupportedFeature, match="mcp_servers"):
+        gemini.encode_request(request, model_name="gemini-2.5-flash")

@@ -16,7 +16,8 @@ What happens to what Gemini cannot express, or expresses differently:
   its first call with the validator-skipping signature Google documents for that case. Redacted thinking
   (Anthropic's) is dropped. Effort and budgets: `_mapping.thinking_config`.
 - `cache_control`, `parallel_tool_calls`, `user`, provider-hosted tools, and unknown blocks of other dialects
-  are dropped (Gemini has no such fields); `n`-choice requests never reach here.
+  are dropped (Gemini has no such fields). What would change the answer is refused with `UnsupportedFeature`:
+  OpenAI's `n > 1`, `logprobs`, audio output and legacy `functions`; Anthropic's `mcp_servers`.
 - Tool schemas go in `parametersJsonSchema` (full JSON Schema: `$schema`, `additionalProperties`... accepted);
   a JSON-schema response format in `responseJsonSchema`.
 """
@@ -258,6 +259,27 @@ def request_object(req: Request, *, model_name: str) -> Json:
     return out
 
 
+def _refuse_foreign_features(req: Request) -> None:
+    extra = req.extra
+    if extra is None:
+        return
+    fields = extra.fields
+    if extra.dialect == "anthropic":
+        if "mcp_servers" in fields:
+            raise UnsupportedFeature("mcp_servers is not supported by Gemini", param="mcp_servers")
+        return
+    values = {k: msgspec.json.decode(fields[k]) for k in ("n", "logprobs", "modalities") if k in fields}
+    if isinstance(values.get("n"), int) and values["n"] > 1:
+        raise UnsupportedFeature("n > 1 (several choices) is not supported by the Gemini provider", param="n")
+    if values.get("logprobs") is True:
+        raise UnsupportedFeature("logprobs are not supported by the Gemini provider", param="logprobs")
+    modalities = values.get("modalities")
+    if (isinstance(modalities, list) and "audio" in modalities) or "audio" in fields:
+        raise UnsupportedFeature("audio output is not supported by the Gemini provider", param="audio")
+    if "functions" in fields:
+        raise UnsupportedFeature("legacy `functions` are not supported; use `tools`", param="functions")
+
+
 def encode_request(req: Request, *, model_name: str, default_max_tokens: int = 4096) -> bytes:
     """Encode `req` for Gemini (see the module docstring for what is converted or dropped).
 
@@ -265,6 +287,7 @@ def encode_request(req: Request, *, model_name: str, default_max_tokens: int = 4
     `default_max_tokens` is unused: Gemini does not require a token limit.
     """
     del default_max_tokens
+    _refuse_foreign_features(req)
     return msgspec.json.encode(request_object(req, model_name=model_name))
 
 
