@@ -160,7 +160,12 @@ async def send_to(
     sent_at = time.perf_counter()
     response = await provider.send(call)
     translated = TranslatedResponse(
-        response, client=client, provider=target, stream=inbound.stream, include_usage=request.include_usage
+        response,
+        client=client,
+        provider=target,
+        stream=inbound.stream,
+        include_usage=request.include_usage,
+        on_error=tap.upstream_error if tap is not None else None,
     )
     return Outbound(provider, translated, translated=True, sent_at=sent_at)
 
@@ -196,6 +201,7 @@ async def _count_upstream(
     span.inject(call.headers)
     sent_at = time.perf_counter()
     response = await provider.send(call)
-    return Outbound(
-        provider, CountedResponse(response, client=client, provider=target), translated=True, sent_at=sent_at
+    counted = CountedResponse(
+        response, client=client, provider=target, on_error=tap.upstream_error if tap is not None else None
     )
+    return Outbound(provider, counted, translated=True, sent_at=sent_at)

@@ -305,7 +305,7 @@ async def test_a_failing_gemini_provider_falls_back_to_another_wire(
     assert [r.path for r in upstream.requests] == [PATH, "/v1/messages"]
 
 
-async def test_recorded_with_provider_usage_and_cost(
+async def test_recorded_with_provider_usage_cost_and_the_upstream_error_body(
     upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
     recording = {
@@ -315,26 +315,52 @@ async def test_recorded_with_provider_usage_and_cost(
         "journal_directory": str(tmp_path / "journal"),
     }
     gateway = await make_gateway(
-        providers={"gem": {"provider_type": "gemini", "base_url": upstream.url, "api_key": "g-key"}},
-        routing={"rules": [{"name": "gemini", "model_pattern": "^gemini-", "primary": "gem"}]},
+        providers={
+            "gem": {
+                "provider_type": "gemini",
+                "base_url": upstream.url,
+                "api_key": "AIzaSy-recorded-test-key-0123456789",
+            }
+        },
+        routing={
+            "rules": [{"name": "gemini", "model_pattern": "^gemini-", "primary": "gem", "fallbacks": ["anthropic"]}]
+        },
         session_recording=recording,
     )
     usage = Usage(input_tokens=1000, output_tokens=500, cache_read_tokens=2000)
-    upstream.enqueue(Reply(answer=Answer(text="Recorded.", thinking="Think.", usage=usage)))
+    upstream.enqueue(
+        Reply(answer=Answer(text="Recorded.", thinking="Think.", usage=usage)),
+        Reply(status=503, error_message="Overloaded."),
+        Reply(answer=Answer(text="From the fallback.")),
+        Reply(status=400, error_message="Bad argument near AIzaSy-recorded-test-key-0123456789."),
+    )
+    metadata = {"user_id": json.dumps({"session_id": "gemini-recorded"})}
     async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="k", max_retries=0) as client:
         await client.messages.create(
-            model="gemini-2.5-flash",
-            max_tokens=600,
-            metadata={"user_id": json.dumps({"session_id": "gemini-recorded"})},
-            messages=[{"role": "user", "content": "Hi"}],
+            model="gemini-2.5-flash", max_tokens=600, metadata=metadata, messages=[{"role": "user", "content": "Hi"}]
         )
+        await client.messages.create(
+            model="gemini-2.5-flash", max_tokens=5, metadata=metadata, messages=[{"role": "user", "content": "y"}]
+        )
+        with pytest.raises(anthropic.BadRequestError):
+            await client.messages.create(
+                model="gemini-2.5-flash", max_tokens=5, metadata=metadata, messages=[{"role": "user", "content": "x"}]
+            )
     assert gateway.app is not None
     capture = gateway.app[GATEWAY].capture
     assert capture is not None
     await capture.drain()
     [file] = (tmp_path / "sessions").rglob("gemini-recorded.jsonl")
-    [done] = [e for e in read_session_file(file).events if isinstance(e, Completed)]
+    done, fell_back, failed = [e for e in read_session_file(file).events if isinstance(e, Completed)]
+    # The provider's own error body is kept (its configured key masked), not only the translated answer; an
+    # error a fallback recovered from is not the exchange's error.
+    assert (fell_back.provider, fell_back.error) == ("anthropic", None)
+    assert failed.error is not None
+    assert failed.error.startswith("gem answered 400: ")
+    assert '"status":"INVALID_ARGUMENT"' in failed.error
+    assert "AIzaSy-recorded-test-key" not in failed.error
     assert done.provider == "gem"
+    assert done.error is None
     assert (done.total_input, done.total_output, done.total_cache_read, done.total_thinking) == (1000, 501, 2000, 1)
     cost = done.estimated_cost
     assert cost is not None

@@ -5,7 +5,7 @@ translated answer exactly as it relays a passthrough one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
@@ -97,7 +97,8 @@ def _without_body_headers(headers: Headers) -> list[tuple[str, str]]:
 class TranslatedResponse:
     """An upstream answer in the provider's dialect, presented in the client's.
 
-    Errors (status >= 400) become the client dialect's error body with the matching status; bodies are decoded
+    Errors (status >= 400) become the client dialect's error body with the matching status (the provider's own
+    body goes to `on_error` first, e.g. to keep it in the recording); bodies are decoded
     and re-encoded; streams go through the provider's stream decoder and the client's stream encoder, chunk by
     chunk, so any split of the upstream bytes gives the same client output.
     """
@@ -111,8 +112,10 @@ class TranslatedResponse:
         stream: bool,
         include_usage: bool,
         model_name: str | None = None,
+        on_error: Callable[[int, bytes], None] | None = None,
     ) -> None:
         self._upstream = upstream
+        self._on_error = on_error
         self._client = client
         self._provider = provider
         self._stream = stream and upstream.status < 400 and upstream.is_event_stream
@@ -129,6 +132,8 @@ class TranslatedResponse:
     async def read(self) -> bytes:
         body = await self._upstream.read()
         if self._upstream.status >= 400:
+            if self._on_error is not None:
+                self._on_error(self._upstream.status, body)
             error = self._provider.decode_error(self._upstream.status, body)
             self.status = self._client.error_status(error)
             return self._client.encode_error(error)
@@ -160,8 +165,16 @@ class CountedResponse:
     """An upstream token-count answer in the provider's wire, presented as Anthropic's `count_tokens` answer
     (`{"input_tokens": N}`); errors become Anthropic error bodies with the matching status."""
 
-    def __init__(self, upstream: UpstreamResponse, *, client: Codec, provider: UpstreamCodec) -> None:
+    def __init__(
+        self,
+        upstream: UpstreamResponse,
+        *,
+        client: Codec,
+        provider: UpstreamCodec,
+        on_error: Callable[[int, bytes], None] | None = None,
+    ) -> None:
         self._upstream = upstream
+        self._on_error = on_error
         self._client = client
         self._provider = provider
         self.status = upstream.status
@@ -174,6 +187,8 @@ class CountedResponse:
     async def read(self) -> bytes:
         body = await self._upstream.read()
         if self._upstream.status >= 400:
+            if self._on_error is not None:
+                self._on_error(self._upstream.status, body)
             error = self._provider.decode_error(self._upstream.status, body)
             self.status = self._client.error_status(error)
             return self._client.encode_error(error)
