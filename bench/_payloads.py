@@ -6,10 +6,18 @@ import json
 
 __all__ = [
     "BENCH_KEY",
+    "GEMINI_MODEL",
     "STREAM_HEADER",
+    "TOKEN_REPLY",
+    "anthropic_json_reply",
+    "anthropic_sse_events",
+    "anthropic_sse_reply",
     "chat_request",
     "converse_events",
     "converse_reply",
+    "gemini_json_reply",
+    "gemini_sse_events",
+    "gemini_sse_reply",
     "json_reply",
     "sse_events",
     "sse_reply",
@@ -109,3 +117,96 @@ def converse_events() -> list[bytes]:
         frames.append(data[:size])
         data = data[size:]
     return frames
+
+
+GEMINI_MODEL = "gemini-2.5-flash"
+_WORDS = ["Proxies", " add", " a", " hop;", " pools", " and", " loops", " hide", " it", "."]
+
+
+def _gemini_response(parts: list[dict[str, object]], finish: bool) -> dict[str, object]:
+    candidate: dict[str, object] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    body: dict[str, object] = {"candidates": [candidate]}
+    if finish:
+        candidate["finishReason"] = "STOP"
+        body["usageMetadata"] = {"promptTokenCount": 420, "candidatesTokenCount": 12, "totalTokenCount": 432}
+    body["modelVersion"] = GEMINI_MODEL
+    body["responseId"] = "gemini-bench0001"
+    return body
+
+
+def gemini_json_reply() -> str:
+    """A Gemini `generateContent` answer with the same text and usage as `json_reply` (fits an nginx `return`)."""
+    parts: list[dict[str, object]] = [{"text": "Proxies add a hop; pools and event loops hide it."}]
+    return json.dumps(_gemini_response(parts, True), separators=(",", ":"))
+
+
+def gemini_sse_events(count: int = 10) -> list[bytes]:
+    """A Gemini `streamGenerateContent?alt=sse` stream of `count` events, the last with the finish reason and the
+    usage, as Google frames them (CRLF CRLF)."""
+    events = []
+    for i in range(count):
+        body = _gemini_response([{"text": _WORDS[i % len(_WORDS)]}], i == count - 1)
+        events.append(b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\r\n\r\n")
+    return events
+
+
+def gemini_sse_reply() -> bytes:
+    return b"".join(gemini_sse_events())
+
+
+TOKEN_REPLY = '{"access_token":"ya29.bench","expires_in":3600,"token_type":"Bearer"}'
+"""The OAuth token endpoint's answer (for the Vertex variant's service account)."""
+
+_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+
+
+def anthropic_json_reply() -> str:
+    """An Anthropic `message` with the same text and usage as `json_reply` (fits an nginx `return`)."""
+    body = {
+        "id": "msg_bench0001",
+        "type": "message",
+        "role": "assistant",
+        "model": _ANTHROPIC_MODEL,
+        "content": [{"type": "text", "text": "Proxies add a hop; pools and event loops hide it."}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 420, "output_tokens": 12},
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _anthropic_event(kind: str, body: dict[str, object]) -> bytes:
+    return (
+        f"event: {kind}\ndata: ".encode() + json.dumps({"type": kind, **body}, separators=(",", ":")).encode() + b"\n\n"
+    )
+
+
+def anthropic_sse_events(count: int = 10) -> list[bytes]:
+    """An Anthropic Messages stream: `message_start`, a text block of `count - 5` deltas, then its stop,
+    `message_delta` and `message_stop` (`count` events in all)."""
+    start = {
+        "message": {
+            "id": "msg_bench0001",
+            "type": "message",
+            "role": "assistant",
+            "model": _ANTHROPIC_MODEL,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 420, "output_tokens": 1},
+        }
+    }
+    events = [_anthropic_event("message_start", start)]
+    events.append(_anthropic_event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+    for i in range(max(1, count - 5)):
+        delta = {"index": 0, "delta": {"type": "text_delta", "text": _WORDS[i % len(_WORDS)]}}
+        events.append(_anthropic_event("content_block_delta", delta))
+    events.append(_anthropic_event("content_block_stop", {"index": 0}))
+    finish = {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 12}}
+    events.append(_anthropic_event("message_delta", finish))
+    events.append(_anthropic_event("message_stop", {}))
+    return events
+
+
+def anthropic_sse_reply() -> bytes:
+    return b"".join(anthropic_sse_events())

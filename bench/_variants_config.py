@@ -88,11 +88,14 @@ class Variant:
     prepare: Callable[[Path], None] | None = None
     """Run with the gateway's LUNAROUTE_HOME before it starts (e.g. to put the benchmark key in its store)."""
     providers: str = ""
-    """YAML lines added inside the providers block (`{bedrock_port}` is the Bedrock upstream's port)."""
+    """YAML lines added inside the providers block (indented two spaces): `{upstream}` is the upstream's URL,
+    `{upstream_port}` its port, `{bedrock_port}` the Bedrock upstream's port, `{home}` the gateway's LUNAROUTE_HOME."""
     upstream: Literal["openai", "bedrock"] = "openai"
     """Which upstream the variant's traffic reaches: nginx (OpenAI answers) or the Converse upstream."""
     openai_type: str = "openai"
     """The `provider_type` of the `openai` provider (`openai_chat`: it serves chat completions only)."""
+    service_account: bool = False
+    """Write `{home}/sa.json`, a service-account key whose token endpoint is the upstream's `/token`."""
 
 
 _NO_RECORDING = "session_recording: {enabled: false}\n"
@@ -174,6 +177,29 @@ VARIANTS: tuple[Variant, ...] = (
         openai_type="openai_chat",
     ),
     Variant(
+        "gemini",
+        "OpenAI chat request routed to a Gemini API provider: translated both ways (Gemini's JSON and SSE)",
+        _NO_RECORDING + 'routing:\n  rules:\n    - {name: all, model_pattern: ".*", primary: gemini}\n',
+        providers='  gemini: {provider_type: gemini, base_url: "{upstream}", api_key: bench-gemini-key}\n',
+        floor=Floor("gemini", "passthrough", 0.50),
+        max_ttfb_added_ms=1.0,
+    ),
+    Variant(
+        "vertex-claude",
+        "Anthropic request to /v1/messages, routed to Claude on Vertex AI: passed through, the body rewritten "
+        "(model into the URL, anthropic_version added), an OAuth token from a service-account file",
+        _NO_RECORDING + 'routing:\n  rules:\n    - {name: all, model_pattern: ".*", primary: vertex}\n',
+        providers=(
+            '  vertex: {provider_type: vertex, base_url: "{upstream}", project: bench, location: us-east5,'
+            ' publisher: anthropic, credentials_file: "{home}/sa.json"}\n'
+        ),
+        path=ANTHROPIC_PATH,
+        body=anthropic_request,
+        floor=Floor("vertex-claude", "passthrough", 0.50),
+        max_ttfb_added_ms=1.0,
+        service_account=True,
+    ),
+    Variant(
         "rules100",
         f"{RULE_COUNT} rules that do not match, then a catch-all to openai",
         _NO_RECORDING + _RULES + '    - {name: all, model_pattern: ".*", primary: openai}\n',
@@ -219,12 +245,22 @@ VARIANTS: tuple[Variant, ...] = (
 def write_config(path: Path, variant: Variant, upstream_port: int, ui_port: int, bedrock_port: int = 0) -> Path:
     """The variant's gateway config against the upstream on `upstream_port` (both built-in providers point at
     it; a Bedrock provider at `bedrock_port`)."""
-    providers = variant.providers.replace("{bedrock_port}", str(bedrock_port))
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    if variant.service_account:
+        from lunaroute.testing import write_service_account
+
+        write_service_account(path.parent / "sa.json", f"{upstream}/token", project="bench")
+    providers = (
+        variant.providers.replace("{bedrock_port}", str(bedrock_port))
+        .replace("{upstream_port}", str(upstream_port))
+        .replace("{upstream}", upstream)
+        .replace("{home}", str(path.parent))
+    )
     path.write_text(
         "providers:\n"
-        f'  openai: {{provider_type: {variant.openai_type}, base_url: "http://127.0.0.1:{upstream_port}/v1"}}\n'
-        f'  anthropic: {{base_url: "http://127.0.0.1:{upstream_port}"}}\n'
-        + providers.replace("{upstream_port}", str(upstream_port))
+        f'  openai: {{provider_type: {variant.openai_type}, base_url: "{upstream}/v1"}}\n'
+        f'  anthropic: {{base_url: "{upstream}"}}\n'
+        + providers
         + "http_server: {sse_keepalive_enabled: true}\n"
         + variant.config.replace("{ui_port}", str(ui_port))
     )

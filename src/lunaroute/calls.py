@@ -16,14 +16,19 @@ from lunaroute.responses import ResponseStore, continue_from
 from lunaroute.routing import Route
 from lunaroute.translate import (
     Codec,
+    CountedResponse,
     ResponsesAnswer,
     TranslatedResponse,
+    UpstreamCodec,
+    codec_for,
     codec_for_endpoint,
     codec_for_provider,
     count_tokens_locally,
     serves_natively,
+    translate_count_request,
     translate_headers,
     translate_request,
+    upstream_codec_for,
 )
 from lunaroute.types import Dialect, Endpoint, Provider, UpstreamCall, UpstreamResponse
 
@@ -125,6 +130,9 @@ async def send_to(
         sent_at = time.perf_counter()
         return Outbound(provider, await provider.send(call), sent_at=sent_at)
     if endpoint is Endpoint.ANTHROPIC_COUNT_TOKENS:
+        counter = upstream_codec_for(provider.dialect) if provider.dialect != "any" else None
+        if counter is not None and counter.encode_count_request is not None:
+            return await _count_upstream(provider, inbound, body, counter, model=model, tap=tap, span=span)
         if tap is not None:
             tap.routed(provider.name, provider.dialect, model, translated=True)
         return Outbound(provider, count_tokens_locally(body), translated=True, sent_at=time.perf_counter())
@@ -165,7 +173,9 @@ async def send_to(
     response = await provider.send(call)
     return Outbound(
         provider,
-        _answer(response, client, target, inbound, request.include_usage, client_body, answered, responses, call.model),
+        _answer(
+            response, client, target, inbound, request.include_usage, client_body, answered, responses, call.model, tap
+        ),
         translated=True,
         sent_at=sent_at,
     )
@@ -174,14 +184,16 @@ async def send_to(
 def _answer(
     response: UpstreamResponse,
     client: Codec,
-    target: Codec,
+    target: UpstreamCodec,
     inbound: Inbound,
     include_usage: bool,
     client_body: bytes,
     answered: list[object] | None,
     responses: ResponseStore | None,
     sent_model: str | None,
+    tap: RecordingTap | None,
 ) -> TranslatedResponse:
+    on_error = tap.upstream_error if tap is not None else None
     # A wire whose answers do not name their model (Converse): the answer names the model the client asked for.
     model_name = None if target.names_model else inbound.model or sent_model
     if client.endpoint is Endpoint.OPENAI_RESPONSES:
@@ -194,6 +206,7 @@ def _answer(
             input_items=answered,
             store=responses,
             model_name=model_name,
+            on_error=on_error,
         )
     return TranslatedResponse(
         response,
@@ -202,4 +215,42 @@ def _answer(
         stream=inbound.stream,
         include_usage=include_usage,
         model_name=model_name,
+        on_error=on_error,
     )
+
+
+async def _count_upstream(
+    provider: Provider,
+    inbound: Inbound,
+    body: bytes,
+    target: UpstreamCodec,
+    *,
+    model: str | None,
+    tap: RecordingTap | None,
+    span: SpanHandle,
+) -> Outbound:
+    """An Anthropic `count_tokens` request sent to a provider wire that counts tokens itself."""
+    client = codec_for(inbound.dialect)
+    sent_model = model or inbound.model
+    call = UpstreamCall(
+        endpoint=inbound.route.endpoint,
+        method="POST",
+        path=target.path,
+        query="",
+        headers=translate_headers(
+            forward_request_headers(inbound.headers, stream=False, request_id=inbound.echoed_request_id), client, target
+        ),
+        body=translate_count_request(target, body, model_name=sent_model),
+        stream=False,
+        model=sent_model,
+        request_id=inbound.request_id,
+    )
+    if tap is not None:
+        tap.routed(provider.name, provider.dialect, sent_model, translated=True)
+    span.inject(call.headers)
+    sent_at = time.perf_counter()
+    response = await provider.send(call)
+    counted = CountedResponse(
+        response, client=client, provider=target, on_error=tap.upstream_error if tap is not None else None
+    )
+    return Outbound(provider, counted, translated=True, sent_at=sent_at)

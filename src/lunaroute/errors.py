@@ -4,6 +4,7 @@
     ├── ConfigError                 (start-up only: file, key path, reason; never an HTTP answer)
     ├── InvalidRequest        400   bad JSON, bad field, unsupported path shape
     │   ├── UnsupportedFeature 400  the target dialect cannot express something the request uses
+    │   ├── ContentBlocked    400   the provider refused to answer the prompt (a safety block)
     │   ├── NotFound          404   no such endpoint
     │   ├── MethodNotAllowed  405
     │   ├── RequestTimeout    408   the request head did not arrive within the header deadline
@@ -29,6 +30,7 @@ __all__ = [
     "AuthenticationError",
     "BodyTooLarge",
     "ConfigError",
+    "ContentBlocked",
     "HeadersTooLarge",
     "InvalidRequest",
     "LunaRouteError",
@@ -81,6 +83,12 @@ class InvalidRequest(LunaRouteError):
 
 class UnsupportedFeature(InvalidRequest):
     code = "unsupported_feature"
+
+
+class ContentBlocked(InvalidRequest):
+    """The provider answered, but refused the prompt itself (e.g. Gemini's `promptFeedback.blockReason`)."""
+
+    code = "content_blocked"
 
 
 class NotFound(InvalidRequest):

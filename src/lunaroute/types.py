@@ -29,9 +29,9 @@ __all__ = [
 Dialect = Literal["openai", "anthropic"]
 """The API dialect a client speaks on a given request (the "listener" in recordings)."""
 
-ProviderDialect = Literal["openai", "anthropic", "bedrock", "any"]
-"""The dialect a provider speaks upstream; `any` answers each client in its own dialect (the mock); `bedrock`
-(AWS Bedrock Converse) is an upstream wire only, every client request to it is translated."""
+ProviderDialect = Literal["openai", "anthropic", "bedrock", "gemini", "any"]
+"""The dialect a provider speaks upstream; `any` answers each client in its own dialect (the mock). `bedrock` (AWS
+Bedrock Converse) and `gemini` are upstream-only: no client speaks them, every call to them is translated."""
 
 Headers = Sequence[tuple[str, str]]
 """Header pairs, names lower-cased, order kept, repeats allowed."""

@@ -587,3 +587,44 @@ async def test_claude_code_with_a_wrong_gateway_key_fails_cleanly(
     assert "invalid LunaRoute API key" in run.stdout + run.stderr, _report(run)
     assert time.monotonic() - started < 30
     assert upstream.requests == []
+
+
+async def test_claude_code_on_gemini_provider(
+    claude_bin: Path, upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = await make_gateway(
+        providers={
+            "gemini": {
+                "provider_type": "gemini",
+                "base_url": upstream.url,
+                "api_key": "g-key",
+                "model": "gemini-2.5-pro",
+            }
+        },
+        routing={"rules": [{"name": "claude-on-gemini", "model_pattern": "^claude-", "primary": "gemini"}]},
+    )
+    call = ToolCall(name="Bash", arguments=json.dumps({"command": f"echo {MARKER}", "description": "Print a marker"}))
+    upstream.enqueue(
+        Reply(answer=Answer(thinking="Run it.", thinking_signature="Z2VtaW5pLXNpZw==", tool_calls=(call,))),
+        Reply(answer=Answer(text="Gemini saw the marker.")),
+    )
+
+    run = await _claude(claude_bin, gateway.url, tmp_path, "Run the echo command", "--allowedTools", "Bash(echo:*)")
+
+    assert run.returncode == 0, _report(run)
+    assert "Gemini saw the marker." in run.stdout, _report(run)
+    stream = "/v1beta/models/gemini-2.5-pro:streamGenerateContent"
+    assert [r.path for r in upstream.requests] == [stream, stream]
+    first, second = (r.json() for r in upstream.requests)
+    assert first["systemInstruction"]["parts"]
+    assert "Bash" in {d["name"] for d in first["tools"][0]["functionDeclarations"]}
+    assert upstream.requests[0].header("x-goog-api-key") == "g-key"
+    model_turn = second["contents"][-2]
+    [function_call] = [part for part in model_turn["parts"] if "functionCall" in part]
+    assert function_call["functionCall"]["name"] == "Bash"
+    # Claude Code drops the thinking of an answer from another model than the one it asked for (here
+    # gemini-2.5-pro), signature included: the call goes back with the signature Google documents for that case.
+    assert function_call["thoughtSignature"] == "skip_thought_signature_validator"
+    [response] = [part["functionResponse"] for part in second["contents"][-1]["parts"] if "functionResponse" in part]
+    assert (response["id"], response["name"]) == (function_call["functionCall"]["id"], "Bash")
+    assert MARKER in json.dumps(response["response"])

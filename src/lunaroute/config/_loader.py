@@ -25,12 +25,14 @@ from lunaroute.config._env import apply_env_overrides
 from lunaroute.config._schema import (
     BUILTIN_DETECTORS,
     BUILTIN_PROVIDERS,
+    DEFAULT_BASE_URLS,
     Config,
     MockConfig,
     ProviderConfig,
     RecordingEncryptionConfig,
     RedactionConfig,
     SessionRecordingConfig,
+    vertex_base_url,
 )
 from lunaroute.config._tenant import TenantConfig
 from lunaroute.errors import ConfigError
@@ -504,6 +506,30 @@ def _validate_rules(config: Config, enabled: set[str], source: str) -> None:
                 )
 
 
+def _validate_google(provider: ProviderConfig, source: str, where: str) -> None:
+    """The Vertex keys: only on `vertex` providers, `project` required, names that fit in a URL path."""
+    keys = {"project": provider.project, "location": provider.location, "publisher": provider.publisher}
+    keys["credentials_file"] = provider.credentials_file
+    if provider.provider_type != "vertex":
+        for key in (k for k, v in keys.items() if v is not None):
+            raise ConfigError("applies to vertex providers only", source=source, path=f"{where}.{key}")
+        return
+    if not provider.project:
+        raise ConfigError("is required for a vertex provider", source=source, path=f"{where}.project")
+    for key in ("project", "location"):
+        value = keys[key]
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.:-]*", str(value)):
+            raise ConfigError("not a valid Google Cloud name", source=source, path=f"{where}.{key}")
+    if provider.credentials_file is not None:
+        provider.credentials_file = str(Path(provider.credentials_file).expanduser())
+    if provider.api_key is not None:
+        raise ConfigError(
+            "vertex providers authenticate with credentials_file or the default credentials, not an api_key",
+            source=source,
+            path=f"{where}.api_key",
+        )
+
+
 def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None:
     where = f"$.providers.{name}"
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
@@ -512,7 +538,8 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
     if provider.provider_type is None:
         if builtin is None:
             raise ConfigError(
-                "provider_type is required (openai, openai_chat, openai_responses, anthropic, bedrock, azure or mock)",
+                "provider_type is required "
+                "(openai, openai_chat, openai_responses, anthropic, bedrock, azure, gemini, vertex or mock)",
                 source=source,
                 path=where,
             )
@@ -524,11 +551,15 @@ def _validate_provider(name: str, provider: ProviderConfig, source: str) -> None
         return
     if provider.mock is not None:
         raise ConfigError("only a provider_type: mock provider takes a mock section", source=source, path=where)
+    _validate_google(provider, source, where)
     if provider.base_url is None:
         # As in the Rust LunaRoute, a provider without base_url talks to its type's public API.
-        provider.base_url = (
-            default_base_url(provider) or BUILTIN_PROVIDERS.get(provider.provider_type, BUILTIN_PROVIDERS["openai"])[1]
-        )
+        if provider.provider_type == "vertex":
+            provider.base_url = vertex_base_url(provider.location or "global")
+        else:
+            provider.base_url = default_base_url(provider) or DEFAULT_BASE_URLS.get(
+                provider.provider_type, DEFAULT_BASE_URLS["openai"]
+            )
     if not re.match(r"https?://[^/?#\s]+", provider.base_url) or any(c in provider.base_url for c in "?#\r\n "):
         raise ConfigError(
             "base_url must be an http(s) URL without query or fragment", source=source, path=f"{where}.base_url"

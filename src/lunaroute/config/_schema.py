@@ -44,10 +44,13 @@ __all__ = [
     "default_providers",
 ]
 
-ProviderType = Literal["openai", "anthropic", "mock", "bedrock", "azure", "openai_chat", "openai_responses"]
+ProviderType = Literal[
+    "openai", "anthropic", "mock", "bedrock", "azure", "openai_chat", "openai_responses", "gemini", "vertex"
+]
 """`openai` serves Chat Completions and the Responses API natively; `openai_chat` only Chat Completions (Responses
 requests are translated to it); `openai_responses` only the Responses API (chat and messages requests are translated
-to it); `bedrock` (AWS Bedrock Converse) and `azure` (Azure OpenAI) are the cloud providers; `mock` answers locally."""
+to it); `bedrock` (AWS Bedrock Converse), `azure` (Azure OpenAI), `gemini` (the Gemini API) and `vertex` (Gemini and
+Claude on Vertex AI) are the cloud providers; `mock` answers locally."""
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=False):
@@ -195,7 +198,7 @@ class ProviderConfig(_Strict):
     codex_auth: CodexAuthConfig | None = None
     mock: MockConfig | None = None
     default_max_tokens: int = 4096
-    """`max_tokens` sent to an Anthropic-dialect (or Bedrock) provider when a translated request carries none."""
+    """`max_tokens` sent to an Anthropic-dialect (or Bedrock, Gemini) provider when a translated request carries none."""
     region: str | None = None
     """`bedrock`: the AWS region (required); the endpoint is `https://bedrock-runtime.{region}.amazonaws.com`
     unless `base_url` overrides it."""
@@ -214,6 +217,14 @@ class ProviderConfig(_Strict):
     """`azure`: a Microsoft Entra ID token sent as `Authorization: Bearer` (instead of `api_key`'s `api-key`)."""
     capabilities: CapabilitiesConfig | None = None
     """`openai`: what the engine behind `base_url` lacks; None: the full OpenAI API."""
+    project: str | None = None
+    """`vertex` only (required): the Google Cloud project id in the model's URL."""
+    location: str | None = None
+    """`vertex` only: the region (`us-east5`, `europe-west1`...) or `global` (the default)."""
+    publisher: Literal["google", "anthropic"] | None = None
+    """`vertex` only: whose models the provider serves: `google` (Gemini, the default) or `anthropic` (Claude)."""
+    credentials_file: str | None = None
+    """`vertex` only: a service-account JSON key file; without it, the Google default credentials are used."""
 
 
 class RetentionConfig(_Strict):
@@ -607,6 +618,21 @@ BUILTIN_PROVIDERS: dict[str, tuple[ProviderType, str]] = {
     "openai": ("openai", "https://api.openai.com/v1"),
     "anthropic": ("anthropic", "https://api.anthropic.com"),
 }
+
+DEFAULT_BASE_URLS: dict[ProviderType, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+}
+"""The public API of each provider type, used when a provider names no `base_url` (Vertex's depends on the
+location: see `vertex_base_url`)."""
+
+
+def vertex_base_url(location: str) -> str:
+    """Vertex AI's endpoint for `location` (`global` has no regional host)."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
 
 
 def default_providers() -> dict[str, ProviderConfig]:

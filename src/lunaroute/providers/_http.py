@@ -184,7 +184,8 @@ class HttpProvider:
         *,
         dialect: ProviderDialect | None = None,
     ) -> None:
-        """`dialect` is given by the providers built on this one (Azure, Bedrock); else the `provider_type`."""
+        """`dialect` is given by the providers built on this one (Azure, Bedrock, Gemini, Vertex); else the
+        `provider_type`."""
         if dialect is None and config.provider_type in _WIRES:
             dialect = "anthropic" if config.provider_type == "anthropic" else "openai"
         if config.base_url is None or dialect is None:
@@ -291,19 +292,30 @@ class HttpProvider:
     async def sign(self, call: UpstreamCall, url: URL, headers: list[tuple[str, str]], body: bytes) -> None:
         """Add whatever authenticates the final request (its URL, headers and body); nothing by default."""
 
-    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse | EditedStream:
+    async def request(self, method: str, url: URL, headers: Headers, body: bytes) -> HttpUpstreamResponse:
+        """Send one request over the pool; return once the head arrived. The one place a provider touches the
+        network: timeouts and client errors are mapped here (`UpstreamTimeout`, `UpstreamUnreachable`)."""
         session = self._session
         if session is None:
             session = self._session = self._open()
+        request = session.request(method, url, data=body if body else None, headers=headers, allow_redirects=False)
+        try:
+            if self._split_timeouts:
+                async with asyncio.timeout(self._first_byte):
+                    response = await request
+            else:
+                response = await request
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            error = map_client_error(exc, self.name, self._where)
+            self._warn(error)
+            raise error from exc
+        return HttpUpstreamResponse(response, self._idle if self._split_timeouts else None, self.name, self._where)
+
+    async def send(self, call: UpstreamCall) -> HttpUpstreamResponse | EditedResponse | EditedStream:
         config = self._config
         headers = self.credentials(call)
-        variables = {"provider": self.name, "model": call.model or "", **call.extra}
-        variables["request_id"] = call.request_id
-        if config.request_headers:
-            headers += [
-                (name.lower(), render_template(value, variables, self._env))
-                for name, value in config.request_headers.items()
-            ]
+        variables = self.template_variables(call)
+        headers += self.configured_headers(variables)
         body = call.body
         chat = call.endpoint is Endpoint.OPENAI_CHAT and self.dialect == "openai"
         if chat and config.request_body is not None and body:
@@ -316,24 +328,7 @@ class HttpProvider:
             headers = [(n, v) for n, v in headers if n != "accept-encoding"] + [("accept-encoding", "identity")]
         url = self.url_for(call)
         await self.sign(call, url, headers, body)
-        request = session.request(
-            call.method,
-            url,
-            data=body if body else None,
-            headers=headers,
-            allow_redirects=False,
-        )
-        try:
-            if self._split_timeouts:
-                async with asyncio.timeout(self._first_byte):
-                    response = await request
-            else:
-                response = await request
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            error = map_client_error(exc, self.name, self._where)
-            self._warn(error)
-            raise error from exc
-        upstream = HttpUpstreamResponse(response, self._idle if self._split_timeouts else None, self.name, self._where)
+        upstream = await self.request(call.method, url, headers, body)
         encoded = any(k == "content-encoding" and v.strip().lower() != "identity" for k, v in upstream.headers)
         if edit_answer and 200 <= upstream.status < 300 and not encoded:  # compressed despite identity: as it is
             variables.setdefault("session_id", session_id_of(call.headers))
@@ -346,6 +341,19 @@ class HttpProvider:
                 return EditedStream(upstream, EditedEvents(rewrite))
             return EditedResponse(upstream, rewrite)
         return upstream
+
+    def template_variables(self, call: UpstreamCall) -> dict[str, str]:
+        """The values `request_headers` templates may use for `call`."""
+        variables = {"provider": self.name, "model": call.model or "", **call.extra}
+        variables["request_id"] = call.request_id
+        return variables
+
+    def configured_headers(self, variables: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The provider's `request_headers`, rendered."""
+        return [
+            (name.lower(), render_template(value, variables, self._env))
+            for name, value in self._config.request_headers.items()
+        ]
 
     def _warn(self, error: Exception) -> None:
         """Log a failed connection as a warning: at most one line per `_WARN_EVERY_SECS` per provider, saying how

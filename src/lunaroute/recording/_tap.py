@@ -46,6 +46,10 @@ def client_ip_for(remote: str | None, mode: Literal["none", "anonymized", "full"
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
+_UPSTREAM_ERROR_CHARS = 4096
+"""How much of a translated provider error body is kept in the record's error note."""
+
+
 class RecordingTap:
     """Fills one `ExchangeRecord` as the exchange goes, and hands it to the `Capture` at begin and end.
 
@@ -59,6 +63,7 @@ class RecordingTap:
         "_ended",
         "_room",
         "_started",
+        "_upstream_error",
         "record",
     )
 
@@ -69,6 +74,7 @@ class RecordingTap:
         self._room = limit
         self._begun = False
         self._ended = False
+        self._upstream_error: str | None = None
         chunks: list[bytes] = []
         offsets: list[float] = []
         record.stream_chunks, record.chunk_offsets_ms = chunks, offsets
@@ -89,6 +95,7 @@ class RecordingTap:
         record.model_sent = model
         record.translated = translated
         record.upstream_sent_ms = self._ms()
+        self._upstream_error = None
         if not self._begun:
             self._begun = True
             self._capture.begin(record)
@@ -96,6 +103,12 @@ class RecordingTap:
     def gave_up(self, provider: str, status: int | None, reason: str) -> None:
         """An attempt on `provider` failed and another one (a retry or a fallback) follows."""
         self.record.attempts.append(Attempt(provider, status, reason))
+
+    def upstream_error(self, status: int, body: bytes) -> None:
+        """The provider's own error body, before it was translated into the client's dialect: kept as the
+        exchange's error note (unless the end names another), so what the provider said is not lost."""
+        text = body[:_UPSTREAM_ERROR_CHARS].decode("utf-8", errors="replace").strip()
+        self._upstream_error = f"{self.record.provider or 'the provider'} answered {status}: {text}"
 
     def head(self, status: int, headers: Headers) -> None:
         self.record.upstream_head_ms = self._ms()
@@ -134,7 +147,7 @@ class RecordingTap:
         if status is not None:
             record.status = status
         record.outcome = outcome
-        record.error = error
+        record.error = error if error is not None else self._upstream_error
         record.finished_ms = self._ms()
         if record.first_byte_ms is None and record.chunk_offsets_ms:
             record.first_byte_ms = record.chunk_offsets_ms[0]

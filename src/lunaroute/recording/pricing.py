@@ -2,8 +2,9 @@
 
 Everything is local: `genai-prices` carries its data inside the package and is never asked to update (no
 network at run time); Bedrock model ids, inference profiles and ARNs are looked up among its AWS prices. When it
-is not installed or cannot match a model, `FALLBACK_PRICES` (list prices of the common Anthropic and OpenAI
-models, USD per million tokens) is matched by longest model-name prefix.
+is not installed or cannot match a model, `FALLBACK_PRICES` (list prices of the common Anthropic, OpenAI and Gemini
+models, USD per million tokens) is matched by longest model-name prefix. Vertex AI ids
+(`claude-sonnet-4-5@20250929`, `publishers/google/models/gemini-2.5-pro`) are priced as the model they name.
 A cost is an estimate at list price: no batch or priority tiers, no negotiated discounts.
 """
 
@@ -31,7 +32,7 @@ class Price(NamedTuple):
     cache_write: float | None = None
 
 
-FALLBACK_VERSION = "2025-11"
+FALLBACK_VERSION = "2025-12"
 FALLBACK_PRICES: dict[str, Price] = {
     "claude-opus-4-5": Price(5, 25, 0.5, 6.25),
     "claude-opus-4": Price(15, 75, 1.5, 18.75),
@@ -54,6 +55,12 @@ FALLBACK_PRICES: dict[str, Price] = {
     "o3": Price(2, 8, 0.5),
     "o3-mini": Price(1.1, 4.4, 0.55),
     "o4-mini": Price(1.1, 4.4, 0.275),
+    "gemini-3-pro": Price(2, 12, 0.2),
+    "gemini-2.5-pro": Price(1.25, 10, 0.125),
+    "gemini-2.5-flash": Price(0.3, 2.5, 0.03),
+    "gemini-2.5-flash-lite": Price(0.1, 0.4, 0.01),
+    "gemini-2.0-flash": Price(0.1, 0.4, 0.025),
+    "gemini-2.0-flash-lite": Price(0.075, 0.3),
 }
 """Fallback prices by model-name prefix (a dated or suffixed name such as `gpt-5-codex` matches `gpt-5`)."""
 
@@ -137,7 +144,13 @@ def _genai_rates(model: str, provider_id: str | None, tier: int, day: dt.date) -
     return input_rate, (with_read - plain_in) / probe, (with_write - plain_in) / probe, out / probe
 
 
+_GOOGLE_RESOURCE = re.compile(r"(?:projects/[^/]+/locations/[^/]+/)?(?:publishers/[^/]+/)?models/")
+"""The resource path before a Google model id (`models/gemini-2.5-pro`, `publishers/google/models/...`)."""
+
+
 def _from_genai_prices(model: str, provider: str, usage: Usage, at: dt.datetime | None) -> tuple[float, float] | None:
+    if resource := _GOOGLE_RESOURCE.match(model):
+        model = model[resource.end() :]
     day = (at or dt.datetime.now(dt.UTC)).date()
     provider_id = provider if provider in _PROVIDER_IDS else None
     bedrock = _bedrock_model(model)

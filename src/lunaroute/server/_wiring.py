@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 from lunaroute.config import Config, MockConfig, RuleConfig
-from lunaroute.providers import AzureProvider, BedrockProvider, HttpProvider
+from lunaroute.providers import AzureProvider, BedrockProvider, GeminiProvider, HttpProvider, VertexProvider
 from lunaroute.providers.mock import MockProvider
 from lunaroute.routing import Router, Rule, RuleTable
 from lunaroute.routing._breaker import BreakerConfig
@@ -128,6 +128,10 @@ def build_router(
             providers[name] = BedrockProvider(name, pconf, env)
         elif pconf.provider_type == "azure":
             providers[name] = AzureProvider(name, pconf, env)
+        elif pconf.provider_type == "gemini":
+            providers[name] = GeminiProvider(name, pconf, env)
+        elif pconf.provider_type == "vertex":
+            providers[name] = VertexProvider(name, pconf, env)
         else:
             providers[name] = HttpProvider(name, pconf, env)
     served: tuple[Dialect, ...] = ("openai", "anthropic") if config.api_dialect == "both" else (config.api_dialect,)

@@ -1,6 +1,7 @@
-"""Test helpers shipped with LunaRoute: a scripted fake upstream speaking the OpenAI and Anthropic APIs,
-`FakeBedrock` speaking AWS Bedrock Converse (SigV4 checked, event-stream framing) and `FakeAzure` speaking Azure
-OpenAI (deployments, api-version, api-key or Entra token).
+"""Test helpers shipped with LunaRoute: a scripted fake upstream speaking the OpenAI, Anthropic, Gemini and Vertex
+AI APIs (with an OAuth token endpoint and `write_service_account` for its credentials), `FakeBedrock` speaking AWS
+Bedrock Converse (SigV4 checked, event-stream framing) and `FakeAzure` speaking Azure OpenAI (deployments,
+api-version, api-key or Entra token).
 
 async with FakeUpstream() as up:
     up.enqueue(Reply(answer=Answer(text="hi")), Reply(status=429, retry_after="1"))
@@ -17,6 +18,7 @@ from ._azure import FakeAzure
 from ._bedrock import FakeBedrock
 from ._bedrock_wire import converse_body
 from ._gateway import GatewayFactory, GatewayServer, upstream_config
+from ._google import TokenIssuer, write_service_account
 from ._records import Abort, ReceivedRequest
 from ._reply import DEFAULT_ANSWER, Reply
 from ._server import FakeUpstream
@@ -35,8 +37,10 @@ __all__ = [
     "ReceivedRequest",
     "Reply",
     "StopReason",
+    "TokenIssuer",
     "ToolCall",
     "Usage",
     "converse_body",
     "upstream_config",
+    "write_service_account",
 ]

@@ -9,6 +9,7 @@ from http import HTTPStatus
 from lunaroute.providers.mock import _wire as wire
 from lunaroute.types import Dialect, Endpoint
 
+from ._google import TokenIssuer, google_content, google_route
 from ._reply import Reply
 
 __all__ = ["Plan", "classify", "plan_reply"]
@@ -67,14 +68,28 @@ def _mid_stream_error(endpoint: Endpoint, reply: Reply, sequence_number: int) ->
     return wire.openai_stream_error(message, reply.error_type or "server_error")
 
 
-def _content(reply: Reply, method: str, path: str, query: str, body: bytes, dialect: Dialect) -> wire.Rendered:
+def _content(
+    reply: Reply,
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    tokens: TokenIssuer,
+) -> wire.Rendered:
     """The unencoded body for `reply`: raw, HTML, error, echo or the rendered answer."""
     endpoint = classify(method, path)
+    google = google_route(method, path)
     if reply.raw_chunks is not None:
         wants_stream = endpoint is not None and _wants_stream(endpoint, body)
+        if google is not None:
+            wants_stream = google.method in ("streamGenerateContent", "streamRawPredict")
         return wire.Rendered(reply.status, tuple(reply.raw_chunks), wants_stream)
     if reply.content_type is not None and reply.content_type.startswith("text/html"):
         return wire.Rendered(reply.status, (_html_page(reply.status),), False)
+    if google is not None:
+        return google_content(reply, google, headers, body, tokens)
+    dialect = _dialect(path, headers)
     if reply.status >= 400:
         message = reply.error_message or f"Scripted error {reply.status}."
         return wire.render_error(dialect, reply.status, message, reply.error_type)
@@ -112,10 +127,18 @@ def _gzip_chunks(chunks: list[bytes]) -> list[bytes]:
     return out
 
 
-def plan_reply(reply: Reply, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes) -> Plan:
-    """The status, head and body chunks answering (method, path, body) with `reply`."""
-    dialect = _dialect(path, headers)
-    content = _content(reply, method, path, query, body, dialect)
+def plan_reply(
+    reply: Reply,
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    tokens: TokenIssuer | None = None,
+) -> Plan:
+    """The status, head and body chunks answering (method, path, body) with `reply`; `tokens` are the OAuth
+    tokens the Vertex paths accept (none when not given)."""
+    content = _content(reply, method, path, query, headers, body, tokens or TokenIssuer())
     content_type = reply.content_type or content.content_type
     if content.stream and content_type == "text/event-stream":
         content_type = "text/event-stream; charset=utf-8"

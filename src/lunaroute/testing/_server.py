@@ -10,6 +10,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from ._google import TOKEN_PATH, TokenIssuer
 from ._plan import plan_reply
 from ._records import Abort, ReceivedRequest
 from ._reply import Reply
@@ -22,8 +23,12 @@ class FakeUpstream:
     """A scripted upstream on `127.0.0.1:<ephemeral port>`, started by `start()` or `async with`.
 
     It serves `POST /v1/chat/completions`, `/v1/completions`, `/v1/responses`, `/v1/embeddings`,
-    `/v1/messages`, `/v1/messages/count_tokens` and `GET /v1/models` (also without `/v1`); any other path
-    gets a JSON echo of its method, path, query and body. Each request takes the next `Reply` queued with
+    `/v1/messages`, `/v1/messages/count_tokens` and `GET /v1/models` (also without `/v1`); the Gemini API
+    (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:countTokens`, key in
+    `x-goog-api-key`); Vertex AI (`/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:...` and
+    `publishers/anthropic/models/{m}:rawPredict|streamRawPredict`, `count-tokens:rawPredict`), accepting only
+    bearer tokens its OAuth endpoint `POST /token` issued (`tokens`; a service-account file's `token_uri`). Any
+    other path gets a JSON echo of its method, path, query and body. Each request takes the next `Reply` queued with
     `enqueue()` (FIFO), else `default`.
 
     `requests` lists every request received, in arrival order. `aborts` lists the responses whose client
@@ -45,6 +50,8 @@ class FakeUpstream:
         self.requests: list[ReceivedRequest] = []
         self.aborts: list[Abort] = []
         self.max_reply_seconds = max_reply_seconds
+        self.tokens = TokenIssuer()
+        """The OAuth token endpoint's grants (`tokens.lifetime_secs` sets the next tokens' `expires_in`)."""
         self._queue: deque[Reply] = deque()
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -101,6 +108,11 @@ class FakeUpstream:
     def url(self) -> str:
         """`http://127.0.0.1:PORT` (no trailing slash)."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token_uri(self) -> str:
+        """The OAuth token endpoint, for a service-account file's `token_uri`."""
+        return f"{self.url}{TOKEN_PATH}"
 
     @property
     def openai_base_url(self) -> str:
@@ -182,9 +194,12 @@ class FakeUpstream:
         received = ReceivedRequest(request.method, path, request.query_string, headers, body, time.monotonic())
         self.requests.append(received)
         self._notify()
+        if path == TOKEN_PATH and request.method == "POST":
+            status, answer = self.tokens.grant(body)
+            return web.Response(status=status, body=answer, content_type="application/json")
         chosen = self.responder(received) if self.responder is not None else None
         reply = chosen or (self._queue.popleft() if self._queue else self.default)
-        plan = plan_reply(reply, request.method, path, request.query_string, headers, body)
+        plan = plan_reply(reply, request.method, path, request.query_string, headers, body, self.tokens)
         progress = Progress()
         try:
             async with asyncio.timeout(self.max_reply_seconds):

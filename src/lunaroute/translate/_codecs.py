@@ -1,30 +1,37 @@
-"""The codec of each translatable dialect, behind one typed record; chosen by endpoint (client) or wire (provider)."""
+"""The codec of each wire the gateway translates to or from, behind one typed record per wire.
+
+A client dialect (OpenAI chat, OpenAI Responses, Anthropic messages) has a full `Codec`: both directions, since
+clients speak it and providers too. An upstream-only wire (Bedrock Converse, Gemini) has an `UpstreamCodec`:
+request encoding and answer decoding, the half a provider needs. A client's codec is chosen by its endpoint
+(`codec_for_endpoint`), a provider's by its wire (`codec_for_provider`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import Protocol
 
-from lunaroute.dialects import anthropic_messages, bedrock_converse, openai_chat, openai_responses
-from lunaroute.errors import UnsupportedFeature
+from lunaroute.dialects import anthropic_messages, bedrock_converse, gemini, openai_chat, openai_responses
 from lunaroute.model import ErrorInfo, Request, Response, StreamEvent
-from lunaroute.types import Endpoint, Provider, ProviderDialect
+from lunaroute.types import Dialect, Endpoint, Provider, ProviderDialect
 
 __all__ = [
     "Codec",
     "StreamDecoder",
     "StreamEncoder",
+    "UpstreamCodec",
     "codec_for",
     "codec_for_endpoint",
     "codec_for_provider",
     "serves_natively",
+    "upstream_codec_for",
     "wire_of",
 ]
 
 
 class StreamDecoder(Protocol):
-    """Upstream SSE bytes, split anywhere, to normalized stream events."""
+    """Upstream stream bytes (SSE, or an AWS event stream), split anywhere, to normalized stream events."""
 
     def feed(self, data: bytes) -> list[StreamEvent]: ...
 
@@ -39,29 +46,39 @@ class StreamEncoder(Protocol):
     def finish(self) -> bytes: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Codec:
-    """One dialect's wire ⇄ model functions, and where its conversation endpoint lives.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamCodec:
+    """What a provider's wire needs: the request in its shape, its answers, streams and errors read back.
 
-    An upstream-only wire (`bedrock`) has no client `endpoint` and its `path` is built by its provider from the
-    model; its client-side functions refuse (no client speaks it to the gateway).
+    `endpoint` and `path` say where a translated call goes; a wire of no client dialect has no endpoint of
+    its own (None): its calls keep the client's endpoint, and its provider builds the URL itself (`path` unused).
+    `encode_count_request`/`decode_count_response` are set when the wire counts tokens itself (an Anthropic
+    `count_tokens` request is then sent there instead of being estimated locally).
     """
 
     dialect: ProviderDialect
     endpoint: Endpoint | None
     path: str
-    decode_request: Callable[[bytes], Request]
     encode_request: Callable[..., bytes]
     decode_response: Callable[[bytes], Response]
-    encode_response: Callable[..., bytes]
     decode_error: Callable[[int, bytes], ErrorInfo]
-    encode_error: Callable[[ErrorInfo], bytes]
-    error_status: Callable[[ErrorInfo], int]
     stream_decoder: Callable[[], StreamDecoder]
-    stream_encoder: Callable[..., StreamEncoder]
+    encode_count_request: Callable[..., bytes] | None = None
+    decode_count_response: Callable[[bytes], int] | None = None
     names_model: bool = True
     """Whether the wire's answers name their model; when not (Converse), the translated answer names the model the
     client asked for (else the one the call was sent to)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Codec(UpstreamCodec):
+    """One client dialect's wire ⇄ model functions, both directions."""
+
+    decode_request: Callable[[bytes], Request]
+    encode_response: Callable[..., bytes]
+    encode_error: Callable[[ErrorInfo], bytes]
+    error_status: Callable[[ErrorInfo], int]
+    stream_encoder: Callable[..., StreamEncoder]
 
 
 _OPENAI = Codec(
@@ -106,58 +123,69 @@ _RESPONSES = Codec(
     stream_decoder=openai_responses.StreamDecoder,
     stream_encoder=openai_responses.StreamEncoder,
 )
+_BEDROCK = UpstreamCodec(
+    dialect="bedrock",
+    endpoint=None,
+    path="/converse",
+    encode_request=bedrock_converse.encode_request,
+    decode_response=bedrock_converse.decode_response,
+    decode_error=bedrock_converse.decode_error,
+    stream_decoder=bedrock_converse.StreamDecoder,
+    names_model=False,
+)
+_GEMINI = UpstreamCodec(
+    dialect="gemini",
+    endpoint=None,
+    path="",
+    encode_request=gemini.encode_request,
+    decode_response=gemini.decode_response,
+    decode_error=gemini.decode_error,
+    stream_decoder=gemini.StreamDecoder,
+    encode_count_request=gemini.encode_count_request,
+    decode_count_response=gemini.decode_count_response,
+)
 
+_CLIENT_CODECS: dict[str, Codec] = {"openai": _OPENAI, "anthropic": _ANTHROPIC}
+"""The codec of each client dialect (an OpenAI client's conversation is Chat Completions unless its endpoint says
+otherwise: `codec_for_endpoint`)."""
+_UPSTREAM_CODECS: dict[str, UpstreamCodec] = {**_CLIENT_CODECS, "bedrock": _BEDROCK, "gemini": _GEMINI}
+"""The codec of each provider dialect."""
 _BY_ENDPOINT: dict[Endpoint, Codec] = {
     Endpoint.OPENAI_CHAT: _OPENAI,
     Endpoint.ANTHROPIC_MESSAGES: _ANTHROPIC,
     Endpoint.OPENAI_RESPONSES: _RESPONSES,
 }
-_BY_WIRE: dict[str, Codec] = {
+_BY_WIRE: dict[str, UpstreamCodec] = {
     "openai": _OPENAI,
     "openai_chat": _OPENAI,
     "openai_responses": _RESPONSES,
     "anthropic": _ANTHROPIC,
+    "bedrock": _BEDROCK,
+    "gemini": _GEMINI,
 }
-"""The codec a provider's requests are translated into, by its wire (`provider_type`)."""
+"""The codec a provider's requests are translated into, by its wire (`provider_type`); a wire not named here
+(`azure`, `vertex`) is its provider's dialect."""
 _NATIVE: dict[str, frozenset[Endpoint]] = {
     "openai": frozenset({Endpoint.OPENAI_CHAT, Endpoint.OPENAI_RESPONSES}),
     "openai_chat": frozenset({Endpoint.OPENAI_CHAT}),
     "openai_responses": frozenset({Endpoint.OPENAI_RESPONSES}),
     "anthropic": frozenset({Endpoint.ANTHROPIC_MESSAGES}),
+    "azure": frozenset({Endpoint.OPENAI_CHAT}),
+    "bedrock": frozenset(),
+    "gemini": frozenset(),
 }
+"""The conversation endpoints each wire serves as they are (Azure deployments serve chat completions: a Responses
+request is translated to them). A wire not named here serves its provider dialect's own."""
 
 
-def _not_a_client_wire(*_: object, **__: object) -> NoReturn:
-    raise UnsupportedFeature("the Bedrock Converse wire is spoken to upstreams only, not by clients")
+def codec_for(dialect: Dialect) -> Codec:
+    """The codec of a client dialect (`openai` is Chat Completions)."""
+    return _CLIENT_CODECS[dialect]
 
 
-_BEDROCK = Codec(
-    dialect="bedrock",
-    endpoint=None,
-    path="/converse",
-    decode_request=_not_a_client_wire,
-    encode_request=bedrock_converse.encode_request,
-    decode_response=bedrock_converse.decode_response,
-    encode_response=_not_a_client_wire,
-    decode_error=bedrock_converse.decode_error,
-    encode_error=_not_a_client_wire,
-    error_status=_not_a_client_wire,
-    stream_decoder=bedrock_converse.StreamDecoder,
-    stream_encoder=_not_a_client_wire,
-    names_model=False,
-)
-
-_BY_WIRE["bedrock"] = _BEDROCK
-_NATIVE["bedrock"] = frozenset()
-_NATIVE["azure"] = frozenset({Endpoint.OPENAI_CHAT})
-"""Azure deployments serve chat completions; a Responses request is translated to them."""
-_CODECS: dict[str, Codec] = {"openai": _OPENAI, "anthropic": _ANTHROPIC, "bedrock": _BEDROCK}
-
-
-def codec_for(dialect: ProviderDialect) -> Codec:
-    """The codec of a dialect by name (`openai` is Chat Completions, `anthropic`, `bedrock`); raises `KeyError`
-    for `any`."""
-    return _CODECS[dialect]
+def upstream_codec_for(dialect: ProviderDialect) -> UpstreamCodec:
+    """The codec of a provider dialect; raises `KeyError` for `any` (the mock answers in every dialect)."""
+    return _UPSTREAM_CODECS[dialect]
 
 
 def codec_for_endpoint(endpoint: Endpoint) -> Codec | None:
@@ -171,9 +199,12 @@ def wire_of(provider: Provider) -> str:
     return wire if isinstance(wire, str) else provider.dialect
 
 
-def codec_for_provider(provider: Provider) -> Codec:
+def codec_for_provider(provider: Provider) -> UpstreamCodec:
     """The codec requests for `provider` are translated into."""
-    return _BY_WIRE.get(wire_of(provider)) or codec_for(provider.dialect if provider.dialect != "any" else "openai")
+    found = _BY_WIRE.get(wire_of(provider))
+    if found is not None:
+        return found
+    return _UPSTREAM_CODECS[provider.dialect if provider.dialect != "any" else "openai"]
 
 
 def serves_natively(provider: Provider, endpoint: Endpoint) -> bool:

@@ -5,17 +5,26 @@ translated answer exactly as it relays a passthrough one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
 from lunaroute.dialects import anthropic_messages, openai_responses
 from lunaroute.dialects.passthrough import top_level
-from lunaroute.model import Request, estimate_input_tokens
-from lunaroute.translate._codecs import Codec
+from lunaroute.errors import ContentBlocked
+from lunaroute.model import ErrorInfo, Request, estimate_input_tokens
+from lunaroute.translate._codecs import Codec, UpstreamCodec
 from lunaroute.types import Endpoint, Headers, UpstreamResponse
 
-__all__ = ["LocalResponse", "TranslatedResponse", "count_tokens_locally", "translate_headers", "translate_request"]
+__all__ = [
+    "CountedResponse",
+    "LocalResponse",
+    "TranslatedResponse",
+    "count_tokens_locally",
+    "translate_count_request",
+    "translate_headers",
+    "translate_request",
+]
 
 _DIALECT_HEADERS = frozenset(
     {
@@ -35,7 +44,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 
 
 def translate_request(
-    client: Codec, target: Codec, body: bytes, *, model_name: str | None, default_max_tokens: int
+    client: Codec, target: UpstreamCodec, body: bytes, *, model_name: str | None, default_max_tokens: int
 ) -> tuple[bytes, Request]:
     """Decode `body` in the client's dialect and encode it in the target's. Raises `InvalidRequest` (bad input)
     or `UnsupportedFeature` (the target cannot express something the request uses)."""
@@ -49,7 +58,17 @@ def translate_request(
     return encoded, request
 
 
-def translate_headers(headers: Headers, client: Codec, target: Codec) -> list[tuple[str, str]]:
+def translate_count_request(target: UpstreamCodec, body: bytes, *, model_name: str | None) -> bytes:
+    """An Anthropic `count_tokens` body as the target wire's own token-count request (the target must have
+    `encode_count_request`). Raises `InvalidRequest` for bad input."""
+    assert target.encode_count_request is not None
+    top = top_level(body)
+    top.setdefault("max_tokens", msgspec.Raw(b"1"))
+    request = anthropic_messages.decode_request(msgspec.json.encode(top))
+    return target.encode_count_request(request, model_name=model_name or request.model)
+
+
+def translate_headers(headers: Headers, client: Codec, target: UpstreamCodec) -> list[tuple[str, str]]:
     """Client headers (already cleaned of hop-by-hop fields) for an upstream of another dialect.
 
     Dialect-specific headers are dropped; the client's credential moves to the target's style
@@ -81,7 +100,8 @@ def _without_body_headers(headers: Headers) -> list[tuple[str, str]]:
 class TranslatedResponse:
     """An upstream answer in the provider's dialect, presented in the client's.
 
-    Errors (status >= 400) become the client dialect's error body with the matching status; bodies are decoded
+    Errors (status >= 400) become the client dialect's error body with the matching status (the provider's own
+    body goes to `on_error` first, e.g. to keep it in the recording); bodies are decoded
     and re-encoded; streams go through the provider's stream decoder and the client's stream encoder, chunk by
     chunk, so any split of the upstream bytes gives the same client output.
     """
@@ -91,12 +111,14 @@ class TranslatedResponse:
         upstream: UpstreamResponse,
         *,
         client: Codec,
-        provider: Codec,
+        provider: UpstreamCodec,
         stream: bool,
         include_usage: bool,
         model_name: str | None = None,
+        on_error: Callable[[int, bytes], None] | None = None,
     ) -> None:
         self._upstream = upstream
+        self._on_error = on_error
         self._client = client
         self._provider = provider
         self._stream = stream and upstream.status < 400 and upstream.is_event_stream
@@ -113,10 +135,18 @@ class TranslatedResponse:
     async def read(self) -> bytes:
         body = await self._upstream.read()
         if self._upstream.status >= 400:
+            if self._on_error is not None:
+                self._on_error(self._upstream.status, body)
             error = self._provider.decode_error(self._upstream.status, body)
             self.status = self._client.error_status(error)
             return self._client.encode_error(error)
-        response = self._provider.decode_response(body)
+        try:
+            response = self._provider.decode_response(body)
+        except ContentBlocked as exc:
+            # A refusal of the prompt arrives as a 200 from some providers; the client sees a 400.
+            error = ErrorInfo(kind="invalid_request", message=exc.message, status=400, code=exc.code)
+            self.status = self._client.error_status(error)
+            return self._client.encode_error(error)
         return self._client.encode_response(response, model_name=self._model_name)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
@@ -129,6 +159,47 @@ class TranslatedResponse:
         tail = b"".join(encoder.encode(event) for event in decoder.finish()) + encoder.finish()
         if tail:
             yield tail
+
+    def close(self) -> None:
+        self._upstream.close()
+
+
+class CountedResponse:
+    """An upstream token-count answer in the provider's wire, presented as Anthropic's `count_tokens` answer
+    (`{"input_tokens": N}`); errors become Anthropic error bodies with the matching status."""
+
+    def __init__(
+        self,
+        upstream: UpstreamResponse,
+        *,
+        client: Codec,
+        provider: UpstreamCodec,
+        on_error: Callable[[int, bytes], None] | None = None,
+    ) -> None:
+        self._upstream = upstream
+        self._on_error = on_error
+        self._client = client
+        self._provider = provider
+        self.status = upstream.status
+        self.headers: Headers = [*_without_body_headers(upstream.headers), ("content-type", "application/json")]
+
+    @property
+    def is_event_stream(self) -> bool:
+        return False
+
+    async def read(self) -> bytes:
+        body = await self._upstream.read()
+        if self._upstream.status >= 400:
+            if self._on_error is not None:
+                self._on_error(self._upstream.status, body)
+            error = self._provider.decode_error(self._upstream.status, body)
+            self.status = self._client.error_status(error)
+            return self._client.encode_error(error)
+        assert self._provider.decode_count_response is not None
+        return msgspec.json.encode({"input_tokens": self._provider.decode_count_response(body)})
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        yield await self.read()
 
     def close(self) -> None:
         self._upstream.close()

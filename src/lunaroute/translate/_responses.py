@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
@@ -14,7 +14,7 @@ from lunaroute.dialects import openai_responses
 from lunaroute.dialects.passthrough import top_level
 from lunaroute.model import Accumulator, Response, StreamEvent
 from lunaroute.responses import ResponseStore, StoredResponse, input_items
-from lunaroute.translate._codecs import Codec
+from lunaroute.translate._codecs import Codec, UpstreamCodec
 from lunaroute.translate._exchange import TranslatedResponse
 from lunaroute.types import UpstreamResponse
 
@@ -37,16 +37,23 @@ class ResponsesAnswer(TranslatedResponse):
         self,
         upstream: UpstreamResponse,
         *,
-        provider: Codec,
+        provider: UpstreamCodec,
         stream: bool,
         client: Codec,
         request_body: bytes,
         input_items: list[object] | None,
         store: ResponseStore | None,
         model_name: str | None = None,
+        on_error: Callable[[int, bytes], None] | None = None,
     ) -> None:
         super().__init__(
-            upstream, client=client, provider=provider, stream=stream, include_usage=True, model_name=model_name
+            upstream,
+            client=client,
+            provider=provider,
+            stream=stream,
+            include_usage=True,
+            model_name=model_name,
+            on_error=on_error,
         )
         self.response_id = new_response_id()
         self._echo = openai_responses.request_echo(request_body)

@@ -80,3 +80,31 @@ def test_bedrock_models_of_other_vendors_are_priced() -> None:
         "eu.anthropic.claude-3-5-haiku-20241022-v1:0",
     ):
         assert estimate_cost("bedrock", model, Usage(input_tokens=1000, output_tokens=100)) is not None
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "per_million"),
+    [
+        ("gem", "gemini-2.5-flash", (0.3, 0.03, 2.5)),
+        ("vx", "gemini-2.5-pro", (1.25, 0.125, 10)),
+        ("vx", "publishers/google/models/gemini-2.5-pro", (1.25, 0.125, 10)),
+        ("gem", "models/gemini-2.5-flash", (0.3, 0.03, 2.5)),
+        ("vclaude", "claude-sonnet-4-5@20250929", (3, 0.3, 15)),
+        ("vclaude", "claude-haiku-4-5@20251001", (1, 0.1, 5)),
+    ],
+)
+def test_gemini_and_vertex_model_ids(provider: str, model: str, per_million: tuple[float, float, float]) -> None:
+    usage = Usage(input_tokens=1000, cache_read_tokens=2000, output_tokens=500, reasoning_tokens=100)
+    cost = estimate_cost(provider, model, usage)
+    assert cost is not None
+    price_in, price_read, price_out = per_million
+    assert cost.input_cost_usd == pytest.approx((1000 * price_in + 2000 * price_read) / 1e6)
+    assert cost.output_cost_usd == pytest.approx(500 * price_out / 1e6)
+    assert cost.thinking_cost_usd == pytest.approx(cost.output_cost_usd / 5)
+
+
+def test_fallback_table_knows_gemini(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pricing, "_from_genai_prices", lambda *args: None)
+    cost = estimate_cost("vx", "publishers/google/models/gemini-2.5-flash-lite", Usage(input_tokens=1_000_000))
+    assert cost is not None
+    assert cost.input_cost_usd == pytest.approx(0.1)

@@ -20,6 +20,13 @@ from ._errors import (
     openai_stream_error,
     responses_stream_error,
 )
+from ._gemini import (
+    gemini_error,
+    google_status,
+    render_gemini_count_tokens,
+    render_generate_content,
+    render_generate_content_stream,
+)
 from ._render import Rendered, render_endpoint, render_error
 from ._request import BadRequestBody, RequestFacts, read_request
 from ._responses import render_response, render_response_stream
@@ -39,6 +46,8 @@ __all__ = [
     "default_error_type",
     "embedding_vector",
     "encode_json",
+    "gemini_error",
+    "google_status",
     "openai_error",
     "openai_stream_error",
     "read_request",
@@ -50,6 +59,9 @@ __all__ = [
     "render_embeddings",
     "render_endpoint",
     "render_error",
+    "render_gemini_count_tokens",
+    "render_generate_content",
+    "render_generate_content_stream",
     "render_message",
     "render_message_stream",
     "render_models",
