@@ -31,6 +31,9 @@ from tests.state.conftest import REDIS_URL, open_redis
 from lunaroute.config import Config, check_exposure, config_from_mapping
 from lunaroute.testing import Answer, FakeUpstream, Reply
 
+# Building the image (and, on a fresh machine, the base images) takes longer than the default timeout.
+pytestmark = pytest.mark.timeout(900)
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
 GATEWAYS = sorted(name for name in COMPOSE["services"] if name.startswith("gateway-"))

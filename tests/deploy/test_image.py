@@ -6,10 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import openai
+import pytest
 import yaml
 from tests.deploy._podman import container, free_port, podman, wait_healthy
 
 from lunaroute.testing import Answer, FakeUpstream, Reply, upstream_config
+
+# Building the image (and, on a fresh machine, the base images) takes longer than the default timeout.
+pytestmark = pytest.mark.timeout(900)
 
 
 def write_config(path: Path, upstream: FakeUpstream, **overrides: object) -> Path:
