@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.pipeline import Pipeline
 from lunaroute.policies import Authenticator, Budgets, Limiter, StateStore
 from lunaroute.providers import HttpProvider
+from lunaroute.recording._capture import Capture
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.routing._breaker import BreakerState
 from lunaroute.scrub import Scrubber
@@ -27,11 +29,24 @@ from lunaroute.server._trusted_host import host_checked
 from lunaroute.server._wiring import build_resilience, build_router
 from lunaroute.state import MemoryState, RedisState
 
-__all__ = ["create_app"]
+__all__ = ["WorkerWiring", "create_app"]
 
 
-def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Application:
-    """The aiohttp application for `config`. Providers open their pools lazily and close on cleanup."""
+@dataclass(frozen=True, slots=True)
+class WorkerWiring:
+    """What a worker of `serve --workers N` takes from its supervisor instead of making it itself."""
+
+    open_capture: Callable[[Scrubber], Awaitable[Capture]]
+    """Open this worker's journal lane, recorded by the supervisor's one recorder."""
+    gather_metrics: Callable[[Metrics], Awaitable[bytes]]
+    """The whole gateway's exposition, given this process's metrics."""
+
+
+def create_app(
+    config: Config, env: Mapping[str, str] | None = None, *, worker: WorkerWiring | None = None
+) -> web.Application:
+    """The aiohttp application for `config`. Providers open their pools lazily and close on cleanup. `worker`:
+    the app of one worker of several (`serve --workers N`)."""
     mconf = config.observability.metrics
     metrics = Metrics(ModelLabels(mconf.model_label_allow, mconf.max_model_labels)) if mconf.enabled else NullMetrics()
 
@@ -79,6 +94,9 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         scrubber=Scrubber.for_providers((p.api_key, p.request_headers) for p in config.providers.values()),
     )
     # The body is read by the handlers within max_request_body_bytes; aiohttp's own cap must not cut in first.
+    if worker is not None and not isinstance(metrics, NullMetrics):
+        gather = worker.gather_metrics
+        gateway.gather_metrics = lambda: gather(metrics)
     app = web.Application(client_max_size=server.max_request_body_bytes, handler_args=None)
     app[GATEWAY] = gateway
     hosts = HostCheck(config.host, server.allowed_hosts)
@@ -141,7 +159,13 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         tracing.start()
         await open_keys()
         await open_limits()
-        if config.session_recording.enabled:
+        if config.session_recording.enabled and worker is not None:
+            capture = await worker.open_capture(gateway.scrubber)
+            recording.append(RecordingStack(capture))
+            gateway.capture = capture
+            if not isinstance(metrics, NullMetrics):
+                metrics.registry.register(RecorderCollector(capture))
+        elif config.session_recording.enabled:
             stack = await open_recording(
                 config.session_recording,
                 on_usage=usage_counter(metrics),
@@ -155,7 +179,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
             recording.append(stack)
             gateway.capture = stack.capture
             if not isinstance(metrics, NullMetrics):
-                metrics.registry.register(RecorderCollector(stack.capture))
+                metrics.registry.register(RecorderCollector(stack.capture, stack.capture.worker))
 
     async def close_everything(_: web.Application) -> None:
         # Runs after the listener stopped and in-flight requests finished: record what they left, then close.
