@@ -45,44 +45,43 @@ def write_config(tmp_path: Path, upstream: FakeUpstream, **extra: Any) -> Path:
     return config
 
 
-async def start(config: Path, port: int, workers: int = 2) -> asyncio.subprocess.Process:
-    """`lunaroute serve --workers N`, once a worker answers `/healthz` (its log in `<config dir>/gateway.log`)."""
+async def start(config: Path, port: int, workers: int = 2, *, new_session: bool = False) -> asyncio.subprocess.Process:
+    """`lunaroute serve --workers N`, once every worker accepts on the port (its log in
+    `<config dir>/gateway.log`); `new_session`: in a process group of its own, to be killed whole."""
     log = (config.parent / "gateway.log").open("ab")
     env = {**os.environ, "LUNAROUTE_HOME": str(config.parent / "home")}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "lunaroute", "serve", "--config", str(config), "--port", str(port),
-        "--workers", str(workers), env=env, stdout=log, stderr=log,
+        "--workers", str(workers), env=env, stdout=log, stderr=log, start_new_session=new_session,
     )  # fmt: skip
     log.close()
+    log_path = config.parent / "gateway.log"
     deadline = time.monotonic() + 60
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline and process.returncode is None:
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200 and len(worker_pids(process.pid)) == workers:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
+    while time.monotonic() < deadline and process.returncode is None:
+        # The supervisor says "listening" once every worker accepts (a single process once it does).
+        lines = log_path.read_text().splitlines()
+        if any('"msg": "listening"' in line and f'"port": {port}' in line for line in lines):
+            return process
+        await asyncio.sleep(0.05)
     process.kill()
     await process.wait()
     raise AssertionError(f"the gateway did not start:\n{(config.parent / 'gateway.log').read_text()}")
 
 
 def worker_pids(supervisor: int) -> list[int]:
-    """The pids of the supervisor's worker processes (not its recorder)."""
-    try:
-        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    except FileNotFoundError:
-        return []
+    """The pids of the supervisor's worker processes (not its recorder): its children running the worker module."""
     pids = []
-    for child in children:
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except FileNotFoundError:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        if b"lunaroute.server._worker" in cmdline:
-            pids.append(int(child))
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == supervisor and b"lunaroute.server._worker" in cmdline:
+            pids.append(int(entry.name))
     return sorted(pids)
 
 
@@ -228,3 +227,29 @@ def test_in_process_limits_are_refused_with_several_workers(tmp_path: Path) -> N
     )
     assert serve.returncode == 2
     assert "with 3 workers" in serve.stderr
+
+
+async def test_journals_left_by_a_crash_are_recorded_by_the_next_run_whatever_its_worker_count(tmp_path: Path) -> None:
+    """kill -9 of every process of a 2-worker gateway, then of a 1-process one, each followed by a start with the
+    other layout: what each acknowledged is recorded once, and the last graceful stop leaves no journal."""
+    reply = Reply(answer=Answer(text="recorded answer"), chunk_delay=0.002)
+    acknowledged: list[str] = []
+    async with FakeUpstream(default=reply) as upstream:
+        config = write_config(tmp_path, upstream)
+        for workers in (2, 1, 2):
+            port = free_port()
+            process = await start(config, port, workers=workers, new_session=True)
+            halt = asyncio.Event()
+            tasks = [asyncio.create_task(traffic(f"http://127.0.0.1:{port}", acknowledged, halt)) for _ in range(4)]
+            await asyncio.sleep(0.6)
+            os.killpg(process.pid, signal.SIGKILL)  # the supervisor, its workers and its recorder at once
+            await process.wait()
+            halt.set()
+            await asyncio.gather(*tasks)
+        port = free_port()
+        await stop(await start(config, port, workers=1))
+    assert len(acknowledged) > 20
+    stored = stored_request_ids(tmp_path)
+    assert [rid for rid in acknowledged if rid not in stored] == []
+    assert max(stored.values()) == 1
+    assert list((tmp_path / "journal").rglob("journal-*")) == []
