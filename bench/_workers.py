@@ -3,8 +3,9 @@ one run, and the throughput N workers could reach on this machine at best.
 
 Neither gateway is pinned: the point is to use more than one core. The upstream (nginx) and wrk stay on core 1,
 as in the other rows, so the gateway's extra workers share that core with them. With C the gateway's CPU per
-request and W the upstream's and load generator's (both measured in the 1-worker runs), one worker serves at most
-1/C (one core), and N workers at most 2/(C+W) on two cores: the expected ceiling of the ratio is 2C/(C+W).
+request and W everything else's (the upstream, the load generator, other tenants; both measured in the 1-worker
+runs), one worker serves at most min(1/C, 2/(C+W)) (one core, or less when the others leave it less) and N
+workers at most 2/(C+W) (two cores): the expected ceiling of the ratio is max(1, 2C/(C+W)).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class WorkerRow:
     @property
     def ceiling(self) -> float:
         c, w = self.gateway_us, self.others_us
-        return 2 * c / (c + w) if c + w else 0.0
+        return max(1.0, 2 * c / (c + w)) if c + w else 0.0
 
 
 def _start(procs: Procs, work: Path, config: Path, workers: int, env: dict[str, str]) -> tuple[int, int]:
@@ -116,7 +117,7 @@ def render_workers(rows: list[WorkerRow], workers: int, *, seconds: float, passe
         "gateways unpinned. Numbers on a shared machine are indicative.",
         "",
         f"| scenario | 1 worker req/s | {workers} workers req/s | ratio | gateway CPU µs/req | others CPU µs/req "
-        "| expected ceiling 2C/(C+W) |",
+        "| expected ceiling max(1, 2C/(C+W)) |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
