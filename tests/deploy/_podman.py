@@ -75,7 +75,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_healthy(url: str, cid: str, within: float = 60.0) -> None:
+def wait_healthy(url: str, cid: str, within: float = 120.0) -> None:
     """Poll `url`/healthz until it answers 200; fail with the container's log when it does not in time."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

@@ -206,7 +206,7 @@ async def _create_key(url: str, spec: dict[str, Any]) -> str:
         return str((await created.json())["key"])
 
 
-async def _until_key_is_known(url: str, secret: str, within: float = 10.0) -> None:
+async def _until_key_is_known(url: str, secret: str, within: float = 30.0) -> None:
     """Wait until the replica that did not create the key has read it from the shared store."""
     deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as http:
@@ -218,7 +218,7 @@ async def _until_key_is_known(url: str, secret: str, within: float = 10.0) -> No
     raise AssertionError(f"{url} never accepted the key created on the other replica")
 
 
-async def _sessions_recorded(pg_url: str, want: int, within: float = 20.0) -> int:
+async def _sessions_recorded(pg_url: str, want: int, within: float = 60.0) -> int:
     """The sessions both replicas recorded in the one database, once `want` are there (or `within` passed)."""
     conn = await asyncpg.connect(pg_url)
     try:
