@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -67,12 +66,6 @@ def container(
     finally:
         print(podman("logs", cid, check=False).stderr[-4000:])
         podman("rm", "-f", "-v", "-t", "5", cid, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_healthy(url: str, cid: str, within: float = 120.0) -> None:

@@ -25,7 +25,8 @@ import openai
 import pytest
 import yaml
 from tests._needs import fresh_pg_database
-from tests.deploy._podman import container, free_port, wait_healthy
+from tests.deploy._podman import container, wait_healthy
+from tests.server._process import free_port
 from tests.state.conftest import REDIS_URL, open_redis
 
 from lunaroute.config import Config, check_exposure, config_from_mapping

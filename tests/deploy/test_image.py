@@ -9,7 +9,8 @@ from pathlib import Path
 import openai
 import pytest
 import yaml
-from tests.deploy._podman import container, free_port, podman, wait_healthy
+from tests.deploy._podman import container, podman, wait_healthy
+from tests.server._process import free_port
 
 from lunaroute.testing import Answer, FakeUpstream, Reply, upstream_config
 
