@@ -96,11 +96,17 @@ async def post(url: str, headers: dict[str, str] | None = None) -> tuple[int, st
         return response.status, response.headers.get("x-lunaroute-request-id")
 
 
-async def metric_total(url: str, name: str) -> float:
+async def metric_total(url: str, name: str, **labels: str) -> float:
+    """The sum of `name`'s samples (those with `labels`) in the gateway's `/metrics`."""
     connector = aiohttp.TCPConnector(force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session, session.get(f"{url}/metrics") as response:
         text = await response.text()
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
+    return sum(
+        s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == name and labels.items() <= s.labels.items()
+    )
 
 
 def stored_request_ids(tmp_path: Path) -> Counter[str]:
@@ -174,6 +180,32 @@ async def test_a_killed_worker_is_restarted_and_nothing_is_lost_or_recorded_twic
     assert [rid for rid in acknowledged if rid not in stored] == []
     assert max(stored.values()) == 1
     assert list((tmp_path / "journal").rglob("journal-*")) == []
+
+
+async def test_exchanges_a_killed_worker_cut_short_are_recorded_as_interrupted_while_the_gateway_runs(
+    tmp_path: Path,
+) -> None:
+    slow = Reply(answer=Answer(text="slow"), delay_before_headers=4.0)
+    async with FakeUpstream(default=slow) as upstream:
+        port = free_port()
+        process = await start(write_config(tmp_path, upstream), port)
+        url = f"http://127.0.0.1:{port}"
+        pending = [asyncio.create_task(post(url)) for _ in range(12)]
+        await upstream.wait_for_requests(12, within=30)
+        await asyncio.sleep(0.3)  # the starts of exchanges that long are in the journal
+        os.kill(worker_pids(process.pid)[0], signal.SIGKILL)
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        cut = sum(isinstance(result, BaseException) for result in results)
+        assert 0 < cut < 12  # both workers had some (12 connections on one: 1 in 2,048)
+        # The restarted worker journals from a new segment; once the recorder reaches it, the dead worker's
+        # open exchanges are recorded as interrupted, without waiting for the gateway to stop.
+        deadline = time.monotonic() + 30
+        interrupted = 0.0
+        while time.monotonic() < deadline and interrupted < cut:
+            interrupted = await metric_total(url, "lunaroute_recorder_exchanges_total", stage="interrupted")
+            await asyncio.sleep(0.2)
+        assert interrupted == cut
+        await stop(process)
 
 
 async def test_sigterm_lets_the_requests_in_flight_of_every_worker_finish(tmp_path: Path) -> None:
