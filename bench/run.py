@@ -1,6 +1,7 @@
 """Load benchmark: direct to a fast upstream, through a bare aiohttp proxy, and through the gateway.
 
-Usage: `python bench/run.py [--quick] [--duration S] [--target direct|bare|gateway]` (see bench/README.md).
+Usage: `python bench/run.py [--quick] [--duration S] [--target direct|bare|gateway] [--workers N]` (see
+bench/README.md).
 Prints a Markdown report and writes it to bench/results/latest.md.
 """
 
@@ -27,6 +28,7 @@ from _report import SCENARIOS, TARGETS, Meta, Results, Scenario, floor_rows, ren
 from _tools import ensure_tool
 from _ttfb import measure_ttfb
 from _upstreams import aiohttp_upstream_argv, nginx_argv, write_nginx_conf
+from _workers import measure_workers, render_workers
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROXY_CORE, LOAD_CORE = 0, 1
@@ -46,6 +48,7 @@ class Options:
     output: Path
     wait_quiet: float
     revision: str | None
+    workers: int
 
 
 def _parse_args(argv: list[str]) -> Options:
@@ -61,6 +64,12 @@ def _parse_args(argv: list[str]) -> Options:
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results" / "latest.md")
     parser.add_argument(
         "--revision", help="bench this committed revision of src/ (default: the working tree as installed)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with N > 1: only the gateway, with 1 and with N worker processes, and the expected ceiling",
     )
     parser.add_argument(
         "--wait-quiet", type=float, default=60.0, help="wait up to S seconds for an idle machine first (default 60)"
@@ -79,6 +88,7 @@ def _parse_args(argv: list[str]) -> Options:
         output=args.output,
         wait_quiet=max(0.0, args.wait_quiet),
         revision=args.revision,
+        workers=max(1, args.workers),
     )
 
 
@@ -300,6 +310,26 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
+def _workers_run(options: Options, work: Path, loader: Loader) -> int:
+    """`--workers N`: the gateway with 1 and with N workers in the same run (bench/_workers.py)."""
+    with Procs(work).owned() as procs:
+        env = _gateway_env(work, options.revision)
+        upstream, _ = _start_upstream(procs, work, options.upstream)
+        config = _gateway_config(work, upstream, "workers")
+        rows = measure_workers(
+            procs, work, config, env, loader, workers=options.workers, seconds=options.seconds,
+            warmup=options.warmup_seconds, passes=options.passes, say=_say,
+        )  # fmt: skip
+    report = render_workers(
+        rows, options.workers, seconds=options.seconds, passes=options.passes, revision=_describe(options.revision)
+    )
+    print(report)
+    output = options.output.with_name("workers.md") if options.output.name == "latest.md" else options.output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     options = _parse_args(sys.argv[1:] if argv is None else argv)
     _stop_on_signals()
@@ -312,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         work.chmod(0o711)  # nginx's unprivileged worker must reach the event-stream file inside
         loader = Loader(work, LOAD_CORE, wrk)
+        if options.workers > 1:
+            return _workers_run(options, work, loader)
         meta = Meta(
             seconds=options.seconds,
             passes=options.passes,

@@ -30,6 +30,7 @@ from lunaroute.cli._show import render_effective_config
 from lunaroute.config import (
     Config,
     check_exposure,
+    check_workers,
     config_warnings,
     load_config,
     read_document,
@@ -46,7 +47,9 @@ _config_option = click.option(
 )
 
 
-def _load(config_path: str | None, host: str | None = None, port: int | None = None) -> Config:
+def _load(
+    config_path: str | None, host: str | None = None, port: int | None = None, workers: int | None = None
+) -> Config:
     try:
         config = load_config(resolve_config_path(config_path))
     except ConfigError as exc:
@@ -61,6 +64,13 @@ def _load(config_path: str | None, host: str | None = None, port: int | None = N
             sys.exit(2)
     if port is not None:
         config.port = port
+    if workers is not None:
+        config.workers = workers
+        try:
+            check_workers(config, "--workers")
+        except ConfigError as exc:
+            click.echo(f"lunaroute: config error: {exc}", err=True)
+            sys.exit(2)
     return config
 
 
@@ -80,13 +90,22 @@ def cli(ctx: click.Context, config_path: str | None, host: str | None, port: int
 @_config_option
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 8081).")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="Worker processes accepting on the port (default: `workers:`, 1)."
+)
 @click.option("--pid-file", type=click.Path(dir_okay=False), hidden=True)
-def serve(config_path: str | None, host: str | None, port: int | None, pid_file: str | None = None) -> None:
+def serve(
+    config_path: str | None,
+    host: str | None,
+    port: int | None,
+    workers: int | None = None,
+    pid_file: str | None = None,
+) -> None:
     """Run the gateway in the foreground until SIGINT/SIGTERM."""
     from lunaroute.observability import configure_logging
     from lunaroute.server import ConfigSource, run
 
-    config = _load(config_path, host, port)
+    config = _load(config_path, host, port, workers)
     configure_logging(config.logging.level, config.logging.format)
     _say_server_keys(config)
     source = ConfigSource(resolve_config_path(config_path), host=host, port=port)

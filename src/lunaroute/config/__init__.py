@@ -1,6 +1,6 @@
 """Configuration: the typed schema, loading from YAML/TOML/JSON, `${VAR}` expansion, strict validation."""
 
-from lunaroute.config._access import check_exposure, is_loopback
+from lunaroute.config._access import check_exposure, check_workers, is_loopback
 from lunaroute.config._advice import config_warnings
 from lunaroute.config._env import server_key_sources
 from lunaroute.config._loader import (
@@ -75,6 +75,7 @@ __all__ = [
     "TenantConfig",
     "UiConfig",
     "check_exposure",
+    "check_workers",
     "config_from_mapping",
     "config_warnings",
     "home_dir",

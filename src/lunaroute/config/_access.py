@@ -1,5 +1,5 @@
-"""Validation of who may call the gateway and how much: `auth`, `teams`, `limits`, `state`, and the refusal to
-listen beyond loopback without keys."""
+"""Validation of who may call the gateway and how much: `auth`, `teams`, `limits`, `state` (also against
+`workers`), and the refusal to listen beyond loopback without keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import ipaddress
 from lunaroute.config._schema import Config, LimitsConfig
 from lunaroute.errors import ConfigError
 
-__all__ = ["check_exposure", "is_loopback", "validate_auth", "validate_limits"]
+__all__ = ["MAX_WORKERS", "check_exposure", "check_workers", "is_loopback", "validate_auth", "validate_limits"]
+
+MAX_WORKERS = 256
 
 
 def validate_auth(config: Config, source: str) -> None:
@@ -46,6 +48,26 @@ def validate_limits(config: Config, source: str) -> None:
         raise ConfigError("must be a redis://, rediss:// or unix:// URL", source=source, path="$.state.redis_url")
     if state.timeout_ms <= 0:
         raise ConfigError("must be > 0", source=source, path="$.state.timeout_ms")
+    check_workers(config, source)
+
+
+def check_workers(config: Config, source: str = "<config>") -> None:
+    """`workers` is in range, and limits stay exact with several workers: the in-process (`memory`) counters of
+    N workers would each let the whole limit through, so they are refused in favour of `state.backend: redis`.
+
+    Runs at load and again at `serve` (after `--workers`). Raises `ConfigError`.
+    """
+    if not 1 <= config.workers <= MAX_WORKERS:
+        raise ConfigError(f"must be between 1 and {MAX_WORKERS}", source=source, path="$.workers")
+    limited = config.auth.mode == "keys" or bool(config.teams) or bool(config.limits)
+    if config.workers > 1 and limited and config.state.backend == "memory":
+        raise ConfigError(
+            f"with {config.workers} workers, state.backend: memory would keep rate limits in each worker, letting "
+            f"{config.workers} times each limit through; set state.backend: redis (with state.redis_url), which "
+            "keeps them exact across workers and replicas",
+            source=source,
+            path="$.state.backend",
+        )
 
 
 def check_exposure(config: Config, source: str = "<config>") -> None:

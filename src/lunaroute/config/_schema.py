@@ -609,6 +609,9 @@ class Config(_Strict):
     state: StateConfig = msgspec.field(default_factory=StateConfig)
     reload: ReloadConfig = msgspec.field(default_factory=ReloadConfig)
     responses: ResponsesConfig = msgspec.field(default_factory=ResponsesConfig)
+    workers: int = 1
+    """Gateway processes accepting on the one port (`SO_REUSEPORT`), each with its own event loop and upstream
+    pools, and one recorder for all of them (`serve --workers N`)."""
     session_stats_max_sessions: int = 100
     """When the gateway stops, the recorder logs the totals of this many most recently active sessions
     (logger `lunaroute.sessions`, at info); 0: no summary."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from lunaroute.recording._capture import Capture
+from lunaroute.recording.worker._protocol import WorkerStats
 from lunaroute.routing._breaker import BreakerState
 from lunaroute.routing._health import HealthStatus
 from lunaroute.routing._resilience import Resilience
@@ -72,76 +73,101 @@ class ResilienceCollector(Collector):
         yield busy
 
 
-class RecorderCollector(Collector):
-    """`lunaroute_recorder_*`: queue depths and event counts of the session recorder, read at scrape time."""
+class RecorderCounters(Protocol):
+    """Where the recorder process's counters are read: its handle, or the supervisor's shared recorder."""
 
-    def __init__(self, capture: Capture) -> None:
+    @property
+    def stats(self) -> WorkerStats: ...
+
+    @property
+    def restarts(self) -> int: ...
+
+
+class RecorderCollector(Collector):
+    """`lunaroute_recorder_*`: queue depths and event counts of the session recorder, read at scrape time.
+
+    `capture` gives what this process journaled (exchanges begun, ended, sampled out, journal errors, the backlog
+    the recorder has not read); `recorder` gives the recorder process's own counters. A single gateway process has
+    both; with `serve --workers N` each worker reports its capture and the supervisor the one recorder, so that
+    the aggregated `/metrics` counts each once.
+    """
+
+    def __init__(self, capture: Capture | None = None, recorder: RecorderCounters | None = None) -> None:
         self._capture = capture
+        self._recorder = recorder
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        capture = self._capture
-        worker = capture.recorder_stats
-        queue = GaugeMetricFamily(
-            "lunaroute_recorder_queue_depth", "Items waiting in the recorder, by stage.", labels=["stage"]
-        )
-        queue.add_metric(["events"], float(worker.recorder_queue))
-        backlog = GaugeMetricFamily(
-            "lunaroute_recorder_journal_backlog_bytes",
-            "Journal bytes the gateway wrote that the recorder process has not read yet.",
-        )
-        backlog.add_metric([], float(capture.backlog_bytes))
-        written = CounterMetricFamily(
-            "lunaroute_recorder_events_written", "Session events written, by writer.", labels=["writer"]
-        )
-        failed = CounterMetricFamily(
-            "lunaroute_recorder_events_failed",
-            "Session events a writer failed to take directly (they went to its spool), by writer.",
-            labels=["writer"],
-        )
-        for name, count in worker.events_written.items():
-            written.add_metric([name], float(count))
-        for name, count in worker.events_failed.items():
-            failed.add_metric([name], float(count))
-        spooled = CounterMetricFamily("lunaroute_recorder_events_spooled", "Session events put in a durable spool.")
-        spooled.add_metric([], float(worker.events_spooled))
-        lost = CounterMetricFamily(
-            "lunaroute_recorder_events_lost", "Session events that reached neither their store nor a spool."
-        )
-        lost.add_metric([], float(worker.events_lost))
         exchanges = CounterMetricFamily(
             "lunaroute_recorder_exchanges", "Exchanges handed to the recorder, by stage.", labels=["stage"]
         )
-        exchanges.add_metric(["begun"], float(capture.stats.begun))
-        exchanges.add_metric(["ended"], float(capture.stats.ended))
-        exchanges.add_metric(["sampled_out"], float(capture.stats.sampled_out))
-        exchanges.add_metric(["recorded"], float(worker.exchanges_recorded))
-        exchanges.add_metric(["extraction_failed"], float(worker.extraction_failures))
-        exchanges.add_metric(["interrupted"], float(worker.interrupted))
-        restarts = CounterMetricFamily(
-            "lunaroute_recorder_process_restarts", "Times the recorder process exited unexpectedly and was restarted."
-        )
-        restarts.add_metric([], float(capture.worker.restarts))
-        journal_errors = CounterMetricFamily(
-            "lunaroute_recorder_journal_errors", "Failed writes to the capture journal."
-        )
-        journal_errors.add_metric([], float(capture.stats.journal_errors))
-        disk = GaugeMetricFamily(
-            "lunaroute_recorder_disk_free_bytes", "Free space where each local store lives.", labels=["store"]
-        )
-        for name, free in worker.disk_free_bytes.items():
-            disk.add_metric([name], float(free))
-        runs = CounterMetricFamily("lunaroute_retention_runs", "Retention passes run.")
-        runs.add_metric([], float(worker.retention_runs))
-        removed = CounterMetricFamily(
-            "lunaroute_retention_removed", "What retention removed or compressed, by kind.", labels=["kind"]
-        )
-        removed.add_metric(["files_deleted"], float(worker.retention_files_deleted))
-        removed.add_metric(["files_compressed"], float(worker.retention_files_compressed))
-        removed.add_metric(["sessions_deleted"], float(worker.retention_sessions_deleted))
-        retention_errors = CounterMetricFamily("lunaroute_retention_errors", "Retention steps that failed.")
-        retention_errors.add_metric([], float(worker.retention_errors))
-        yield from (queue, backlog, written, failed, spooled, lost, exchanges, restarts, journal_errors)
-        yield from (disk, runs, removed, retention_errors)
+        capture = self._capture
+        if capture is not None:
+            backlog = GaugeMetricFamily(
+                "lunaroute_recorder_journal_backlog_bytes",
+                "Journal bytes the gateway wrote that the recorder process has not read yet.",
+            )
+            backlog.add_metric([], float(capture.backlog_bytes))
+            journal_errors = CounterMetricFamily(
+                "lunaroute_recorder_journal_errors", "Failed writes to the capture journal."
+            )
+            journal_errors.add_metric([], float(capture.stats.journal_errors))
+            exchanges.add_metric(["begun"], float(capture.stats.begun))
+            exchanges.add_metric(["ended"], float(capture.stats.ended))
+            exchanges.add_metric(["sampled_out"], float(capture.stats.sampled_out))
+            yield from (backlog, journal_errors)
+        if self._recorder is not None:
+            worker = self._recorder.stats
+            exchanges.add_metric(["recorded"], float(worker.exchanges_recorded))
+            exchanges.add_metric(["extraction_failed"], float(worker.extraction_failures))
+            exchanges.add_metric(["interrupted"], float(worker.interrupted))
+            yield from _recorder_families(worker, self._recorder.restarts)
+        yield exchanges
+
+
+def _recorder_families(worker: WorkerStats, restart_count: int) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    """The recorder process's own counters."""
+    queue = GaugeMetricFamily(
+        "lunaroute_recorder_queue_depth", "Items waiting in the recorder, by stage.", labels=["stage"]
+    )
+    queue.add_metric(["events"], float(worker.recorder_queue))
+    written = CounterMetricFamily(
+        "lunaroute_recorder_events_written", "Session events written, by writer.", labels=["writer"]
+    )
+    failed = CounterMetricFamily(
+        "lunaroute_recorder_events_failed",
+        "Session events a writer failed to take directly (they went to its spool), by writer.",
+        labels=["writer"],
+    )
+    for name, count in worker.events_written.items():
+        written.add_metric([name], float(count))
+    for name, count in worker.events_failed.items():
+        failed.add_metric([name], float(count))
+    spooled = CounterMetricFamily("lunaroute_recorder_events_spooled", "Session events put in a durable spool.")
+    spooled.add_metric([], float(worker.events_spooled))
+    lost = CounterMetricFamily(
+        "lunaroute_recorder_events_lost", "Session events that reached neither their store nor a spool."
+    )
+    lost.add_metric([], float(worker.events_lost))
+    restarts = CounterMetricFamily(
+        "lunaroute_recorder_process_restarts", "Times the recorder process exited unexpectedly and was restarted."
+    )
+    restarts.add_metric([], float(restart_count))
+    disk = GaugeMetricFamily(
+        "lunaroute_recorder_disk_free_bytes", "Free space where each local store lives.", labels=["store"]
+    )
+    for name, free in worker.disk_free_bytes.items():
+        disk.add_metric([name], float(free))
+    runs = CounterMetricFamily("lunaroute_retention_runs", "Retention passes run.")
+    runs.add_metric([], float(worker.retention_runs))
+    removed = CounterMetricFamily(
+        "lunaroute_retention_removed", "What retention removed or compressed, by kind.", labels=["kind"]
+    )
+    removed.add_metric(["files_deleted"], float(worker.retention_files_deleted))
+    removed.add_metric(["files_compressed"], float(worker.retention_files_compressed))
+    removed.add_metric(["sessions_deleted"], float(worker.retention_sessions_deleted))
+    retention_errors = CounterMetricFamily("lunaroute_retention_errors", "Retention steps that failed.")
+    retention_errors.add_metric([], float(worker.retention_errors))
+    yield from (queue, written, failed, spooled, lost, restarts, disk, runs, removed, retention_errors)
 
 
 class PoolSnapshot(NamedTuple):

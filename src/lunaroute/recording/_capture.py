@@ -14,20 +14,42 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from lunaroute.recording._journal import Journal
 from lunaroute.recording.extract import session_id_for
-from lunaroute.recording.worker._process import STOP_DRAIN_SECS, STOP_GRACE_SECS, WorkerProcess
+from lunaroute.recording.worker._process import STOP_DRAIN_SECS, STOP_GRACE_SECS
 from lunaroute.recording.worker._protocol import WorkerStats
 from lunaroute.scrub import Scrubber, mask_gateway_keys
 from lunaroute.types import ExchangeRecord
 
-__all__ = ["Capture", "CaptureStats"]
+__all__ = ["Capture", "CaptureStats", "RecorderHandle"]
 
 _log = logging.getLogger("lunaroute.recording.capture")
 START_FLUSH_SECS = 0.05
 """An exchange still running this long after it began has its start written on its own, so that it is recorded
 as `interrupted` if the gateway is killed; a shorter one is written once, start and end together, when it ends."""
+
+
+class RecorderHandle(Protocol):
+    """What the capture needs of the recorder process behind its journal: the process's own handle
+    (`WorkerProcess`), or, in a worker of `serve --workers N`, the supervisor's relay of the one shared recorder."""
+
+    @property
+    def stats(self) -> WorkerStats:
+        """The recorder's latest counters."""
+        ...
+
+    @property
+    def restarts(self) -> int:
+        """Times the recorder process was restarted after exiting unexpectedly."""
+        ...
+
+    async def sync(self) -> None:
+        """Return once everything journaled so far is recorded and flushed."""
+
+    async def stop(self, drain_secs: float, grace_secs: float) -> None:
+        """Nothing more will be journaled: record the rest (boundedly) and let go of the recorder."""
 
 
 @dataclass(slots=True)
@@ -44,13 +66,21 @@ class Capture:
     """Journal in front of the recorder process."""
 
     def __init__(
-        self, journal: Journal, worker: WorkerProcess, *, sample_rate: float = 1.0, scrub: Scrubber | None = None
+        self,
+        journal: Journal,
+        worker: RecorderHandle,
+        *,
+        sample_rate: float = 1.0,
+        scrub: Scrubber | None = None,
+        lane: int = 0,
     ) -> None:
         self.journal = journal
         self._scrub = scrub
         """Kept even while it knows no secret: it may learn some at run time (a config reload's new keys,
         `Scrubber.learn`; a Codex token as it is read, `Scrubber.add`)."""
         self.worker = worker
+        self.lane = lane
+        """Which of the recorder's journals (`WorkerSpec.lanes`) this one is."""
         self.stats = CaptureStats()
         self._sample_rate = sample_rate
         self._skipped: set[str] = set()
@@ -68,6 +98,9 @@ class Capture:
     def backlog_bytes(self) -> int:
         """Journal bytes written and not yet read by the recorder process."""
         stats = self.worker.stats
+        if self.lane < len(stats.lane_positions):
+            segment, offset = stats.lane_positions[self.lane]
+            return self.journal.bytes_after(segment, offset)
         return self.journal.bytes_after(stats.journal_segment, stats.journal_offset)
 
     def _sampled(self, record: ExchangeRecord) -> bool:

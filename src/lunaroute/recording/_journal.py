@@ -10,6 +10,8 @@ mapped, frames are appended to the segment file with `write()` instead.
 
 One gateway at a time owns a journal directory: `open()` takes an exclusive `flock` on `<directory>/lock`, which
 the recorder process inherits, so a restarted gateway waits until the previous run's recorder has finished.
+With `serve --workers N` each worker writes a journal of its own (a lane, `<directory>/worker-<i>`), the
+supervising process holds `<directory>/lock` and its recorder follows every lane (`recording._lanes`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from lunaroute.recording._segments import (
 )
 from lunaroute.types import ExchangeRecord
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "lock_directory"]
 
 _log = logging.getLogger("lunaroute.recording.journal")
 _LOCK_POLL_SECS = 0.05
@@ -60,13 +62,14 @@ class Journal:
         self._damaged = False
         """An append failed part-way: the next flush starts a new segment, so a torn frame is only ever last."""
 
-    def open(self, *, lock_timeout_secs: float = 60.0) -> int:
-        """Take the directory's lock, create a fresh segment and return its number (the first of this run)."""
+    def open(self, *, lock_timeout_secs: float = 60.0, first_segment: int = 1) -> int:
+        """Take the directory's lock, create a fresh segment and return its number (the first of this run): the
+        one after every existing segment, and at least `first_segment` (what the recorder was told to expect)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock_fd = _lock(self.directory / "lock", lock_timeout_secs)
+        self._lock_fd = lock_directory(self.directory, lock_timeout_secs)
         remove_unfinished(self.directory)
         existing = segments(self.directory)
-        self._segment = (existing[-1] if existing else 0) + 1
+        self._segment = max((existing[-1] if existing else 0) + 1, first_segment)
         self._open_segment(self._segment)
         return self._segment
 
@@ -189,7 +192,11 @@ class Journal:
             self._lock_fd = None
 
 
-def _lock(path: Path, timeout_secs: float) -> int:
+def lock_directory(directory: Path, timeout_secs: float = 60.0) -> int:
+    """Take the exclusive lock of a journal directory (`<directory>/lock`), waiting up to `timeout_secs` for the
+    gateway (or recorder) holding it; return the locked descriptor. Raises `ConfigError` when it stays taken."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / "lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + timeout_secs
     warned = False

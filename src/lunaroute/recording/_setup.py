@@ -10,8 +10,9 @@ from pathlib import Path
 from lunaroute.config import SessionRecordingConfig
 from lunaroute.recording._capture import Capture
 from lunaroute.recording._journal import Journal
+from lunaroute.recording._lanes import leftover_lanes
 from lunaroute.recording.worker._process import WorkerProcess
-from lunaroute.recording.worker._protocol import UsageReport, WorkerSpec
+from lunaroute.recording.worker._protocol import Lane, UsageReport, WorkerSpec
 from lunaroute.scrub import Scrubber
 
 __all__ = ["RecordingStack", "open_recording"]
@@ -37,11 +38,15 @@ async def open_recording(
     scrub: Scrubber | None = None,
 ) -> RecordingStack:
     """Open the journal (waiting for a previous run's recorder to finish with it) and start the recorder
-    process; raises `ConfigError` when a store cannot be opened."""
+    process; raises `ConfigError` when a store cannot be opened. Lanes a run with several workers left
+    (`recording._lanes`) are recorded too."""
     if config.journal_directory is None:
         raise ValueError("recording paths are resolved when the config is loaded")
-    journal = Journal(Path(config.journal_directory))
+    directory = Path(config.journal_directory)
+    journal = Journal(directory)
     first = await asyncio.to_thread(journal.open)
+    leftovers = await asyncio.to_thread(leftover_lanes, directory, {directory})
+    lanes = [Lane(str(directory), first), *leftovers] if leftovers else []
     spec = WorkerSpec(
         recording=config,
         first_live_segment=first,
@@ -50,6 +55,7 @@ async def open_recording(
         log_requests=log_requests,
         log_sql_queries=log_sql_queries,
         session_stats_max_sessions=session_stats_max_sessions,
+        lanes=lanes,
     )
     worker = WorkerProcess(spec, lock_fd=journal.lock_fd, on_usage=on_usage)
     try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ from lunaroute.observability._usage import usage_counter
 from lunaroute.observability.tracing import Tracing, TracingSettings
 from lunaroute.policies import Authenticator, Budgets, Limiter, StateStore
 from lunaroute.providers import HttpProvider
+from lunaroute.recording._capture import Capture
 from lunaroute.recording._setup import RecordingStack, open_recording
 from lunaroute.responses import LazyResponseStore
 from lunaroute.scrub import Scrubber
@@ -29,16 +31,31 @@ from lunaroute.server._trusted_host import host_checked
 from lunaroute.server._websocket import responses_socket
 from lunaroute.state import MemoryState, RedisState
 
-__all__ = ["create_app"]
+__all__ = ["WorkerWiring", "create_app"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerWiring:
+    """What a worker of `serve --workers N` takes from its supervisor instead of making it itself."""
+
+    open_capture: Callable[[Scrubber], Awaitable[Capture]]
+    """Open this worker's journal lane, recorded by the supervisor's one recorder."""
+    gather_metrics: Callable[[Metrics], Awaitable[bytes]]
+    """The whole gateway's exposition, given this process's metrics."""
 
 
 def create_app(
-    config: Config, env: Mapping[str, str] | None = None, source: ConfigSource | None = None
+    config: Config,
+    env: Mapping[str, str] | None = None,
+    source: ConfigSource | None = None,
+    *,
+    worker: WorkerWiring | None = None,
 ) -> web.Application:
     """The aiohttp application for `config`. Providers open their pools lazily and close on cleanup.
 
     `source` is where `config` was loaded from: with it the gateway can reload (`server._reload`); without it
-    (a config built in memory) a reload is refused."""
+    (a config built in memory) a reload is refused. `worker`: the app of one worker of several
+    (`serve --workers N`)."""
     mconf = config.observability.metrics
     metrics = Metrics(ModelLabels(mconf.model_label_allow, mconf.max_model_labels)) if mconf.enabled else NullMetrics()
     responses: LazyResponseStore | None = None
@@ -70,6 +87,9 @@ def create_app(
     )
     runtime.report_secrets(gateway.scrubber.add)
     # The body is read by the handlers within max_request_body_bytes; aiohttp's own cap must not cut in first.
+    if worker is not None and not isinstance(metrics, NullMetrics):
+        gather = worker.gather_metrics
+        gateway.gather_metrics = lambda: gather(metrics)
     app = web.Application(client_max_size=server.max_request_body_bytes, handler_args=None)
     app[GATEWAY] = gateway
     reloader = Reloader(gateway, source, env)
@@ -143,7 +163,13 @@ def create_app(
             reloader.start_watching(config.reload.debounce_ms)
         await open_keys()
         await open_limits()
-        if config.session_recording.enabled:
+        if config.session_recording.enabled and worker is not None:
+            capture = await worker.open_capture(gateway.scrubber)
+            recording.append(RecordingStack(capture))
+            gateway.capture = capture
+            if not isinstance(metrics, NullMetrics):
+                metrics.registry.register(RecorderCollector(capture))
+        elif config.session_recording.enabled:
             stack = await open_recording(
                 config.session_recording,
                 on_usage=usage_counter(metrics),
@@ -157,7 +183,7 @@ def create_app(
             recording.append(stack)
             gateway.capture = stack.capture
             if not isinstance(metrics, NullMetrics):
-                metrics.registry.register(RecorderCollector(stack.capture))
+                metrics.registry.register(RecorderCollector(stack.capture, stack.capture.worker))
 
     async def close_everything(_: web.Application) -> None:
         # Runs after the listener stopped and in-flight requests finished: record what they left, then close.

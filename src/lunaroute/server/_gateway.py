@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,9 @@ class Gateway:
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingSettings()))
     scrubber: Scrubber = field(default_factory=lambda: Scrubber(()))
     """The configured secrets, masked in upstream error answers."""
+    gather_metrics: Callable[[], Awaitable[bytes]] | None = None
+    """In a worker of `serve --workers N`: the exposition of the whole gateway (every process merged), which
+    `/metrics` answers instead of this process's own."""
     _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
     _id_counter: itertools.count[int] = field(default_factory=itertools.count)
 

@@ -374,6 +374,8 @@ async def handle_metrics(request: web.Request) -> web.Response:
     body = gw.metrics.exposition()
     if body is None:
         raise web.HTTPNotFound(text="metrics are disabled", content_type="text/plain")
+    if gw.gather_metrics is not None:
+        body = await gw.gather_metrics()
     response = web.Response(body=body)
     response.headers["content-type"] = CONTENT_TYPE_LATEST
     return response

@@ -21,17 +21,21 @@ from lunaroute.server._connections import ConnectionCaps, GuardedRunner
 from lunaroute.server._gateway import GATEWAY
 from lunaroute.server._reload import RELOADER, ConfigSource
 
-__all__ = ["make_runner", "open_listener", "run", "serve"]
+__all__ = ["loop_factory", "make_runner", "open_listener", "run", "serve", "settle_heap", "start_ui", "write_pid"]
 
 _log = logging.getLogger("lunaroute.server")
 SHUTDOWN_GRACE_SECS = 30.0
 
 
-def open_listener(host: str, port: int, server: HttpServerConfig) -> socket.socket:
-    """A bound, listening socket with the configured options (accepted sockets inherit them on Linux)."""
+def open_listener(host: str, port: int, server: HttpServerConfig, *, reuse_port: bool = False) -> socket.socket:
+    """A bound, listening socket with the configured options (accepted sockets inherit them on Linux).
+    `reuse_port`: one of several sockets on the port (`serve --workers N`), among which the kernel spreads new
+    connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if server.tcp_keepalive_secs:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_KEEPIDLE"):
@@ -105,10 +109,10 @@ async def serve(
         site = web.SockSite(runner, sock)
         await site.start()
         gateway = app[GATEWAY]
-        ui_runner = await _start_ui(config, lambda: provider_status(gateway.runtime))
+        ui_runner = await start_ui(config, lambda: provider_status(gateway.runtime))
         settle_heap()
         if pid_file is not None:
-            _write_pid(pid_file)
+            write_pid(pid_file)
         _log.info("listening", extra={"host": config.host, "port": config.port, "dialects": config.api_dialect})
         await stop.wait()
         _log.info("shutting down")
@@ -135,7 +139,9 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def _start_ui(config: Config, providers: Callable[[], list[dict[str, object]]]) -> web.AppRunner | None:
+async def start_ui(
+    config: Config, providers: Callable[[], list[dict[str, object]]] | None = None
+) -> web.AppRunner | None:
     """The UI listener (session API), started after the gateway so the session store exists."""
     if not config.ui.enabled:
         return None
@@ -160,21 +166,30 @@ async def _start_ui(config: Config, providers: Callable[[], list[dict[str, objec
     return runner
 
 
-def _write_pid(pid_file: Path) -> None:
+def write_pid(pid_file: Path) -> None:
     os.makedirs(pid_file.parent, mode=0o700, exist_ok=True)
     fd = os.open(pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(f"{os.getpid()}\n")
 
 
-def run(config: Config, *, pid_file: Path | None = None, source: ConfigSource | None = None) -> None:
-    """Blocking entry point: run `serve` on uvloop when available."""
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop's event loop when available, else asyncio's."""
     try:
         import uvloop
-
-        loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - platforms without uvloop
-        pass
-    with asyncio.Runner(loop_factory=loop_factory) as loop_runner:
-        loop_runner.run(serve(config, pid_file=pid_file, source=source))
+        return asyncio.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run(config: Config, *, pid_file: Path | None = None, source: ConfigSource | None = None) -> None:
+    """Blocking entry point: run `serve` on uvloop when available; with `config.workers` above 1, the
+    supervisor of that many worker processes (`lunaroute.server._supervisor`)."""
+    with asyncio.Runner(loop_factory=loop_factory()) as loop_runner:
+        if config.workers > 1:
+            from lunaroute.server._supervisor import supervise
+
+            loop_runner.run(supervise(config, pid_file=pid_file, source=source))
+        else:
+            loop_runner.run(serve(config, pid_file=pid_file, source=source))

@@ -52,11 +52,13 @@ class JournalConsumer:
         first_live_segment: int,
         redact: Redactor | None = None,
         on_end: EndHook | None = None,
+        tracker: SessionTracker | None = None,
     ) -> None:
         self.directory = directory
         self.recorder = recorder
         self.reader = JournalReader(directory)
-        self.tracker = SessionTracker()
+        self.tracker = tracker if tracker is not None else SessionTracker()
+        """Shared by the consumers of every lane: a session's requests may reach different gateway processes."""
         self.stats = ConsumerStats()
         self._first_live = first_live_segment
         self._redact = redact
@@ -77,6 +79,12 @@ class JournalConsumer:
             self._finalize(lambda seg: seg < self._first_live, "the gateway stopped before this exchange finished")
             self._dead_finalized = True
         return count
+
+    def restarted(self, first_live_segment: int) -> None:
+        """Another process now writes this journal, from `first_live_segment` on: exchanges still open from
+        earlier segments are recorded as `interrupted` once the reader gets there (their ends were never written)."""
+        self._first_live = first_live_segment
+        self._dead_finalized = False
 
     def _consume(self, segment: int, entry: JournalEntry) -> None:
         record = entry.record

@@ -28,11 +28,14 @@ from lunaroute.recording._pii import build_pii_redactor
 from lunaroute.recording._redact import build_redactor
 from lunaroute.recording._session_stats import SessionStats
 from lunaroute.recording.events import SessionEvent
+from lunaroute.recording.extract import SessionTracker
 from lunaroute.recording.recorder import Recorder
 from lunaroute.recording.retention import RetentionStats, RetentionTask, free_disk_bytes
 from lunaroute.recording.worker._consume import JournalConsumer, UsageTally, usage_of
 from lunaroute.recording.worker._protocol import (
     Failed,
+    Lane,
+    LaneRestarted,
     Ready,
     Stop,
     Sync,
@@ -71,6 +74,9 @@ class _Worker:
         self._usage = UsageTally()
         self._usage_sent = 0.0
         self._sessions = SessionStats(spec.session_stats_max_sessions)
+        self._consumers: list[JournalConsumer] = []
+        self._closed_lanes: set[int] = set()
+        """Lanes nothing writes to any more (left by processes that are gone), not yet finished."""
 
     def send(self, message: msgspec.Struct) -> None:
         self._out.append(encode(message))
@@ -105,6 +111,11 @@ class _Worker:
                 self._stopping = True
                 if message.drain_secs is not None:
                     self._deadline = time.monotonic() + message.drain_secs
+            elif isinstance(message, LaneRestarted):
+                if 0 <= message.lane < len(self._consumers):
+                    self._consumers[message.lane].restarted(message.first_live_segment)
+                else:
+                    _log.error("restart of an unknown journal lane %d", message.lane)
             self._wake.set()
         self._gone = True
         self._wake.set()
@@ -130,13 +141,22 @@ class _Worker:
             max_queue_events=config.worker.max_queue_events,
         )
         await recorder.start()
-        consumer = JournalConsumer(
-            directory,
-            recorder,
-            first_live_segment=self.spec.first_live_segment,
-            redact=build_redactor(config.redaction) or build_pii_redactor(config.pii),
-            on_end=self._ended,
-        )
+        lanes = self.spec.lanes or [Lane(str(directory), self.spec.first_live_segment)]
+        tracker = SessionTracker()
+        redact = build_redactor(config.redaction) or build_pii_redactor(config.pii)
+        self._consumers = [
+            JournalConsumer(
+                Path(lane.directory),
+                recorder,
+                first_live_segment=lane.first_live_segment,
+                redact=redact,
+                on_end=self._ended,
+                tracker=tracker,
+            )
+            for lane in lanes
+        ]
+        self._closed_lanes = {i for i, lane in enumerate(lanes) if lane.closed}
+        consumers = self._consumers
         retention = open_retention(config)
         self._retention = retention
         self._disk_paths = local_store_paths(config, directory)
@@ -144,24 +164,27 @@ class _Worker:
         self.flush_out()
         control = asyncio.create_task(self._control(), name="lunaroute-worker-control")
         try:
-            whole = await self._follow(consumer, recorder)
+            whole = await self._follow(consumers, recorder)
         finally:
             await cancel_and_wait(control)
             if retention is not None:
                 await retention.aclose()
         if whole:
             # Everything journaled is recorded; what never ended belonged to a gateway that is gone.
-            consumer.finalize_open("the gateway stopped before this exchange finished")
+            for consumer in consumers:
+                consumer.finalize_open("the gateway stopped before this exchange finished")
             await recorder.aclose()
-            consumer.delete_all_read()
+            for consumer in consumers:
+                consumer.delete_all_read()
         else:
             # Out of time: the ends of the exchanges still open may be in the part not read. Keep every segment
             # not wholly recorded: the next start reads them again, as it does after a crash.
             await recorder.aclose()
-            consumer.delete(consumer.deletable())
+            for consumer in consumers:
+                consumer.delete(consumer.deletable())
             _log.warning("recorder stopped at its drain deadline; the rest of the journal is left for the next start")
         self.send_usage()
-        self.send(self._stats(consumer, recorder))
+        self.send(self._stats(consumers, recorder))
         self.flush_out()
         self._sessions.log_summary()
         return 0
@@ -187,7 +210,7 @@ class _Worker:
     def _out_of_time(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
-    async def _follow(self, consumer: JournalConsumer, recorder: Recorder) -> bool:
+    async def _follow(self, consumers: list[JournalConsumer], recorder: Recorder) -> bool:
         """Record the journal until told to stop; True when everything journaled was read, False when a bounded
         stop's deadline passed first."""
         poll = _MIN_POLL_SECS
@@ -198,7 +221,7 @@ class _Worker:
             while True:
                 if self._out_of_time():
                     return False
-                if not consumer.step(_STEP_BYTES):
+                if not self._step_all(consumers):
                     break
                 poll = _MIN_POLL_SECS
                 if time.monotonic() - self._usage_sent >= _USAGE_SECS:
@@ -213,16 +236,17 @@ class _Worker:
                 return True
             now = time.monotonic()
             if token is not None or now - last_checkpoint >= _CHECKPOINT_SECS:
-                deletable = consumer.deletable()
+                deletable = [consumer.deletable() for consumer in consumers]
                 await recorder.flush()
-                consumer.delete(deletable)
+                for consumer, numbers in zip(consumers, deletable, strict=True):
+                    consumer.delete(numbers)
                 last_checkpoint = now
             if token is not None:
                 if self._sync_token == token:
                     self._sync_token = None
                 self.send(Synced(token=token))
             if token is not None or now - last_stats >= _STATS_SECS:
-                self.send(self._stats(consumer, recorder))
+                self.send(self._stats(consumers, recorder))
                 last_stats = now
             self.flush_out()
             if self._wake.is_set():
@@ -232,8 +256,20 @@ class _Worker:
                 await asyncio.wait_for(self._wake.wait(), poll)
             poll = min(poll * 2, _MAX_POLL_SECS)
 
-    def _stats(self, consumer: JournalConsumer, recorder: Recorder) -> WorkerStats:
-        stats = consumer.stats
+    def _step_all(self, consumers: list[JournalConsumer]) -> int:
+        """One step of every lane, in turn (so a busy lane cannot starve the others); how many entries were read.
+        A closed lane read to its end has its exchanges that never ended recorded as `interrupted`."""
+        count = 0
+        for index, consumer in enumerate(consumers):
+            read = consumer.step(_STEP_BYTES // len(consumers) or 1)
+            count += read
+            if not read and index in self._closed_lanes:
+                consumer.finalize_open("the gateway process writing it stopped before this exchange finished")
+                self._closed_lanes.discard(index)
+        return count
+
+    def _stats(self, consumers: list[JournalConsumer], recorder: Recorder) -> WorkerStats:
+        first = consumers[0]
         disk: dict[str, int] = {}
         for name, path in self._disk_paths.items():
             with contextlib.suppress(OSError):
@@ -241,12 +277,13 @@ class _Worker:
         retention = self._retention
         totals = retention.totals if retention is not None else RetentionStats()
         return WorkerStats(
-            exchanges_recorded=stats.exchanges_recorded,
-            extraction_failures=stats.extraction_failures,
-            replayed_records=stats.replayed_records,
-            interrupted=stats.interrupted,
-            journal_segment=consumer.reader.segment,
-            journal_offset=consumer.reader.offset,
+            exchanges_recorded=sum(c.stats.exchanges_recorded for c in consumers),
+            extraction_failures=sum(c.stats.extraction_failures for c in consumers),
+            replayed_records=sum(c.stats.replayed_records for c in consumers),
+            interrupted=sum(c.stats.interrupted for c in consumers),
+            journal_segment=first.reader.segment,
+            journal_offset=first.reader.offset,
+            lane_positions=[(c.reader.segment, c.reader.offset) for c in consumers],
             recorder_queue=recorder.queue_depth,
             events_written=dict(recorder.events_written),
             events_failed=dict(recorder.events_failed),

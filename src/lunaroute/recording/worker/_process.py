@@ -16,6 +16,7 @@ from lunaroute._aio import cancel_and_wait
 from lunaroute.errors import ConfigError
 from lunaroute.recording.worker._protocol import (
     Failed,
+    LaneRestarted,
     Ready,
     Stop,
     Sync,
@@ -168,6 +169,14 @@ class WorkerProcess:
             delay = 0.5
             if self._waiters:
                 self._send(Sync(token=self._token))
+
+    def restart_lane(self, lane: int, first_live_segment: int) -> None:
+        """A new process writes journal lane `lane` from `first_live_segment` on (its predecessor died): tell the
+        recorder, and keep it in the spec so that a recorder restarted later knows it too."""
+        lanes = list(self.spec.lanes)
+        lanes[lane] = msgspec.structs.replace(lanes[lane], first_live_segment=first_live_segment)
+        self.spec = msgspec.structs.replace(self.spec, lanes=lanes)
+        self._send(LaneRestarted(lane=lane, first_live_segment=first_live_segment))
 
     def _send(self, message: msgspec.Struct) -> None:
         process = self._process

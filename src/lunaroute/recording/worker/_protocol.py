@@ -11,6 +11,8 @@ from lunaroute.config import SessionRecordingConfig
 __all__ = [
     "Failed",
     "FromWorker",
+    "Lane",
+    "LaneRestarted",
     "Ready",
     "Stop",
     "Sync",
@@ -23,6 +25,16 @@ __all__ = [
     "decode_to_worker",
     "encode",
 ]
+
+
+class Lane(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One journal the recorder follows: a directory one gateway process writes (`serve --workers N` has N of
+    them), or one a process that is gone left behind (`closed`: nothing more will be written to it)."""
+
+    directory: str
+    first_live_segment: int
+    """As `WorkerSpec.first_live_segment`, for this journal."""
+    closed: bool = False
 
 
 class WorkerSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -39,6 +51,9 @@ class WorkerSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log_sql_queries: bool = False
     session_stats_max_sessions: int = 0
     """Sessions whose totals are logged when the recorder stops (0: no summary)."""
+    lanes: list[Lane] = msgspec.field(default_factory=list)
+    """The journals to follow, all into the same stores; empty: `recording.journal_directory` alone, from
+    `first_live_segment`."""
 
 
 class Sync(msgspec.Struct, frozen=True, tag="sync"):
@@ -57,7 +72,16 @@ class Stop(msgspec.Struct, frozen=True, tag="stop"):
     drain_secs: float | None = None
 
 
-ToWorker = Sync | Stop
+class LaneRestarted(msgspec.Struct, frozen=True, tag="lane"):
+    """The process writing lane `lane` (an index into `WorkerSpec.lanes`) died and another took its place, writing
+    from segment `first_live_segment` on: an exchange begun in an earlier segment of that lane and never ended is
+    recorded as `interrupted` once the recorder has read up to there."""
+
+    lane: int
+    first_live_segment: int
+
+
+ToWorker = Sync | Stop | LaneRestarted
 
 
 class Ready(msgspec.Struct, frozen=True, tag="ready"):
@@ -97,7 +121,9 @@ class WorkerStats(msgspec.Struct, tag="stats"):
     interrupted: int = 0
     journal_segment: int = 0
     journal_offset: int = 0
-    """How far the worker has read the journal."""
+    """How far the worker has read the journal (the first lane's)."""
+    lane_positions: list[tuple[int, int]] = msgspec.field(default_factory=list)
+    """(segment, offset) read so far in each lane, in `WorkerSpec.lanes` order."""
     recorder_queue: int = 0
     events_written: dict[str, int] = msgspec.field(default_factory=dict)
     events_failed: dict[str, int] = msgspec.field(default_factory=dict)
