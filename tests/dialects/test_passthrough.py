@@ -49,6 +49,8 @@ def test_override_fields_are_taken_out_and_the_rest_kept_byte_for_byte() -> None
         (b'{"model":"gpt-4o\\r\\nX-Evil: 1"}', "model"),
         (b'{"model":""}', "model"),
         (b'{"model":"cheap","x":1,"model":"expensive"}', "model"),
+        (b'{"messages":[],"model":"cheap","model":"expensive"}', "model"),
+        (b'{"model":"m","stream":false,"messages":[],"stream":true}', "model"),
         (b'{"model":"m","max_tokens":NaN}', None),
         (b'{"a":' * 100_000, None),
     ],
