@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 
@@ -54,6 +55,8 @@ class Capture:
         self._skipped: set[str] = set()
         self._closed = False
         self._start_timer: asyncio.TimerHandle | None = None
+        self.journal_error: str | None = None
+        """Why the last journal write failed; None once one succeeds (or `probe` finds room again)."""
         self._pending: dict[str, tuple[ExchangeRecord, float]] = {}
         """Begun exchanges whose start is not written yet: request id → (record, when begun)."""
 
@@ -155,8 +158,24 @@ class Capture:
         try:
             self.journal.flush()
         except OSError as exc:
+            # Not logged here (one line per request would flood the log): the gateway's recording health
+            # reports the episode once, from `journal_error` and the counter.
             self.stats.journal_errors += 1
-            _log.error("could not write the capture journal: %s", exc)
+            self.journal_error = str(exc)
+        else:
+            self.journal_error = None
+
+    def probe(self, min_free_bytes: int = 1 << 20) -> None:
+        """After a failed journal write, clear `journal_error` once the journal's file system has
+        `min_free_bytes` free again, so that a gateway refusing traffic while it cannot record (and so writing
+        nothing that would show the journal works) tries again; the next write confirms it or sets it again."""
+        if self.journal_error is None:
+            return
+        try:
+            if shutil.disk_usage(self.journal.directory).free >= min_free_bytes:
+                self.journal_error = None
+        except OSError as exc:
+            self.journal_error = str(exc)
 
     async def aclose(self, drain_secs: float = STOP_DRAIN_SECS, grace_secs: float = STOP_GRACE_SECS) -> None:
         """Close the journal, let the recorder process record it and exit, then release the journal.
