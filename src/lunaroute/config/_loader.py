@@ -306,6 +306,18 @@ def _validate_recording(config: Config, source: str) -> None:
     where = "$.session_recording"
     if not 0.0 <= rec.sample_rate <= 1.0:
         raise ConfigError("must be between 0 and 1", source=source, path=f"{where}.sample_rate")
+    if rec.required and not rec.enabled:
+        raise ConfigError(
+            "recording cannot be required while session_recording.enabled is false",
+            source=source,
+            path=f"{where}.required",
+        )
+    if rec.required and rec.sample_rate < 1.0:
+        raise ConfigError(
+            "recording cannot be required while sample_rate leaves exchanges out",
+            source=source,
+            path=f"{where}.required",
+        )
     for key, value in (
         ("worker.batch_size", rec.worker.batch_size),
         ("worker.max_queue_events", rec.worker.max_queue_events),

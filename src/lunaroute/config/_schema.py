@@ -311,6 +311,9 @@ class SessionRecordingConfig(_Strict):
     """What is recorded and where. On by default: JSONL files and SQLite under `~/.lunaroute/`."""
 
     enabled: bool = True
+    required: bool = False
+    """True: while recording is impossible (the journal cannot be written, or the stores and their spools are
+    losing events), API requests are refused with 503 instead of served unrecorded."""
     jsonl: JsonlConfig = msgspec.field(default_factory=JsonlConfig)
     sqlite: SqliteConfig = msgspec.field(default_factory=SqliteConfig)
     postgres: PostgresConfig = msgspec.field(default_factory=PostgresConfig)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from aiohttp import web
 
+from lunaroute._aio import cancel_and_wait
 from lunaroute.config import Config
 from lunaroute.hosts import HostCheck
 from lunaroute.keys import KeyCache, KeyManager, open_key_store
@@ -23,6 +25,7 @@ from lunaroute.server._admin import add_admin_routes
 from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
+from lunaroute.server._recording_health import RecordingHealth
 from lunaroute.server._trusted_host import host_checked
 from lunaroute.server._wiring import build_resilience, build_router
 from lunaroute.state import MemoryState, RedisState
@@ -91,6 +94,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_route("*", "/{tail:.*}", host_checked(proxy, hosts))
 
     recording: list[RecordingStack] = []
+    watchers: list[asyncio.Task[None]] = []
     key_caches: list[KeyCache] = []
 
     async def open_keys() -> None:
@@ -154,12 +158,18 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
             )
             recording.append(stack)
             gateway.capture = stack.capture
+            health = RecordingHealth(stack.capture, metrics, required=config.session_recording.required)
+            gateway.recording_health = health
+            watchers.append(asyncio.get_running_loop().create_task(health.watch(), name="lunaroute-recording-health"))
             if not isinstance(metrics, NullMetrics):
                 metrics.registry.register(RecorderCollector(stack.capture))
 
     async def close_everything(_: web.Application) -> None:
         # Runs after the listener stopped and in-flight requests finished: record what they left, then close.
         gateway.capture = None
+        gateway.recording_health = None
+        for task in watchers:
+            await cancel_and_wait(task)
         for stack in recording:
             await stack.aclose()
         for provider in router.providers.values():

@@ -14,7 +14,7 @@ from lunaroute import __version__
 from lunaroute.calls import Inbound, Outbound
 from lunaroute.dialects.errors import error_body, error_headers
 from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
-from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
+from lunaroute.errors import LunaRouteError, Overloaded, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
 from lunaroute.observability.tracing import NOOP_SPAN
 from lunaroute.policies import Admission, Principal
@@ -23,6 +23,7 @@ from lunaroute.routing import classify, normalise_path
 from lunaroute.scrub import mask_gateway_keys
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._limits import check_headers, read_body
+from lunaroute.server._recording_health import RECORDING_RETRY_AFTER_SECS
 from lunaroute.server._relay import RelayOutcome, relay_body, relay_stream, wants_streamed_relay
 from lunaroute.types import Dialect, Endpoint, ExchangeRecord, Outcome
 
@@ -78,6 +79,12 @@ async def handle_proxy(request: web.Request) -> web.StreamResponse:
         headers = check_headers(request, gw.config.http_server)
         route = classify(request.method, path, headers, bypass_enabled=gw.config.bypass.enabled)
         dialect, endpoint = route.endpoint.dialect, route.endpoint
+        if gw.recording_health is not None and gw.recording_health.refusing():
+            gw.metrics.request_refused_unrecorded(dialect)
+            raise Overloaded(
+                "session recording is required and is not possible now (see /readyz); retry shortly",
+                retry_after=RECORDING_RETRY_AFTER_SECS,
+            )
         admission, headers = gw.policies.identify(headers, request.remote, path)
         span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
@@ -338,7 +345,9 @@ async def handle_health(request: web.Request) -> web.Response:
 
 async def handle_ready(request: web.Request) -> web.Response:
     """Ready while some served dialect has a provider whose circuit is not open; lists every provider's
-    dialect, breaker state and health."""
+    dialect, breaker state and health, and the `recording` component. `status` is `degraded` (still 200) while
+    recording does not keep up, and `not_ready` (503) while requests are refused because recording is required
+    and impossible."""
     gw = request.app[GATEWAY]
     router = gw.pipeline.router
     resilience = gw.pipeline.resilience
@@ -353,8 +362,20 @@ async def handle_ready(request: web.Request) -> web.Response:
     }
     usable = [name for name in router.providers if resilience.state(name).value != "open"]
     ready = bool(router.defaults) and bool(usable)
-    body = {"status": "ready" if ready else "not_ready", "dialects": dict(router.defaults), "providers": providers}
-    return web.Response(status=200 if ready else 503, body=_encode(body), content_type=_JSON)
+    body: dict[str, object] = {"dialects": dict(router.defaults), "providers": providers}
+    status = "ready" if ready else "not_ready"
+    recording_health = gw.recording_health
+    if recording_health is None:
+        body["recording"] = {"status": "off" if not gw.config.session_recording.enabled else "starting"}
+    else:
+        recording = recording_health.snapshot()
+        body["recording"] = recording
+        if recording_health.refusing():
+            status = "not_ready"
+        elif ready and recording["status"] != "ok":
+            status = "degraded"
+    body = {"status": status, **body}
+    return web.Response(status=503 if status == "not_ready" else 200, body=_encode(body), content_type=_JSON)
 
 
 async def handle_metrics(request: web.Request) -> web.Response:
