@@ -29,7 +29,7 @@ _log = logging.getLogger("lunaroute.recording.health")
 
 BEHIND_BYTES = 64 << 20
 """Journal bytes not yet read by the recorder process past which recording is reported behind (eight segments)."""
-LOSS_WINDOW_SECS = 10.0
+LOSS_WINDOW_SECS = 5.0
 """After the recorder last counted a lost event, recording stays `losing` this long (its counters come every
 second; a loss is an episode, not an instant)."""
 RECORDING_RETRY_AFTER_SECS = 5.0
@@ -80,8 +80,11 @@ class RecordingHealth:
         self._journal_errors = 0
 
     def refusing(self) -> bool:
-        """`session_recording.required` and recording is impossible now: refuse the request."""
-        return self.required and (self.capture.journal_error is not None or self.state.impossible)
+        """`session_recording.required` and recording is impossible now: refuse the request. The journal is
+        read live; losses as of the last `check`."""
+        if not self.required:
+            return False
+        return self.capture.journal_error is not None or self._clock() - self._lost_at < LOSS_WINDOW_SECS
 
     def check(self) -> RecordingState:
         now = self._clock()
