@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.recording._builders import record
 
 from lunaroute.config import SessionRecordingConfig
@@ -212,6 +213,17 @@ async def until(predicate: Any, gateway: GatewayServer, seconds: float = 20.0) -
             await asyncio.sleep(0.3)
 
 
+async def scrape(gateway: GatewayServer) -> dict[str, float]:
+    """Sample name (labels summed) -> value, from `/metrics`."""
+    async with aiohttp.ClientSession() as client, client.get(f"{gateway.url}/metrics") as response:
+        text = await response.text()
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
 def recorded_request_ids(sessions: Path) -> set[str]:
     found = set()
     for path in sessions.rglob("*.jsonl"):
@@ -279,10 +291,15 @@ async def test_disk_full_degrades_readyz_and_recording_resumes_when_space_return
             assert refusals["anthropic"]["type"] == "error"
             assert refusals["anthropic"]["error"]["type"] == "overloaded_error"
             assert refusals["openai"]["error"]["code"] == "overloaded"
+            metrics = await scrape(gateway)
+            assert metrics["lunaroute_requests_refused_unrecorded_total"] >= 2
         else:
             status, body = await until(lambda s, b: b["status"] == "degraded", gateway)
             assert status == 200
+            metrics = await scrape(gateway)
+            assert metrics["lunaroute_recording_degraded"] >= 1
         assert {"losing", "journal"} & set(body["recording"]["reasons"])
+        assert metrics["lunaroute_recording_degraded_episodes_total"] >= 1
 
         filler.unlink()
         status, body = await until(lambda s, b: b["recording"]["status"] == "ok", gateway, seconds=30)
