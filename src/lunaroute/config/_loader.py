@@ -239,6 +239,8 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError("must be > 0", source=source, path="$.http_server.sse_keepalive_interval_secs")
     if server.max_request_body_bytes <= 0:
         raise ConfigError("must be > 0", source=source, path="$.http_server.max_request_body_bytes")
+    if server.max_response_bytes is not None and server.max_response_bytes <= 0:
+        raise ConfigError("must be > 0 (or null: no cap)", source=source, path="$.http_server.max_response_bytes")
     for key in ("header_timeout_secs", "idle_timeout_secs"):
         if not getattr(server, key) > 0:
             raise ConfigError("must be > 0", source=source, path=f"$.http_server.{key}")

@@ -11,7 +11,7 @@ import msgspec
 from aiohttp import web
 
 from lunaroute import __version__
-from lunaroute.calls import Inbound, Outbound
+from lunaroute.calls import CLIENT_GONE, Inbound, Outbound
 from lunaroute.dialects.errors import error_body, error_headers
 from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
 from lunaroute.errors import LunaRouteError, Overloaded, UnsupportedMedia, UpstreamError, UpstreamTimeout
@@ -229,7 +229,7 @@ async def _relay(
     status = response_upstream.status
     try:
         if wants_streamed_relay(response_upstream, inbound.route.bypass):
-            response, outcome = await relay_stream(
+            response, outcome, failure = await relay_stream(
                 request,
                 response_upstream,
                 dialect=inbound.dialect,
@@ -242,10 +242,13 @@ async def _relay(
                 started=inbound.started,
                 meter=meter,
                 scrub=gw.scrubber,
+                max_bytes=gw.config.http_server.max_response_bytes,
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
                 gw.metrics.client_gone(inbound.dialect, endpoint)
                 status = CLIENT_CLOSED
+                failure = CLIENT_GONE
+            outbound.ended(failure)
             return response
         try:
             response = await relay_body(
