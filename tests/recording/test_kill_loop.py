@@ -14,7 +14,6 @@ import asyncio
 import os
 import signal
 import sqlite3
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import yaml
 from lunaroute.recording import Completed, read_session_file
 from lunaroute.testing import Answer, FakeUpstream, Reply
 
+from . import test_crash as crash
 from ._builders import FOREGROUND_RECORDER
 from .test_crash import free_port
 
@@ -32,24 +32,8 @@ CLIENTS = 16
 
 
 async def start_gateway(config: Path, port: int) -> asyncio.subprocess.Process:
-    """`lunaroute serve` on `port`, its log appended to `gateway.log` beside `config` (read it when this fails)."""
-    env = {**os.environ, "LUNAROUTE_HOME": str(config.parent / "home")}
-    with (config.parent / "gateway.log").open("ab") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "lunaroute", "serve", "--config", str(config), "--port", str(port),
-            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    process.kill()
-    raise AssertionError("the gateway did not start")
+    """The gateway, its log appended to `gateway.log` beside `config` (read it when this test fails)."""
+    return await crash.start_gateway(config, port, log=config.parent / "gateway.log")
 
 
 def recorder_pid(gateway_pid: int) -> int | None:
