@@ -127,6 +127,8 @@ def _offending_key(body: bytes) -> str | None:
             _tree_decoder.decode(raw)
         except msgspec.ValidationError:
             return key
+        except msgspec.DecodeError:  # another fault in another member (invalid UTF-8): not this one
+            continue
     return None
 
 
