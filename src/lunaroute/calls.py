@@ -32,7 +32,10 @@ from lunaroute.translate import (
 )
 from lunaroute.types import Dialect, Endpoint, Provider, UpstreamCall, UpstreamResponse
 
-__all__ = ["Inbound", "Outbound", "send_to"]
+__all__ = ["CLIENT_GONE", "Inbound", "Outbound", "send_to"]
+
+CLIENT_GONE = "client_disconnected"
+"""`Outbound.ended`'s failure when the client left before the stream ended."""
 
 
 @dataclass(slots=True)
@@ -77,9 +80,21 @@ class Outbound:
     """Event-loop time by which the whole exchange must end (`total_timeout_secs`), or None."""
     sent_at: float = 0.0
     """`time.perf_counter()` when the call that produced this answer was sent upstream."""
+    on_end: Callable[[str | None], None] | None = None
+    """Set for an event stream whose provider verdict waits for the stream's end (see `ended`)."""
+
+    def ended(self, failure: str | None) -> None:
+        """The relay is over: `failure` is None when the stream ended whole, `CLIENT_GONE` when the client left
+        (which says nothing about the provider), else the kind of the provider's failure (`mid_stream`,
+        `timeout`, `response_too_large`). Only the first call counts."""
+        if self.on_end is not None:
+            callback, self.on_end = self.on_end, None
+            callback(failure)
 
     def close(self) -> None:
-        """Release the upstream response and whatever was held for it; idempotent."""
+        """Release the upstream response and whatever was held for it; idempotent. A stream whose end was never
+        reported counts as abandoned by the client."""
+        self.ended(CLIENT_GONE)
         self.response.close()
         if self.on_close is not None:
             callback, self.on_close = self.on_close, None

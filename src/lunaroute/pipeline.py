@@ -12,10 +12,11 @@ provider's own answer is passed on unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass
 
-from lunaroute.calls import Inbound, Outbound, send_to
+from lunaroute.calls import CLIENT_GONE, Inbound, Outbound, send_to
 from lunaroute.config import SwitchNotificationConfig
 from lunaroute.errors import Overloaded, UpstreamError, UpstreamTimeout
 from lunaroute.observability import Metrics
@@ -300,5 +301,18 @@ class Pipeline:
                 if _provider_failed(verdict):
                     self.resilience.failed(provider.name, verdict.reason)
                     return _Attempted(outbound, None, verdict)
-        self.resilience.succeeded(provider.name, time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        if outbound.response.is_event_stream:
+            # The verdict waits for the stream's end: a stream that breaks off counts against the provider.
+            outbound.on_end = functools.partial(self._stream_ended, provider.name, latency)
+            return _Attempted(outbound, None, None)
+        self.resilience.succeeded(provider.name, latency)
         return _Attempted(outbound, None, None)
+
+    def _stream_ended(self, provider: str, latency_s: float, failure: str | None) -> None:
+        if failure is None:
+            self.resilience.succeeded(provider, latency_s)
+        elif failure == CLIENT_GONE:
+            self.resilience.abandoned(provider)
+        else:
+            self.resilience.failed(provider, failure)

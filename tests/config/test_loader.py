@@ -148,3 +148,11 @@ def test_resolve_config_path_order(tmp_path: Path) -> None:
 
 def test_empty_file_is_defaults(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "c.yaml", "")) == load_config(None)
+
+
+def test_recording_can_be_required_only_when_every_exchange_is_recorded() -> None:
+    assert config_from_mapping({"session_recording": {"required": True}}, env={}).session_recording.required
+    for section in ({"enabled": False}, {"sample_rate": 0.5}):
+        with pytest.raises(ConfigError) as info:
+            config_from_mapping({"session_recording": {"required": True, **section}}, env={})
+        assert info.value.path == "$.session_recording.required"

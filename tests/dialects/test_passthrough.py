@@ -49,6 +49,8 @@ def test_override_fields_are_taken_out_and_the_rest_kept_byte_for_byte() -> None
         (b'{"model":"gpt-4o\\r\\nX-Evil: 1"}', "model"),
         (b'{"model":""}', "model"),
         (b'{"model":"cheap","x":1,"model":"expensive"}', "model"),
+        (b'{"messages":[],"model":"cheap","model":"expensive"}', "model"),
+        (b'{"model":"m","stream":false,"messages":[],"stream":true}', "model"),
         (b'{"model":"m","max_tokens":NaN}', None),
         (b'{"a":' * 100_000, None),
     ],
@@ -69,6 +71,7 @@ def test_refused(body: bytes, param: str | None) -> None:
         (b'{"model":"m","tools":[{"input_schema":{"minimum":-1e400}}]}', "tools", "out of range"),
         (b'{"model":"m","max_tokens":' + b"9" * 5000 + b"}", "max_tokens", "out of range"),
         (b'{"model":"m","temperature":Infinity}', None, "not valid JSON"),
+        (b'{"model":[2e308],"model":"n\xfe"}', None, "out of range"),  # found by the fuzzer: two faults
     ],
 )
 def test_refuses_what_no_provider_accepts(body: bytes, param: str | None, says: str) -> None:

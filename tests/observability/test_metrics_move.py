@@ -146,6 +146,10 @@ async def test_every_family_moves(
         "lunaroute_provider_health",
         "lunaroute_provider_success_rate",
         "lunaroute_provider_in_flight",
+        # Moved by tests/server/test_recording_health.py (a full disk).
+        "lunaroute_recording_degraded",
+        "lunaroute_recording_degraded_episodes",
+        "lunaroute_requests_refused_unrecorded",
         "lunaroute_recorder_queue_depth",
         "lunaroute_recorder_events_failed",
         "lunaroute_recorder_events_spooled",

@@ -31,14 +31,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def start_gateway(config: Path, port: int) -> asyncio.subprocess.Process:
+async def start_gateway(config: Path, port: int, *, log: Path | None = None) -> asyncio.subprocess.Process:
+    """`lunaroute serve` on `port`; its log is appended to `log` when given (else discarded)."""
     env = {**os.environ, "LUNAROUTE_HOME": str(config.parent / "home")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lunaroute", "serve", "--config", str(config), "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    with open(log or os.devnull, "ab") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "lunaroute", "serve", "--config", str(config), "--port", str(port),
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
     async with aiohttp.ClientSession() as session:
-        for _ in range(200):
+        for _ in range(600):
             try:
                 async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
                     if response.status == 200:

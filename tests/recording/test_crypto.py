@@ -258,7 +258,10 @@ async def test_record_copied_from_another_session_file_is_rejected(tmp_path: Pat
 
 async def test_plain_lines_before_encryption_was_enabled_still_read(tmp_path: Path) -> None:
     await write_session(tmp_path, None)
-    path = await write_session(tmp_path, RecordCipher(KEY))  # appends sealed records to the plain file
+    writer = JsonlWriter(tmp_path, cipher=RecordCipher(KEY))  # appends sealed records to the plain file
+    await writer.write_batch(request_events("sess-E", "r3") + request_events("sess-E", "r4"))
+    await writer.close()
+    (path,) = tmp_path.rglob("sess-E.jsonl")
     lines = path.read_bytes().splitlines()
     assert [line[:1] for line in lines] == [b"{"] * 14 + [b"L"] * 14
     assert len(read_session_file(path, cipher=RecordCipher(KEY)).events) == 28

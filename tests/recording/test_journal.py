@@ -5,6 +5,7 @@ fallbacks when a file cannot be mapped or the disk is full."""
 from __future__ import annotations
 
 import errno
+import logging
 import mmap
 import os
 import struct
@@ -278,7 +279,7 @@ def test_no_space_for_a_new_segment_falls_back_to_appending_until_there_is(
     def disk_full(*_: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch, caplog.at_level(logging.DEBUG, logger="lunaroute.recording.journal"):
         patch.setattr(os, "posix_fallocate", disk_full)
         journal = Journal(tmp_path, rotate_secs=3600)
         first = journal.open()
@@ -293,6 +294,34 @@ def test_no_space_for_a_new_segment_falls_back_to_appending_until_there_is(
     assert segment_path(tmp_path, first + 1).suffix == ".lrm"
     got = [(s, e.record.request_id) for s, e in JournalReader(tmp_path).read()]
     assert got == [(first, "a"), (first + 1, "b")]
+    journal.close()
+    journal.unlock()
+
+
+def test_a_disk_with_room_for_less_than_a_standard_segment_gets_a_smaller_mapped_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reserve = os.posix_fallocate
+
+    def little_room(fd: int, offset: int, size: int) -> None:
+        if size > 1 << 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        reserve(fd, offset, size)
+
+    monkeypatch.setattr(os, "posix_fallocate", little_room)
+    journal = Journal(tmp_path, rotate_secs=3600)
+    first = journal.open()
+    journal.stage("start", record("a"))
+    journal.flush()
+    path = segment_path(tmp_path, first)
+    assert path.suffix == ".lrm"
+    assert path.stat().st_size == 1 << 20
+    monkeypatch.undo()
+    journal.rotate()  # room again: a standard segment
+    journal.stage("start", record("b"))
+    journal.flush()
+    assert segment_path(tmp_path, first + 1).stat().st_size == SEGMENT_BYTES
+    assert [e.record.request_id for _, e in JournalReader(tmp_path).read()] == ["a", "b"]
     journal.close()
     journal.unlock()
 

@@ -51,6 +51,20 @@ async def test_restart_finds_the_session_file_of_an_earlier_day(tmp_path: Path) 
     assert len(read_session_file(tmp_path / "2026-03-01" / "s.jsonl").events) == 14
 
 
+async def test_a_restarted_writer_skips_events_already_in_a_file(tmp_path: Path) -> None:
+    """A recorder killed after writing is followed by one that derives the same events from the journal again."""
+    first = request_events("s", "r1", tools=2)
+    w1 = JsonlWriter(tmp_path)
+    await w1.write_batch(first[:4])  # killed part-way through the request
+    await w1.close()
+    w2 = JsonlWriter(tmp_path)
+    await w2.write_batch(first + request_events("s", "r2"))  # the replay, then a new request
+    await w2.write_batch(request_events("s", "r3"))
+    await w2.close()
+    stored = list(iter_session_file(tmp_path / "2026-03-01" / "s.jsonl"))
+    assert stored == first + request_events("s", "r2") + request_events("s", "r3")
+
+
 @pytest.mark.usefixtures("open_umask")
 async def test_files_are_0600_and_directories_0700(tmp_path: Path) -> None:
     writer = JsonlWriter(tmp_path / "home" / "sessions", fsync=True)

@@ -229,7 +229,9 @@ async def test_invalid_session_ids_are_rejected_and_logged(tmp_path: Path, caplo
     assert "invalid session id" in caplog.text
 
 
-async def test_unwritable_spool_logs_every_lost_event(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_unwritable_spool_counts_every_lost_event_and_logs_the_episode_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     down = FlakyWriter("store")
@@ -242,9 +244,17 @@ async def test_unwritable_spool_logs_every_lost_event(tmp_path: Path, caplog: py
         for ev in events:
             recorder.record(ev)
         await recorder.flush()
-    assert recorder.events_lost == len(events)
-    assert caplog.text.count("session event lost") == len(events)
+        for ev in request_events("s", "r2"):
+            recorder.record(ev)
+        await recorder.flush()
+    assert recorder.events_lost == 2 * len(events)
+    assert caplog.text.count("session events are being lost") == 1
     down.failing = False
+    with caplog.at_level(logging.WARNING, logger="lunaroute.recording"):
+        for ev in request_events("s", "r3"):
+            recorder.record(ev)
+        await recorder.flush()
+    assert f"writing again; {2 * len(events)} session events were lost" in caplog.text
     await recorder.aclose()
 
 

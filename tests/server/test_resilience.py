@@ -314,6 +314,51 @@ async def test_open_breaker_skips_the_provider(
     assert ready["providers"]["spare"]["breaker"] == "closed"
 
 
+async def test_streams_broken_off_mid_way_open_the_breaker(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, backup: FakeUpstream
+) -> None:
+    gw = await chain_gateway(
+        make_gateway,
+        upstream.openai_base_url,
+        backup,
+        primary={"http_client": {"idle_timeout_secs": 0.4}},
+        routing={"circuit_breaker": {"failure_threshold": 2, "cooldown_secs": 60}},
+    )
+    upstream.enqueue(Reply(reset_after_chunks=2), Reply(first_chunk_then_stall=5.0))
+    for _ in range(2):
+        status, headers, body = await post(gw, STREAM)
+        assert (status, headers["x-lunaroute-provider"]) == (200, "main")  # the head was a success...
+        assert b'"error"' in body  # ...the stream was not
+    status, headers, _ = await post(gw, STREAM)
+    assert (status, headers["x-lunaroute-provider"]) == (200, "spare")
+    assert len(upstream.requests) == 2
+    text = await metrics(gw)
+    assert 'lunaroute_breaker_state{provider="main"} 2.0' in text
+
+
+async def test_whole_streams_and_clients_leaving_do_not_count_against_the_provider(
+    upstream: FakeUpstream, make_gateway: GatewayFactory
+) -> None:
+    gw = await chain_gateway(
+        make_gateway,
+        upstream.openai_base_url,
+        None,
+        routing={"circuit_breaker": {"failure_threshold": 1, "cooldown_secs": 60}},
+    )
+    upstream.enqueue(Reply(first_chunk_then_stall=5.0))
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(f"{gw.url}/v1/chat/completions", json=STREAM)
+        await response.content.readany()
+        response.close()  # the client leaves mid-stream
+    await asyncio.sleep(0.3)
+    for _ in range(3):
+        status, _, body = await post(gw, STREAM)
+        assert status == 200
+        assert b'"error"' not in body
+    text = await metrics(gw)
+    assert 'lunaroute_breaker_state{provider="main"} 0.0' in text
+
+
 async def test_all_breakers_open_is_503_with_retry_after(upstream: FakeUpstream, make_gateway: GatewayFactory) -> None:
     gw = await chain_gateway(
         make_gateway,

@@ -6,10 +6,13 @@ import asyncio
 import json
 import socket
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from lunaroute.recording import Completed, read_session_file
+from lunaroute.server._gateway import GATEWAY
 from lunaroute.testing import Answer, FakeUpstream, Reply
 from lunaroute.testing._gateway import GatewayFactory
 
@@ -247,3 +250,37 @@ async def test_request_line_limit_is_414(upstream: FakeUpstream, make_gateway: G
             assert response.status == 414
             assert (await response.json())["error"]["code"] == "uri_too_long"
     assert upstream.requests == []
+
+
+async def test_a_stream_past_max_response_bytes_is_cut_with_an_error_event(
+    upstream: FakeUpstream, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    gw = await make_gateway(
+        http_server={"max_response_bytes": 4096},
+        session_recording={
+            "enabled": True,
+            "jsonl": {"directory": str(tmp_path / "sessions")},
+            "sqlite": {"path": str(tmp_path / "sessions.db")},
+            "journal_directory": str(tmp_path / "journal"),
+        },
+    )
+    upstream.enqueue(Reply(answer=Answer(text="endless " * 2000), pieces=400))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{gw.url}/v1/chat/completions",
+            json={"model": "gpt-x", "stream": True, "messages": [{"role": "user", "content": "go on"}]},
+        ) as response:
+            assert response.status == 200
+            body = await response.read()
+            request_id = response.headers["x-lunaroute-request-id"]
+    assert len(body) < 4096 + 512  # the cap, then the error event
+    last = [line for line in body.split(b"\n") if line.startswith(b"data: ")][-1]
+    assert json.loads(last[6:])["error"]["code"] == "response_too_large"
+    assert gw.app is not None
+    capture = gw.app[GATEWAY].capture
+    assert capture is not None
+    await capture.drain()
+    [path] = (tmp_path / "sessions").rglob("*.jsonl")
+    [completed] = [e for e in read_session_file(path).events if isinstance(e, Completed)]
+    assert completed.request_id == request_id
+    assert not completed.success

@@ -253,6 +253,8 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError("must be > 0", source=source, path="$.http_server.sse_keepalive_interval_secs")
     if server.max_request_body_bytes <= 0:
         raise ConfigError("must be > 0", source=source, path="$.http_server.max_request_body_bytes")
+    if server.max_response_bytes is not None and server.max_response_bytes <= 0:
+        raise ConfigError("must be > 0 (or null: no cap)", source=source, path="$.http_server.max_response_bytes")
     for key in ("header_timeout_secs", "idle_timeout_secs"):
         if not getattr(server, key) > 0:
             raise ConfigError("must be > 0", source=source, path=f"$.http_server.{key}")
@@ -323,6 +325,18 @@ def _validate_recording(config: Config, source: str) -> None:
     where = "$.session_recording"
     if not 0.0 <= rec.sample_rate <= 1.0:
         raise ConfigError("must be between 0 and 1", source=source, path=f"{where}.sample_rate")
+    if rec.required and not rec.enabled:
+        raise ConfigError(
+            "recording cannot be required while session_recording.enabled is false",
+            source=source,
+            path=f"{where}.required",
+        )
+    if rec.required and rec.sample_rate < 1.0:
+        raise ConfigError(
+            "recording cannot be required while sample_rate leaves exchanges out",
+            source=source,
+            path=f"{where}.required",
+        )
     for key, value in (
         ("worker.batch_size", rec.worker.batch_size),
         ("worker.max_queue_events", rec.worker.max_queue_events),

@@ -67,6 +67,10 @@ class HttpServerConfig(_Strict):
     sse_keepalive_enabled: bool = True
     sse_keepalive_interval_secs: float = 15.0
     max_request_body_bytes: int = 100 * 1024 * 1024
+    max_response_bytes: int | None = 100 * 1024 * 1024
+    """A streamed answer is cut once it would pass this many bytes: the client gets an error event (or the end of
+    the body), the exchange is recorded `upstream_error` and the provider's breaker counts a failure (None: no
+    cap)."""
     max_header_bytes: int = 60 * 1024
     max_header_count: int = 100
     max_line_bytes: int = 8 * 1024
@@ -369,6 +373,9 @@ class SessionRecordingConfig(_Strict):
     """What is recorded and where. On by default: JSONL files and SQLite under `~/.lunaroute/`."""
 
     enabled: bool = True
+    required: bool = False
+    """True: while recording is impossible (the journal cannot be written, or the stores and their spools are
+    losing events), API requests are refused with 503 instead of served unrecorded."""
     jsonl: JsonlConfig = msgspec.field(default_factory=JsonlConfig)
     sqlite: SqliteConfig = msgspec.field(default_factory=SqliteConfig)
     postgres: PostgresConfig = msgspec.field(default_factory=PostgresConfig)

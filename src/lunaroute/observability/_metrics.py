@@ -214,6 +214,24 @@ class Metrics:
             ("result",),
             registry=r,
         )
+        self.recording_degraded = Gauge(
+            "lunaroute_recording_degraded",
+            "1 while session recording is degraded for this reason (journal, losing, stores, behind, recorder), else 0.",
+            ("reason",),
+            registry=r,
+        )
+        self.recording_episodes = Counter(
+            "lunaroute_recording_degraded_episodes_total",
+            "Episodes of degraded session recording begun (each is logged once).",
+            registry=r,
+        )
+        self.requests_refused_unrecorded = Counter(
+            "lunaroute_requests_refused_unrecorded_total",
+            "Requests answered 503 because session_recording.required is set and recording was impossible, by "
+            "client dialect.",
+            ("listener",),
+            registry=r,
+        )
         self._counters: dict[tuple[object, ...], Counter] = {}
         self._histograms: dict[tuple[object, ...], Histogram] = {}
 
@@ -386,7 +404,19 @@ class Metrics:
     def request_shed(self, listener: str) -> None:
         self._count(self.requests_shed, (listener,))
 
+    def request_refused_unrecorded(self, listener: str) -> None:
+        self._count(self.requests_refused_unrecorded, (listener,))
+
     # -- the recorder (off the request path) --------------------------------------------------------------
+
+    def recording_state(self, reasons: Sequence[str]) -> None:
+        """Set `lunaroute_recording_degraded` from the reasons recording is degraded now (every known reason
+        gets a sample, 0 or 1)."""
+        for reason in ("journal", "losing", "stores", "behind", "recorder"):
+            self.recording_degraded.labels(reason).set(1.0 if reason in reasons else 0.0)
+
+    def recording_episode(self) -> None:
+        self.recording_episodes.inc()
 
     def tokens_used(self, provider: str, model: str | None, counts: dict[str, int]) -> None:
         label = self.model_label(model)
@@ -491,6 +521,15 @@ class NullMetrics(Metrics):
         return None
 
     def request_shed(self, listener: str) -> None:
+        return None
+
+    def request_refused_unrecorded(self, listener: str) -> None:
+        return None
+
+    def recording_state(self, reasons: Sequence[str]) -> None:
+        return None
+
+    def recording_episode(self) -> None:
         return None
 
     def tokens_used(self, provider: str, model: str | None, counts: dict[str, int]) -> None:

@@ -92,7 +92,8 @@ class Journal:
                     )
                     self._mapped = False
                 else:
-                    _log.error("no space for a journal segment in %s: %s", self.directory, exc)
+                    # Reported once per episode by the capture's owner (`/readyz`, metrics), not per attempt.
+                    _log.debug("no space for a journal segment in %s: %s", self.directory, exc)
             else:
                 self._close_current()
                 self._map = segment

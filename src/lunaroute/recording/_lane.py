@@ -65,6 +65,9 @@ class WriterLane:
         self.spooled = 0
         self.replayed = 0
         self.lost = 0
+        self.losing = False
+        """Neither the writer nor its spool took the last batch: an episode of losses, logged once."""
+        self._lost_at_start = 0
 
     @property
     def name(self) -> str:
@@ -87,9 +90,11 @@ class WriterLane:
                 await self.writer.write_batch(batch)
             except Exception as exc:  # noqa: BLE001 - any writer failure means: spool and retry later
                 self.failed += len(batch)
-                _log.warning("writer %s failed a batch of %d events, spooling: %r", self.name, len(batch), exc)
+                if not self.losing:
+                    _log.warning("writer %s failed a batch of %d events, spooling: %r", self.name, len(batch), exc)
                 self._schedule_retry()
             else:
+                self._stop_losing()
                 self.written += len(batch)
                 return
         await self._to_spool(batch)
@@ -100,10 +105,27 @@ class WriterLane:
             await self._run_io(self.spool.append, lines)
         except OSError as exc:
             self.lost += len(batch)
-            log_lost(batch, f"writer {self.name} failed and its spool could not be written: {exc!r}")
+            if not self.losing:
+                # One line per episode (a full disk would otherwise log every event): the rest are counted.
+                self.losing = True
+                self._lost_at_start = self.lost - len(batch)
+                _log.error(
+                    "writer %s failed and its spool cannot be written (%r): session events are being lost "
+                    "(counted in lunaroute_recorder_events_lost) until one of them can be written again",
+                    self.name,
+                    exc,
+                )
             return
+        self._stop_losing()
         self.spooled += len(batch)
         self.degraded = True
+
+    def _stop_losing(self) -> None:
+        if self.losing:
+            self.losing = False
+            _log.warning(
+                "writer %s: writing again; %d session events were lost", self.name, self.lost - self._lost_at_start
+            )
 
     def _schedule_retry(self) -> None:
         self.next_retry = time.monotonic() + self._backoff_s

@@ -1,6 +1,7 @@
 """Journal segment files: their names, the mapped segments the gateway writes, and the spares they are recycled as.
 
-A segment is `journal-<n>.lrm`: a file of fixed size (`SEGMENT_BYTES`, more for an entry too large for one),
+A segment is `journal-<n>.lrm`: a file of fixed size (`SEGMENT_BYTES`, more for an entry too large for one, less
+down to `MIN_SEGMENT_BYTES` when the disk has no room for a standard one),
 memory-mapped by the gateway, which copies frames into it and then publishes them by storing the offset where
 the committed frames end in the file's 64-byte header (`LRJ3MAP\\0`, then that offset as a native 8-byte word).
 Readers read up to that offset and never beyond it, so a frame being copied, or left half-copied by a killed
@@ -30,6 +31,7 @@ __all__ = [
     "MAPPED",
     "MAPPED_HEADER",
     "MAX_SPARES",
+    "MIN_SEGMENT_BYTES",
     "SEGMENT_BYTES",
     "Fence",
     "MappedPool",
@@ -46,6 +48,8 @@ MAPPED = ".lrm"
 APPENDED = ".lrj"
 LEGACY = ".jsonl"
 SEGMENT_BYTES = 8 << 20
+MIN_SEGMENT_BYTES = 256 << 10
+"""The smallest segment made when the disk has no room for a standard one."""
 MAPPED_HEADER = 64
 MAX_SPARES = 2
 _MAPPED_MAGIC = b"LRJ3MAP\x00"
@@ -174,7 +178,8 @@ class MappedPool:
             capacity = -(-(MAPPED_HEADER + need) // mmap.PAGESIZE) * mmap.PAGESIZE
         final = self.directory / f"journal-{number:08d}{MAPPED}"
         spare = _take_spare(self.directory) if capacity == SEGMENT_BYTES else None
-        fd, path = spare or _new_file(self.directory, capacity)
+        fd, path = spare or _new_file_fitting(self.directory, capacity, MAPPED_HEADER + need)
+        capacity = os.fstat(fd).st_size
         region = kept = None
         try:
             stat = os.fstat(fd)
@@ -249,6 +254,20 @@ def _new_file(directory: Path, capacity: int) -> tuple[int, Path]:
             path.unlink()
         raise
     return fd, path
+
+
+def _new_file_fitting(directory: Path, capacity: int, need: int) -> tuple[int, Path]:
+    """`_new_file` of `capacity` bytes, or, on a full disk, of the largest of its halves down to
+    `MIN_SEGMENT_BYTES` (never below `need`) that still fits: recording resumes as soon as a little space returns,
+    instead of waiting for a whole standard segment's worth. A smaller segment is never kept as a spare."""
+    while True:
+        try:
+            return _new_file(directory, capacity)
+        except OSError as exc:
+            smaller = max(MIN_SEGMENT_BYTES, -(-need // mmap.PAGESIZE) * mmap.PAGESIZE, capacity // 2)
+            if not is_no_space(exc) or smaller >= capacity:
+                raise
+            capacity = smaller
 
 
 def _reserve(fd: int, size: int) -> None:

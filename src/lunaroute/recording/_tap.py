@@ -85,11 +85,9 @@ class RecordingTap:
         return (time.perf_counter() - self._started) * 1000.0
 
     def routed(self, provider: str, dialect: str, model: str | None, translated: bool) -> None:
-        """The provider was chosen and the call is about to be sent: the record is journaled as begun (a fallback
-        sends it again elsewhere: its start is staged first, as it began)."""
+        """The provider was chosen and the call is about to be sent: the record is journaled as begun (the first
+        time; a fallback sending it elsewhere changes the routed fields its end entry carries)."""
         record = self.record
-        if self._begun:
-            self._capture.rerouting(record)
         record.provider = provider
         record.provider_dialect = dialect  # type: ignore[assignment]
         record.model_sent = model

@@ -10,6 +10,11 @@ also fsync'd before the batch counts as written (durable against a power loss).
 
 Open descriptors are kept in a bounded LRU cache (`max_open_files`).
 
+Writes are idempotent per event: a recorder process that was killed is followed by one that reads the journal again
+from its oldest segment not yet recycled, and derives events that may already be in a file. So when this writer
+first touches a session file that already exists, it reads the keys of the events in it (type, request id, tool
+call id) and skips those; a file it created itself needs no such read (a journal entry is read once per process).
+
 With a `cipher` (`lunaroute.recording._crypto.RecordCipher`) every line is written sealed instead: `LR1:` plus
 the base64 of key id, nonce and AES-256-GCM ciphertext, bound to the session id (see `_crypto` for the format),
 still one line and one `write()` per batch per file. Without one the files are plain JSONL, as always.
@@ -34,12 +39,20 @@ from lunaroute.recording._crypto import RecordCipher
 from lunaroute.recording._fsio import ensure_dir, fsync_dir, open_append, write_all
 from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, encode_event, encode_line
 from lunaroute.recording.events import SessionEvent, is_valid_session_id
+from lunaroute.recording.jsonl_reader import iter_session_file
 
 __all__ = ["JsonlWriter"]
 
 _DAY_CACHE_SECS = 60.0
 _log = logging.getLogger("lunaroute.recording.jsonl")
 _MAX_KNOWN_SESSIONS = 100_000
+_MAX_KEYED_FILES = 4096
+EventKey = tuple[str, str, str]
+
+
+def event_key(ev: SessionEvent) -> EventKey:
+    """What makes an event itself: its type, its request, and for a tool call its id."""
+    return type(ev).__name__, ev.request_id, getattr(ev, "tool_call_id", "")
 
 
 class JsonlWriter:
@@ -69,6 +82,9 @@ class JsonlWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lunaroute-jsonl")
         self._closed = False
         self._days: dict[dt.date, tuple[bool, float]] = {}
+        self._keys: OrderedDict[Path, set[EventKey] | None] = OrderedDict()
+        """Files touched by this writer: the keys of their events when the file existed before (None: this
+        writer created it, nothing in it can be written twice)."""
 
     def path_for(self, session_id: str, day: dt.date) -> Path:
         """Where the session that started on `day` (UTC) is stored."""
@@ -93,18 +109,22 @@ class JsonlWriter:
     # -- worker thread ----------------------------------------------------------------------------------
 
     def _write_sync(self, events: list[SessionEvent]) -> None:
-        groups: dict[Path, list[bytes]] = {}
+        groups: dict[Path, list[SessionEvent]] = {}
         for ev in events:
             if not is_valid_session_id(ev.session_id):
                 _log.error("jsonl: event with invalid session id %r not written", ev.session_id[:64])
                 continue
-            path = self._session_path(ev)
-            groups.setdefault(path, []).append(self._line(ev))
+            groups.setdefault(self._session_path(ev), []).append(ev)
         with self._lock:
-            for path, lines in groups.items():
+            for path, group in groups.items():
+                keys = self._keys_for(path)
+                if keys is not None:
+                    group = [ev for ev in group if event_key(ev) not in keys]
+                    if not group:
+                        continue
                 fd = self._fd_for(path)
                 try:
-                    write_all(fd, b"".join(lines))
+                    write_all(fd, b"".join(self._line(ev) for ev in group))
                     if self.fsync:
                         os.fsync(fd)
                 except OSError:
@@ -112,6 +132,25 @@ class JsonlWriter:
                     # file that was moved or compressed meanwhile) instead of failing on a stale descriptor.
                     self._drop(path)
                     raise
+                if keys is not None:
+                    keys.update(event_key(ev) for ev in group)
+
+    def _keys_for(self, path: Path) -> set[EventKey] | None:
+        """The keys of the events a file held before this writer touched it (None when it did not exist)."""
+        if path in self._keys:
+            self._keys.move_to_end(path)
+            return self._keys[path]
+        keys: set[EventKey] | None = None
+        if path.is_file():  # a regular file: a link to a device (a test's /dev/full) is not read
+            keys = set()
+            try:
+                keys.update(event_key(ev) for ev in iter_session_file(path, cipher=self._cipher))
+            except Exception as exc:  # noqa: BLE001 - unreadable: better a line written twice than one lost
+                _log.warning("jsonl: could not read %s to skip events already in it: %r", path, exc)
+        self._keys[path] = keys
+        if len(self._keys) > _MAX_KEYED_FILES:
+            self._keys.popitem(last=False)
+        return keys
 
     def _line(self, ev: SessionEvent) -> bytes:
         if self._cipher is None:

@@ -123,6 +123,11 @@ class Recorder:
         return self.events_spooled_overflow + sum(lane.spooled for lane in self._lanes)
 
     @property
+    def writers_degraded(self) -> list[str]:
+        """Writers whose events go to their spool (replayed once they write again) or are being lost."""
+        return [lane.name for lane in self._lanes if lane.degraded or lane.losing]
+
+    @property
     def events_lost(self) -> int:
         return self._lost_here + sum(lane.lost for lane in self._lanes)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from lunaroute._aio import cancel_and_wait
 from lunaroute.config import Config
 from lunaroute.hosts import HostCheck
 from lunaroute.keys import KeyCache, KeyManager, open_key_store
@@ -24,6 +26,7 @@ from lunaroute.server._admin import add_admin_routes
 from lunaroute.server._admission import admitted
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._handlers import handle_health, handle_metrics, handle_proxy, handle_ready, handle_root
+from lunaroute.server._recording_health import RecordingHealth
 from lunaroute.server._reload import RELOADER, ConfigSource, Reloader
 from lunaroute.server._responses import add_response_routes
 from lunaroute.server._runtime import Runtime, build_runtime
@@ -111,6 +114,7 @@ def create_app(
     app.router.add_route("*", "/{tail:.*}", host_checked(proxy, hosts))
 
     recording: list[RecordingStack] = []
+    watchers: list[asyncio.Task[None]] = []
     key_caches: list[KeyCache] = []
 
     async def open_keys() -> None:
@@ -182,12 +186,18 @@ def create_app(
             )
             recording.append(stack)
             gateway.capture = stack.capture
+            health = RecordingHealth(stack.capture, metrics, required=config.session_recording.required)
+            gateway.recording_health = health
+            watchers.append(asyncio.get_running_loop().create_task(health.watch(), name="lunaroute-recording-health"))
             if not isinstance(metrics, NullMetrics):
                 metrics.registry.register(RecorderCollector(stack.capture, stack.capture.worker))
 
     async def close_everything(_: web.Application) -> None:
         # Runs after the listener stopped and in-flight requests finished: record what they left, then close.
         gateway.capture = None
+        gateway.recording_health = None
+        for task in watchers:
+            await cancel_and_wait(task)
         for stack in recording:
             await stack.aclose()
         await reloader.aclose()

@@ -22,6 +22,7 @@ from lunaroute.server._runtime import Runtime
 if TYPE_CHECKING:
     from lunaroute.keys import KeyManager
     from lunaroute.recording._capture import Capture
+    from lunaroute.server._recording_health import RecordingHealth
 
 __all__ = ["GATEWAY", "Gateway"]
 
@@ -35,6 +36,8 @@ class Gateway:
     keepalive_secs: float | None
     log_requests: bool
     capture: Capture | None = None
+    recording_health: RecordingHealth | None = None
+    """Set with `capture`: whether recording keeps up (`/readyz`, `session_recording.required`)."""
     policies: Policies = field(default_factory=Policies)
     """Auth, scopes, limits and budgets; their parts are set at start-up, before the listener opens."""
     keys: KeyManager | None = None

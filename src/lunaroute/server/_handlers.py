@@ -11,10 +11,10 @@ import msgspec
 from aiohttp import web
 
 from lunaroute import __version__
-from lunaroute.calls import Inbound, Outbound
+from lunaroute.calls import CLIENT_GONE, Inbound, Outbound
 from lunaroute.dialects.errors import error_body, error_headers
 from lunaroute.dialects.passthrough import JSON_ENDPOINTS, inspect_body
-from lunaroute.errors import LunaRouteError, UnsupportedMedia, UpstreamError, UpstreamTimeout
+from lunaroute.errors import LunaRouteError, Overloaded, UnsupportedMedia, UpstreamError, UpstreamTimeout
 from lunaroute.observability import CONTENT_TYPE_LATEST
 from lunaroute.observability.tracing import NOOP_SPAN
 from lunaroute.policies import Admission, Principal
@@ -23,6 +23,7 @@ from lunaroute.routing import classify, normalise_path
 from lunaroute.scrub import mask_gateway_keys
 from lunaroute.server._gateway import GATEWAY, Gateway
 from lunaroute.server._limits import check_headers, read_body
+from lunaroute.server._recording_health import RECORDING_RETRY_AFTER_SECS
 from lunaroute.server._relay import RelayOutcome, relay_body, relay_stream, wants_streamed_relay
 from lunaroute.server._runtime import Runtime
 from lunaroute.types import Dialect, Endpoint, ExchangeRecord, Outcome
@@ -90,6 +91,12 @@ async def _proxy(request: web.Request, gw: Gateway, runtime: Runtime) -> web.Str
         headers = check_headers(request, config.http_server)
         route = classify(request.method, path, headers, bypass_enabled=config.bypass.enabled)
         dialect, endpoint = route.endpoint.dialect, route.endpoint
+        if gw.recording_health is not None and gw.recording_health.refusing():
+            gw.metrics.request_refused_unrecorded(dialect)
+            raise Overloaded(
+                "session recording is required and is not possible now (see /readyz); retry shortly",
+                retry_after=RECORDING_RETRY_AFTER_SECS,
+            )
         admission, headers = gw.policies.identify(headers, request.remote, path)
         span = gw.tracing.request_span(request.method, path, headers, request_id=request_id)
         _check_content_type(request, route.endpoint in JSON_ENDPOINTS)
@@ -234,7 +241,7 @@ async def _relay(
     status = response_upstream.status
     try:
         if wants_streamed_relay(response_upstream, inbound.route.bypass):
-            response, outcome = await relay_stream(
+            response, outcome, failure = await relay_stream(
                 request,
                 response_upstream,
                 dialect=inbound.dialect,
@@ -247,10 +254,13 @@ async def _relay(
                 started=inbound.started,
                 meter=meter,
                 scrub=gw.scrubber,
+                max_bytes=gw.config.http_server.max_response_bytes,
             )
             if outcome == RelayOutcome.CLIENT_DISCONNECTED:
                 gw.metrics.client_gone(inbound.dialect, endpoint)
                 status = CLIENT_CLOSED
+                failure = CLIENT_GONE
+            outbound.ended(failure)
             return response
         try:
             response = await relay_body(
@@ -350,7 +360,9 @@ async def handle_health(request: web.Request) -> web.Response:
 
 async def handle_ready(request: web.Request) -> web.Response:
     """Ready while some served dialect has a provider whose circuit is not open; lists every provider's
-    dialect, breaker state and health."""
+    dialect, breaker state and health, and the `recording` component. `status` is `degraded` (still 200) while
+    recording does not keep up, and `not_ready` (503) while requests are refused because recording is required
+    and impossible."""
     gw = request.app[GATEWAY]
     pipeline = gw.runtime.pipeline
     router, resilience = pipeline.router, pipeline.resilience
@@ -365,8 +377,20 @@ async def handle_ready(request: web.Request) -> web.Response:
     }
     usable = [name for name in router.providers if resilience.state(name).value != "open"]
     ready = bool(router.defaults) and bool(usable)
-    body = {"status": "ready" if ready else "not_ready", "dialects": dict(router.defaults), "providers": providers}
-    return web.Response(status=200 if ready else 503, body=_encode(body), content_type=_JSON)
+    body: dict[str, object] = {"dialects": dict(router.defaults), "providers": providers}
+    status = "ready" if ready else "not_ready"
+    recording_health = gw.recording_health
+    if recording_health is None:
+        body["recording"] = {"status": "off" if not gw.config.session_recording.enabled else "starting"}
+    else:
+        recording = recording_health.snapshot()
+        body["recording"] = recording
+        if recording_health.refusing():
+            status = "not_ready"
+        elif ready and recording["status"] != "ok":
+            status = "degraded"
+    body = {"status": status, **body}
+    return web.Response(status=503 if status == "not_ready" else 200, body=_encode(body), content_type=_JSON)
 
 
 async def handle_metrics(request: web.Request) -> web.Response:

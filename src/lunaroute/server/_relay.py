@@ -26,7 +26,7 @@ from lunaroute.recording._tap import RecordingTap
 from lunaroute.scrub import Scrubber
 from lunaroute.types import Dialect, Outcome, UpstreamResponse
 
-__all__ = ["RelayOutcome", "outcome_of", "relay_body", "relay_stream", "wants_streamed_relay"]
+__all__ = ["RelayOutcome", "ResponseTooLarge", "outcome_of", "relay_body", "relay_stream", "wants_streamed_relay"]
 
 KEEPALIVE = b": keepalive\n\n"
 _BUFFER_LIMIT = 1 << 20
@@ -38,6 +38,19 @@ class RelayOutcome:
     COMPLETE = "complete"
     CLIENT_DISCONNECTED = "client_disconnected"
     UPSTREAM_ERROR = "upstream_error"
+
+
+class ResponseTooLarge(UpstreamError):
+    """A streamed answer would pass `http_server.max_response_bytes`: it is cut there."""
+
+    code = "response_too_large"
+
+
+def failure_kind(exc: UpstreamError) -> str:
+    """The breaker's name for a failure that broke a stream off."""
+    if isinstance(exc, ResponseTooLarge):
+        return "response_too_large"
+    return "timeout" if isinstance(exc, UpstreamTimeout) else "mid_stream"
 
 
 def _decoder_for(encoding: str | None) -> Callable[[bytes], bytes] | None:
@@ -147,10 +160,13 @@ async def relay_stream(
     started: float = 0.0,
     meter: UsageMeter | None = None,
     scrub: Scrubber | None = None,
-) -> tuple[web.StreamResponse, str]:
-    """Relay the upstream body chunk by chunk. Returns the response and its `RelayOutcome`.
+    max_bytes: int | None = None,
+) -> tuple[web.StreamResponse, str, str | None]:
+    """Relay the upstream body chunk by chunk. Returns the response, its `RelayOutcome` and, when the upstream
+    broke the stream off, the kind of that failure (`failure_kind`) for the provider's breaker.
 
-    `deadline` (event-loop time) ends the relay with an upstream-timeout error event. The chunks of an error
+    `deadline` (event-loop time) ends the relay with an upstream-timeout error event; `max_bytes` cuts it before
+    the chunk that would pass it, with an error event (`ResponseTooLarge`). The chunks of an error
     response (status >= 400) have the secrets `scrub` knows masked, chunk by chunk.
     Each chunk goes to the client first and to `tap` (the recorder's copy) second; the exchange is handed to the
     recorder before the final chunk of the HTTP response (`write_eof`), so a client that saw the end of its
@@ -168,15 +184,17 @@ async def relay_stream(
     except ConnectionError:
         if tap is not None:
             tap.finish(upstream.status, "client_disconnected")
-        return response, RelayOutcome.CLIENT_DISCONNECTED
+        return response, RelayOutcome.CLIENT_DISCONNECTED, None
     loop = asyncio.get_running_loop()
     state = _StreamState(loop.time())
     keeper = None
     if keepalive_secs and upstream.is_event_stream:
         keeper = asyncio.create_task(_keepalive(response, state, keepalive_secs, metrics))
     relayed = 0
+    room = max_bytes if max_bytes is not None else -1
     first_at = 0.0
     outcome = RelayOutcome.COMPLETE
+    failure: str | None = None
     try:
         try:
             async with asyncio.timeout_at(deadline):
@@ -186,6 +204,12 @@ async def relay_stream(
                         chunk = mask(chunk)
                     if not chunk:
                         continue
+                    if room >= 0:
+                        room -= len(chunk)
+                        if room < 0:
+                            raise ResponseTooLarge(
+                                f"the response passed http_server.max_response_bytes ({max_bytes} bytes) and was cut"
+                            )
                     state.at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
                     state.last = loop.time()
                     await response.write(chunk)
@@ -204,6 +228,7 @@ async def relay_stream(
         await response.write_eof()
     except UpstreamError as exc:
         outcome = RelayOutcome.UPSTREAM_ERROR
+        failure = failure_kind(exc)
         tail = b""
         if upstream.is_event_stream:
             tail = (b"" if state.at_boundary else b"\n\n") + stream_error_event(dialect, exc)
@@ -224,7 +249,7 @@ async def relay_stream(
             await cancel_and_wait(keeper)
         if relayed:
             metrics.stream_ended(labels[0], labels[1], time.perf_counter() - first_at, relayed)
-    return response, outcome
+    return response, outcome, failure
 
 
 class _StreamState:

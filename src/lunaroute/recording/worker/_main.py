@@ -289,6 +289,7 @@ class _Worker:
             events_failed=dict(recorder.events_failed),
             events_spooled=recorder.events_spooled,
             events_lost=recorder.events_lost,
+            writers_degraded=recorder.writers_degraded,
             disk_free_bytes=disk,
             retention_runs=retention.runs if retention is not None else 0,
             retention_files_deleted=totals.files_deleted,

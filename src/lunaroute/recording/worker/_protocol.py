@@ -129,6 +129,8 @@ class WorkerStats(msgspec.Struct, tag="stats"):
     events_failed: dict[str, int] = msgspec.field(default_factory=dict)
     events_spooled: int = 0
     events_lost: int = 0
+    writers_degraded: list[str] = msgspec.field(default_factory=list)
+    """Writers not taking events directly now (spooling them, or losing them when the spool fails too)."""
     disk_free_bytes: dict[str, int] = msgspec.field(default_factory=dict)
     """Free space on the file system of each local store (`journal`, `jsonl`, `sqlite`)."""
     retention_runs: int = 0
