@@ -26,6 +26,7 @@ from lunaroute.cli._background import (
 from lunaroute.cli._keys import keys_group
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
+from lunaroute.cli._ui import ui_command
 from lunaroute.config import (
     Config,
     check_exposure,
@@ -239,6 +240,7 @@ def config_show(config_path: str | None) -> None:
 cli.add_command(sessions_group, "sessions")
 cli.add_command(keys_group, "keys")
 cli.add_command(import_sessions_command, "import-sessions")
+cli.add_command(ui_command, "ui")
 
 
 def _say_server_keys(config: Config) -> None:
