@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lunaroute.recording._pg_rollup import MIGRATION_SQL as _V5
+
 __all__ = ["MIGRATIONS", "migrate"]
 
 _TOKENS = (
@@ -173,6 +175,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (2, "the gateway key and team of each session", _V2),
     (3, "per request: the provider that answered, success, the attempts given up before, status, duration", _V3),
     (4, "time-window reads (the UI's dashboard): requests and streams by created_at", _V4),
+    (5, "rollups of requests, TTFT and sessions per model for the dashboard, kept by triggers", _V5),
 )
 """(version, description, SQL) in order; append new versions, never edit applied ones."""
 

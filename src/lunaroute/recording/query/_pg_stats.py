@@ -79,16 +79,17 @@ def _sorted(sums: RequestSums) -> list[_Group]:
 
 
 async def overview(conn: Any, hours: int, now: dt.datetime, price: PriceFn | None) -> OverviewStats:
+    rollup = await _window.has_rollups(conn)
     since = now - dt.timedelta(hours=hours)
-    per_model = _sorted(await _window.request_sums(conn, since, ("model",)))
+    per_model = _sorted(await _window.request_sums(conn, since, ("model",), rollup=rollup))
     requests, tokens = 0, TokenCounts()
     for _, n, t in per_model:
         requests, tokens = requests + n, tokens.plus(t)
     providers = await _providers(conn, {str(k[0]) for k, _, _ in per_model}) if price else {}
     cost = price_sum(price, [(providers.get(str(k[0]), ""), str(k[0]), t) for k, _, t in per_model])
-    active = await _window.active_sessions(conn, since)
+    active = await _window.active_sessions(conn, since, rollup=rollup)
     started, completed, failed, avg_duration = await _window.started_stats(conn, since)
-    avg_ttft, p95 = await _window.ttft_stats(conn, since)
+    avg_ttft, p95 = await _window.ttft_stats(conn, since, rollup=rollup)
     return OverviewStats(
         hours=hours,
         requests=requests,
@@ -108,7 +109,7 @@ async def overview(conn: Any, hours: int, now: dt.datetime, price: PriceFn | Non
 
 async def tokens_per_day(conn: Any, days: int, now: dt.datetime) -> tuple[TokensPerDay, ...]:
     first = dt.datetime.combine(now.date() - dt.timedelta(days=days - 1), dt.time(), dt.UTC)
-    sums = await _window.request_sums(conn, first, ("day",))
+    sums = await _window.request_sums(conn, first, ("day",), rollup=await _window.has_rollups(conn))
     return tuple(
         TokensPerDay(date=dt.date.fromisoformat(str(k[0])), requests=n, tokens=t, total_tokens=t.total)
         for k, n, t in _sorted(sums)
@@ -143,7 +144,8 @@ async def model_usage(
     conn: Any, hours: int, user_agent: str | None, now: dt.datetime, price: PriceFn | None
 ) -> tuple[ModelUsage, ...]:
     since = now - dt.timedelta(hours=hours)
-    rows = _sorted(await _window.request_sums(conn, since, ("model",), user_agent=user_agent))
+    rollup = await _window.has_rollups(conn)
+    rows = _sorted(await _window.request_sums(conn, since, ("model",), user_agent=user_agent, rollup=rollup))
     providers = await _providers(conn, {str(k[0]) for k, _, _ in rows}) if price else {}
     total = sum(n for _, n, _ in rows) or 1
     out = []
@@ -168,7 +170,8 @@ async def client_usage(
 ) -> tuple[ClientUsage, ...]:
     """Per session user agent (none left out): requests, tokens and cost in the window, busiest first."""
     since = now - dt.timedelta(hours=hours)
-    rows = _sorted(await _window.request_sums(conn, since, ("user_agent", "model")))
+    rollup = await _window.has_rollups(conn)
+    rows = _sorted(await _window.request_sums(conn, since, ("user_agent", "model"), rollup=rollup))
     providers = await _providers(conn, {str(k[1]) for k, _, _ in rows}) if price else {}
     by_agent: dict[str, tuple[int, TokenCounts, list[tuple[str, str, TokenCounts]]]] = {}
     for (agent, model), n, tokens in rows:
@@ -197,8 +200,9 @@ async def cost_stats(conn: Any, now: dt.datetime, price: PriceFn | None) -> Cost
     today = now.date()
     month_start = dt.datetime.combine(today.replace(day=1), dt.time(), dt.UTC)
     window_start = min(month_start, dt.datetime.combine(today - dt.timedelta(days=29), dt.time(), dt.UTC))
-    daily = _sorted(await _window.request_sums(conn, window_start, ("day", "model")))
-    totals = _sorted(await _window.request_sums(conn, None, ("model",)))
+    rollup = await _window.has_rollups(conn)
+    daily = _sorted(await _window.request_sums(conn, window_start, ("day", "model"), rollup=rollup))
+    totals = _sorted(await _window.request_sums(conn, None, ("model",), rollup=rollup))
     providers = await _providers(conn, {str(k[-1]) for k, _, _ in (*daily, *totals)})
     week_start = today - dt.timedelta(days=today.weekday())
     last30 = today - dt.timedelta(days=29)
@@ -220,8 +224,9 @@ async def cost_stats(conn: Any, now: dt.datetime, price: PriceFn | None) -> Cost
 
 
 async def spending(conn: Any, hours: int, now: dt.datetime, price: PriceFn | None) -> SpendingStats:
+    rollup = await _window.has_rollups(conn)
     start = now - dt.timedelta(hours=hours)
-    hourly = _sorted(await _window.request_sums(conn, start, ("hour", "model")))
+    hourly = _sorted(await _window.request_sums(conn, start, ("hour", "model"), rollup=rollup))
     per_model: dict[str, tuple[int, TokenCounts]] = {}
     for (_, model), n, tokens in hourly:
         count, sofar = per_model.get(str(model), (0, TokenCounts()))
@@ -241,7 +246,7 @@ async def spending(conn: Any, hours: int, now: dt.datetime, price: PriceFn | Non
         )
         for key, (reqs, total, items) in hours_map.items()
     )
-    sessions_of = await _window.sessions_per_model(conn, start)
+    sessions_of = await _window.sessions_per_model(conn, start, rollup=rollup)
     by_model = []
     priced: list[tuple[str, str, TokenCounts]] = []
     for model, (n, tokens) in sorted(per_model.items()):
@@ -258,7 +263,7 @@ async def spending(conn: Any, hours: int, now: dt.datetime, price: PriceFn | Non
         )
     by_model.sort(key=lambda m: (-(m.cost_usd or 0.0), -m.total_tokens, m.model_name))
     total_cost = price_sum(price, priced)
-    sessions = await _window.active_sessions(conn, start)
+    sessions = await _window.active_sessions(conn, start, rollup=rollup)
     return SpendingStats(
         hours=hours,
         total_cost_usd=total_cost,
@@ -350,8 +355,15 @@ async def user_agents(conn: Any) -> tuple[str, ...]:
 
 
 async def model_names(conn: Any) -> tuple[str, ...]:
+    if await _window.has_rollups(conn):  # the requests' models from the rollups: no scan of every request
+        requests = (
+            "SELECT model_name FROM (SELECT model_name, requests FROM rollup_requests UNION ALL "
+            "SELECT model_name, requests FROM rollup_requests_delta) r GROUP BY 1 HAVING SUM(requests) > 0"
+        )
+    else:
+        requests = "SELECT model_name FROM session_stats"
     rows = await conn.fetch(
         "SELECT m FROM (SELECT model_used FROM sessions WHERE model_used IS NOT NULL AND model_used != '' "
-        "UNION SELECT model_name FROM session_stats WHERE model_name != '') u(m) ORDER BY m COLLATE \"C\""
+        f"UNION SELECT model_name FROM ({requests}) q WHERE model_name != '') u(m) ORDER BY m COLLATE \"C\""
     )
     return tuple(r[0] for r in rows)
