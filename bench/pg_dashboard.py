@@ -28,6 +28,7 @@ from tests._needs import pg_url
 from tests.ui.bench_pages import time_ui
 
 from lunaroute.config import config_from_mapping
+from lunaroute.recording._pg_rollup import COMPACT_SQL
 from lunaroute.recording.postgres import PostgresWriter
 
 MODELS = "ARRAY['claude-sonnet-4-5', 'claude-opus-4-1', 'gpt-5', 'gpt-4o']"
@@ -82,6 +83,7 @@ async def seed(dsn: str, n_requests: int) -> None:
             t0 = time.perf_counter()
             await conn.execute(sql)
             print(f"  {time.perf_counter() - t0:6.1f} s  {sql[:70]}…")
+        await conn.execute(COMPACT_SQL)  # as the replicas' writers do every few seconds
         await conn.execute("VACUUM ANALYZE")  # as autovacuum would after a bulk load: statistics, visibility map
     finally:
         await conn.close()

@@ -87,8 +87,11 @@ _SORT_SQL: dict[SortKey, str] = {
 
 
 def _order(sort: SortKey, descending: bool, table: str) -> str:
-    # SQLite sorts NULL below every value: first ascending, last descending.
-    direction = "DESC NULLS LAST" if descending else "ASC NULLS FIRST"
+    # SQLite sorts NULL below every value: first ascending, last descending. `started_at` is NOT NULL, and
+    # left plain so that its index serves the default order.
+    direction = "DESC" if descending else "ASC"
+    if sort != "started":
+        direction += " NULLS LAST" if descending else " NULLS FIRST"
     first = _SORT_SQL[sort].format(t=table)
     return f'{first} {direction}, {table}.started_at DESC, {table}.session_id COLLATE "C" DESC'
 

@@ -88,7 +88,7 @@ async def overview(conn: Any, hours: int, now: dt.datetime, price: PriceFn | Non
     providers = await _providers(conn, {str(k[0]) for k, _, _ in per_model}) if price else {}
     cost = price_sum(price, [(providers.get(str(k[0]), ""), str(k[0]), t) for k, _, t in per_model])
     active = await _window.active_sessions(conn, since, rollup=rollup)
-    started, completed, failed, avg_duration = await _window.started_stats(conn, since)
+    started, completed, failed, avg_duration = await _window.started_stats(conn, since, rollup=rollup)
     avg_ttft, p95 = await _window.ttft_stats(conn, since, rollup=rollup)
     return OverviewStats(
         hours=hours,
@@ -246,7 +246,7 @@ async def spending(conn: Any, hours: int, now: dt.datetime, price: PriceFn | Non
         )
         for key, (reqs, total, items) in hours_map.items()
     )
-    sessions_of = await _window.sessions_per_model(conn, start, rollup=rollup)
+    sessions_of = await _window.sessions_per_model(conn, start, list(per_model), rollup=rollup)
     by_model = []
     priced: list[tuple[str, str, TokenCounts]] = []
     for model, (n, tokens) in sorted(per_model.items()):

@@ -130,31 +130,49 @@ async def request_sums(
 async def active_sessions(conn: Any, since: dt.datetime, *, rollup: bool = False) -> int:
     """Sessions with a request since `since` (the window is open-ended, so: whose latest request is)."""
     sql = (
-        "SELECT COUNT(DISTINCT session_id) FROM rollup_session_models WHERE last_at >= $1"
+        "SELECT COUNT(*) FROM rollup_sessions WHERE last_at >= $1"
         if rollup
         else "SELECT COUNT(DISTINCT session_id) FROM session_stats WHERE created_at >= $1"
     )
     return int(await conn.fetchval(sql, created_floor(since)))
 
 
-async def sessions_per_model(conn: Any, since: dt.datetime, *, rollup: bool = False) -> dict[object, int]:
-    """Per model: the sessions with a request on it since `since`."""
-    sql = (
-        "SELECT model_name, COUNT(*) FROM rollup_session_models WHERE last_at >= $1 GROUP BY 1"
-        if rollup
-        else "SELECT model_name, COUNT(DISTINCT session_id) FROM session_stats WHERE created_at >= $1 GROUP BY 1"
+async def sessions_per_model(
+    conn: Any, since: dt.datetime, models: Sequence[object], *, rollup: bool = False
+) -> dict[object, int]:
+    """Per model of `models`: the sessions with a request on it since `since` (others may be left out)."""
+    bound = created_floor(since)
+    if rollup:  # one index range per model
+        sql = "SELECT COUNT(*) FROM rollup_session_models WHERE model_name = $1 AND last_at >= $2"
+        return {m: int(await conn.fetchval(sql, m, bound)) for m in models}
+    rows = await conn.fetch(
+        "SELECT model_name, COUNT(DISTINCT session_id) FROM session_stats WHERE created_at >= $1 GROUP BY 1", bound
     )
-    return {r[0]: int(r[1]) for r in await conn.fetch(sql, created_floor(since))}
+    return {r[0]: int(r[1]) for r in rows}
 
 
-async def started_stats(conn: Any, since: dt.datetime) -> tuple[int, int, int, float | None]:
+async def started_stats(conn: Any, since: dt.datetime, *, rollup: bool = False) -> tuple[int, int, int, float | None]:
     """Sessions started since `since`: (started, completed, failed, mean `total_duration_ms`)."""
-    started, completed, failed, total, n = await conn.fetchrow(
+    raw = (
         "SELECT COUNT(*), COUNT(completed_at), COUNT(*) FILTER (WHERE success = false), "
-        "COALESCE(SUM(total_duration_ms), 0)::bigint, COUNT(total_duration_ms) FROM sessions WHERE started_at >= $1",
-        utc(since),
+        "COALESCE(SUM(total_duration_ms), 0)::bigint, COUNT(total_duration_ms) FROM sessions WHERE started_at >= $1"
     )
-    return int(started), int(completed), int(failed), total / n if n else None
+    if rollup:
+        split = utc(since).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+        rows = [await conn.fetchrow(f"{raw} AND started_at < $2", utc(since), split)]
+        rows.append(
+            await conn.fetchrow(
+                "SELECT SUM(sessions)::bigint, SUM(completed)::bigint, SUM(failed)::bigint, "
+                "SUM(duration_sum)::bigint, SUM(duration_n)::bigint FROM (SELECT * FROM rollup_started UNION ALL "
+                "SELECT hour, sessions, completed, failed, duration_sum, duration_n FROM rollup_started_delta) u "
+                "WHERE hour >= $1",
+                _naive(split),
+            )
+        )
+    else:
+        rows = [await conn.fetchrow(raw, utc(since))]
+    started, completed, failed, total, n = (sum(int(r[i] or 0) for r in rows) for i in range(5))
+    return started, completed, failed, total / n if n else None
 
 
 async def ttft_stats(conn: Any, since: dt.datetime, *, rollup: bool = False) -> tuple[float | None, int | None]:
@@ -183,11 +201,16 @@ async def ttft_stats(conn: Any, since: dt.datetime, *, rollup: bool = False) -> 
         bound,
         split,
     )
-    rows += await conn.fetch(
-        "SELECT bucket, SUM(requests)::bigint, SUM(ttft_sum)::bigint FROM (SELECT hour, bucket, requests, ttft_sum "
-        "FROM rollup_ttft UNION ALL SELECT hour, bucket, requests, ttft_sum FROM rollup_ttft_delta) u "
-        "WHERE hour >= $1 GROUP BY 1",
+    day = dt.datetime.combine(split.date(), dt.time(), dt.UTC)
+    day = day if day == split else day + dt.timedelta(days=1)  # the first midnight at or after `split`
+    rows += await conn.fetch(  # the hours before the first whole day, the days, and the pending deltas
+        "SELECT bucket, SUM(n)::bigint, SUM(t)::bigint FROM ("
+        "SELECT bucket, requests AS n, ttft_sum AS t FROM rollup_ttft WHERE hour >= $1 AND hour < $2 UNION ALL "
+        "SELECT bucket, requests, ttft_sum FROM rollup_ttft_daily WHERE day >= $3 UNION ALL "
+        "SELECT bucket, requests, ttft_sum FROM rollup_ttft_delta WHERE hour >= $1) u GROUP BY 1",
         _naive(split),
+        _naive(day),
+        day.date(),
     )
     hist: dict[int, list[int]] = {}
     for bucket, n, total in rows:
