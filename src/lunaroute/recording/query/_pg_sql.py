@@ -78,9 +78,9 @@ def session_where(flt: SessionFilter, first: int = 1) -> tuple[str, Params]:
         add(f"s.started_at < {b.mark(utc(flt.until))}")
     if flt.model:
         m = b.mark(flt.model)
-        add(
-            f"(s.model_used = {m} OR s.model_requested = {m} OR EXISTS "
-            f"(SELECT 1 FROM session_stats ss WHERE ss.session_id = s.session_id AND ss.model_name = {m}))"
+        add(  # IN, not a correlated EXISTS: under the OR, PostgreSQL hashes the subquery once
+            f"(s.model_used = {m} OR s.model_requested = {m} OR s.session_id IN "
+            f"(SELECT ss.session_id FROM session_stats ss WHERE ss.model_name = {m}))"
         )
     if flt.provider:
         add(f"s.provider = {b.mark(flt.provider)}")
