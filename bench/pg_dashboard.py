@@ -4,9 +4,10 @@
     python bench/pg_dashboard.py --dsn postgresql://…/existing --no-seed
 
 Without `--no-seed` a database of its own is created on the server of `--dsn` (dropped at the end unless `--keep`),
-its schema made by the real `PostgresWriter` (every migration), and filled in a few statements with
-`generate_series` — the same shape as `tests/recording/query/seed_large.py` for SQLite: sessions of 5 requests 30 s
-apart over the last 30 days, one stream row per request, a tool call on every other request. Then the real UI
+filled in a few statements with `generate_series`, then migrated by the real `PostgresWriter`, whose rollup
+migration fills the rollups from the rows as on an existing database (`--through-triggers` sends every row
+through the rollup triggers instead). The rows have the shape of `tests/recording/query/seed_large.py`'s for
+SQLite: sessions of 5 requests 30 s apart over the last 30 days, one stream row per request, a tool call on every other request. Then the real UI
 application (`build_ui_app` with `ui.database` set to the database) is timed by `tests/ui/bench_pages.py`'s cases:
 each median should stay under 300 ms. On this shared 2-core machine the figures are indicative only.
 """
@@ -29,7 +30,9 @@ from tests.ui.bench_pages import time_ui
 
 from lunaroute.config import config_from_mapping
 from lunaroute.recording._pg_rollup import COMPACT_SQL
+from lunaroute.recording._pg_schema import MIGRATIONS
 from lunaroute.recording.postgres import PostgresWriter
+from lunaroute.recording.query._pg_window import ROLLUP_MIGRATION
 
 MODELS = "ARRAY['claude-sonnet-4-5', 'claude-opus-4-1', 'gpt-5', 'gpt-4o']"
 PROVIDERS = "ARRAY['anthropic', 'anthropic', 'openai', 'openai']"
@@ -74,15 +77,34 @@ def fill_sql(n_requests: int, per_session: int = 5) -> list[str]:
     ]
 
 
-async def seed(dsn: str, n_requests: int) -> None:
-    writer = await PostgresWriter.open(dsn)  # the schema and every migration, as a replica creates them
-    await writer.close()
+async def seed(dsn: str, n_requests: int, *, through_triggers: bool) -> None:
+    """Fill the tables. By default the rows go in before the rollup migration, which then fills the rollups from
+    them (as on a database recorded before it); `through_triggers` applies every migration first, so each row
+    goes through the rollup triggers as a replica's writes do (several times slower)."""
     conn = await asyncpg.connect(dsn)
     try:
+        if through_triggers:
+            await (await PostgresWriter.open(dsn)).close()
+        else:
+            await conn.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            for version, description, sql in MIGRATIONS:
+                if version < ROLLUP_MIGRATION:
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2)", version, description)
         for sql in fill_sql(n_requests):
             t0 = time.perf_counter()
             await conn.execute(sql)
             print(f"  {time.perf_counter() - t0:6.1f} s  {sql[:70]}…")
+        if not through_triggers:
+            t0 = time.perf_counter()
+            writer = await PostgresWriter.open(dsn)  # the remaining migrations, as a replica applies them
+            print(
+                f"  {time.perf_counter() - t0:6.1f} s  migrations {writer.migrations_applied} (the rollups' backfill)"
+            )
+            await writer.close()
         await conn.execute(COMPACT_SQL)  # as the replicas' writers do every few seconds
         await conn.execute("VACUUM ANALYZE")  # as autovacuum would after a bulk load: statistics, visibility map
     finally:
@@ -96,6 +118,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-seed", action="store_true", help="time the database of --dsn as it is")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database (its URL is printed)")
+    parser.add_argument("--through-triggers", action="store_true", help="insert every row through the rollup triggers")
     args = parser.parse_args()
     dsn, created = args.dsn, None
     if not args.no_seed:
@@ -107,7 +130,7 @@ async def main() -> None:
     try:
         if created is not None:
             t0 = time.perf_counter()
-            await seed(dsn, args.requests)
+            await seed(dsn, args.requests, through_triggers=args.through_triggers)
             print(f"seeded {args.requests} requests in {time.perf_counter() - t0:.1f} s -> {dsn}")
         config = config_from_mapping({"session_recording": {"enabled": False}, "ui": {"database": dsn}}, env={})
         await time_ui(config, args.repeat)

@@ -12,9 +12,11 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from tests.recording.query._seed import Spec, session_events, standard_specs
 from tests.recording.query.conftest import flat_price
 
+from lunaroute.config import config_from_mapping
 from lunaroute.recording.events import AttemptStats, Completed, SessionEvent, Started
 from lunaroute.recording.postgres import PostgresWriter
 from lunaroute.recording.query import (
@@ -27,6 +29,7 @@ from lunaroute.recording.query import (
     open_store,
 )
 from lunaroute.recording.sqlite import SqliteWriter
+from lunaroute.ui import build_ui_app
 
 NOW = dt.datetime(2026, 3, 18, 14, 37, 21, 250_000, tzinfo=dt.UTC)
 """A Wednesday afternoon: windows cross hours, days, the week and the month."""
@@ -253,6 +256,10 @@ async def test_unreachable_server_and_missing_tables_are_store_unavailable(pg_ds
         await closed_port.overview()
     assert "secret" not in str(info.value)
     await closed_port.close()
+    missing = PostgresSessionStore(pg_dsn + "_gone")
+    with pytest.raises(StoreUnavailable, match="does not exist"):
+        await missing.overview()
+    await missing.close()
     empty = PostgresSessionStore(pg_dsn)  # the database exists, no writer has created the tables yet
     with pytest.raises(StoreUnavailable, match="no session tables"):
         await empty.list_sessions(SessionFilter())
@@ -276,3 +283,53 @@ async def test_schema_and_open_store(tmp_path: Path, pg_dsn: str) -> None:
     assert isinstance(open_store(str(tmp_path / "sessions.db")), SqliteSessionStore)
     with pytest.raises(ValueError, match="invalid schema"):
         PostgresSessionStore(pg_dsn, schema='x"; DROP')
+
+
+_API_PATHS = (
+    "/api/stats/overview?hours=87600",
+    "/api/stats/tokens?days=3650",
+    "/api/stats/tools",
+    "/api/stats/costs",
+    "/api/stats/models?hours=87600",
+    "/api/stats/models?hours=87600&user_agent=codex/0.1",
+    "/api/stats/clients?hours=87600&limit=3",
+    "/api/stats/keys?hours=87600",
+    "/api/stats/hours?hours=87600",
+    "/api/stats/spending?hours=87600",
+    "/api/stats/activity?hours=48&minutes=15",
+    "/api/stats/latency?hours=87600",
+    "/api/stats/errors?hours=87600",
+    "/api/sessions?limit=100",
+    "/api/sessions?limit=7&offset=3&sort=duration&order=asc",
+    "/api/sessions?model=gpt-4o&success=false",
+    "/api/sessions?q=question&user_agent=claude-cli/*",
+    "/api/sessions/recent?limit=8",
+    "/api/sessions/sess-fail",
+    "/api/sessions/sess-05/timeline?order=desc&limit=2",
+    "/api/sessions/sess-05/tools",
+    "/api/export/sessions?format=csv",
+    "/api/export/sessions?format=json&provider=openai",
+    "/api/user-agents",
+    "/api/models",
+)
+
+
+async def test_the_ui_api_answers_alike(tmp_path: Path, pg_dsn: str) -> None:
+    """The same comparison one level up: the UI's JSON API over each store, byte for byte."""
+    db = await record_both(tmp_path, pg_dsn)
+    configs = (
+        {"session_recording": {"enabled": True, "sqlite": {"path": str(db)}, "jsonl": {"enabled": False}}},
+        {"session_recording": {"enabled": False}, "ui": {"database": pg_dsn}},
+    )
+    bodies: list[dict[str, bytes]] = []
+    for raw in configs:
+        async with TestClient(TestServer(build_ui_app(config_from_mapping(raw, env={})))) as client:
+            answers = {}
+            for path in _API_PATHS:
+                response = await client.get(path)
+                assert response.status == 200, (path, await response.text())
+                answers[path] = await response.read()
+            bodies.append(answers)
+    lite, pg = bodies
+    assert [p for p in _API_PATHS if lite[p] != pg[p]] == []
+    assert b"sess-fail" in pg["/api/sessions?limit=100"]

@@ -54,6 +54,17 @@ __all__ = ["PostgresSessionStore", "is_postgres_url"]
 _T = TypeVar("_T")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MAX_HOURS = 24 * 366 * 10
+_UNREADABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,  # 08: the connection failed or was lost
+    asyncpg.InvalidAuthorizationSpecificationError,  # 28: unknown role, wrong password
+    asyncpg.InvalidCatalogNameError,  # 3D000: no such database
+    asyncpg.InsufficientPrivilegeError,  # 42501: the role may not read the tables
+    asyncpg.OperatorInterventionError,  # 57: the server is shutting down or starting
+)
+"""Errors that mean the store cannot be read (`StoreUnavailable`, a 503), not a fault of the query (a 500)."""
 
 
 def is_postgres_url(value: str) -> bool:
@@ -135,7 +146,7 @@ class PostgresSessionStore:
                 return await fn(conn)
         except asyncpg.UndefinedTableError as exc:
             raise StoreUnavailable(f"{_redacted(self.dsn)} holds no session tables ({exc})") from exc
-        except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+        except _UNREADABLE as exc:
             raise StoreUnavailable(f"reading {_redacted(self.dsn)} failed: {exc}") from exc
 
     async def list_sessions(
