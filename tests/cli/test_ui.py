@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -99,12 +100,19 @@ def test_ui_refuses_to_listen_beyond_loopback_without_a_token() -> None:
 
 
 def test_ui_names_the_port_in_use(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as taken:
+    env = {**os.environ, "LUNAROUTE_HOME": str(tmp_path / "home")}
+    env.pop("LUNAROUTE_CONFIG", None)
+    with socket.socket() as taken:  # a process of its own: the command sets up logging for its process
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = CliRunner().invoke(cli, ["ui", "--port", str(port), "--db", str(tmp_path / "none.db")])
-    assert result.exit_code == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+        result = subprocess.run(
+            [sys.executable, "-m", "lunaroute", "ui", "--port", str(port), "--db", str(tmp_path / "none.db")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr

@@ -1,4 +1,4 @@
-"""PostgreSQL rollups beside the session tables (migration 5), so the dashboard's windows read no raw rows.
+"""PostgreSQL rollups beside the session tables (migration 6), so the dashboard's windows read no raw rows.
 
 What the tables hold (every figure equals the aggregate over the source rows it summarises, once the pending
 deltas are added):
@@ -259,7 +259,7 @@ END $$;
 """
 
 MIGRATION_SQL = _MIGRATION
-"""Migration 5: the rollup tables, their triggers, the compaction function, and the backfill."""
+"""Migration 6: the rollup tables, their triggers, the compaction function, and the backfill."""
 
 COMPACT_SQL = "SELECT lunaroute_compact_rollups()"
 """Fold the pending deltas into the rollups (a no-op returning false while another replica does it)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lunaroute.recording._pg_rollup import MIGRATION_SQL as _V5
+from lunaroute.recording._pg_rollup import MIGRATION_SQL as _V6
 
 __all__ = ["MIGRATIONS", "migrate"]
 
@@ -165,7 +165,7 @@ ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS status_code INTEGER;
 ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS duration_ms BIGINT;
 """
 
-_V4 = """
+_V5 = """
 CREATE INDEX IF NOT EXISTS idx_session_stats_created ON session_stats(created_at);
 CREATE INDEX IF NOT EXISTS idx_stream_metrics_created ON stream_metrics(created_at, time_to_first_token_ms);
 """
@@ -174,8 +174,8 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "session tables (SQLite schema v5 equivalent)", _V1),
     (2, "the gateway key and team of each session", _V2),
     (3, "per request: the provider that answered, success, the attempts given up before, status, duration", _V3),
-    (4, "time-window reads (the UI's dashboard): requests and streams by created_at", _V4),
-    (5, "rollups of requests, TTFT and sessions per model for the dashboard, kept by triggers", _V5),
+    (5, "time-window reads (the UI's dashboard): requests and streams by created_at", _V5),
+    (6, "rollups of requests, TTFT and sessions per model for the dashboard, kept by triggers", _V6),
 )
 """(version, description, SQL) in order; append new versions, never edit applied ones."""
 

@@ -1,6 +1,6 @@
 """PostgreSQL window aggregates: request sums by key, active sessions, sessions per model, started, TTFT.
 
-The twin of `_rollup`: with the rollups of migration 5 (`lunaroute.recording._pg_rollup`) a window from `since`
+The twin of `_rollup`: with the rollups of migration 6 (`lunaroute.recording._pg_rollup`) a window from `since`
 reads its raw rows only for the partial first hour, `[since, H)` with `H` the start of the next hour, and the
 rollups (plus the deltas not yet compacted) for the hours from `H`; without them (a database an older writer
 migrated) everything is read from the raw rows. The figures are the same either way. Hour and day keys are the
@@ -27,7 +27,7 @@ __all__ = [
     "ttft_stats",
 ]
 
-ROLLUP_MIGRATION = 5
+ROLLUP_MIGRATION = 6
 """The schema migration that adds the rollups; a database at it or later has them."""
 
 _RAW_KEYS: dict[Key, str] = {
