@@ -57,6 +57,7 @@ FILE = {
         ("LUNAROUTE_UI_ENABLED", "0", lambda c: c.ui.enabled),
         ("LUNAROUTE_UI_HOST", "localhost", lambda c: c.ui.host),
         ("LUNAROUTE_UI_PORT", "9183", lambda c: c.ui.port),
+        ("LUNAROUTE_UI_DATABASE", "postgresql://ui@db/sessions", lambda c: c.ui.database),
         ("LUNAROUTE_UI_LOG_REQUESTS", "1", lambda c: c.ui.log_requests),
         ("LUNAROUTE_UI_REFRESH_INTERVAL", "12", lambda c: c.ui.refresh_interval),
         ("LUNAROUTE_BYPASS_ENABLED", "false", lambda c: c.bypass.enabled),

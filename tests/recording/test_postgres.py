@@ -39,8 +39,15 @@ async def snapshot(writer: PostgresWriter) -> dict[str, list[tuple[object, ...]]
 async def test_round_trip_and_idempotent_replay(pg_dsn: str, schema: str) -> None:
     writer = await PostgresWriter.open(pg_dsn, schema=schema)
     try:
-        assert writer.migrations_applied == [1, 2, 3, 4]
-        assert await writer.fetch("SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,), (3,), (4,)]
+        assert writer.migrations_applied == [1, 2, 3, 4, 5, 6]
+        assert await writer.fetch("SELECT version FROM schema_migrations ORDER BY 1") == [
+            (1,),
+            (2,),
+            (3,),
+            (4,),
+            (5,),
+            (6,),
+        ]
         r1 = request_events("sess", "r1", tools=2)
         r2 = request_events("sess", "r2", streaming=False, tools=1)
         await writer.write_batch(r1)
@@ -137,3 +144,39 @@ async def test_max_lifetime_replaces_old_connections(pg_dsn: str, schema: str) -
         assert len(await writer.fetch("SELECT request_id FROM session_stats")) == 2
     finally:
         await writer.close()
+
+
+async def test_replicas_writing_at_once_keep_the_rollups_exact(pg_dsn: str) -> None:
+    """Two writers, batches of several models in opposite orders at once: no lock waits between them on the
+    rollups (deltas are appended), and once compacted the rollups equal the raw rows."""
+    first, second = await PostgresWriter.open(pg_dsn), await PostgresWriter.open(pg_dsn)
+    try:
+
+        async def replica(writer: PostgresWriter, name: str, models: list[str]) -> None:
+            for n in range(12):
+                batch = []
+                for i, model in enumerate(models):
+                    events = request_events(f"{name}-{n}-{i}", f"{name}-{n}-{i}-r", tools=1)
+                    batch += [
+                        msgspec.structs.replace(ev, model_used=model) if getattr(ev, "model_used", None) else ev
+                        for ev in events
+                    ]
+                await writer.write_batch(batch)
+
+        await asyncio.gather(replica(first, "a", ["m1", "m2", "m3"]), replica(second, "b", ["m3", "m2", "m1"]))
+        await first.compact()
+        raw = await first.fetch(
+            "SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC'), model_name, COUNT(*), SUM(input_tokens)::bigint "
+            "FROM session_stats GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        rolled = await first.fetch(
+            "SELECT hour, model_name, SUM(requests)::bigint, SUM(input_tokens)::bigint FROM rollup_requests "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        assert rolled == raw
+        assert {r[1] for r in raw} == {"m1", "m2", "m3"}
+        assert sum(int(r[2]) for r in raw) == 2 * 12 * 3  # type: ignore[call-overload]
+        assert await first.fetch("SELECT COUNT(*) FROM rollup_requests_delta") == [(0,)]
+    finally:
+        await first.close()
+        await second.close()

@@ -107,7 +107,7 @@ async def test_postgres_store_is_repaired_by_its_migration(pg_dsn: str) -> None:
             "avg_execution_time_ms) VALUES ($1, $2, $3, $4, $5, $6)",
             TOOL_STATS,
         )
-        assert await migrate(conn) == [4]
+        assert await migrate(conn) == [4, 5, 6]
         executions = await conn.fetch(
             "SELECT request_id, tool_call_id, tool_name, execution_time_ms, output_size_bytes, success::int "
             "FROM tool_call_executions ORDER BY id"

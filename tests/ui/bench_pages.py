@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.recording.query.seed_large import seed_large
 
-from lunaroute.config import config_from_mapping
+from lunaroute.config import Config, config_from_mapping
 from lunaroute.ui import build_ui_app
 
 TARGET_MS = 300.0
@@ -77,6 +77,11 @@ async def run(db: Path, repeat: int) -> None:
     config = config_from_mapping(
         {"session_recording": {"enabled": True, "sqlite": {"path": str(db)}, "jsonl": {"enabled": False}}}, env={}
     )
+    await time_ui(config, repeat)
+
+
+async def time_ui(config: Config, repeat: int) -> None:
+    """Serve `config`'s UI on a loopback port and time every page and dashboard call on it."""
     runner = web.AppRunner(build_ui_app(config))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -13,9 +13,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.recording.query._seed import now_utc, seed, standard_specs
 
 from lunaroute.config import config_from_mapping
+from lunaroute.errors import ConfigError
+from lunaroute.recording.query import PostgresSessionStore, SqliteSessionStore
 from lunaroute.recording.sqlite import SqliteWriter
 from lunaroute.ui import build_ui_app
-from lunaroute.ui._serve import UI_STORE
+from lunaroute.ui._serve import UI_STORE, ui_store
 
 
 @pytest.fixture
@@ -86,7 +88,9 @@ async def test_sqlite_max_connections_caps_the_read_connections(seeded: tuple[Pa
     async with TestClient(TestServer(app)) as client:
         statuses = await asyncio.gather(*(client.get("/api/stats/overview") for _ in range(12)))
         assert {r.status for r in statuses} == {200}
-        assert 1 <= app[UI_STORE].read_connections <= cap
+        store = app[UI_STORE]
+        assert isinstance(store, SqliteSessionStore)
+        assert 1 <= store.read_connections <= cap
 
 
 async def test_log_sql_queries_logs_the_statements(
@@ -109,3 +113,36 @@ async def test_sql_is_not_logged_by_default(tmp_path: Path, caplog: pytest.LogCa
     writer = await SqliteWriter.open(tmp_path / "quiet.db")
     await writer.close()
     assert not [r for r in caplog.records if r.name == "lunaroute.sql"]
+
+
+@pytest.mark.parametrize("database", ["postgres", "postgresql://reader@db.internal/lunaroute", "postgres://db/x"])
+def test_a_postgres_database_is_enough_for_the_ui(database: str) -> None:
+    config = config_from_mapping({"session_recording": {"enabled": False}, "ui": {"database": database}}, env={})
+    assert config.ui.enabled
+    store = ui_store(config)
+    assert isinstance(store, PostgresSessionStore)
+    assert store.dsn == ("postgresql://localhost/lunaroute" if database == "postgres" else database)
+
+
+def test_postgres_ui_reads_the_recording_schema() -> None:
+    config = config_from_mapping(
+        {
+            "session_recording": {"postgres": {"connection_string": "postgresql://db/x", "schema": "replicas"}},
+            "ui": {"database": "postgres"},
+        },
+        env={},
+    )
+    store = ui_store(config)
+    assert isinstance(store, PostgresSessionStore)
+    assert (store.dsn, store.schema) == ("postgresql://db/x", "replicas")
+
+
+@pytest.mark.parametrize("database", ["mysql://db/x", "sessions.db", ""])
+def test_other_databases_are_refused(database: str) -> None:
+    with pytest.raises(ConfigError, match=r"sqlite, postgres or a postgresql:// URL"):
+        config_from_mapping({"ui": {"database": database}}, env={})
+
+
+def test_ui_without_any_store_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"or set ui\.database"):
+        config_from_mapping({"session_recording": {"enabled": False}, "ui": {"enabled": True}}, env={})

@@ -27,6 +27,7 @@ from lunaroute.cli._keys import keys_group
 from lunaroute.cli._ops import init_command
 from lunaroute.cli._sessions import import_sessions_command, sessions_group
 from lunaroute.cli._show import render_effective_config
+from lunaroute.cli._ui import ui_command
 from lunaroute.config import (
     Config,
     check_exposure,
@@ -278,6 +279,7 @@ cli.add_command(sessions_group, "sessions")
 cli.add_command(keys_group, "keys")
 cli.add_command(import_sessions_command, "import-sessions")
 cli.add_command(init_command, "init")
+cli.add_command(ui_command, "ui")
 
 
 def _say_server_keys(config: Config) -> None:

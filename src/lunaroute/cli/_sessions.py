@@ -1,7 +1,7 @@
 """`lunaroute sessions list|show|export` and `lunaroute import-sessions`: recorded sessions from the shell.
 
 Paths default to `$LUNAROUTE_HOME/sessions.db` and `$LUNAROUTE_HOME/sessions`; `--db` / `--sessions-dir`
-override them. Encrypted JSONL files are opened with the keys of `session_recording.encryption` in the config
+override them (`--db postgresql://…` reads the PostgreSQL store that several replicas record into). Encrypted JSONL files are opened with the keys of `session_recording.encryption` in the config
 (`--config`, else the one `serve` would load). Exit status: 0 on success, 1 when the store cannot be read, an
 id is unknown or a JSONL file is encrypted with a key the config does not hold, 2 for bad arguments or a config
 that does not load (click's own convention).
@@ -36,14 +36,15 @@ from lunaroute.recording.query import (
     SessionDetail,
     SessionExport,
     SessionFilter,
+    SessionStore,
     SessionSummary,
     SortKey,
-    SqliteSessionStore,
     StoreUnavailable,
     events_jsonl,
     format_usd,
     import_jsonl,
     list_price,
+    open_store,
     parse_when,
     requests_csv,
     sessions_csv,
@@ -84,7 +85,12 @@ def _filter_options(fn: _F) -> _F:
     return fn
 
 
-_db_option = click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), help="Session database.")
+_db_option = click.option(
+    "--db",
+    "db",
+    metavar="FILE|URL",
+    help="Session database: a SQLite file, or the PostgreSQL store replicas record into (postgresql://…).",
+)
 _dir_option = click.option(
     "--sessions-dir", "sessions_dir", type=click.Path(file_okay=False, path_type=Path), help="JSONL session directory."
 )
@@ -137,11 +143,12 @@ def _make_filter(kw: dict[str, Any]) -> SessionFilter:
     )
 
 
-def _run(db: Path | None, work: Callable[[SqliteSessionStore], Any]) -> Any:
-    """Run `work(store)` on a store over `db` (default under `$LUNAROUTE_HOME`); exit 1 if it is unreadable."""
+def _run(db: str | None, work: Callable[[SessionStore], Any]) -> Any:
+    """Run `work(store)` on the store `db` names (a SQLite file or a PostgreSQL URL; default the SQLite file under
+    `$LUNAROUTE_HOME`); exit 1 if it is unreadable."""
 
     async def main() -> Any:
-        store = SqliteSessionStore(db or home_dir() / "sessions.db", price=list_price)
+        store = open_store(db or home_dir() / "sessions.db", price=list_price)
         try:
             return await work(store)
         finally:
@@ -183,7 +190,7 @@ def sessions_group() -> None:
 @click.option("--asc", is_flag=True, help="Smallest (or A to Z, or oldest) first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
 @_db_option
-def list_command(limit: int, offset: int, sort: SortKey, asc: bool, as_json: bool, db: Path | None, **kw: Any) -> None:
+def list_command(limit: int, offset: int, sort: SortKey, asc: bool, as_json: bool, db: str | None, **kw: Any) -> None:
     """Recorded sessions, newest first (or as --sort and --asc say)."""
     flt = _make_filter(kw)
     page = _run(db, lambda store: store.list_sessions(flt, offset=offset, limit=limit, sort=sort, descending=not asc))
@@ -208,7 +215,7 @@ def list_command(limit: int, offset: int, sort: SortKey, asc: bool, as_json: boo
 
 
 def _detail_and_events(
-    db: Path | None, sessions_dir: Path | None, config_path: str | None, session_id: str
+    db: str | None, sessions_dir: Path | None, config_path: str | None, session_id: str
 ) -> tuple[SessionDetail, list[SessionEvent]]:
     if not is_valid_session_id(session_id):
         raise click.BadParameter("a session id is 1-255 characters of A-Z a-z 0-9 _ -", param_hint="SESSION_ID")
@@ -291,7 +298,7 @@ def _render(detail: SessionDetail, events: list[SessionEvent]) -> Iterator[str]:
 @_dir_option
 @_config_option
 def show_command(
-    session_id: str, as_json: bool, db: Path | None, sessions_dir: Path | None, config_path: str | None
+    session_id: str, as_json: bool, db: str | None, sessions_dir: Path | None, config_path: str | None
 ) -> None:
     """One session: summary, tokens, cost, tools, then each request's prompt and answer."""
     detail, events = _detail_and_events(db, sessions_dir, config_path, session_id)
@@ -302,7 +309,7 @@ def show_command(
         click.echo(line)
 
 
-async def _all_sessions(store: SqliteSessionStore, flt: SessionFilter) -> list[SessionSummary]:
+async def _all_sessions(store: SessionStore, flt: SessionFilter) -> list[SessionSummary]:
     out: list[SessionSummary] = []
     while True:
         page = await store.list_sessions(flt, offset=len(out), limit=MAX_PAGE)
@@ -323,7 +330,7 @@ def export_command(
     session_id: str | None,
     fmt: str,
     output: Any,
-    db: Path | None,
+    db: str | None,
     sessions_dir: Path | None,
     config_path: str | None,
     **kw: Any,

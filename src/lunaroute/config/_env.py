@@ -102,6 +102,7 @@ ENV_OVERRIDES: dict[str, _Override] = {
     "LUNAROUTE_UI_ENABLED": _Override(("ui", "enabled"), _bool),
     "LUNAROUTE_UI_HOST": _Override(("ui", "host"), _text),
     "LUNAROUTE_UI_PORT": _Override(("ui", "port"), _int),
+    "LUNAROUTE_UI_DATABASE": _Override(("ui", "database"), _text),
     "LUNAROUTE_UI_LOG_REQUESTS": _Override(("ui", "log_requests"), _bool),
     # Documented by the Rust LunaRoute but never read there; read here.
     "LUNAROUTE_UI_REFRESH_INTERVAL": _Override(("ui", "refresh_interval"), _int),

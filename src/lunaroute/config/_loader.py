@@ -480,12 +480,18 @@ def _validate_pii(rec: SessionRecordingConfig, source: str, where: str) -> None:
 
 def _validate_ui(config: Config, source: str) -> None:
     ui, rec = config.ui, config.session_recording
-    has_store = rec.enabled and rec.sqlite.enabled
+    postgres = ui.database == "postgres" or ui.database.startswith(("postgresql://", "postgres://"))
+    if not postgres and ui.database != "sqlite":
+        raise ConfigError(
+            f"must be sqlite, postgres or a postgresql:// URL, not {ui.database!r}", source=source, path="$.ui.database"
+        )
+    has_store = postgres or (rec.enabled and rec.sqlite.enabled)
     if ui.enabled is None:
         ui.enabled = has_store
     elif ui.enabled and not has_store:
         raise ConfigError(
-            "the UI reads the SQLite session store: enable session_recording and session_recording.sqlite",
+            "the UI reads the SQLite session store: enable session_recording and session_recording.sqlite, "
+            "or set ui.database to the PostgreSQL store",
             source=source,
             path="$.ui.enabled",
         )

@@ -472,7 +472,12 @@ class UiConfig(_Strict):
     """The second listener: the read-only session API (and, later, the web pages)."""
 
     enabled: bool | None = None
-    """None: on whenever sessions are recorded to SQLite; true without a SQLite store is an error."""
+    """None: on whenever there is a store to read (SQLite being recorded, or `database` naming PostgreSQL);
+    true without one is an error."""
+    database: str = "sqlite"
+    """The session store the UI reads: `sqlite` (`session_recording.sqlite.path`), `postgres`
+    (`session_recording.postgres.connection_string` and `schema`), or a `postgresql://…` URL (tables in
+    `session_recording.postgres.schema`) — the one database N replicas record into."""
     host: str = "127.0.0.1"
     port: int = 8082
     auth_token: str | None = None

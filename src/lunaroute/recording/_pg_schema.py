@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lunaroute.recording._pg_rollup import MIGRATION_SQL as _V6
 from lunaroute.recording._tool_repair import PG_REPAIR_SQL
 
 __all__ = ["MIGRATIONS", "migrate"]
@@ -165,11 +166,18 @@ ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS status_code INTEGER;
 ALTER TABLE session_stats ADD COLUMN IF NOT EXISTS duration_ms BIGINT;
 """
 
+_V5 = """
+CREATE INDEX IF NOT EXISTS idx_session_stats_created ON session_stats(created_at);
+CREATE INDEX IF NOT EXISTS idx_stream_metrics_created ON stream_metrics(created_at, time_to_first_token_ms);
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "session tables (SQLite schema v5 equivalent)", _V1),
     (2, "the gateway key and team of each session", _V2),
     (3, "per request: the provider that answered, success, the attempts given up before, status, duration", _V3),
     (4, "tool results merged into the calls they answer (stores that counted them twice)", PG_REPAIR_SQL),
+    (5, "time-window reads (the UI's dashboard): requests and streams by created_at", _V5),
+    (6, "rollups of requests, TTFT and sessions per model for the dashboard, kept by triggers", _V6),
 )
 """(version, description, SQL) in order; append new versions, never edit applied ones."""
 

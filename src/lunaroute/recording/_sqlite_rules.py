@@ -289,8 +289,10 @@ def _response(b: Batch, ev: ResponseRecorded) -> None:
 
 _COMPLETED_SETS = (
     "completed_at = ?, success = ?, error_message = ?, finish_reason = ?, total_duration_ms = "
-    "MAX(COALESCE(CAST((julianday(?) - julianday(started_at)) * 86400000 AS INTEGER), 0), ?)"
+    "MAX(COALESCE(CAST(ROUND((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER), 0), ?)"
 )
+"""`total_duration_ms` is rounded, not truncated: a julianday difference is a float a few microseconds off (500 ms
+would read 499), and PostgreSQL's writer rounds the same difference."""
 _COMPLETED_OWN = frozenset({"completed_at", "success", "error_message", "finish_reason", "total_duration_ms"})
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
+from lunaroute.recording._pg_rollup import COMPACT_SQL
 from lunaroute.recording._pg_rules import apply_event
 from lunaroute.recording._pg_schema import migrate
 from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, sanitize_event
@@ -23,6 +24,8 @@ __all__ = ["PostgresWriter"]
 
 _log = logging.getLogger("lunaroute.recording.postgres")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+COMPACT_INTERVAL_S = 5.0
+"""How often (at most) a writer folds the rollup deltas into the rollups after a batch (`_pg_rollup`)."""
 
 
 class PostgresWriter:
@@ -44,6 +47,7 @@ class PostgresWriter:
         self._first_seen: dict[int, float] = {}
         self.connections_retired = 0
         self.migrations_applied: list[int] = []
+        self._compacted_at = time.monotonic()
 
     @classmethod
     async def open(
@@ -97,7 +101,23 @@ class PostgresWriter:
                         _log.error("postgres: event with invalid session id %r not written", ev.session_id[:64])
                         continue
                     await apply_event(conn, ev)
+            if time.monotonic() - self._compacted_at >= COMPACT_INTERVAL_S:
+                await self._compact(conn)
             self._retire_if_old(conn)
+
+    async def _compact(self, conn: Any) -> None:
+        """Fold the rollup deltas of every replica into the rollups, in a transaction of its own. A failure is
+        logged, not raised: the batch is written, and the deltas stay (readers add them) for the next try."""
+        self._compacted_at = time.monotonic()
+        try:
+            await conn.execute(COMPACT_SQL)
+        except asyncpg.PostgresError as exc:
+            _log.warning("postgres: compacting the rollups failed (will retry): %r", exc)
+
+    async def compact(self) -> None:
+        """Fold the rollup deltas into the rollups now (tools and tests; the writer does it every few seconds)."""
+        async with self._pool.acquire() as conn:
+            await self._compact(conn)
 
     def _retire_if_old(self, conn: Any) -> None:
         """`max_lifetime_seconds`: a connection first used longer ago than that is closed before it goes back to

@@ -9,7 +9,7 @@ from aiohttp import web
 from lunaroute.config import Config
 from lunaroute.hosts import HostCheck
 from lunaroute.recording._crypto import reader_cipher
-from lunaroute.recording.query import SqliteSessionStore, list_price
+from lunaroute.recording.query import SessionStore, list_price, open_store
 from lunaroute.ui._budgets import add_budget_api
 from lunaroute.ui._middleware import request_log_middleware
 from lunaroute.ui._providers import ProviderStatus, add_provider_api
@@ -21,22 +21,31 @@ __all__ = ["build_ui_app", "price_of"]
 price_of = list_price
 """The list-price `PriceFn` (kept under its old name; see `lunaroute.recording.query.list_price`)."""
 
-UI_STORE: web.AppKey[SqliteSessionStore] = web.AppKey("ui_store", SqliteSessionStore)
+UI_STORE: web.AppKey[SessionStore] = web.AppKey("ui_store")
+
+
+def ui_store(config: Config) -> SessionStore:
+    """The store `ui.database` names: the SQLite file, or the PostgreSQL database the replicas record into."""
+    recording = config.session_recording
+    pg = recording.postgres
+    if config.ui.database == "sqlite":
+        return open_store(
+            Path(recording.sqlite.path or "sessions.db"),
+            price=list_price,
+            max_connections=recording.sqlite.max_connections,
+            log_sql=config.logging.log_sql_queries,
+        )
+    dsn = pg.connection_string if config.ui.database == "postgres" else config.ui.database
+    return open_store(dsn, price=list_price, schema=pg.schema, max_connections=pg.max_connections)
 
 
 def build_ui_app(config: Config, providers: ProviderStatus | None = None) -> web.Application:
     """The UI application (the JSON API and the web pages); its session store closes with it. `providers` reads
     the running gateway's provider health (None: a UI without a gateway in its process)."""
-    recording = config.session_recording
-    store = SqliteSessionStore(
-        Path(recording.sqlite.path or "sessions.db"),
-        price=list_price,
-        workers=recording.sqlite.max_connections,
-        log_sql=config.logging.log_sql_queries,
-    )
+    store = ui_store(config)
     jsonl_dir = _sessions_dir(config)
     # Session files sealed at rest are opened with the configured keys.
-    cipher = reader_cipher(recording.encryption)
+    cipher = reader_cipher(config.session_recording.encryption)
     app = create_api_app(
         store,
         jsonl_dir=jsonl_dir,

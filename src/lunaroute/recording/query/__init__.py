@@ -1,6 +1,7 @@
 """The read side of session recording: the `SessionStore` queries, raw JSONL events, and exports.
 
-`SqliteSessionStore` reads a schema-v5 `sessions.db`; `JsonlArchive` reads the raw events of a session from
+`SqliteSessionStore` reads a schema-v5 `sessions.db`, `PostgresSessionStore` the PostgreSQL session schema
+(`open_store` picks one from a path or URL); `JsonlArchive` reads the raw events of a session from
 the JSONL tree; `export` turns either into JSONL, JSON or CSV.
 """
 
@@ -38,6 +39,7 @@ from lunaroute.recording.query._models import (
     ToolStatRow,
     ToolUsage,
 )
+from lunaroute.recording.query._open import open_store
 from lunaroute.recording.query._price import format_usd, list_price
 from lunaroute.recording.query._store import MAX_PAGE, SessionStore, StoreUnavailable
 from lunaroute.recording.query.export import (
@@ -50,6 +52,7 @@ from lunaroute.recording.query.export import (
     to_json,
 )
 from lunaroute.recording.query.importer import ImportReport, import_jsonl
+from lunaroute.recording.query.postgres import PostgresSessionStore, is_postgres_url
 from lunaroute.recording.query.raw import InvalidSessionId, JsonlArchive
 from lunaroute.recording.query.sqlite import SqliteSessionStore
 from lunaroute.recording.query.timeparse import parse_when
@@ -72,6 +75,7 @@ __all__ = [
     "ModelUsage",
     "Order",
     "OverviewStats",
+    "PostgresSessionStore",
     "PriceFn",
     "RequestRow",
     "SessionDetail",
@@ -100,7 +104,9 @@ __all__ = [
     "events_jsonl",
     "format_usd",
     "import_jsonl",
+    "is_postgres_url",
     "list_price",
+    "open_store",
     "parse_when",
     "requests_csv",
     "sessions_csv",

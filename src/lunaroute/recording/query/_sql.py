@@ -1,7 +1,7 @@
 """Pure helpers shared by the SQL session stores: filter → WHERE clause, time bounds, row → struct.
 
 Only literals of this module are ever spliced into SQL; every value is a bound parameter (`?`). The
-PostgreSQL store rewrites the `?` placeholders to `$n`.
+PostgreSQL store writes its own WHERE clause (`_pg_sql`, `$n` parameters) and shares the row decoding.
 """
 
 from __future__ import annotations
