@@ -1,4 +1,5 @@
-"""The bytes the benchmark sends and the upstreams answer: a ~2 KB chat request, a JSON reply, an SSE reply."""
+"""The bytes the benchmark sends and the upstreams answer: a ~2 KB chat request, a ~67 KB coding-agent request, a
+JSON reply, an SSE reply."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ __all__ = [
     "GEMINI_MODEL",
     "STREAM_HEADER",
     "TOKEN_REPLY",
+    "agent_request",
     "anthropic_json_reply",
     "anthropic_sse_events",
     "anthropic_sse_reply",
@@ -45,6 +47,74 @@ def chat_request(stream: bool) -> bytes:
         ],
         "max_tokens": 256,
         "temperature": 0.2,
+        "stream": stream,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+_AGENT_SYSTEM = (
+    "You are an interactive command line tool that helps users with software engineering tasks. Use the "
+    "instructions below and the tools available to you to assist the user. Keep answers short, follow the "
+    "conventions of the code you read, never guess a file's content, and run the tests after every change. "
+) * 10
+_TOOL_NAMES = [
+    "Read", "Write", "Edit", "MultiEdit", "Bash", "Glob", "Grep", "LS", "NotebookRead", "NotebookEdit",
+    "WebFetch", "WebSearch", "TodoRead", "TodoWrite", "Task", "ExitPlanMode", "BashOutput", "KillShell",
+    "SlashCommand", "Skill",
+]  # fmt: skip
+
+
+def _agent_tool(name: str) -> dict[str, object]:
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": f"{name}: " + "Performs the operation on the user's workspace and returns its output. " * 12,
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "The absolute path of the file or directory."},
+                    "content": {"type": "string", "description": "The text to write, or the pattern to find."},
+                    "limit": {"type": "integer", "description": "How many lines or results at most."},
+                },
+                "required": ["path"],
+            },
+        },
+    }
+
+
+def _agent_turn(turn: int) -> list[dict[str, object]]:
+    call_id = f"call_{turn:04d}"
+    tool = _TOOL_NAMES[turn % len(_TOOL_NAMES)]
+    return [
+        {"role": "user", "content": f"Step {turn}: look at the module and fix what the failing test reports. " * 3},
+        {
+            "role": "assistant",
+            "content": "I will inspect the file first.",
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": tool, "arguments": json.dumps({"path": f"/work/src/module_{turn}.py"})},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": f"def handler_{turn}(request):\n    return None\n" * 18},
+    ]
+
+
+def agent_request(stream: bool) -> bytes:
+    """A ~67 KB request shaped like a coding agent's turn: a long system prompt, 20 tools and 30 turns of history
+    (each a user message, an assistant tool call and its result), then the new user message."""
+    messages: list[dict[str, object]] = [{"role": "system", "content": _AGENT_SYSTEM.strip()}]
+    for turn in range(30):
+        messages.extend(_agent_turn(turn))
+    messages.append({"role": "user", "content": _USER.strip()})
+    body = {
+        "model": _MODEL,
+        "messages": messages,
+        "tools": [_agent_tool(name) for name in _TOOL_NAMES],
+        "max_tokens": 4096,
         "stream": stream,
     }
     return json.dumps(body, separators=(",", ":")).encode()

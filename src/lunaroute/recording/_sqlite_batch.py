@@ -7,6 +7,7 @@ import functools
 import sqlite3
 from typing import overload
 
+from lunaroute.recording._sqlite_merge import RowWrite, merge, new_row
 from lunaroute.recording.codec import DEFAULT_MAX_FIELD_CHARS, sanitize_text
 from lunaroute.recording.events import SessionEvent
 
@@ -28,13 +29,14 @@ def _ts(event: SessionEvent) -> str:
 
 class Batch:
     """One transaction's state: which session rows exist or were created by it, which per-request rows it
-    inserted, the `sessions` assignments still to be written (`later`), and the text cap (`text`).
+    inserted, the `sessions` assignments still to be written (`later`), the new `session_stats` rows merged in
+    memory (`merge_row`), and the text cap (`text`).
 
     Strings are stored as `sanitize_text` leaves them (see `lunaroute.recording.codec`); call `finish` before
     committing.
     """
 
-    __slots__ = ("checked", "conn", "max_chars", "pending", "present", "sessions")
+    __slots__ = ("checked", "conn", "max_chars", "pending", "present", "rows", "sessions")
 
     def __init__(self, conn: sqlite3.Connection, max_chars: int = DEFAULT_MAX_FIELD_CHARS) -> None:
         self.conn = conn
@@ -46,6 +48,9 @@ class Batch:
         self.present: set[tuple[str, str, str]] = set()
         self.pending: dict[str, dict[str, object]] = {}
         """Session id → column → value assigned by an event but not written yet."""
+        self.rows: dict[tuple[str, str], dict[str, object]] = {}
+        """(session id, request id) → the columns of a `session_stats` row this transaction creates, not inserted
+        yet (see `lunaroute.recording._sqlite_merge`), in the order they were created."""
 
     @overload
     def text(self, value: str) -> str: ...
@@ -75,8 +80,43 @@ class Batch:
         if values:
             self.conn.execute(_assign_sql(tuple(values)), (*values.values(), session_id))
 
+    def merge_row(self, ev: SessionEvent, request_id: str, write: RowWrite, values: tuple[object, ...]) -> bool:
+        """Apply `write` to the request's `session_stats` row in memory when this transaction creates that row;
+        False when it must go to SQL instead (the row existed before, or a value cannot be merged)."""
+        key = (ev.session_id, request_id)
+        row = self.rows.get(key)
+        if row is not None:
+            if merge(row, write, values):
+                return True
+            self.insert_rows()
+            return False
+        if self.exists(("session_stats", *key)) is not False:
+            return False
+        row = new_row(write, values)
+        if row is None:
+            return False
+        _ensure_session(self, ev)
+        self.rows[key] = row
+        return True
+
+    def insert_rows(self) -> None:
+        """Insert the merged `session_stats` rows now, in the order they were created (call before any other
+        INSERT into `session_stats`, so rows get their ids in the order of their first write)."""
+        rows, self.rows = self.rows, {}
+        for key, row in rows.items():
+            columns = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            self.conn.execute(
+                f"INSERT INTO session_stats (session_id, request_id, {columns}) VALUES (?, ?, {marks})",
+                (*key, *row.values()),
+            )
+            full = ("session_stats", *key)
+            self.checked.add(full)
+            self.present.add(full)
+
     def finish(self) -> None:
-        """Write every waiting assignment; the transaction can then commit."""
+        """Insert the merged rows and write every waiting assignment; the transaction can then commit."""
+        self.insert_rows()
         for session_id in list(self.pending):
             self.flush(session_id)
 

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import msgspec
 
 from lunaroute.recording._sqlite_batch import Batch, _ensure_session, _i, _ts
+from lunaroute.recording._sqlite_merge import RowWrite
 from lunaroute.recording._sqlite_tools import _tool_call, _tool_summary
 from lunaroute.recording.events import (
     Completed,
@@ -88,27 +89,35 @@ def _started(b: Batch, ev: Started) -> None:
     _started_stats(b, ev)
 
 
-_STARTED_STATS = (
+_STARTED_STATS = RowWrite(
     "UPDATE session_stats SET user_agent = COALESCE(user_agent, ?) WHERE session_id = ? AND request_id = ?",
     "INSERT INTO session_stats (session_id, request_id, model_name, user_agent) VALUES (?, ?, ?, ?)",
+    ("model_name", "user_agent"),
+    ("insert_only", "old_or_new"),
 )
-_REQUEST_STATS = (
+_REQUEST_STATS = RowWrite(
     "UPDATE session_stats SET request_size_bytes = ?, message_count = ?, has_tools = MAX(COALESCE(has_tools, 0), ?), "
     "pre_processing_ms = ? WHERE session_id = ? AND request_id = ?",
     "INSERT INTO session_stats (session_id, request_id, model_name, request_size_bytes, message_count, has_tools, "
     "pre_processing_ms) VALUES (?, ?, '', ?, ?, ?, ?)",
+    ("request_size_bytes", "message_count", "has_tools", "pre_processing_ms"),
+    ("set", "set", "max", "set"),
+    (("model_name", ""),),
 )
 
 
 _OUTCOME_TOKENS = _TOKENS[:6]
 """The token columns `completed` carries (no audio): raised to at least its totals, so a request without a
 `response_recorded` (embeddings, legacy completions) still counts its tokens."""
-_OUTCOME_STATS = (
+_OUTCOME_STATS = RowWrite(
     "UPDATE session_stats SET provider = COALESCE(?, provider), success = ?, attempts = ?, status_code = ?, "
     f"duration_ms = ?, {', '.join(f'{c} = MAX(COALESCE({c}, 0), ?)' for c in _OUTCOME_TOKENS)} "
     "WHERE session_id = ? AND request_id = ?",
     "INSERT INTO session_stats (session_id, request_id, model_name, provider, success, attempts, status_code, "
     f"duration_ms, {', '.join(_OUTCOME_TOKENS)}) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ("provider", "success", "attempts", "status_code", "duration_ms", *_OUTCOME_TOKENS),
+    ("new_or_old", "set", "set", "set", "set", "max", "max", "max", "max", "max", "max"),
+    (("model_name", ""),),
 )
 
 
@@ -132,18 +141,21 @@ def _outcome_stats(b: Batch, ev: Completed) -> None:
         _i(ev.total_duration_ms),
         *map(_i, tokens),
     )
-    _upsert_row(b, ev, "session_stats", _OUTCOME_STATS[0], _OUTCOME_STATS[1], values)
+    _upsert_row(b, ev, "session_stats", _OUTCOME_STATS, values)
 
 
 def _started_stats(b: Batch, ev: Started) -> None:
     """Every request has its `session_stats` row from its start, so one that fails before an answer counts too;
     its model is the requested one until `response_recorded` names the model used."""
-    update, insert = _STARTED_STATS
+    write = _STARTED_STATS
     session_id, request_id, user_agent = ev.session_id, b.text(ev.request_id), b.text(ev.user_agent)
-    key = ("session_stats", session_id, request_id)
-    if b.exists(key) is not False and b.conn.execute(update, (user_agent, session_id, request_id)).rowcount:
+    if b.merge_row(ev, request_id, write, (b.text(ev.model_requested), user_agent)):
         return
-    b.conn.execute(insert, (session_id, request_id, b.text(ev.model_requested), user_agent))
+    key = ("session_stats", session_id, request_id)
+    if b.exists(key) is not False and b.conn.execute(write.update, (user_agent, session_id, request_id)).rowcount:
+        return
+    b.insert_rows()
+    b.conn.execute(write.insert, (session_id, request_id, b.text(ev.model_requested), user_agent))
     b.checked.add(key)
     b.present.add(key)
 
@@ -152,40 +164,47 @@ def _request_stats(b: Batch, ev: RequestRecorded) -> None:
     """What the request said of itself: its size, message count, whether it offered tools, the time before it
     was sent upstream."""
     values = (_i(ev.request_size_bytes), _i(ev.message_count), ev.has_tools, ev.pre_processing_ms)
-    _upsert_row(b, ev, "session_stats", _REQUEST_STATS[0], _REQUEST_STATS[1], values)
+    _upsert_row(b, ev, "session_stats", _REQUEST_STATS, values)
 
 
 @functools.lru_cache(maxsize=16)
-def _request_stats_sql(columns: tuple[str, ...]) -> tuple[str, str]:
+def _request_stats_sql(columns: tuple[str, ...]) -> RowWrite:
     """The UPDATE merging `columns` into a `session_stats` row (tokens by MAX, others when not null), and the
     INSERT creating it."""
     sets = ", ".join(
         f"{c} = MAX(COALESCE({c}, 0), COALESCE(?, 0))" if c in _TOKENS else f"{c} = COALESCE(?, {c})" for c in columns
     )
     marks = ", ".join("?" for _ in columns)
-    return (
+    return RowWrite(
         f"UPDATE session_stats SET {sets} WHERE session_id = ? AND request_id = ?",
         f"INSERT INTO session_stats (session_id, request_id, {', '.join(columns)}) VALUES (?, ?, {marks})",
+        columns,
+        tuple("max_or_zero" if c in _TOKENS else "new_or_old" for c in columns),
     )
 
 
-def _upsert_row(b: Batch, ev: SessionEvent, table: str, update: str, insert: str, values: Sequence[object]) -> None:
-    """Update the request's row of `table` (`update` binds `values` then the key), or insert it (`insert` binds
-    the key then `values`)."""
+def _upsert_row(b: Batch, ev: SessionEvent, table: str, write: RowWrite, values: tuple[object, ...]) -> None:
+    """Update the request's row of `table` (`write.update` binds `values` then the key), or insert it
+    (`write.insert` binds the key then `values`); a `session_stats` row this transaction creates is merged in
+    memory instead (`Batch.merge_row`)."""
     session_id, request_id = ev.session_id, b.text(ev.request_id)
+    if table == "session_stats" and b.merge_row(ev, request_id, write, values):
+        return
     key = (table, session_id, request_id)
-    if b.exists(key) is not False and b.conn.execute(update, (*values, session_id, request_id)).rowcount:
+    params = (*write.update_values(values), session_id, request_id)
+    if b.exists(key) is not False and b.conn.execute(write.update, params).rowcount:
         return
     _ensure_session(b, ev)
-    b.conn.execute(insert, (session_id, request_id, *values))
+    if table == "session_stats":
+        b.insert_rows()
+    b.conn.execute(write.insert, (session_id, request_id, *values))
     b.checked.add(key)
     b.present.add(key)
 
 
 def _upsert_request_stats(b: Batch, ev: SessionEvent, values: dict[str, object]) -> None:
     """Merge `values` into the request's `session_stats` row: tokens by MAX, other columns when not null."""
-    update, insert = _request_stats_sql(tuple(values))
-    _upsert_row(b, ev, "session_stats", update, insert, tuple(values.values()))
+    _upsert_row(b, ev, "session_stats", _request_stats_sql(tuple(values)), tuple(values.values()))
 
 
 _RAISE_TOKENS = ", ".join(f"{c} = MAX(COALESCE({c}, 0), ?)" for c in _TOKENS)
@@ -206,12 +225,12 @@ _STREAM_COLUMNS = (
     "time_to_first_token_ms, total_chunks, streaming_duration_ms, avg_chunk_latency_ms, p50_chunk_latency_ms, "
     "p95_chunk_latency_ms, p99_chunk_latency_ms, max_chunk_latency_ms, min_chunk_latency_ms"
 )
-_STREAM_UPDATE = (
+_STREAM_METRICS = RowWrite(
     f"UPDATE stream_metrics SET {', '.join(f'{c} = ?' for c in _STREAM_COLUMNS.split(', '))} "
-    "WHERE session_id = ? AND request_id = ?"
-)
-_STREAM_INSERT = (
-    f"INSERT INTO stream_metrics (session_id, request_id, {_STREAM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "WHERE session_id = ? AND request_id = ?",
+    f"INSERT INTO stream_metrics (session_id, request_id, {_STREAM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    tuple(_STREAM_COLUMNS.split(", ")),
+    ("set",) * 9,
 )
 
 
@@ -227,7 +246,7 @@ def _stream_metrics(b: Batch, ev: Completed, s: StreamingStats) -> None:
         _i(s.max_chunk_latency_ms),
         _i(s.min_chunk_latency_ms),
     )
-    _upsert_row(b, ev, "stream_metrics", _STREAM_UPDATE, _STREAM_INSERT, values)
+    _upsert_row(b, ev, "stream_metrics", _STREAM_METRICS, values)
 
 
 def _response(b: Batch, ev: ResponseRecorded) -> None:

@@ -34,9 +34,40 @@ texts = st.text(max_size=40) | st.sampled_from(["", " ", "é" * 9, "x" * 41])
 parts = mostly(st.fixed_dictionaries({"type": mostly(st.just("text")), "text": mostly(texts)}))
 contents = mostly(texts | st.lists(parts, max_size=3))
 roles = mostly(st.sampled_from(["system", "developer", "user", "assistant", "tool"]))
+arguments = mostly(st.sampled_from(["", " ", "{}", '{"a": 1}', '{"b":[1, "é"]}', "[1]", '{"a":', "null"]))
+calls = mostly(
+    st.fixed_dictionaries(
+        {
+            "id": mostly(st.text(max_size=4)),
+            "function": mostly(st.fixed_dictionaries({"name": mostly(texts)}, optional={"arguments": arguments})),
+        },
+        optional={"type": mostly(st.sampled_from(["function", "", "custom"]))},
+    )
+)
 messages = st.fixed_dictionaries(
     {"role": roles, "content": contents},
-    optional={"name": mostly(st.text(max_size=5)), "tool_calls": st.just([]) | odd, "refusal": odd},
+    optional={
+        "name": mostly(st.text(max_size=5)),
+        "tool_calls": mostly(st.lists(calls, max_size=2)),
+        "tool_call_id": mostly(st.text(max_size=4)),
+        "refusal": odd,
+    },
+)
+schemas = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
+    max_leaves=6,
+)
+functions = st.fixed_dictionaries(
+    {"name": mostly(texts)},
+    optional={
+        "description": mostly(texts),
+        "parameters": mostly(st.dictionaries(st.text(max_size=3), schemas, max_size=3)),
+        "strict": mostly(st.booleans()),
+    },
+)
+tools = st.lists(
+    mostly(st.fixed_dictionaries({"type": mostly(st.just("function")), "function": mostly(functions)})), max_size=3
 )
 options = {
     "max_tokens": mostly(st.integers(0, 9)),
@@ -50,6 +81,9 @@ options = {
     "user": mostly(st.text(max_size=3)),
     "stream": mostly(st.booleans()),
     "stop": mostly(st.text(max_size=3) | st.lists(mostly(st.text(max_size=3)), max_size=2)),
+    "tools": mostly(tools),
+    "tool_choice": mostly(st.sampled_from(["auto", "required", "none", "any"]) | st.just({"type": "function"})),
+    "parallel_tool_calls": mostly(st.booleans()),
 }
 bodies = st.fixed_dictionaries(
     {
@@ -60,7 +94,7 @@ bodies = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bodies | bodies.map(lambda b: {**b, "tools": []}) | json_values)
 def test_answers_only_with_the_codecs_number(root: object) -> None:
     body = msgspec.json.encode(root)
@@ -95,3 +129,44 @@ def test_answers_only_with_the_codecs_number(root: object) -> None:
 def test_plain_requests_are_answered(root: dict[str, object]) -> None:
     body = msgspec.json.encode(root)
     assert plain_chat_estimate(msgspec.json.decode(body)) == _codec(body) is not None
+
+
+def test_a_coding_agent_request_with_tools_and_tool_calls_is_answered() -> None:
+    weather = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    root = {
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "system", "content": "You edit code."},
+            {"role": "user", "content": "Weather?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "get", "arguments": '{"city": "Paris"}'}},
+                    {"id": "c2", "type": "function", "function": {"name": "get", "arguments": "not json"}},
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": '{"temp": 21}'},
+            {"role": "tool", "tool_call_id": "c2", "content": None},
+        ],
+        "tools": [{"type": "function", "function": {"name": "get", "description": "Weather", "parameters": weather}}],
+        "tool_choice": "auto",
+        "parallel_tool_calls": True,
+        "stream": True,
+    }
+    body = msgspec.json.encode(root)
+    assert plain_chat_estimate(msgspec.json.decode(body)) == _codec(body) is not None
+
+
+def test_a_schema_nested_past_the_codecs_limit_is_left_to_the_codec() -> None:
+    deep: dict[str, object] = {}
+    for _ in range(61):
+        deep = {"a": deep}
+    root = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": deep}}],
+    }
+    body = msgspec.json.encode(root)
+    assert _codec(body) is None
+    assert plain_chat_estimate(msgspec.json.decode(body)) is None

@@ -16,6 +16,7 @@ from lunaroute.recording.events import StreamingStats, TokenStats
 from lunaroute.types import Endpoint, ExchangeRecord
 
 from ._chat_estimate import plain_chat_estimate
+from ._messages_estimate import plain_messages_estimate
 from ._request import RequestView
 
 __all__ = [
@@ -117,10 +118,15 @@ def streaming_stats(record: ExchangeRecord, timing: Timings) -> StreamingStats |
 
 def estimate_input(record: ExchangeRecord, view: RequestView) -> int:
     """Input tokens of the request by `model.estimate_input_tokens`, or ~4 characters a token when the
-    codec cannot decode it (Responses API, or a body it rejects); always >= 1. A plain OpenAI chat request is
-    counted from `view.json` (`plain_chat_estimate`: the same number, without the codec)."""
+    codec cannot decode it (Responses API, or a body it rejects); always >= 1. A plain OpenAI chat or Anthropic
+    Messages request is counted from `view.json` (`plain_chat_estimate`, `plain_messages_estimate`: the same
+    number, without the codec)."""
     if record.endpoint is Endpoint.OPENAI_CHAT:
         plain = plain_chat_estimate(view.json)
+        if plain is not None:
+            return plain
+    elif record.endpoint is Endpoint.ANTHROPIC_MESSAGES:
+        plain = plain_messages_estimate(view.json)
         if plain is not None:
             return plain
     decode = {
