@@ -168,11 +168,34 @@ def test_a_second_serve_on_the_same_port_fails_at_once_naming_the_running_gatewa
         first.terminate()
         first.wait(timeout=40)
     assert second.returncode == 1
-    assert elapsed < 5  # the interpreter's start-up included; the bind itself fails at once
+    assert elapsed < 10  # the interpreter's start-up included (slow on a loaded machine); the bind fails at once
     lines = [line for line in second.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, second.stderr
     assert f"port {port}" in lines[0]
     assert f"a running gateway (pid {first.pid})" in lines[0]
+    assert "Traceback" not in second.stderr
+
+
+def test_a_second_serve_on_another_port_with_the_same_home_fails_at_once(home: dict[str, str]) -> None:
+    """Two gateways cannot share one journal: the second names the first instead of waiting for it to stop."""
+    port, other = free_port(), free_port()
+    first = subprocess.Popen(
+        [sys.executable, "-m", "lunaroute", "serve", "--port", str(port)],
+        env=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_health(port, first)
+        started = time.monotonic()
+        second = run_cli(home, "serve", "--port", str(other))
+        elapsed = time.monotonic() - started
+    finally:
+        first.terminate()
+        first.wait(timeout=40)
+    assert second.returncode != 0
+    assert elapsed < 15  # not the 60 s a stopping gateway's recorder is waited for
+    assert f"pid {first.pid}, serving on port {port}" in second.stderr
     assert "Traceback" not in second.stderr
 
 

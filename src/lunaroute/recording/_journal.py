@@ -17,8 +17,10 @@ supervising process holds `<directory>/lock` and its recorder follows every lane
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -62,11 +64,14 @@ class Journal:
         self._damaged = False
         """An append failed part-way: the next flush starts a new segment, so a torn frame is only ever last."""
 
-    def open(self, *, lock_timeout_secs: float = 60.0, first_segment: int = 1) -> int:
+    def open(
+        self, *, lock_timeout_secs: float = 60.0, first_segment: int = 1, owner: tuple[str, int] | None = None
+    ) -> int:
         """Take the directory's lock, create a fresh segment and return its number (the first of this run): the
-        one after every existing segment, and at least `first_segment` (what the recorder was told to expect)."""
+        one after every existing segment, and at least `first_segment` (what the recorder was told to expect).
+        `owner` is the gateway's listener (see `lock_directory`)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock_fd = lock_directory(self.directory, lock_timeout_secs)
+        self._lock_fd = lock_directory(self.directory, lock_timeout_secs, owner)
         remove_unfinished(self.directory)
         existing = segments(self.directory)
         self._segment = max((existing[-1] if existing else 0) + 1, first_segment)
@@ -193,9 +198,31 @@ class Journal:
             self._lock_fd = None
 
 
-def lock_directory(directory: Path, timeout_secs: float = 60.0) -> int:
+def _serving_holder(fd: int) -> tuple[int, int] | None:
+    """(pid, port) of the gateway named in the lock file of `fd` when it is alive and its listener answers."""
+    try:
+        holder = json.loads(os.pread(fd, 512, 0) or b"null")
+        pid, host, port = int(holder["pid"]), str(holder["host"]), int(holder["port"])
+        if pid == os.getpid():
+            return None  # an earlier gateway of this very process, still closing (tests, an app rebuilt)
+        os.kill(pid, 0)
+    except (ValueError, TypeError, KeyError, OSError):
+        return None  # no owner written (a recorder, an older gateway), or it is gone
+    probe = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    try:
+        with socket.create_connection((probe, port), timeout=0.5):
+            return pid, port
+    except OSError:
+        return None  # its listener is closed: it is stopping, and its recorder finishing
+
+
+def lock_directory(directory: Path, timeout_secs: float = 60.0, owner: tuple[str, int] | None = None) -> int:
     """Take the exclusive lock of a journal directory (`<directory>/lock`), waiting up to `timeout_secs` for the
-    gateway (or recorder) holding it; return the locked descriptor. Raises `ConfigError` when it stays taken."""
+    gateway (or recorder) holding it; return the locked descriptor. Raises `ConfigError` when it stays taken.
+
+    `owner` (the gateway's listener host and port) is written in the lock file with the pid. A gateway that finds
+    the lock taken by one still serving on its listener fails at once, naming it, instead of waiting: only a
+    gateway that is stopping (its listener closed, its recorder finishing) is worth waiting for."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / "lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -204,8 +231,19 @@ def lock_directory(directory: Path, timeout_secs: float = 60.0) -> int:
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if owner is not None:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": owner[0], "port": owner[1]}).encode(), 0)
             return fd
         except BlockingIOError:
+            serving = _serving_holder(fd)
+            if serving is not None:
+                os.close(fd)
+                raise ConfigError(
+                    f"session_recording.journal_directory: {path.parent} is in use by the gateway with pid "
+                    f"{serving[0]}, serving on port {serving[1]}; give this one its own LUNAROUTE_HOME (or "
+                    "journal_directory), or stop that one"
+                ) from None
             if time.monotonic() >= deadline:
                 os.close(fd)
                 raise ConfigError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +37,17 @@ async def open_recording(
     log_sql_queries: bool = False,
     session_stats_max_sessions: int = 0,
     scrub: Scrubber | None = None,
+    owner: tuple[str, int] | None = None,
 ) -> RecordingStack:
     """Open the journal (waiting for a previous run's recorder to finish with it) and start the recorder
     process; raises `ConfigError` when a store cannot be opened. Lanes a run with several workers left
-    (`recording._lanes`) are recorded too."""
+    (`recording._lanes`) are recorded too. `owner` (the gateway's listener host and port) lets a second gateway
+    on the same journal fail at once, naming this one (`_journal.lock_directory`)."""
     if config.journal_directory is None:
         raise ValueError("recording paths are resolved when the config is loaded")
     directory = Path(config.journal_directory)
     journal = Journal(directory)
-    first = await asyncio.to_thread(journal.open)
+    first = await asyncio.to_thread(functools.partial(journal.open, owner=owner))
     leftovers = await asyncio.to_thread(leftover_lanes, directory, {directory})
     lanes = [Lane(str(directory), first), *leftovers] if leftovers else []
     spec = WorkerSpec(

@@ -183,6 +183,7 @@ def create_app(
                 log_sql_queries=config.logging.log_sql_queries,
                 session_stats_max_sessions=config.session_stats_max_sessions,
                 scrub=gateway.scrubber,
+                owner=(config.host, config.port),
             )
             recording.append(stack)
             gateway.capture = stack.capture
