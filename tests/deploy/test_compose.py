@@ -195,7 +195,16 @@ async def test_two_replicas_share_keys_limits_and_the_session_database(
                 "sk-ant-upstream",
                 "Bearer sk-upstream",
             ]
-            assert await _sessions_recorded(pg_url, want=3) == 3
+            # Every exchange is in the one database, whichever replica served it: the key probe (GET /v1/models),
+            # the three answered conversations and the refused one.
+            assert await _sessions_recorded(pg_url, want=5) == 5
+            assert await _statuses(pg_url) == [
+                (200, ""),
+                (200, "claude-sonnet-4-5"),
+                (200, "gpt-4o"),
+                (200, "gpt-4o"),
+                (429, "gpt-4o"),
+            ]
 
 
 async def _create_key(url: str, spec: dict[str, Any]) -> str:
@@ -217,6 +226,17 @@ async def _until_key_is_known(url: str, secret: str, within: float = 30.0) -> No
                     return
             await asyncio.sleep(0.1)
     raise AssertionError(f"{url} never accepted the key created on the other replica")
+
+
+async def _statuses(pg_url: str) -> list[tuple[int, str]]:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT ss.status_code, s.model_requested FROM sessions s JOIN session_stats ss USING (session_id)"
+        )
+        return sorted((int(r["status_code"]), str(r["model_requested"])) for r in rows)
+    finally:
+        await conn.close()
 
 
 async def _sessions_recorded(pg_url: str, want: int, within: float = 60.0) -> int:
