@@ -10,6 +10,7 @@ workers at most 2/(C+W) (two cores): the expected ceiling of the ratio is max(1,
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,8 +49,10 @@ class WorkerRow:
 def _start(procs: Procs, work: Path, config: Path, workers: int, env: dict[str, str]) -> tuple[int, int]:
     port = free_port()
     name = f"gateway-{workers}w"
-    argv = [sys.executable, "-m", "lunaroute", "serve", "--config", str(config), "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    # Unpinned for real: this process runs on the load generator's core, and a child would inherit that.
+    every_core = ",".join(str(core) for core in range(os.cpu_count() or 1))
+    argv = ["taskset", "-c", every_core, sys.executable, "-m", "lunaroute", "serve", "--config", str(config),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]  # fmt: skip
     proc = procs.start(name, argv, {**env, "LUNAROUTE_HOME": str(work / name)})
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60.0)
