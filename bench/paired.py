@@ -48,7 +48,8 @@ class Options:
 
 def _parse_args(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = [v.name for v in VARIANTS if v.name != _BASELINE]
+    # Both gateways share the nginx upstream: a variant with an upstream of its own (bedrock) is for variants.py.
+    names = [v.name for v in VARIANTS if v.name != _BASELINE and v.upstream == "openai"]
     parser.add_argument("--variant", choices=names, default="recording", help="paired with passthrough")
     parser.add_argument("--rounds", type=int, default=9, help="paired load runs per scenario (default 9)")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per paired run (default 4)")
