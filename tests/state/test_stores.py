@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+
+from tests.state.conftest import open_redis
 
 from lunaroute.state import Check, MemoryState, RedisState
 
@@ -65,3 +68,26 @@ async def test_concurrent_acquires_never_over_admit(state: MemoryState | RedisSt
     check = [Check("key:race:rpm", "rate", 30)]
     verdicts = await asyncio.gather(*(state.acquire(check, f"r{i}") for i in range(100)))
     assert sum(v.allowed for v in verdicts) == 30
+
+
+async def test_redis_loads_its_scripts_again_after_a_flush() -> None:
+    """A Redis that restarted (or ran `SCRIPT FLUSH`) no longer knows the scripts: the call loads them and goes
+    through, and the counters it already held still count."""
+    state = await open_redis(f"lunaroute-test:{uuid.uuid4().hex[:10]}:")
+    try:
+        await _flushed(state)
+    finally:
+        await state.aclose()
+
+
+async def _flushed(state: RedisState) -> None:
+    check = [Check("key:flush:rpm", "rate", 2), Check("key:flush:parallel", "parallel", 5)]
+    assert (await state.acquire(check, "r1")).allowed
+    await state._client.script_flush()
+    assert (await state.acquire(check, "r2")).allowed
+    await state._client.script_flush()
+    await state.settle(["key:flush:parallel"], "r2")
+    refused = await state.acquire(check, "r3")
+    assert not refused.allowed
+    assert refused.failed == 0
+    assert refused.results[1].remaining == 4  # r1 still holds its lease; r2 gave its back

@@ -22,13 +22,20 @@ class _Window:
         self.total = 0
 
     def prune(self, now: float) -> None:
-        oldest = math.floor(now) - WINDOW_S + 1
         buckets = self.buckets
+        if not buckets:
+            return
+        oldest = math.floor(now) - WINDOW_S + 1
         while buckets and buckets[0][0] < oldest:
             self.total -= buckets.popleft()[1]
 
     def add(self, second: int, amount: int) -> None:
-        for bucket in reversed(self.buckets):
+        buckets = self.buckets
+        if buckets and buckets[-1][0] == second:
+            buckets[-1][1] += amount
+            self.total += amount
+            return
+        for bucket in reversed(buckets):
             if bucket[0] == second:
                 bucket[1] += amount
                 self.total += amount
@@ -60,38 +67,43 @@ class MemoryState:
         leases = self._leases.get(key)
         if leases is None:
             leases = self._leases[key] = {}
-        elif leases and min(leases.values()) <= now:
+        elif leases and next(iter(leases.values())) <= now:
+            # Leases are added in time order with the same lifetime, so the first one held expires first.
             for lease in [k for k, until in leases.items() if until <= now]:
                 del leases[lease]
         return leases
 
     async def acquire(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
+        return self.acquire_now(checks, lease_id, now)
+
+    def acquire_now(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
+        """`acquire` without an await (it never waits for anything)."""
         now = time.time() if now is None else now
         used: list[int] = []
-        failed: int | None = None
-        for i, check in enumerate(checks):
+        for check in checks:
             count = self._window(check.key, now).total if check.kind == "rate" else len(self._held(check.key, now))
+            if count + check.cost > check.limit:
+                return self._refused(checks, lease_id, now)
             used.append(count)
-            if failed is None and count + check.cost > check.limit:
-                failed = i
-        if failed is not None:
-            results = tuple(
-                CheckResult(c.limit, max(0, c.limit - n), self._reset(c, now))
-                for c, n in zip(checks, used, strict=True)
-            )
-            return Verdict(False, results, retry_after=self._retry_after(checks[failed], now), failed=failed)
         second = math.floor(now)
-        results_list = []
+        reset = second + WINDOW_S - now
+        results: list[CheckResult] = []
         for check, count in zip(checks, used, strict=True):
             if check.kind == "rate":
                 self._rates[check.key].add(second, check.cost)
-                results_list.append(
-                    CheckResult(check.limit, max(0, check.limit - count - check.cost), second + WINDOW_S - now)
-                )
+                results.append(CheckResult(check.limit, max(0, check.limit - count - check.cost), reset))
             else:
                 self._leases[check.key][lease_id] = now + LEASE_S
-                results_list.append(CheckResult(check.limit, max(0, check.limit - count - 1), 0.0))
-        return Verdict(True, tuple(results_list))
+                results.append(CheckResult(check.limit, max(0, check.limit - count - 1), 0.0))
+        return Verdict(True, tuple(results))
+
+    def _refused(self, checks: Sequence[Check], lease_id: str, now: float) -> Verdict:
+        used = [self._window(c.key, now).total if c.kind == "rate" else len(self._held(c.key, now)) for c in checks]
+        failed = next(i for i, (c, n) in enumerate(zip(checks, used, strict=True)) if n + c.cost > c.limit)
+        results = tuple(
+            CheckResult(c.limit, max(0, c.limit - n), self._reset(c, now)) for c, n in zip(checks, used, strict=True)
+        )
+        return Verdict(False, results, retry_after=self._retry_after(checks[failed], now), failed=failed)
 
     def _reset(self, check: Check, now: float) -> float:
         if check.kind != "rate":

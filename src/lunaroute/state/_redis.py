@@ -9,20 +9,23 @@ replicas on hosts with different clocks count in the same window. No `KEYS` scan
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from string import Template
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from lunaroute.state._checks import LEASE_S, WINDOW_S, Check, CheckResult, Verdict
 
 __all__ = ["RedisState", "StateUnavailable"]
 
 _log = logging.getLogger("lunaroute.state")
+_MAX_KEYS = 4096
 
 
 class StateUnavailable(RuntimeError):
@@ -131,11 +134,29 @@ def _ignore(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+@dataclass(frozen=True, slots=True)
+class _Script:
+    text: str
+    sha: str
+
+
+def _script(text: str) -> _Script:
+    return _Script(text, hashlib.sha1(text.encode()).hexdigest())  # Redis names a script by its SHA-1
+
+
+_ACQUIRE_SCRIPT = _script(_ACQUIRE)
+_SETTLE_SCRIPT = _script(_SETTLE)
+_Call = tuple[_Script, list[Any], asyncio.Future[Any]]
+
+
 class RedisState:
     """A state store on a Redis server. Create it with `await RedisState.open(url)`.
 
-    Calls made in the same turn of the event loop are sent together, as one pipeline (one round trip, one write
-    and one read of the socket): under load, many requests share the cost of a round trip.
+    Calls made in the same turn of the event loop are sent together on one pooled connection (one write and one
+    read of the socket, one round trip): under load, many requests share the cost of a round trip. The calls
+    are `EVALSHA`s packed by the client's own encoder and read with its parser (hiredis when installed), without
+    a `Pipeline` object per batch; a script the server does not know (after a restart or `SCRIPT FLUSH`) is
+    loaded and the call sent again.
     """
 
     name = "redis"
@@ -143,10 +164,10 @@ class RedisState:
     def __init__(self, client: Any, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
-        self._acquire = client.register_script(_ACQUIRE)
-        self._settle = client.register_script(_SETTLE)
-        self._pending: list[tuple[Any, list[str], list[Any], asyncio.Future[Any]]] = []
+        self._pending: list[_Call] = []
         self._sends: set[asyncio.Task[None]] = set()
+        self._keys: dict[str, bytes] = {}
+        """Each check key with the prefix, encoded once."""
 
     @classmethod
     async def open(
@@ -164,13 +185,21 @@ class RedisState:
             _log.warning("Redis at %s is not reachable yet: %s", url, exc)
         return cls(client, prefix)
 
-    def _call(self, script: Any, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
-        """Queue one script call for the pipeline sent at the end of this turn of the loop."""
+    def _key(self, key: str) -> bytes:
+        full = self._keys.get(key)
+        if full is None:
+            if len(self._keys) >= _MAX_KEYS:
+                self._keys.clear()
+            full = self._keys[key] = (self._prefix + key).encode()
+        return full
+
+    def _call(self, script: _Script, keys: list[bytes], args: list[Any]) -> asyncio.Future[Any]:
+        """Queue one script call for the batch sent at the end of this turn of the loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._send_pending)
-        self._pending.append((script, keys, args, future))
+        self._pending.append((script, ["EVALSHA", script.sha, len(keys), *keys, *args], future))
         return future
 
     def _send_pending(self) -> None:
@@ -179,15 +208,33 @@ class RedisState:
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
-    async def _send(self, batch: list[tuple[Any, list[str], list[Any], asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[_Call]) -> None:
+        pool = self._client.connection_pool
+        replies: list[Any]
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for script, keys, args, _ in batch:
-                    await script(keys=keys, args=args, client=pipe)
-                replies = await pipe.execute(raise_on_error=False)
+            conn = await pool.get_connection()
         except (RedisError, OSError) as exc:
             replies = [exc] * len(batch)
-        for (_, _, _, future), reply in zip(batch, replies, strict=True):
+        else:
+            try:
+                replies = await self._exchange(conn, [command for _, command, _ in batch])
+                unknown = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+                if unknown:
+                    for script in {batch[i][0] for i in unknown}:
+                        await self._exchange(conn, [("SCRIPT", "LOAD", script.text)])
+                    again = await self._exchange(conn, [batch[i][1] for i in unknown])
+                    for i, reply in zip(unknown, again, strict=True):
+                        replies[i] = reply
+            except (RedisError, OSError) as exc:
+                await conn.disconnect(nowait=True)
+                replies = [exc] * len(batch)
+            except BaseException:
+                # Cancelled mid-exchange: the rest of the replies are still on the socket.
+                await conn.disconnect(nowait=True)
+                raise
+            finally:
+                await pool.release(conn)
+        for (_, _, future), reply in zip(batch, replies, strict=True):
             if future.done():
                 continue
             if isinstance(reply, BaseException):
@@ -195,18 +242,30 @@ class RedisState:
             else:
                 future.set_result(reply)
 
+    @staticmethod
+    async def _exchange(conn: Any, commands: list[Any]) -> list[Any]:
+        """Write `commands` in one go and read their replies (a server error is the reply, not raised)."""
+        await conn.send_packed_command(conn.pack_commands(commands))
+        replies: list[Any] = []
+        for _ in commands:
+            try:
+                replies.append(await conn.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+        return replies
+
     async def acquire(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
-        keys = [self._prefix + c.key for c in checks]
+        keys = [self._key(c.key) for c in checks]
         args: list[Any] = [lease_id]
         for c in checks:
             args += ["r" if c.kind == "rate" else "p", c.limit, c.cost]
         try:
-            reply = await self._call(self._acquire, keys, args)
+            reply = await self._call(_ACQUIRE_SCRIPT, keys, args)
         except asyncio.CancelledError:
             # The script may have run: give the leases back rather than leave them until they expire.
-            leases = [self._prefix + c.key for c in checks if c.kind == "parallel"]
+            leases = [self._key(c.key) for c in checks if c.kind == "parallel"]
             if leases:
-                self._call(self._settle, leases, [len(leases), lease_id, 0, 0]).add_done_callback(_ignore)
+                self._call(_SETTLE_SCRIPT, leases, [len(leases), lease_id, 0, 0]).add_done_callback(_ignore)
             raise
         allowed, failed, retry_ms = int(reply[0]), int(reply[1]), int(reply[2])
         results = tuple(
@@ -222,8 +281,8 @@ class RedisState:
         """Drop the lease and move the rate counters' usage at `at` by `amount` (one script call)."""
         if not leases and (not counters or not amount):
             return
-        keys = [self._prefix + k for k in (*leases, *counters)]
-        await self._call(self._settle, keys, [len(leases), lease_id, math.floor(at), amount])
+        keys = [self._key(k) for k in (*leases, *counters)]
+        await self._call(_SETTLE_SCRIPT, keys, [len(leases), lease_id, math.floor(at), amount])
 
     async def aclose(self) -> None:
         if self._sends:
