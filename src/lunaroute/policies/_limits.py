@@ -87,13 +87,18 @@ class _Plan:
     counters: tuple[str, ...]
     budgeted: bool
 
+    @property
+    def idle(self) -> bool:
+        """Nothing to take: no limit applies and no budget."""
+        return not self.checks and not self.budgeted
+
     def checks_for(self, reserve: int) -> tuple[Check, ...]:
         if not self.tpm:
             return self.checks
         checks = list(self.checks)
         for i in self.tpm:
             check = checks[i]
-            checks[i] = Check(check.key, "rate", check.limit, reserve, "tpm")
+            checks[i] = check._replace(cost=reserve)
         return tuple(checks)
 
 
@@ -253,7 +258,7 @@ class Limiter:
         if not self._models and (principal is None or _unlimited(principal, self._teams)):
             return None  # the common case of a key with no limits of its own or its team's: nothing to take
         plan = self._plan(principal, model)
-        if not plan.checks and not plan.budgeted:
+        if plan.idle:
             return None
         reserve = max(1, len(body) // 4)
         now = time.time()

@@ -79,18 +79,28 @@ class MemoryState:
     def acquire_now(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
         """`acquire` without an await (it never waits for anything)."""
         now = time.time() if now is None else now
-        used: list[int] = []
+        second = math.floor(now)
+        oldest = second - WINDOW_S + 1
+        rates = self._rates
+        counts: list[int] = []
         for check in checks:
-            count = self._window(check.key, now).total if check.kind == "rate" else len(self._held(check.key, now))
+            if check.kind == "rate":
+                window = rates.get(check.key)
+                if window is None:
+                    window = rates[check.key] = _Window()
+                elif window.buckets and window.buckets[0][0] < oldest:
+                    window.prune(now)
+                count = window.total
+            else:
+                count = len(self._held(check.key, now))
             if count + check.cost > check.limit:
                 return self._refused(checks, lease_id, now)
-            used.append(count)
-        second = math.floor(now)
+            counts.append(count)
         reset = second + WINDOW_S - now
         results: list[CheckResult] = []
-        for check, count in zip(checks, used, strict=True):
+        for check, count in zip(checks, counts, strict=True):
             if check.kind == "rate":
-                self._rates[check.key].add(second, check.cost)
+                rates[check.key].add(second, check.cost)
                 results.append(CheckResult(check.limit, max(0, check.limit - count - check.cost), reset))
             else:
                 self._leases[check.key][lease_id] = now + LEASE_S
