@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,12 @@ async def test_spend_survives_a_restart(make_gateway: GatewayFactory, upstream: 
     assert refused.value.code == "budget_exceeded"
     assert "budget" in refused.value.message
     assert (await _spent(db, f"key:{key.record.id}", "total"))[0] == pytest.approx(one)
+    async with aiohttp.ClientSession() as http, http.get(f"{second.url}/metrics") as r:
+        text = await r.text()
+    assert 'lunaroute_rate_limited_total{kind="budget",scope="key"} 1.0' in text
+    used = re.search(rf'lunaroute_budget_utilisation_ratio{{budget="{key.record.id}",scope="key"}} (\S+)', text)
+    assert used is not None
+    assert float(used.group(1)) == pytest.approx(1 / 1.5)  # one request's cost of a budget of one and a half
 
 
 async def test_a_team_budget_reroutes_to_a_cheaper_model(

@@ -88,7 +88,10 @@ class BudgetHold:
 
 
 class Budgets:
-    """Spend caps over the ledger in `store`; `on_spend(team, usd)` and `on_soft(scope_kind)` report to metrics."""
+    """Spend caps over the ledger in `store`. Reported to metrics: `on_spend(team, usd)` at each settlement,
+    `on_soft(scope_kind)` once per budget and period past its soft limit, `on_refused(scope_kind)` for each
+    request a budget refuses, `on_utilisation(scope_kind, budget, ratio)` after each reservation (spent and held
+    over the budget)."""
 
     def __init__(
         self,
@@ -97,11 +100,15 @@ class Budgets:
         *,
         on_spend: Callable[[str, float], None] = lambda team, usd: None,
         on_soft: Callable[[str], None] = lambda kind: None,
+        on_refused: Callable[[str], None] = lambda kind: None,
+        on_utilisation: Callable[[str, str, float], None] = lambda kind, budget, ratio: None,
     ) -> None:
         self._store = store
         self._teams = teams
         self._on_spend = on_spend
         self._on_soft = on_soft
+        self._on_refused = on_refused
+        self._on_utilisation = on_utilisation
         self._warned: set[tuple[str, str]] = set()
         self._unpriced: set[str] = set()
 
@@ -163,17 +170,31 @@ class Budgets:
         if failed is not None:
             reroute = budgets[failed].reroute
             if reroute is None or reroute == model:
-                raise self._refusal(budgets[failed], left[failed], amount)
+                raise self._refusal(budgets, left, failed, amount)
             amount = self._worst_case(reroute, body)
             lines = tuple(BudgetLine(ln.scope, ln.period, ln.budget_usd, amount) for ln in lines)
             failed, left = await self._store.reserve(hold_id, lines, now)
             if failed is not None:
-                raise self._refusal(budgets[failed], left[failed], amount)
+                raise self._refusal(budgets, left, failed, amount)
+        self._report(budgets, left)
         remaining = self._soft_remaining(budgets, lines, left)
         return BudgetHold(self, hold_id, lines, now, reroute, remaining, principal.team)
 
+    def _report(self, budgets: list[_Budget], left: list[float]) -> None:
+        """Each budget's utilisation: what is spent and held (`left`: what the ledger says remains)."""
+        for budget, remaining in zip(budgets, left, strict=True):
+            kind, _, name = budget.scope.partition(":")
+            ratio = (budget.usd - remaining) / budget.usd if budget.usd > 0 else 1.0
+            self._on_utilisation(kind, name, max(0.0, ratio))
+
+    def _refusal(self, budgets: list[_Budget], left: list[float], failed: int, amount: float) -> BudgetExceeded:
+        self._report(budgets, left)
+        budget = budgets[failed]
+        self._on_refused(budget.scope.split(":", 1)[0])
+        return self._refused(budget, left[failed], amount)
+
     @staticmethod
-    def _refusal(budget: _Budget, left: float, amount: float) -> BudgetExceeded:
+    def _refused(budget: _Budget, left: float, amount: float) -> BudgetExceeded:
         return BudgetExceeded(
             f"the {budget.label} budget of ${budget.usd:.2f} per {budget.period} is used up: "
             f"${max(0.0, left):.4f} left, this request may cost up to ${amount:.4f}",

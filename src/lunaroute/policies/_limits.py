@@ -93,13 +93,12 @@ class _Plan:
         return not self.checks and not self.budgeted
 
     def checks_for(self, reserve: int) -> tuple[Check, ...]:
-        if not self.tpm:
-            return self.checks
-        checks = list(self.checks)
+        """The checks with `reserve` as the cost of the `tpm` ones."""
+        checks = self.checks
         for i in self.tpm:
             check = checks[i]
-            checks[i] = check._replace(cost=reserve)
-        return tuple(checks)
+            checks = (*checks[:i], Check(check.key, "rate", check.limit, reserve, "tpm"), *checks[i + 1 :])
+        return checks
 
 
 def _tightest(indexes: tuple[int, ...], results: tuple[CheckResult, ...]) -> int:

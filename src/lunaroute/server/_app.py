@@ -125,7 +125,12 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         budgets = None
         if gateway.keys is not None and config.auth.mode == "keys":
             budgets = Budgets(
-                gateway.keys.store, config.teams, on_spend=metrics.spent, on_soft=metrics.budget_soft_limit
+                gateway.keys.store,
+                config.teams,
+                on_spend=metrics.spent,
+                on_soft=metrics.budget_soft_limit,
+                on_refused=lambda scope: metrics.limited(scope, "budget"),
+                on_utilisation=metrics.budget_utilisation,
             )
         gateway.policies.limiter = Limiter(
             state,
