@@ -23,7 +23,7 @@ from lunaroute.config import LimitsConfig, ModelLimitConfig
 from lunaroute.errors import Overloaded, RateLimited
 from lunaroute.keys import KeyRecord
 from lunaroute.policies._auth import Principal
-from lunaroute.policies._budgets import BudgetHold, Budgets, price
+from lunaroute.policies._budgets import BudgetHold, Budgets
 from lunaroute.policies._headers import rate_headers
 from lunaroute.policies._meter import UsageMeter
 from lunaroute.state import Check, CheckResult, MemoryState, StateUnavailable, Verdict
@@ -332,10 +332,8 @@ class Limiter:
         except StateUnavailable as exc:
             _log.warning("could not settle a request's limits: %s", exc)
         if grant.hold is not None and self.budgets is not None:
-            cost = 0.0
-            if provider is not None and grant.meter is not None:
-                input_tokens, output_tokens = grant.meter.usage()
-                cost = price(provider, model, input_tokens, output_tokens) or 0.0
+            usage = grant.meter.usage() if grant.meter is not None else None
+            cost = self.budgets.settled_cost(grant.hold, provider, model, usage)
             try:
                 await self.budgets.settle(grant.hold, cost)
             except Exception as exc:  # noqa: BLE001 - the ledger is a database: any failure is logged, the hold expires

@@ -131,6 +131,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
                 on_soft=metrics.budget_soft_limit,
                 on_refused=lambda scope: metrics.limited(scope, "budget"),
                 on_utilisation=metrics.budget_utilisation,
+                unpriced_model_price=config.budgets.unpriced_model_price,
             )
         gateway.policies.limiter = Limiter(
             state,
