@@ -37,17 +37,21 @@ NAMES: dict[tuple[Dialect, str], tuple[str, str, str]] = {
 """(limit, remaining, reset) header names per dialect and unit."""
 
 
-@functools.lru_cache(maxsize=512)
-def _openai_reset_ms(ms: int) -> str:
-    if ms < 1000:
-        return f"{max(0, ms)}ms"
-    minutes, rest = divmod(math.ceil(ms / 1000), 60)
+def _duration(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
     return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+_WHOLE_SECONDS = tuple(_duration(n) for n in range(61))
+"""OpenAI's reset text for 0 to 60 whole seconds (every rate window is 60 s long)."""
 
 
 def openai_reset(seconds: float) -> str:
     """OpenAI's reset duration format: `1s`, `6m0s`, `250ms`."""
-    return _openai_reset_ms(round(seconds * 1000) if seconds < 1 else math.ceil(seconds) * 1000)
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    whole = math.ceil(seconds)
+    return _WHOLE_SECONDS[whole] if whole <= 60 else _duration(whole)
 
 
 @functools.lru_cache(maxsize=256)
@@ -60,14 +64,12 @@ def anthropic_reset(seconds: float, now: float) -> str:
     return _utc_iso(math.floor(now + seconds))
 
 
-@functools.lru_cache(maxsize=1024)
-def _text(n: int) -> str:
-    return str(n)
-
-
-def rate_headers(out: dict[str, str], dialect: Dialect, unit: str, limit: int, result: CheckResult, now: float) -> None:
-    """Put the three headers of one limit (`unit`: requests or tokens) into `out`."""
-    limit_name, remaining_name, reset_name = NAMES["anthropic" if dialect == "anthropic" else "openai", unit]
-    out[limit_name] = _text(limit)
+def rate_headers(
+    out: dict[str, str], names: tuple[str, str, str], limit: str, result: CheckResult, now: float, anthropic: bool
+) -> None:
+    """Put the three headers of one limit into `out`: `names` and the `limit` text come from the caller's
+    cache (`NAMES`)."""
+    limit_name, remaining_name, reset_name = names
+    out[limit_name] = limit
     out[remaining_name] = str(result.remaining)
-    out[reset_name] = anthropic_reset(result.reset_s, now) if dialect == "anthropic" else openai_reset(result.reset_s)
+    out[reset_name] = anthropic_reset(result.reset_s, now) if anthropic else openai_reset(result.reset_s)

@@ -24,7 +24,7 @@ from lunaroute.errors import Overloaded, RateLimited
 from lunaroute.keys import KeyRecord
 from lunaroute.policies._auth import Principal
 from lunaroute.policies._budgets import BudgetHold, Budgets
-from lunaroute.policies._headers import rate_headers
+from lunaroute.policies._headers import NAMES, rate_headers
 from lunaroute.policies._meter import UsageMeter
 from lunaroute.state import Check, CheckResult, MemoryState, StateUnavailable, Verdict
 from lunaroute.types import Dialect
@@ -86,6 +86,8 @@ class _Plan:
     leases: tuple[str, ...]
     counters: tuple[str, ...]
     budgeted: bool
+    limit_text: tuple[str, ...]
+    """Each check's limit as its header shows it."""
 
     @property
     def idle(self) -> bool:
@@ -136,12 +138,15 @@ class Grant:
         if verdict is None:
             return out
         plan, results = self.plan, verdict.results
+        anthropic = dialect == "anthropic"
         if plan.requests:
             best = _tightest(plan.requests, results)
-            rate_headers(out, dialect, "requests", plan.checks[best].limit, results[best], self.at)
+            names = NAMES["anthropic" if anthropic else "openai", "requests"]
+            rate_headers(out, names, plan.limit_text[best], results[best], self.at, anthropic)
         if plan.tpm:
             best = _tightest(plan.tpm, results)
-            rate_headers(out, dialect, "tokens", plan.checks[best].limit, results[best], self.at)
+            names = NAMES["anthropic" if anthropic else "openai", "tokens"]
+            rate_headers(out, names, plan.limit_text[best], results[best], self.at, anthropic)
         return out
 
     def settle(self, provider: str | None = None, model: str | None = None, upstream_status: int | None = None) -> None:
@@ -245,6 +250,7 @@ class Limiter:
             leases=tuple(c.key for c in checks if c.kind == "parallel"),
             counters=tuple(c.key for c in checks if c.unit == "tpm"),
             budgeted=self.budgets is not None and self.budgets.applies(principal),
+            limit_text=tuple(str(c.limit) for c in checks),
         )
         if len(self._plans) >= _MAX_PLANS:
             self._plans.clear()  # keys replaced or models named at random: start again rather than grow
@@ -315,10 +321,14 @@ class Limiter:
             _log.warning("limit state store available again")
 
     def settle_later(self, grant: Grant, provider: str | None, model: str | None) -> None:
-        if grant.hold is None and isinstance(self.state, MemoryState):
+        state = self.state
+        if grant.hold is None and isinstance(state, MemoryState):
             # Nothing to wait for: settled at once, without a task.
-            leases, counters, delta = _settlement(grant)
-            self.state.settle_now(leases, grant.lease_id, counters, grant.at, delta)
+            plan = grant.plan
+            if grant.verdict is None:
+                return
+            delta = grant.meter.tokens() - grant.reserved if grant.meter is not None and plan.counters else 0
+            state.settle_now(plan.leases, grant.lease_id, plan.counters, grant.at, delta)
             return
         task = asyncio.get_running_loop().create_task(self._settle(grant, provider, model))
         self._tasks.add(task)

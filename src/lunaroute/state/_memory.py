@@ -77,37 +77,52 @@ class MemoryState:
         return self.acquire_now(checks, lease_id, now)
 
     def acquire_now(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
-        """`acquire` without an await (it never waits for anything)."""
+        """`acquire` without an await (it never waits for anything).
+
+        One pass that takes each check's share as it goes; a check that does not fit gives back what the earlier
+        ones took (nothing awaits in between, so no other request sees the partial state).
+        """
         now = time.time() if now is None else now
         second = math.floor(now)
         oldest = second - WINDOW_S + 1
-        rates = self._rates
-        counts: list[int] = []
-        for check in checks:
-            if check.kind == "rate":
-                window = rates.get(check.key)
-                if window is None:
-                    window = rates[check.key] = _Window()
-                elif window.buckets and window.buckets[0][0] < oldest:
-                    window.prune(now)
-                count = window.total
-            else:
-                count = len(self._held(check.key, now))
-            if count + check.cost > check.limit:
-                return self._refused(checks, lease_id, now)
-            counts.append(count)
         reset = second + WINDOW_S - now
         results: list[CheckResult] = []
-        for check, count in zip(checks, counts, strict=True):
-            if check.kind == "rate":
-                rates[check.key].add(second, check.cost)
-                results.append(CheckResult(check.limit, max(0, check.limit - count - check.cost), reset))
+        for check in checks:
+            key, kind, limit, cost, _ = check
+            if kind == "rate":
+                window = self._rates.get(key)
+                if window is None:
+                    window = self._rates[key] = _Window()
+                buckets = window.buckets
+                if buckets and buckets[0][0] < oldest:
+                    window.prune(now)
+                used = window.total + cost
+                if used > limit:
+                    self._give_back(checks[: len(results)], lease_id, second)
+                    return self._refused(checks, now)
+                if buckets and buckets[-1][0] == second:
+                    buckets[-1][1] += cost
+                    window.total = used
+                else:
+                    window.add(second, cost)
+                results.append(CheckResult(limit, limit - used, reset))
             else:
-                self._leases[check.key][lease_id] = now + LEASE_S
-                results.append(CheckResult(check.limit, max(0, check.limit - count - 1), 0.0))
+                held = self._held(key, now)
+                if len(held) >= limit:
+                    self._give_back(checks[: len(results)], lease_id, second)
+                    return self._refused(checks, now)
+                held[lease_id] = now + LEASE_S
+                results.append(CheckResult(limit, limit - len(held), 0.0))
         return Verdict(True, tuple(results))
 
-    def _refused(self, checks: Sequence[Check], lease_id: str, now: float) -> Verdict:
+    def _give_back(self, taken: Sequence[Check], lease_id: str, second: int) -> None:
+        for key, kind, _, cost, _ in taken:
+            if kind == "rate":
+                self._rates[key].add(second, -cost)
+            else:
+                self._leases[key].pop(lease_id, None)
+
+    def _refused(self, checks: Sequence[Check], now: float) -> Verdict:
         used = [self._window(c.key, now).total if c.kind == "rate" else len(self._held(c.key, now)) for c in checks]
         failed = next(i for i, (c, n) in enumerate(zip(checks, used, strict=True)) if n + c.cost > c.limit)
         results = tuple(
@@ -141,13 +156,15 @@ class MemoryState:
             held = self._leases.get(key)
             if held is not None:
                 held.pop(lease_id, None)
-        now = time.time()
-        second = math.floor(at)
-        if not amount or second <= math.floor(now) - WINDOW_S:
+        if not amount:
             return
+        second = math.floor(at)
+        if second <= math.floor(time.time()) - WINDOW_S:
+            return  # that second has left the window: nothing counts it any more
         for key in counters:
-            window = self._window(key, now)
-            window.add(second, amount)
+            window = self._rates.get(key)
+            if window is not None:
+                window.add(second, amount)
 
     async def aclose(self) -> None:
         return None
