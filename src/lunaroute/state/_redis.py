@@ -18,6 +18,7 @@ from string import Template
 from typing import Any
 
 import redis.asyncio as aioredis
+from hiredis import pack_command
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from lunaroute.state._checks import LEASE_S, WINDOW_S, Check, CheckResult, Verdict
@@ -146,7 +147,7 @@ def _script(text: str) -> _Script:
 
 _ACQUIRE_SCRIPT = _script(_ACQUIRE)
 _SETTLE_SCRIPT = _script(_SETTLE)
-_Call = tuple[_Script, list[Any], asyncio.Future[Any]]
+_Call = tuple[_Script, tuple[Any, ...], asyncio.Future[Any]]
 
 
 class RedisState:
@@ -161,9 +162,10 @@ class RedisState:
 
     name = "redis"
 
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str, timeout_s: float = 1.0) -> None:
         self._client = client
         self._prefix = prefix
+        self._timeout_s = timeout_s
         self._pending: list[_Call] = []
         self._sends: set[asyncio.Task[None]] = set()
         self._keys: dict[str, bytes] = {}
@@ -183,7 +185,7 @@ class RedisState:
                 await client.aclose()
                 raise StateUnavailable(f"Redis at {url} is not reachable: {exc}") from None
             _log.warning("Redis at %s is not reachable yet: %s", url, exc)
-        return cls(client, prefix)
+        return cls(client, prefix, timeout_s)
 
     def _key(self, key: str) -> bytes:
         full = self._keys.get(key)
@@ -199,7 +201,7 @@ class RedisState:
         future: asyncio.Future[Any] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._send_pending)
-        self._pending.append((script, ["EVALSHA", script.sha, len(keys), *keys, *args], future))
+        self._pending.append((script, ("EVALSHA", script.sha, len(keys), *keys, *args), future))
         return future
 
     def _send_pending(self) -> None:
@@ -209,49 +211,61 @@ class RedisState:
         task.add_done_callback(self._sends.discard)
 
     async def _send(self, batch: list[_Call]) -> None:
-        pool = self._client.connection_pool
-        replies: list[Any]
         try:
-            conn = await pool.get_connection()
-        except (RedisError, OSError) as exc:
-            replies = [exc] * len(batch)
-        else:
-            try:
-                replies = await self._exchange(conn, [command for _, command, _ in batch])
-                unknown = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-                if unknown:
-                    for script in {batch[i][0] for i in unknown}:
-                        await self._exchange(conn, [("SCRIPT", "LOAD", script.text)])
-                    again = await self._exchange(conn, [batch[i][1] for i in unknown])
-                    for i, reply in zip(unknown, again, strict=True):
-                        replies[i] = reply
-            except (RedisError, OSError) as exc:
-                await conn.disconnect(nowait=True)
-                replies = [exc] * len(batch)
-            except BaseException:
-                # Cancelled mid-exchange: the rest of the replies are still on the socket.
-                await conn.disconnect(nowait=True)
-                raise
-            finally:
-                await pool.release(conn)
+            replies = await self._replies(batch)
+        except BaseException:
+            # Whatever happened (cancelled at shutdown included), no caller is left waiting.
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(StateUnavailable("the call to Redis did not complete"))
+            raise
         for (_, _, future), reply in zip(batch, replies, strict=True):
             if future.done():
                 continue
             if isinstance(reply, BaseException):
-                future.set_exception(StateUnavailable(str(reply)))
+                future.set_exception(StateUnavailable(str(reply) or "Redis did not answer in time"))
             else:
                 future.set_result(reply)
 
-    @staticmethod
-    async def _exchange(conn: Any, commands: list[Any]) -> list[Any]:
-        """Write `commands` in one go and read their replies (a server error is the reply, not raised)."""
-        await conn.send_packed_command(conn.pack_commands(commands))
-        replies: list[Any] = []
-        for _ in commands:
-            try:
-                replies.append(await conn.read_response())
-            except ResponseError as exc:
-                replies.append(exc)
+    async def _replies(self, batch: list[_Call]) -> list[Any]:
+        """The replies to `batch`'s calls, in order: a reply or the error that stood in for it."""
+        pool = self._client.connection_pool
+        try:
+            conn = await pool.get_connection()
+        except (RedisError, OSError) as exc:
+            return [exc] * len(batch)
+        try:
+            replies = await self._exchange(conn, [command for _, command, _ in batch])
+            unknown = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if unknown:
+                for script in {batch[i][0] for i in unknown}:
+                    await self._exchange(conn, [("SCRIPT", "LOAD", script.text)])
+                again = await self._exchange(conn, [batch[i][1] for i in unknown])
+                for i, reply in zip(unknown, again, strict=True):
+                    replies[i] = reply
+            return replies
+        except (RedisError, OSError) as exc:  # OSError includes the TimeoutError of the exchange's deadline
+            await conn.disconnect(nowait=True)
+            return [exc] * len(batch)
+        except BaseException:
+            # Cancelled mid-exchange: the rest of the replies are still on the socket.
+            await conn.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(conn)
+
+    async def _exchange(self, conn: Any, commands: list[Any]) -> list[Any]:
+        """Write `commands` in one go and read their replies (a server error is the reply, not raised), all
+        within one timeout: the commands are packed by hiredis as they are (bytes, text and integers), and the
+        replies read without a timer each."""
+        async with asyncio.timeout(self._timeout_s):
+            await conn.send_packed_command([pack_command(command) for command in commands])
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await conn.read_response(timeout=math.inf))
+                except ResponseError as exc:
+                    replies.append(exc)
         return replies
 
     async def acquire(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
