@@ -11,10 +11,9 @@ import datetime as dt
 import functools
 import math
 
-from lunaroute.state import CheckResult
 from lunaroute.types import Dialect
 
-__all__ = ["NAMES", "anthropic_reset", "openai_reset", "rate_headers"]
+__all__ = ["NAMES", "anthropic_reset", "openai_reset"]
 
 NAMES: dict[tuple[Dialect, str], tuple[str, str, str]] = {
     ("openai", "requests"): (
@@ -62,14 +61,3 @@ def _utc_iso(epoch_second: int) -> str:
 def anthropic_reset(seconds: float, now: float) -> str:
     """Anthropic's reset instant (RFC 3339, whole seconds, UTC) `seconds` after `now`."""
     return _utc_iso(math.floor(now + seconds))
-
-
-def rate_headers(
-    out: dict[str, str], names: tuple[str, str, str], limit: str, result: CheckResult, now: float, anthropic: bool
-) -> None:
-    """Put the three headers of one limit into `out`: `names` and the `limit` text come from the caller's
-    cache (`NAMES`)."""
-    limit_name, remaining_name, reset_name = names
-    out[limit_name] = limit
-    out[remaining_name] = str(result.remaining)
-    out[reset_name] = anthropic_reset(result.reset_s, now) if anthropic else openai_reset(result.reset_s)

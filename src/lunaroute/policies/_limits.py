@@ -24,7 +24,7 @@ from lunaroute.errors import Overloaded, RateLimited
 from lunaroute.keys import KeyRecord
 from lunaroute.policies._auth import Principal
 from lunaroute.policies._budgets import BudgetHold, Budgets
-from lunaroute.policies._headers import NAMES, rate_headers
+from lunaroute.policies._headers import NAMES, anthropic_reset, openai_reset
 from lunaroute.policies._meter import UsageMeter
 from lunaroute.state import Check, CheckResult, MemoryState, StateUnavailable, Verdict
 from lunaroute.types import Dialect
@@ -88,6 +88,9 @@ class _Plan:
     budgeted: bool
     limit_text: tuple[str, ...]
     """Each check's limit as its header shows it."""
+    header_units: tuple[tuple[tuple[tuple[int, ...], tuple[str, str, str]], ...], ...] = ((), ())
+    """Per dialect (OpenAI, Anthropic): the checks of each unit with headers (requests, tokens) and the three
+    header names of that unit."""
 
     @property
     def idle(self) -> bool:
@@ -101,6 +104,20 @@ class _Plan:
             check = checks[i]
             checks = (*checks[:i], Check(check.key, "rate", check.limit, reserve, "tpm"), *checks[i + 1 :])
         return checks
+
+
+def _header_units(
+    checks: Sequence[Check],
+) -> tuple[tuple[tuple[tuple[int, ...], tuple[str, str, str]], ...], ...]:
+    units = []
+    for dialect in ("openai", "anthropic"):
+        per_dialect = []
+        for kind, unit in (("rpm", "requests"), ("tpm", "tokens")):
+            indexes = tuple(i for i, c in enumerate(checks) if c.unit == kind)
+            if indexes:
+                per_dialect.append((indexes, NAMES[dialect, unit]))
+        units.append(tuple(per_dialect))
+    return tuple(units)
 
 
 def _tightest(indexes: tuple[int, ...], results: tuple[CheckResult, ...]) -> int:
@@ -137,16 +154,14 @@ class Grant:
         verdict = self.verdict
         if verdict is None:
             return out
-        plan, results = self.plan, verdict.results
+        plan, results, at = self.plan, verdict.results, self.at
         anthropic = dialect == "anthropic"
-        if plan.requests:
-            best = _tightest(plan.requests, results)
-            names = NAMES["anthropic" if anthropic else "openai", "requests"]
-            rate_headers(out, names, plan.limit_text[best], results[best], self.at, anthropic)
-        if plan.tpm:
-            best = _tightest(plan.tpm, results)
-            names = NAMES["anthropic" if anthropic else "openai", "tokens"]
-            rate_headers(out, names, plan.limit_text[best], results[best], self.at, anthropic)
+        for indexes, (limit_name, remaining_name, reset_name) in plan.header_units[anthropic]:
+            best = indexes[0] if len(indexes) == 1 else _tightest(indexes, results)
+            result = results[best]
+            out[limit_name] = plan.limit_text[best]
+            out[remaining_name] = str(result.remaining)
+            out[reset_name] = anthropic_reset(result.reset_s, at) if anthropic else openai_reset(result.reset_s)
         return out
 
     def settle(self, provider: str | None = None, model: str | None = None, upstream_status: int | None = None) -> None:
@@ -157,6 +172,14 @@ class Grant:
         if self._settled:
             return
         self._settled = True
+        memory = self.limiter.memory
+        if memory is not None and self.hold is None:
+            # Nothing to wait for: settled at once, without a task.
+            if self.verdict is not None:
+                plan, meter = self.plan, self.meter
+                delta = meter.tokens() - self.reserved if meter is not None and plan.counters else 0
+                memory.settle_now(plan.leases, self.lease_id, plan.counters, self.at, delta)
+            return
         answered = provider is not None and upstream_status is not None and upstream_status < 400
         self.limiter.settle_later(self, provider if answered else None, model)
 
@@ -207,6 +230,8 @@ class Limiter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._down = False
         self._plans: dict[tuple[str | None, str | None], _Plan] = {}
+        self.memory = state if isinstance(state, MemoryState) else None
+        """The state store when it is the in-process one, whose calls need no await."""
 
     def _scopes(self, principal: Principal | None, model: str | None) -> list[_Scope]:
         scopes: list[_Scope] = []
@@ -251,6 +276,7 @@ class Limiter:
             counters=tuple(c.key for c in checks if c.unit == "tpm"),
             budgeted=self.budgets is not None and self.budgets.applies(principal),
             limit_text=tuple(str(c.limit) for c in checks),
+            header_units=_header_units(checks),
         )
         if len(self._plans) >= _MAX_PLANS:
             self._plans.clear()  # keys replaced or models named at random: start again rather than grow
@@ -265,9 +291,17 @@ class Limiter:
         plan = self._plan(principal, model)
         if plan.idle:
             return None
-        reserve = max(1, len(body) // 4)
+        reserve = len(body) // 4 or 1
         now = time.time()
-        verdict = await self._check(plan, reserve, lease_id, now) if plan.checks else None
+        verdict: Verdict | None = None
+        if plan.checks:
+            checks = plan.checks_for(reserve)
+            if self.memory is not None:
+                verdict = self.memory.acquire_now(checks, lease_id, now)  # no await: nothing to wait for
+                if not verdict.allowed:
+                    raise self._refusal(plan, checks, verdict)
+            else:
+                verdict = await self._check(plan, checks, lease_id, now)
         meter = UsageMeter(len(body)) if plan.budgeted or plan.tpm else None
         grant = Grant(self, lease_id, plan, verdict, now, reserve, meter)
         if plan.budgeted:
@@ -279,29 +313,27 @@ class Limiter:
                 raise
         return grant
 
-    async def _check(self, plan: _Plan, reserve: int, lease_id: str, now: float) -> Verdict | None:
-        checks, scope_of = plan.checks_for(reserve), plan.scope_of
-        state = self.state
+    async def _check(self, plan: _Plan, checks: tuple[Check, ...], lease_id: str, now: float) -> Verdict | None:
         try:
-            if isinstance(state, MemoryState):
-                verdict = state.acquire_now(checks, lease_id, now)  # no await: nothing to wait for
-            else:
-                verdict = await state.acquire(checks, lease_id, now)
+            verdict = await self.state.acquire(checks, lease_id, now)
         except StateUnavailable as exc:
             self._unavailable(exc)
             return None
         self._recovered()
         if not verdict.allowed:
-            failed = verdict.failed or 0
-            kind = checks[failed].unit
-            self._on_limited(scope_of[failed], kind)
-            what = {"rpm": "requests per minute", "tpm": "tokens per minute", "max_parallel": "parallel requests"}
-            raise _Rejected(
-                f"rate limit reached: the {scope_of[failed]}'s {what.get(kind, kind)} limit of "
-                f"{checks[failed].limit}; retry after the time in retry-after",
-                retry_after=max(1.0, math.ceil(verdict.retry_after)),
-            )
+            raise self._refusal(plan, checks, verdict)
         return verdict
+
+    def _refusal(self, plan: _Plan, checks: tuple[Check, ...], verdict: Verdict) -> _Rejected:
+        failed = verdict.failed or 0
+        kind, scope = checks[failed].unit, plan.scope_of[failed]
+        self._on_limited(scope, kind)
+        what = {"rpm": "requests per minute", "tpm": "tokens per minute", "max_parallel": "parallel requests"}
+        return _Rejected(
+            f"rate limit reached: the {scope}'s {what.get(kind, kind)} limit of {checks[failed].limit}; retry "
+            "after the time in retry-after",
+            retry_after=max(1.0, math.ceil(verdict.retry_after)),
+        )
 
     def _unavailable(self, exc: StateUnavailable) -> None:
         """Count and log the outage (once); raise 503 unless `fail_open`."""
@@ -321,15 +353,6 @@ class Limiter:
             _log.warning("limit state store available again")
 
     def settle_later(self, grant: Grant, provider: str | None, model: str | None) -> None:
-        state = self.state
-        if grant.hold is None and isinstance(state, MemoryState):
-            # Nothing to wait for: settled at once, without a task.
-            plan = grant.plan
-            if grant.verdict is None:
-                return
-            delta = grant.meter.tokens() - grant.reserved if grant.meter is not None and plan.counters else 0
-            state.settle_now(plan.leases, grant.lease_id, plan.counters, grant.at, delta)
-            return
         task = asyncio.get_running_loop().create_task(self._settle(grant, provider, model))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
