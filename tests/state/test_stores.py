@@ -91,3 +91,29 @@ async def _flushed(state: RedisState) -> None:
     assert not refused.allowed
     assert refused.failed == 0
     assert refused.results[1].remaining == 4  # r1 still holds its lease; r2 gave its back
+
+
+async def test_redis_drops_only_the_buckets_that_left_the_window() -> None:
+    """A rate counter keeps its running total: a check drops the buckets older than the window (and takes them
+    off the total) and keeps the rest, whatever their age inside the window."""
+    prefix = f"lunaroute-test:{uuid.uuid4().hex[:10]}:"
+    state = await open_redis(prefix)
+    try:
+        client = state._client
+        now = int((await client.time())[0])
+        key = prefix + "key:slide:rpm"
+        # 7 requests 100 s ago and 5 at 90 s ago (both out of the window), 3 at 20 s ago (still in it).
+        await client.hset(key, mapping={now - 100: 7, now - 90: 5, now - 20: 3, "t": 15, "f": now - 100, "n": now - 20})
+        await client.expire(key, 120)
+        verdict = await state.acquire([Check("key:slide:rpm", "rate", 5)], "r1")
+        assert verdict.allowed
+        assert verdict.results[0].remaining == 1  # 3 still in the window + this one, of 5
+        fields = await client.hgetall(key)
+        assert int(fields[b"t"]) == 4
+        assert str(now - 100).encode() not in fields
+        assert str(now - 90).encode() not in fields
+        refused = await state.acquire([Check("key:slide:rpm", "rate", 5, cost=2)], "r2")
+        assert not refused.allowed
+        assert 39 <= refused.retry_after <= 41  # when the three of 20 s ago leave the window
+    finally:
+        await state.aclose()

@@ -1,8 +1,11 @@
 """The Redis state store: limits exact across any number of gateway processes and hosts.
 
 Each request's checks are one `EVALSHA` of one Lua script (atomic on the server, one round trip): rate counters
-are hashes of one-second buckets (field: the second, value: the usage) that expire 61 s after their last write;
-parallel counters are sorted sets of leases scored by their expiry. Time is the Redis server's (`TIME`), so
+are hashes of one-second buckets (field: the second, value: the usage) with their running total (`t`), the oldest
+second that may still have a bucket (`f`) and the newest (`n`), so that a check reads three fields and drops only
+the buckets that left the window since the last one (all the buckets only to compute the `retry-after` of a
+refusal); they expire 61 s after their last write. Parallel counters are sorted sets of leases scored by their
+expiry. Time is the Redis server's (`TIME`), so
 replicas on hosts with different clocks count in the same window. No `KEYS` scans anywhere.
 """
 
@@ -40,55 +43,65 @@ local sec = math.floor(now)
 local oldest = sec - ${window} + 1
 local lease = ARGV[1]
 local n = #KEYS
-local used, reset, kinds, limits, costs = {}, {}, {}, {}, {}
-local failed, retry = 0, 0
+local used, reset, kinds, limits, costs, firsts = {}, {}, {}, {}, {}, {}
+local failed = 0
 for i = 1, n do
   local kind = ARGV[2 + (i - 1) * 3]
   local limit = tonumber(ARGV[3 + (i - 1) * 3])
   local cost = tonumber(ARGV[4 + (i - 1) * 3])
   kinds[i], limits[i], costs[i] = kind, limit, cost
   if kind == 'r' then
-    local flat = redis.call('HGETALL', KEYS[i])
-    local buckets, secs, sum, newest = {}, {}, 0, nil
-    for j = 1, #flat, 2 do
-      local s, v = tonumber(flat[j]), tonumber(flat[j + 1])
-      if s < oldest then
-        redis.call('HDEL', KEYS[i], flat[j])
-      else
-        buckets[s] = v
-        table.insert(secs, s)
-        sum = sum + v
-        if newest == nil or s > newest then newest = s end
-      end
-    end
-    used[i] = sum
-    reset[i] = newest and (newest + ${window} - now) or 0
-    if failed == 0 and sum + cost > limit then
-      failed = i
-      retry = ${window}
-      if cost <= limit then
-        table.sort(secs)
-        local left = sum
-        for _, s in ipairs(secs) do
-          left = left - buckets[s]
-          if left + cost <= limit then
-            retry = math.max(0, s + ${window} - now)
-            break
-          end
+    local k = KEYS[i]
+    local head = redis.call('HMGET', k, 't', 'f', 'n')
+    local total, first, newest = tonumber(head[1]) or 0, tonumber(head[2]), tonumber(head[3])
+    if first and first < oldest then
+      for s = first, oldest - 1 do
+        local v = redis.call('HGET', k, s)
+        if v then
+          total = total - tonumber(v)
+          redis.call('HDEL', k, s)
         end
       end
+      first = oldest
+      redis.call('HSET', k, 't', total, 'f', first)
     end
+    used[i], firsts[i] = total, first
+    reset[i] = newest and math.max(0, newest + ${window} - now) or 0
+    if failed == 0 and total + cost > limit then failed = i end
   else
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
     local held = redis.call('ZCARD', KEYS[i])
     used[i], reset[i] = held, 0
-    if failed == 0 and held + 1 > limit then
-      failed, retry = i, 1
-    end
+    if failed == 0 and held + 1 > limit then failed = i end
   end
 end
 local out = {}
 if failed ~= 0 then
+  local retry = 1
+  if kinds[failed] == 'r' then
+    retry = ${window}
+    local cost, limit = costs[failed], limits[failed]
+    if cost <= limit then
+      local flat = redis.call('HGETALL', KEYS[failed])
+      local buckets, secs = {}, {}
+      for j = 1, #flat, 2 do
+        local s = tonumber(flat[j])
+        if s then
+          buckets[s] = tonumber(flat[j + 1])
+          table.insert(secs, s)
+        end
+      end
+      table.sort(secs)
+      local left = used[failed]
+      for _, s in ipairs(secs) do
+        left = left - buckets[s]
+        if left + cost <= limit then
+          retry = math.max(0, s + ${window} - now)
+          break
+        end
+      end
+    end
+  end
   for i = 1, n do
     table.insert(out, math.max(0, limits[i] - used[i]))
     table.insert(out, math.floor(reset[i] * 1000))
@@ -97,8 +110,11 @@ if failed ~= 0 then
 end
 for i = 1, n do
   if kinds[i] == 'r' then
-    redis.call('HINCRBY', KEYS[i], sec, costs[i])
-    redis.call('EXPIRE', KEYS[i], ${window} + 1)
+    local k = KEYS[i]
+    redis.call('HINCRBY', k, sec, costs[i])
+    redis.call('HINCRBY', k, 't', costs[i])
+    redis.call('HSET', k, 'f', firsts[i] or sec, 'n', sec)
+    redis.call('EXPIRE', k, ${window} + 1)
     table.insert(out, math.max(0, limits[i] - used[i] - costs[i]))
     table.insert(out, math.floor((sec + ${window} - now) * 1000))
   else
@@ -122,8 +138,12 @@ local t = redis.call('TIME')
 local sec = tonumber(ARGV[3])
 if sec <= tonumber(t[1]) - ${window} then return 0 end
 for i = leases + 1, #KEYS do
-  redis.call('HINCRBY', KEYS[i], sec, amount)
-  redis.call('EXPIRE', KEYS[i], ${window} + 1)
+  local first = tonumber(redis.call('HGET', KEYS[i], 'f'))
+  if first and sec >= first then
+    redis.call('HINCRBY', KEYS[i], sec, amount)
+    redis.call('HINCRBY', KEYS[i], 't', amount)
+    redis.call('EXPIRE', KEYS[i], ${window} + 1)
+  end
 end
 return 1
 """).substitute(window=WINDOW_S)
