@@ -101,7 +101,7 @@ async def test_redis_drops_only_the_buckets_that_left_the_window() -> None:
     try:
         client = state._client
         now = int((await client.time())[0])
-        key = prefix + "key:slide:rpm"
+        key = prefix + "v2:key:slide:rpm"
         # 7 requests 100 s ago and 5 at 90 s ago (both out of the window), 3 at 20 s ago (still in it).
         await client.hset(key, mapping={now - 100: 7, now - 90: 5, now - 20: 3, "t": 15, "f": now - 100, "n": now - 20})
         await client.expire(key, 120)

@@ -30,6 +30,9 @@ __all__ = ["RedisState", "StateUnavailable"]
 
 _log = logging.getLogger("lunaroute.state")
 _MAX_KEYS = 4096
+_LAYOUT = "v2:"
+"""In every key after the prefix: the layout of the counters the scripts keep. A gateway of another layout
+counts under other keys (for the minute a rolling upgrade takes) instead of misreading these."""
 
 
 class StateUnavailable(RuntimeError):
@@ -212,7 +215,7 @@ class RedisState:
         if full is None:
             if len(self._keys) >= _MAX_KEYS:
                 self._keys.clear()
-            full = self._keys[key] = (self._prefix + key).encode()
+            full = self._keys[key] = (self._prefix + _LAYOUT + key).encode()
         return full
 
     def _call(self, script: _Script, keys: list[bytes], args: list[Any]) -> asyncio.Future[Any]:
