@@ -103,7 +103,7 @@ async def test_redis_drops_only_the_buckets_that_left_the_window() -> None:
         now = int((await client.time())[0])
         key = prefix + "v2:key:slide:rpm"
         # 7 requests 100 s ago and 5 at 90 s ago (both out of the window), 3 at 20 s ago (still in it).
-        await client.hset(key, mapping={now - 100: 7, now - 90: 5, now - 20: 3, "t": 15, "f": now - 100, "n": now - 20})
+        await client.hset(key, mapping={now - 100: 7, now - 90: 5, now - 20: 3, "t": 15, "f": now - 100})
         await client.expire(key, 120)
         verdict = await state.acquire([Check("key:slide:rpm", "rate", 5)], "r1")
         assert verdict.allowed
@@ -115,5 +115,6 @@ async def test_redis_drops_only_the_buckets_that_left_the_window() -> None:
         refused = await state.acquire([Check("key:slide:rpm", "rate", 5, cost=2)], "r2")
         assert not refused.allowed
         assert 39 <= refused.retry_after <= 41  # when the three of 20 s ago leave the window
+        assert 58 <= refused.results[0].reset_s <= 60  # the newest bucket is this second's
     finally:
         await state.aclose()

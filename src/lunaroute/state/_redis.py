@@ -1,10 +1,10 @@
 """The Redis state store: limits exact across any number of gateway processes and hosts.
 
 Each request's checks are one `EVALSHA` of one Lua script (atomic on the server, one round trip): rate counters
-are hashes of one-second buckets (field: the second, value: the usage) with their running total (`t`), the oldest
-second that may still have a bucket (`f`) and the newest (`n`), so that a check reads three fields and drops only
-the buckets that left the window since the last one (all the buckets only to compute the `retry-after` of a
-refusal); they expire 61 s after their last write. Parallel counters are sorted sets of leases scored by their
+are hashes of one-second buckets (field: the second, value: the usage) with their running total (`t`) and the
+oldest second that may still have a bucket (`f`), so that a check reads two fields and drops only the buckets that
+left the window since the last one (a refusal reads all the buckets, for its `retry-after` and resets); they
+expire 61 s after their last write. Parallel counters are sorted sets of leases scored by their
 expiry. Time is the Redis server's (`TIME`), so
 replicas on hosts with different clocks count in the same window. No `KEYS` scans anywhere.
 """
@@ -55,8 +55,8 @@ for i = 1, n do
   kinds[i], limits[i], costs[i] = kind, limit, cost
   if kind == 'r' then
     local k = KEYS[i]
-    local head = redis.call('HMGET', k, 't', 'f', 'n')
-    local total, first, newest = tonumber(head[1]) or 0, tonumber(head[2]), tonumber(head[3])
+    local head = redis.call('HMGET', k, 't', 'f')
+    local total, first = tonumber(head[1]) or 0, tonumber(head[2])
     if first and first < oldest then
       for s = first, oldest - 1 do
         local v = redis.call('HGET', k, s)
@@ -68,8 +68,7 @@ for i = 1, n do
       first = oldest
       redis.call('HSET', k, 't', total, 'f', first)
     end
-    used[i], firsts[i] = total, first
-    reset[i] = newest and math.max(0, newest + ${window} - now) or 0
+    used[i], firsts[i], reset[i] = total, first, 0
     if failed == 0 and total + cost > limit then failed = i end
   else
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
@@ -80,12 +79,11 @@ for i = 1, n do
 end
 local out = {}
 if failed ~= 0 then
+  -- A refusal reads the buckets: each rate counter's reset (its newest second) and the retry-after.
   local retry = 1
-  if kinds[failed] == 'r' then
-    retry = ${window}
-    local cost, limit = costs[failed], limits[failed]
-    if cost <= limit then
-      local flat = redis.call('HGETALL', KEYS[failed])
+  for i = 1, n do
+    if kinds[i] == 'r' then
+      local flat = redis.call('HGETALL', KEYS[i])
       local buckets, secs = {}, {}
       for j = 1, #flat, 2 do
         local s = tonumber(flat[j])
@@ -95,12 +93,18 @@ if failed ~= 0 then
         end
       end
       table.sort(secs)
-      local left = used[failed]
-      for _, s in ipairs(secs) do
-        left = left - buckets[s]
-        if left + cost <= limit then
-          retry = math.max(0, s + ${window} - now)
-          break
+      if #secs > 0 then reset[i] = math.max(0, secs[#secs] + ${window} - now) end
+      if i == failed then
+        retry = ${window}
+        local cost, limit, left = costs[i], limits[i], used[i]
+        if cost <= limit then
+          for _, s in ipairs(secs) do
+            left = left - buckets[s]
+            if left + cost <= limit then
+              retry = math.max(0, s + ${window} - now)
+              break
+            end
+          end
         end
       end
     end
@@ -116,7 +120,7 @@ for i = 1, n do
     local k = KEYS[i]
     redis.call('HINCRBY', k, sec, costs[i])
     redis.call('HINCRBY', k, 't', costs[i])
-    redis.call('HSET', k, 'f', firsts[i] or sec, 'n', sec)
+    if not firsts[i] then redis.call('HSET', k, 'f', sec) end
     redis.call('EXPIRE', k, ${window} + 1)
     table.insert(out, math.max(0, limits[i] - used[i] - costs[i]))
     table.insert(out, math.floor((sec + ${window} - now) * 1000))
