@@ -156,3 +156,13 @@ def test_recording_can_be_required_only_when_every_exchange_is_recorded() -> Non
         with pytest.raises(ConfigError) as info:
             config_from_mapping({"session_recording": {"required": True, **section}}, env={})
         assert info.value.path == "$.session_recording.required"
+
+
+def test_the_unpriced_model_price_of_budgets() -> None:
+    price = {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0}
+    fallback = config_from_mapping({"budgets": {"unpriced_model_price": price}}, env={}).budgets.unpriced_model_price
+    assert fallback is not None
+    assert (fallback.input_usd_per_mtok, fallback.output_usd_per_mtok) == (3.0, 15.0)
+    assert config_from_mapping({}, env={}).budgets.unpriced_model_price is None
+    with pytest.raises(ConfigError, match=r"unpriced_model_price\.output_usd_per_mtok"):
+        config_from_mapping({"budgets": {"unpriced_model_price": price | {"output_usd_per_mtok": -1}}}, env={})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,12 @@ async def test_spend_survives_a_restart(make_gateway: GatewayFactory, upstream: 
     assert refused.value.code == "budget_exceeded"
     assert "budget" in refused.value.message
     assert (await _spent(db, f"key:{key.record.id}", "total"))[0] == pytest.approx(one)
+    async with aiohttp.ClientSession() as http, http.get(f"{second.url}/metrics") as r:
+        text = await r.text()
+    assert 'lunaroute_rate_limited_total{kind="budget",scope="key"} 1.0' in text
+    used = re.search(rf'lunaroute_budget_utilisation_ratio{{budget="{key.record.id}",scope="key"}} (\S+)', text)
+    assert used is not None
+    assert float(used.group(1)) == pytest.approx(1 / 1.5)  # one request's cost of a budget of one and a half
 
 
 async def test_a_team_budget_reroutes_to_a_cheaper_model(
@@ -223,3 +230,37 @@ async def test_the_ui_shows_each_budget_against_its_spend(
     assert statuses["key"]["reserved_usd"] == 0
     assert statuses["team"]["budget_usd"] == 50.0
     assert statuses["team"]["spent_usd"] == pytest.approx(one)
+
+
+async def test_a_model_with_no_price_is_refused_under_a_budget(
+    make_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """Its spend could not be counted: refused with 403 naming the model, before anything is sent upstream."""
+    db = str(tmp_path / "keys.db")
+    key = await _key(db, budget_usd=1.0, budget_period="day")
+    gateway = await make_gateway(auth={"mode": "keys", "database": db})
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=key.secret, max_retries=0) as client:
+        with pytest.raises(openai.PermissionDeniedError) as refused:
+            await client.chat.completions.create(**(body() | {"model": "house-llm-7b"}))
+    assert refused.value.code == "model_unpriced"
+    assert "'house-llm-7b' has no known price" in refused.value.message
+    assert upstream.requests == []
+    assert await _spent(db, f"key:{key.record.id}") == (0.0, 0.0)
+
+
+async def test_a_model_with_no_price_spends_at_the_configured_fallback_price(
+    make_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "keys.db")
+    key = await _key(db, budget_usd=1.0, budget_period="day")
+    gateway = await make_gateway(
+        auth={"mode": "keys", "database": db},
+        budgets={"unpriced_model_price": {"input_usd_per_mtok": 10.0, "output_usd_per_mtok": 30.0}},
+    )
+    upstream.enqueue(Reply(answer=Answer(text="ok", usage=USAGE)))
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=key.secret, max_retries=0) as client:
+        await client.chat.completions.create(**(body() | {"model": "house-llm-7b"}))
+    await asyncio.sleep(0.3)  # the settlement
+    spent, held = await _spent(db, f"key:{key.record.id}")
+    assert held == 0
+    assert spent == pytest.approx((30 * 10.0 + 100 * 30.0) / 1e6)

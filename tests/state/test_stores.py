@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+
+from tests.state.conftest import open_redis
 
 from lunaroute.state import Check, MemoryState, RedisState
 
@@ -65,3 +68,53 @@ async def test_concurrent_acquires_never_over_admit(state: MemoryState | RedisSt
     check = [Check("key:race:rpm", "rate", 30)]
     verdicts = await asyncio.gather(*(state.acquire(check, f"r{i}") for i in range(100)))
     assert sum(v.allowed for v in verdicts) == 30
+
+
+async def test_redis_loads_its_scripts_again_after_a_flush() -> None:
+    """A Redis that restarted (or ran `SCRIPT FLUSH`) no longer knows the scripts: the call loads them and goes
+    through, and the counters it already held still count."""
+    state = await open_redis(f"lunaroute-test:{uuid.uuid4().hex[:10]}:")
+    try:
+        await _flushed(state)
+    finally:
+        await state.aclose()
+
+
+async def _flushed(state: RedisState) -> None:
+    check = [Check("key:flush:rpm", "rate", 2), Check("key:flush:parallel", "parallel", 5)]
+    assert (await state.acquire(check, "r1")).allowed
+    await state._client.script_flush()
+    assert (await state.acquire(check, "r2")).allowed
+    await state._client.script_flush()
+    await state.settle(["key:flush:parallel"], "r2")
+    refused = await state.acquire(check, "r3")
+    assert not refused.allowed
+    assert refused.failed == 0
+    assert refused.results[1].remaining == 4  # r1 still holds its lease; r2 gave its back
+
+
+async def test_redis_drops_only_the_buckets_that_left_the_window() -> None:
+    """A rate counter keeps its running total: a check drops the buckets older than the window (and takes them
+    off the total) and keeps the rest, whatever their age inside the window."""
+    prefix = f"lunaroute-test:{uuid.uuid4().hex[:10]}:"
+    state = await open_redis(prefix)
+    try:
+        client = state._client
+        now = int((await client.time())[0])
+        key = prefix + "v2:key:slide:rpm"
+        # 7 requests 100 s ago and 5 at 90 s ago (both out of the window), 3 at 20 s ago (still in it).
+        await client.hset(key, mapping={now - 100: 7, now - 90: 5, now - 20: 3, "t": 15, "f": now - 100})
+        await client.expire(key, 120)
+        verdict = await state.acquire([Check("key:slide:rpm", "rate", 5)], "r1")
+        assert verdict.allowed
+        assert verdict.results[0].remaining == 1  # 3 still in the window + this one, of 5
+        fields = await client.hgetall(key)
+        assert int(fields[b"t"]) == 4
+        assert str(now - 100).encode() not in fields
+        assert str(now - 90).encode() not in fields
+        refused = await state.acquire([Check("key:slide:rpm", "rate", 5, cost=2)], "r2")
+        assert not refused.allowed
+        assert 39 <= refused.retry_after <= 41  # when the three of 20 s ago leave the window
+        assert 58 <= refused.results[0].reset_s <= 60  # the newest bucket is this second's
+    finally:
+        await state.aclose()

@@ -1,5 +1,5 @@
 """Validation of who may call the gateway and how much: `auth`, `teams`, `limits`, `state` (also against
-`workers`), and the refusal to listen beyond loopback without keys."""
+`workers`), `budgets`, and the refusal to listen beyond loopback without keys."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ def validate_limits(config: Config, source: str) -> None:
         raise ConfigError("must be a redis://, rediss:// or unix:// URL", source=source, path="$.state.redis_url")
     if state.timeout_ms <= 0:
         raise ConfigError("must be > 0", source=source, path="$.state.timeout_ms")
+    fallback = config.budgets.unpriced_model_price
+    if fallback is not None:
+        for field in ("input_usd_per_mtok", "output_usd_per_mtok"):
+            if getattr(fallback, field) < 0:
+                raise ConfigError("must be >= 0", source=source, path=f"$.budgets.unpriced_model_price.{field}")
     check_workers(config, source)
 
 

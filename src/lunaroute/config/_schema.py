@@ -569,6 +569,21 @@ class ModelLimitConfig(LimitsConfig):
     model: str = ""
 
 
+class PriceConfig(_Strict):
+    """A model price in US dollars per million tokens."""
+
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+
+
+class BudgetsConfig(_Strict):
+    """How budgets count what the shipped price table has no price for."""
+
+    unpriced_model_price: PriceConfig | None = None
+    """The price of a model with no known price, for requests under a budget; None (the default): such
+    requests are refused with 403, since their spend could not be counted."""
+
+
 class StateConfig(_Strict):
     """Where limit counters live: in each process (`memory`) or shared by every replica (`redis`)."""
 
@@ -624,6 +639,7 @@ class Config(_Strict):
     workers: int = 1
     """Gateway processes accepting on the one port (`SO_REUSEPORT`), each with its own event loop and upstream
     pools, and one recorder for all of them (`serve --workers N`)."""
+    budgets: BudgetsConfig = msgspec.field(default_factory=BudgetsConfig)
     session_stats_max_sessions: int = 100
     """When the gateway stops, the recorder logs the totals of this many most recently active sessions
     (logger `lunaroute.sessions`, at info); 0: no summary."""

@@ -1,6 +1,7 @@
 """Each gateway process's in-memory copy of the key store: a digest → record map kept current by polling.
 
-Checking a key costs one SHA-256 and one dict lookup; the store is never asked on the request path. A task
+Checking a key costs one SHA-256 and one dict lookup the first time, one dict lookup after (the secrets of keys
+that matched are remembered, bounded, until the keys change); the store is never asked on the request path. A task
 asks the store for rows changed since the last version seen every `refresh_s` (default 0.5 s), so a revocation
 or a rotation made by any process (the CLI, another replica's admin API) takes effect everywhere within that
 time. Expiry is checked against the clock on every request, so it is exact. Last-use times are collected in
@@ -22,6 +23,8 @@ from lunaroute.keys._store import KeyStore, StoredKey
 __all__ = ["KeyCache", "Lookup"]
 
 _log = logging.getLogger("lunaroute.keys")
+_MAX_KNOWN_SECRETS = 1024
+"""Secrets remembered with their entry (valid keys only), so a key in use costs no SHA-256 per request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class KeyCache:
         self._refresh_s = refresh_s
         self._touch_s = touch_s
         self._by_digest: dict[str, _Entry] = {}
+        self._by_secret: dict[str, _Entry] = {}
+        """Secrets that matched an entry, by the secret itself: emptied on every change to the keys."""
         self._digests_of: dict[str, tuple[str, ...]] = {}
         self._records: dict[str, KeyRecord] = {}
         self._version = 0
@@ -75,6 +80,7 @@ class KeyCache:
 
     def _apply(self, stored: StoredKey) -> None:
         record = stored.record
+        self._by_secret.clear()
         for digest in self._digests_of.pop(record.id, ()):
             self._by_digest.pop(digest, None)
         self._records[record.id] = record
@@ -90,10 +96,15 @@ class KeyCache:
 
     def lookup(self, secret: str, now: float | None = None) -> Lookup:
         """The record `secret` unlocks right now, or the reason it unlocks none."""
-        digest = digest_of(secret)
-        entry = self._by_digest.get(digest)
-        if entry is None or not hmac.compare_digest(entry.digest, digest):
-            return Lookup(None, "unknown")
+        entry = self._by_secret.get(secret)
+        if entry is None:
+            digest = digest_of(secret)
+            entry = self._by_digest.get(digest)
+            if entry is None or not hmac.compare_digest(entry.digest, digest):
+                return Lookup(None, "unknown")
+            if len(self._by_secret) >= _MAX_KNOWN_SECRETS:
+                self._by_secret.clear()
+            self._by_secret[secret] = entry
         now = time.time() if now is None else now
         if entry.valid_until is not None and entry.valid_until <= now:
             return Lookup(None, "rotated")

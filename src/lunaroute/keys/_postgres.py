@@ -144,14 +144,16 @@ class PostgresKeyStore:
 
 
 async def _spend(conn: Any, scope: str, period: str, now: float) -> tuple[float, float]:
-    spent = await conn.fetchval(f"SELECT spent_usd FROM {SPEND} WHERE scope = $1 AND period = $2", scope, period)
-    held = await conn.fetchval(
-        f"SELECT COALESCE(SUM(amount_usd), 0) FROM {HOLDS} WHERE scope = $1 AND period = $2 AND expires_at > $3",
+    """(spent, held) read in one statement, so both come from one snapshot: read apart, a settlement committed
+    between the two reads (its hold deleted, its cost not yet seen in the spend) would count in neither."""
+    row = await conn.fetchrow(
+        f"SELECT (SELECT spent_usd FROM {SPEND} WHERE scope = $1 AND period = $2), "
+        f"(SELECT COALESCE(SUM(amount_usd), 0) FROM {HOLDS} WHERE scope = $1 AND period = $2 AND expires_at > $3)",
         scope,
         period,
         now,
     )
-    return float(spent or 0.0), float(held or 0.0)
+    return float(row[0] or 0.0), float(row[1] or 0.0)
 
 
 async def _next_version(conn: Any) -> int:

@@ -164,7 +164,7 @@ class Metrics:
         self.rate_limited = Counter(
             "lunaroute_rate_limited_total",
             "Requests refused with 429 by a gateway limit, by scope (key, team, model) and kind (rpm, tpm, "
-            "max_parallel).",
+            "max_parallel, budget).",
             ("scope", "kind"),
             registry=r,
         )
@@ -179,6 +179,13 @@ class Metrics:
             "lunaroute_spend_usd_total",
             "Spend settled against budgets (list prices, US dollars), by team ('' for keys without one).",
             ("team",),
+            registry=r,
+        )
+        self.budget_used = Gauge(
+            "lunaroute_budget_utilisation_ratio",
+            "Share of each budget spent or held by requests under way, as of its last request (1 = used up), by "
+            "scope (key, team) and budget (the key's id or the team's name).",
+            ("scope", "budget"),
             registry=r,
         )
         self.budget_soft = Counter(
@@ -326,6 +333,9 @@ class Metrics:
 
     def budget_soft_limit(self, scope: str) -> None:
         self._count(self.budget_soft, (scope,))
+
+    def budget_utilisation(self, scope: str, budget: str, ratio: float) -> None:
+        self.budget_used.labels(scope, budget).set(ratio)
 
     def client_gone(self, listener: str, endpoint: str) -> None:
         self._count(
@@ -488,6 +498,9 @@ class NullMetrics(Metrics):
         return None
 
     def budget_soft_limit(self, scope: str) -> None:
+        return None
+
+    def budget_utilisation(self, scope: str, budget: str, ratio: float) -> None:
         return None
 
     def translated(self, from_dialect: str, to_dialect: str, seconds: float) -> None:

@@ -22,6 +22,7 @@ __all__ = ["KEY_HEADER", "Authenticator", "ModelNotAllowed", "Principal"]
 
 KEY_HEADER = "x-lunaroute-key"
 _WINDOW_S = 60.0
+_CARRIERS = frozenset((KEY_HEADER, "authorization", "x-api-key"))
 _MAX_TRACKED_CLIENTS = 10_000
 _MISSING = (
     "a LunaRoute API key is required: send it as `Authorization: Bearer lr-...`, `x-api-key: lr-...` "
@@ -62,6 +63,8 @@ def _presented(headers: list[tuple[str, str]]) -> tuple[str | None, str | None]:
     bearer: str | None = None
     api_key: str | None = None
     for name, value in headers:
+        if name not in _CARRIERS:
+            continue
         if name == KEY_HEADER:
             return value.strip(), name
         if name == "authorization" and bearer is None:

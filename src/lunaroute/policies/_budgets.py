@@ -7,7 +7,9 @@ database), so requests racing each other cannot overspend: the spend plus the ho
 than what a settled request cost beyond its hold. At the end the hold is replaced by the real cost from the usage
 the answer reported (or, with none reported, from the bytes relayed); an upstream error costs nothing. A request
 that does not fit gets 429 naming the budget, or, with `budget_reroute_model`, is served by that model.
-A model with no known price costs nothing (it is logged once).
+A model the shipped price table has no price for is priced with `budgets.unpriced_model_price` when that is
+set; else a request for it under a budget is refused with 403 naming the model (its spend could not be
+counted). A settlement that finds no price (the provider's table differs) costs the request's hold.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from lunaroute.config import TeamConfig
-from lunaroute.errors import RateLimited
+from lunaroute.config import PriceConfig, TeamConfig
+from lunaroute.errors import PermissionDenied, RateLimited
 from lunaroute.keys import BudgetLine, BudgetPeriod, KeyStore, period_key
 from lunaroute.model import Usage
 from lunaroute.policies._auth import Principal
@@ -29,6 +31,8 @@ from lunaroute.recording.pricing import estimate_cost
 __all__ = ["BudgetHold", "Budgets"]
 
 _log = logging.getLogger("lunaroute.budgets")
+_MAX_WARNED_MODELS = 1024
+"""Unpriced models logged once each, up to this many (model names come from clients)."""
 DEFAULT_MAX_OUTPUT = 4096
 """Output tokens reserved for a request that sets no output cap."""
 
@@ -66,6 +70,10 @@ class BudgetExceeded(RateLimited):
     code = "budget_exceeded"
 
 
+class UnpricedModel(PermissionDenied):
+    code = "model_unpriced"
+
+
 def price(provider: str, model: str | None, input_tokens: int, output_tokens: int) -> float | None:
     if not model:
         return None
@@ -88,7 +96,10 @@ class BudgetHold:
 
 
 class Budgets:
-    """Spend caps over the ledger in `store`; `on_spend(team, usd)` and `on_soft(scope_kind)` report to metrics."""
+    """Spend caps over the ledger in `store`. Reported to metrics: `on_spend(team, usd)` at each settlement,
+    `on_soft(scope_kind)` once per budget and period past its soft limit, `on_refused(scope_kind)` for each
+    request a budget refuses, `on_utilisation(scope_kind, budget, ratio)` after each reservation (spent and held
+    over the budget)."""
 
     def __init__(
         self,
@@ -97,11 +108,17 @@ class Budgets:
         *,
         on_spend: Callable[[str, float], None] = lambda team, usd: None,
         on_soft: Callable[[str], None] = lambda kind: None,
+        on_refused: Callable[[str], None] = lambda kind: None,
+        on_utilisation: Callable[[str, str, float], None] = lambda kind, budget, ratio: None,
+        unpriced_model_price: PriceConfig | None = None,
     ) -> None:
         self._store = store
+        self._fallback = unpriced_model_price
         self._teams = teams
         self._on_spend = on_spend
         self._on_soft = on_soft
+        self._on_refused = on_refused
+        self._on_utilisation = on_utilisation
         self._warned: set[tuple[str, str]] = set()
         self._unpriced: set[str] = set()
 
@@ -136,13 +153,28 @@ class Budgets:
     def applies(self, principal: Principal | None) -> bool:
         return principal is not None and bool(self._applicable(principal))
 
-    def _worst_case(self, model: str | None, body: bytes) -> float:
-        cost = price("", model, max(1, len(body) // 4), output_cap(body))
-        if cost is None:
-            if model and model not in self._unpriced:
-                self._unpriced.add(model)
-                _log.warning("no price is known for model %r: its requests are not counted against budgets", model)
+    def cost(self, provider: str, model: str | None, input_tokens: int, output_tokens: int) -> float | None:
+        """What a request to `model` costs at list price, or at `unpriced_model_price` for a model with none;
+        None when neither is known. A request without a model costs nothing."""
+        if not model:
             return 0.0
+        cost = price(provider, model, input_tokens, output_tokens)
+        if cost is None and self._fallback is not None:
+            fallback = self._fallback
+            cost = (input_tokens * fallback.input_usd_per_mtok + output_tokens * fallback.output_usd_per_mtok) / 1e6
+            if model not in self._unpriced and len(self._unpriced) < _MAX_WARNED_MODELS:
+                self._unpriced.add(model)
+                _log.warning("no price is known for model %r: budgets count it at unpriced_model_price", model)
+        return cost
+
+    def _worst_case(self, model: str | None, body: bytes) -> float:
+        cost = self.cost("", model, max(1, len(body) // 4), output_cap(body))
+        if cost is None:
+            raise UnpricedModel(
+                f"the model {model!r} has no known price, so its requests cannot be counted against this key's "
+                "budget: use a priced model (or ask the operator to set budgets.unpriced_model_price)",
+                param="model",
+            )
         return cost
 
     async def reserve(
@@ -163,17 +195,31 @@ class Budgets:
         if failed is not None:
             reroute = budgets[failed].reroute
             if reroute is None or reroute == model:
-                raise self._refusal(budgets[failed], left[failed], amount)
+                raise self._refusal(budgets, left, failed, amount)
             amount = self._worst_case(reroute, body)
             lines = tuple(BudgetLine(ln.scope, ln.period, ln.budget_usd, amount) for ln in lines)
             failed, left = await self._store.reserve(hold_id, lines, now)
             if failed is not None:
-                raise self._refusal(budgets[failed], left[failed], amount)
+                raise self._refusal(budgets, left, failed, amount)
+        self._report(budgets, left)
         remaining = self._soft_remaining(budgets, lines, left)
         return BudgetHold(self, hold_id, lines, now, reroute, remaining, principal.team)
 
+    def _report(self, budgets: list[_Budget], left: list[float]) -> None:
+        """Each budget's utilisation: what is spent and held (`left`: what the ledger says remains)."""
+        for budget, remaining in zip(budgets, left, strict=True):
+            kind, _, name = budget.scope.partition(":")
+            ratio = (budget.usd - remaining) / budget.usd if budget.usd > 0 else 1.0
+            self._on_utilisation(kind, name, max(0.0, ratio))
+
+    def _refusal(self, budgets: list[_Budget], left: list[float], failed: int, amount: float) -> BudgetExceeded:
+        self._report(budgets, left)
+        budget = budgets[failed]
+        self._on_refused(budget.scope.split(":", 1)[0])
+        return self._refused(budget, left[failed], amount)
+
     @staticmethod
-    def _refusal(budget: _Budget, left: float, amount: float) -> BudgetExceeded:
+    def _refused(budget: _Budget, left: float, amount: float) -> BudgetExceeded:
         return BudgetExceeded(
             f"the {budget.label} budget of ${budget.usd:.2f} per {budget.period} is used up: "
             f"${max(0.0, left):.4f} left, this request may cost up to ${amount:.4f}",
@@ -191,6 +237,16 @@ class Budgets:
                 self._on_soft(budget.scope.split(":", 1)[0])
                 _log.warning("the %s budget passed %.0f %% in %s", budget.label, budget.soft * 100, line.period)
         return remaining
+
+    def settled_cost(
+        self, hold: BudgetHold, provider: str | None, model: str | None, usage: tuple[int, int] | None
+    ) -> float:
+        """What `hold`'s request costs in the end: nothing unless `provider` answered it; its hold when the
+        answer's price cannot be found."""
+        if provider is None or usage is None:
+            return 0.0
+        cost = self.cost(provider, model, *usage)
+        return cost if cost is not None else max((line.amount_usd for line in hold.lines), default=0.0)
 
     async def settle(self, hold: BudgetHold, cost_usd: float) -> None:
         spends = [(line.scope, line.period, cost_usd) for line in hold.lines]

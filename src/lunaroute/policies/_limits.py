@@ -11,7 +11,6 @@ limits in the dialect's own rate-limit headers.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import fnmatch
 import logging
 import math
@@ -24,14 +23,17 @@ from lunaroute.config import LimitsConfig, ModelLimitConfig
 from lunaroute.errors import Overloaded, RateLimited
 from lunaroute.keys import KeyRecord
 from lunaroute.policies._auth import Principal
-from lunaroute.policies._budgets import BudgetHold, Budgets, price
+from lunaroute.policies._budgets import BudgetHold, Budgets
+from lunaroute.policies._headers import NAMES, anthropic_reset, openai_reset
 from lunaroute.policies._meter import UsageMeter
-from lunaroute.state import Check, MemoryState, StateUnavailable, Verdict
+from lunaroute.state import Check, CheckResult, MemoryState, StateUnavailable, Verdict
 from lunaroute.types import Dialect
 
 __all__ = ["Grant", "Limiter", "StateStore"]
 
 _log = logging.getLogger("lunaroute.limits")
+_MAX_PLANS = 4096
+"""Plans kept per process (one per key, or per key and model when `limits:` has model rules)."""
 
 
 class StateStore(Protocol):
@@ -69,17 +71,59 @@ class _StateDown(Overloaded):
     code = "limits_unavailable"
 
 
-def _openai_reset(seconds: float) -> str:
-    """OpenAI's reset duration format: `1s`, `6m0s`, `250ms`."""
-    if seconds < 1:
-        return f"{max(0, round(seconds * 1000))}ms"
-    minutes, rest = divmod(math.ceil(seconds), 60)
-    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the requests of one key (for one model) take: built once, reused until the key's record changes.
+
+    `checks` hold a placeholder cost for the `tpm` ones (at `tpm`), replaced by each request's reservation.
+    """
+
+    record: KeyRecord | None
+    checks: tuple[Check, ...]
+    scope_of: tuple[str, ...]
+    tpm: tuple[int, ...]
+    requests: tuple[int, ...]
+    leases: tuple[str, ...]
+    counters: tuple[str, ...]
+    budgeted: bool
+    limit_text: tuple[str, ...]
+    """Each check's limit as its header shows it."""
+    header_units: tuple[tuple[tuple[tuple[int, ...], tuple[str, str, str]], ...], ...] = ((), ())
+    """Per dialect (OpenAI, Anthropic): the checks of each unit with headers (requests, tokens) and the three
+    header names of that unit."""
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to take: no limit applies and no budget."""
+        return not self.checks and not self.budgeted
+
+    def checks_for(self, reserve: int) -> tuple[Check, ...]:
+        """The checks with `reserve` as the cost of the `tpm` ones."""
+        checks = self.checks
+        for i in self.tpm:
+            check = checks[i]
+            checks = (*checks[:i], Check(check.key, "rate", check.limit, reserve, "tpm"), *checks[i + 1 :])
+        return checks
 
 
-def _anthropic_reset(seconds: float, now: float) -> str:
-    when = dt.datetime.fromtimestamp(now + seconds, dt.UTC).replace(microsecond=0)
-    return when.isoformat().replace("+00:00", "Z")
+def _header_units(
+    checks: Sequence[Check],
+) -> tuple[tuple[tuple[tuple[int, ...], tuple[str, str, str]], ...], ...]:
+    units = []
+    for dialect in ("openai", "anthropic"):
+        per_dialect = []
+        for kind, unit in (("rpm", "requests"), ("tpm", "tokens")):
+            indexes = tuple(i for i, c in enumerate(checks) if c.unit == kind)
+            if indexes:
+                per_dialect.append((indexes, NAMES[dialect, unit]))
+        units.append(tuple(per_dialect))
+    return tuple(units)
+
+
+def _tightest(indexes: tuple[int, ...], results: tuple[CheckResult, ...]) -> int:
+    if len(indexes) == 1:
+        return indexes[0]
+    return min(indexes, key=lambda i: results[i].remaining)
 
 
 @dataclass(slots=True)
@@ -88,7 +132,7 @@ class Grant:
 
     limiter: Limiter
     lease_id: str
-    checks: tuple[Check, ...]
+    plan: _Plan
     verdict: Verdict | None
     at: float
     reserved: int
@@ -107,23 +151,17 @@ class Grant:
         out: dict[str, str] = {}
         if self.hold is not None and self.hold.remaining_usd is not None:
             out["x-lunaroute-budget-remaining-usd"] = f"{max(0.0, self.hold.remaining_usd):.4f}"
-        if self.verdict is None:
+        verdict = self.verdict
+        if verdict is None:
             return out
-        results = self.verdict.results
-        for kind, unit in (("rpm", "requests"), ("tpm", "tokens")):
-            indexes = [i for i, c in enumerate(self.checks) if c.unit == kind]
-            if not indexes:
-                continue
-            best = min(indexes, key=lambda i: results[i].remaining)
-            check, result = self.checks[best], results[best]
-            if dialect == "anthropic":
-                out[f"anthropic-ratelimit-{unit}-limit"] = str(check.limit)
-                out[f"anthropic-ratelimit-{unit}-remaining"] = str(result.remaining)
-                out[f"anthropic-ratelimit-{unit}-reset"] = _anthropic_reset(result.reset_s, self.at)
-            else:
-                out[f"x-ratelimit-limit-{unit}"] = str(check.limit)
-                out[f"x-ratelimit-remaining-{unit}"] = str(result.remaining)
-                out[f"x-ratelimit-reset-{unit}"] = _openai_reset(result.reset_s)
+        plan, results, at = self.plan, verdict.results, self.at
+        anthropic = dialect == "anthropic"
+        for indexes, (limit_name, remaining_name, reset_name) in plan.header_units[anthropic]:
+            best = indexes[0] if len(indexes) == 1 else _tightest(indexes, results)
+            result = results[best]
+            out[limit_name] = plan.limit_text[best]
+            out[remaining_name] = str(result.remaining)
+            out[reset_name] = anthropic_reset(result.reset_s, at) if anthropic else openai_reset(result.reset_s)
         return out
 
     def settle(self, provider: str | None = None, model: str | None = None, upstream_status: int | None = None) -> None:
@@ -134,6 +172,14 @@ class Grant:
         if self._settled:
             return
         self._settled = True
+        memory = self.limiter.memory
+        if memory is not None and self.hold is None:
+            # Nothing to wait for: settled at once, without a task.
+            if self.verdict is not None:
+                plan, meter = self.plan, self.meter
+                delta = meter.tokens() - self.reserved if meter is not None and plan.counters else 0
+                memory.settle_now(plan.leases, self.lease_id, plan.counters, self.at, delta)
+            return
         answered = provider is not None and upstream_status is not None and upstream_status < 400
         self.limiter.settle_later(self, provider if answered else None, model)
 
@@ -149,12 +195,15 @@ def _unlimited(principal: Principal, teams: Mapping[str, LimitsConfig]) -> bool:
     )
 
 
-def _settlement(grant: Grant) -> tuple[list[str], list[str], int]:
-    """What settling `grant` changes: its leases, its token counters, and their correction."""
-    leases = [c.key for c in grant.checks if c.kind == "parallel"]
-    counters = [c.key for c in grant.checks if c.unit == "tpm"]
+def _settlement(grant: Grant) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """What settling `grant` changes: its leases, its token counters, and their correction (nothing when the
+    limits were not taken: the state store was down and `fail_open` let the request through)."""
+    if grant.verdict is None:
+        return (), (), 0
+    plan = grant.plan
+    counters = plan.counters
     delta = grant.meter.tokens() - grant.reserved if grant.meter is not None and counters else 0
-    return leases, counters, delta
+    return plan.leases, counters, delta
 
 
 class Limiter:
@@ -180,6 +229,9 @@ class Limiter:
         self._on_state_error = on_state_error
         self._tasks: set[asyncio.Task[None]] = set()
         self._down = False
+        self._plans: dict[tuple[str | None, str | None], _Plan] = {}
+        self.memory = state if isinstance(state, MemoryState) else None
+        """The state store when it is the in-process one, whose calls need no await."""
 
     def _scopes(self, principal: Principal | None, model: str | None) -> list[_Scope]:
         scopes: list[_Scope] = []
@@ -194,12 +246,13 @@ class Limiter:
                     scopes.append(_Scope("model", f"model:{rule.model}", rule))
         return scopes
 
-    async def admit(self, principal: Principal | None, model: str | None, body: bytes, lease_id: str) -> Grant | None:
-        """Take the request's share of every limit and budget that applies, or raise 429 (503 with the state
-        store down and `fail_closed`). None when nothing applies."""
-        if not self._models and (principal is None or _unlimited(principal, self._teams)):
-            return None  # the common case of a key with no limits of its own or its team's: nothing to take
-        reserve = max(1, len(body) // 4)
+    def _plan(self, principal: Principal | None, model: str | None) -> _Plan:
+        """The checks of `principal`'s requests for `model`, from the cache while the key's record is the same."""
+        record = principal.record if principal is not None else None
+        cache_key = (record.id if record is not None else None, model if self._models else None)
+        plan = self._plans.get(cache_key)
+        if plan is not None and plan.record is record:
+            return plan
         checks: list[Check] = []
         scope_of: list[str] = []
         for scope in self._scopes(principal, model):
@@ -208,20 +261,50 @@ class Limiter:
                 checks.append(Check(f"{scope.key}:rpm", "rate", limits.rpm, unit="rpm"))
                 scope_of.append(scope.name)
             if limits.tpm:
-                checks.append(Check(f"{scope.key}:tpm", "rate", limits.tpm, cost=reserve, unit="tpm"))
+                checks.append(Check(f"{scope.key}:tpm", "rate", limits.tpm, unit="tpm"))
                 scope_of.append(scope.name)
             if limits.max_parallel:
                 checks.append(Check(f"{scope.key}:parallel", "parallel", limits.max_parallel, unit="max_parallel"))
                 scope_of.append(scope.name)
-        budgeted = self.budgets is not None and self.budgets.applies(principal)
-        if not checks and not budgeted:
+        plan = _Plan(
+            record,
+            tuple(checks),
+            tuple(scope_of),
+            tpm=tuple(i for i, c in enumerate(checks) if c.unit == "tpm"),
+            requests=tuple(i for i, c in enumerate(checks) if c.unit == "rpm"),
+            leases=tuple(c.key for c in checks if c.kind == "parallel"),
+            counters=tuple(c.key for c in checks if c.unit == "tpm"),
+            budgeted=self.budgets is not None and self.budgets.applies(principal),
+            limit_text=tuple(str(c.limit) for c in checks),
+            header_units=_header_units(checks),
+        )
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()  # keys replaced or models named at random: start again rather than grow
+        self._plans[cache_key] = plan
+        return plan
+
+    async def admit(self, principal: Principal | None, model: str | None, body: bytes, lease_id: str) -> Grant | None:
+        """Take the request's share of every limit and budget that applies, or raise 429 (503 with the state
+        store down and `fail_closed`). None when nothing applies."""
+        if not self._models and (principal is None or _unlimited(principal, self._teams)):
+            return None  # the common case of a key with no limits of its own or its team's: nothing to take
+        plan = self._plan(principal, model)
+        if plan.idle:
             return None
+        reserve = len(body) // 4 or 1
         now = time.time()
-        verdict = await self._check(checks, scope_of, lease_id, now) if checks else None
-        metered = budgeted or any(c.unit == "tpm" for c in checks)
-        taken = tuple(checks) if verdict is not None else ()
-        grant = Grant(self, lease_id, taken, verdict, now, reserve, UsageMeter(len(body)) if metered else None)
-        if budgeted:
+        verdict: Verdict | None = None
+        if plan.checks:
+            checks = plan.checks_for(reserve)
+            if self.memory is not None:
+                verdict = self.memory.acquire_now(checks, lease_id, now)  # no await: nothing to wait for
+                if not verdict.allowed:
+                    raise self._refusal(plan, checks, verdict)
+            else:
+                verdict = await self._check(plan, checks, lease_id, now)
+        meter = UsageMeter(len(body)) if plan.budgeted or plan.tpm else None
+        grant = Grant(self, lease_id, plan, verdict, now, reserve, meter)
+        if plan.budgeted:
             assert self.budgets is not None
             try:
                 grant.hold = await self.budgets.reserve(principal, model, body, lease_id)
@@ -230,7 +313,7 @@ class Limiter:
                 raise
         return grant
 
-    async def _check(self, checks: list[Check], scope_of: list[str], lease_id: str, now: float) -> Verdict | None:
+    async def _check(self, plan: _Plan, checks: tuple[Check, ...], lease_id: str, now: float) -> Verdict | None:
         try:
             verdict = await self.state.acquire(checks, lease_id, now)
         except StateUnavailable as exc:
@@ -238,16 +321,19 @@ class Limiter:
             return None
         self._recovered()
         if not verdict.allowed:
-            failed = verdict.failed or 0
-            kind = checks[failed].unit
-            self._on_limited(scope_of[failed], kind)
-            what = {"rpm": "requests per minute", "tpm": "tokens per minute", "max_parallel": "parallel requests"}
-            raise _Rejected(
-                f"rate limit reached: the {scope_of[failed]}'s {what.get(kind, kind)} limit of "
-                f"{checks[failed].limit}; retry after the time in retry-after",
-                retry_after=max(1.0, math.ceil(verdict.retry_after)),
-            )
+            raise self._refusal(plan, checks, verdict)
         return verdict
+
+    def _refusal(self, plan: _Plan, checks: tuple[Check, ...], verdict: Verdict) -> _Rejected:
+        failed = verdict.failed or 0
+        kind, scope = checks[failed].unit, plan.scope_of[failed]
+        self._on_limited(scope, kind)
+        what = {"rpm": "requests per minute", "tpm": "tokens per minute", "max_parallel": "parallel requests"}
+        return _Rejected(
+            f"rate limit reached: the {scope}'s {what.get(kind, kind)} limit of {checks[failed].limit}; retry "
+            "after the time in retry-after",
+            retry_after=max(1.0, math.ceil(verdict.retry_after)),
+        )
 
     def _unavailable(self, exc: StateUnavailable) -> None:
         """Count and log the outage (once); raise 503 unless `fail_open`."""
@@ -267,11 +353,6 @@ class Limiter:
             _log.warning("limit state store available again")
 
     def settle_later(self, grant: Grant, provider: str | None, model: str | None) -> None:
-        if grant.hold is None and isinstance(self.state, MemoryState):
-            # Nothing to wait for: settled at once, without a task.
-            leases, counters, delta = _settlement(grant)
-            self.state.settle_now(leases, grant.lease_id, counters, grant.at, delta)
-            return
         task = asyncio.get_running_loop().create_task(self._settle(grant, provider, model))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -284,10 +365,8 @@ class Limiter:
         except StateUnavailable as exc:
             _log.warning("could not settle a request's limits: %s", exc)
         if grant.hold is not None and self.budgets is not None:
-            cost = 0.0
-            if provider is not None and grant.meter is not None:
-                input_tokens, output_tokens = grant.meter.usage()
-                cost = price(provider, model, input_tokens, output_tokens) or 0.0
+            usage = grant.meter.usage() if grant.meter is not None else None
+            cost = self.budgets.settled_cost(grant.hold, provider, model, usage)
             try:
                 await self.budgets.settle(grant.hold, cost)
             except Exception as exc:  # noqa: BLE001 - the ledger is a database: any failure is logged, the hold expires

@@ -33,20 +33,21 @@ _decode_doc = msgspec.json.Decoder(_Doc).decode
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and value > 0 else 0
+    return value if type(value) is int and value > 0 else 0
 
 
 def _from_usage(usage: Any) -> tuple[int, int]:
     """(input, output) of one `usage` object in any dialect (cached input counted as input)."""
     if not isinstance(usage, dict):
         return 0, 0
-    prompt = _int(usage.get("prompt_tokens")) or (
-        _int(usage.get("input_tokens"))
-        + _int(usage.get("cache_read_input_tokens"))
-        + _int(usage.get("cache_creation_input_tokens"))
-    )
-    completion = _int(usage.get("completion_tokens")) or _int(usage.get("output_tokens"))
-    return prompt, completion
+    get = usage.get
+    prompt = _int(get("prompt_tokens"))
+    if not prompt:
+        prompt = (
+            _int(get("input_tokens")) + _int(get("cache_read_input_tokens")) + _int(get("cache_creation_input_tokens"))
+        )
+    completion = _int(get("completion_tokens"))
+    return prompt, completion or _int(get("output_tokens"))
 
 
 def _find_usage(doc: _Doc) -> Any:

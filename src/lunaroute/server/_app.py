@@ -149,7 +149,13 @@ def create_app(
         budgets = None
         if gateway.keys is not None and config.auth.mode == "keys":
             budgets = Budgets(
-                gateway.keys.store, config.teams, on_spend=metrics.spent, on_soft=metrics.budget_soft_limit
+                gateway.keys.store,
+                config.teams,
+                on_spend=metrics.spent,
+                on_soft=metrics.budget_soft_limit,
+                on_refused=lambda scope: metrics.limited(scope, "budget"),
+                on_utilisation=metrics.budget_utilisation,
+                unpriced_model_price=config.budgets.unpriced_model_price,
             )
         gateway.policies.limiter = Limiter(
             state,

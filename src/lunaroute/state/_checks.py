@@ -4,12 +4,14 @@ A *rate* counter is the usage of the last 60 seconds, kept in one-second buckets
 sum of the buckets still in the window plus its cost fits the limit, so no 60-second window ever holds more than
 the limit. A *parallel* counter is a set of leases (request id → expiry): a request is admitted when fewer than
 the limit are held. All the checks of one request are admitted together or not at all.
+
+The three records are named tuples: every admitted request makes a few of them, and a tuple is the cheapest
+immutable record to make.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = ["WINDOW_S", "Check", "CheckResult", "Verdict", "rate_retry_after"]
 
@@ -19,8 +21,7 @@ LEASE_S = 900.0
 """A parallel-request lease that is never released (a crashed process) expires after this."""
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+class Check(NamedTuple):
     """One counter to check for a request: `key` names it in the store (scope, name, kind)."""
 
     key: str
@@ -31,8 +32,7 @@ class Check:
     """What the caller limits with it (`rpm`, `tpm`, `max_parallel`); not sent to the store."""
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     """A counter's state after the decision: `remaining` of `limit`, `reset_s` until it is whole again."""
 
     limit: int
@@ -40,8 +40,7 @@ class CheckResult:
     reset_s: float
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """Whether every check fitted; when not, `retry_after` is the time until the first failing one would fit
     and `failed` is its index. `results` are in the order of the checks."""
 

@@ -22,13 +22,20 @@ class _Window:
         self.total = 0
 
     def prune(self, now: float) -> None:
-        oldest = math.floor(now) - WINDOW_S + 1
         buckets = self.buckets
+        if not buckets:
+            return
+        oldest = math.floor(now) - WINDOW_S + 1
         while buckets and buckets[0][0] < oldest:
             self.total -= buckets.popleft()[1]
 
     def add(self, second: int, amount: int) -> None:
-        for bucket in reversed(self.buckets):
+        buckets = self.buckets
+        if buckets and buckets[-1][0] == second:
+            buckets[-1][1] += amount
+            self.total += amount
+            return
+        for bucket in reversed(buckets):
             if bucket[0] == second:
                 bucket[1] += amount
                 self.total += amount
@@ -60,38 +67,68 @@ class MemoryState:
         leases = self._leases.get(key)
         if leases is None:
             leases = self._leases[key] = {}
-        elif leases and min(leases.values()) <= now:
+        elif leases and next(iter(leases.values())) <= now:
+            # Leases are added in time order with the same lifetime, so the first one held expires first.
             for lease in [k for k, until in leases.items() if until <= now]:
                 del leases[lease]
         return leases
 
     async def acquire(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
+        return self.acquire_now(checks, lease_id, now)
+
+    def acquire_now(self, checks: Sequence[Check], lease_id: str, now: float | None = None) -> Verdict:
+        """`acquire` without an await (it never waits for anything).
+
+        One pass that takes each check's share as it goes; a check that does not fit gives back what the earlier
+        ones took (nothing awaits in between, so no other request sees the partial state).
+        """
         now = time.time() if now is None else now
-        used: list[int] = []
-        failed: int | None = None
-        for i, check in enumerate(checks):
-            count = self._window(check.key, now).total if check.kind == "rate" else len(self._held(check.key, now))
-            used.append(count)
-            if failed is None and count + check.cost > check.limit:
-                failed = i
-        if failed is not None:
-            results = tuple(
-                CheckResult(c.limit, max(0, c.limit - n), self._reset(c, now))
-                for c, n in zip(checks, used, strict=True)
-            )
-            return Verdict(False, results, retry_after=self._retry_after(checks[failed], now), failed=failed)
         second = math.floor(now)
-        results_list = []
-        for check, count in zip(checks, used, strict=True):
-            if check.kind == "rate":
-                self._rates[check.key].add(second, check.cost)
-                results_list.append(
-                    CheckResult(check.limit, max(0, check.limit - count - check.cost), second + WINDOW_S - now)
-                )
+        oldest = second - WINDOW_S + 1
+        reset = second + WINDOW_S - now
+        results: list[CheckResult] = []
+        for check in checks:
+            key, kind, limit, cost, _ = check
+            if kind == "rate":
+                window = self._rates.get(key)
+                if window is None:
+                    window = self._rates[key] = _Window()
+                buckets = window.buckets
+                if buckets and buckets[0][0] < oldest:
+                    window.prune(now)
+                used = window.total + cost
+                if used > limit:
+                    self._give_back(checks[: len(results)], lease_id, second)
+                    return self._refused(checks, now)
+                if buckets and buckets[-1][0] == second:
+                    buckets[-1][1] += cost
+                    window.total = used
+                else:
+                    window.add(second, cost)
+                results.append(CheckResult(limit, limit - used, reset))
             else:
-                self._leases[check.key][lease_id] = now + LEASE_S
-                results_list.append(CheckResult(check.limit, max(0, check.limit - count - 1), 0.0))
-        return Verdict(True, tuple(results_list))
+                held = self._held(key, now)
+                if len(held) >= limit:
+                    self._give_back(checks[: len(results)], lease_id, second)
+                    return self._refused(checks, now)
+                held[lease_id] = now + LEASE_S
+                results.append(CheckResult(limit, limit - len(held), 0.0))
+        return Verdict(True, tuple(results))
+
+    def _give_back(self, taken: Sequence[Check], lease_id: str, second: int) -> None:
+        for key, kind, _, cost, _ in taken:
+            if kind == "rate":
+                self._rates[key].add(second, -cost)
+            else:
+                self._leases[key].pop(lease_id, None)
+
+    def _refused(self, checks: Sequence[Check], now: float) -> Verdict:
+        used = [self._window(c.key, now).total if c.kind == "rate" else len(self._held(c.key, now)) for c in checks]
+        failed = next(i for i, (c, n) in enumerate(zip(checks, used, strict=True)) if n + c.cost > c.limit)
+        results = tuple(
+            CheckResult(c.limit, max(0, c.limit - n), self._reset(c, now)) for c, n in zip(checks, used, strict=True)
+        )
+        return Verdict(False, results, retry_after=self._retry_after(checks[failed], now), failed=failed)
 
     def _reset(self, check: Check, now: float) -> float:
         if check.kind != "rate":
@@ -119,13 +156,15 @@ class MemoryState:
             held = self._leases.get(key)
             if held is not None:
                 held.pop(lease_id, None)
-        now = time.time()
-        second = math.floor(at)
-        if not amount or second <= math.floor(now) - WINDOW_S:
+        if not amount:
             return
+        second = math.floor(at)
+        if second <= math.floor(time.time()) - WINDOW_S:
+            return  # that second has left the window: nothing counts it any more
         for key in counters:
-            window = self._window(key, now)
-            window.add(second, amount)
+            window = self._rates.get(key)
+            if window is not None:
+                window.add(second, amount)
 
     async def aclose(self) -> None:
         return None
