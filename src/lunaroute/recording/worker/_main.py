@@ -162,6 +162,9 @@ class _Worker:
         self._disk_paths = local_store_paths(config, directory)
         self.send(Ready())
         self.flush_out()
+        # Only now, with the stores open: in the idle class a recorder still starting would get no CPU while
+        # other work keeps every core busy, and the gateway waits for it to be ready.
+        _lower_priority(config.worker.nice, config.worker.sched_idle)
         control = asyncio.create_task(self._control(), name="lunaroute-worker-control")
         try:
             whole = await self._follow(consumers, recorder)
@@ -309,7 +312,6 @@ def main() -> int:
         sys.stderr.write(f"lunaroute recorder: unreadable start line: {exc}\n")
         return 2
     configure_logging(spec.log_level, spec.log_format)
-    _lower_priority(spec.recording.worker.nice, spec.recording.worker.sched_idle)
     return asyncio.run(_run(spec))
 
 
