@@ -35,6 +35,10 @@ GOLDEN = Path(__file__).parent / "store_contents.golden.json"
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC).timestamp()
 _SKIPPED_COLUMNS = frozenset({"id", "created_at", "updated_at", "applied_at", "last_at"})
+_WRITE_HOUR_TABLES = frozenset(
+    {"rollup_requests", "rollup_requests_by_agent", "rollup_ttft", "rollup_requests_delta", "rollup_ttft_delta"}
+)
+"""Rollups bucketed by the hour of the write (`created_at`): their `hour` is left out too."""
 
 
 def _fixture(name: str) -> bytes:
@@ -209,8 +213,9 @@ def _plain(value: object) -> object:
     return value
 
 
-def _rows(columns: list[str], rows: list[Any]) -> list[dict[str, object]]:
-    kept = [(i, c) for i, c in enumerate(columns) if c not in _SKIPPED_COLUMNS]
+def _rows(table: str, columns: list[str], rows: list[Any]) -> list[dict[str, object]]:
+    skipped = _SKIPPED_COLUMNS | {"hour"} if table in _WRITE_HOUR_TABLES else _SKIPPED_COLUMNS
+    kept = [(i, c) for i, c in enumerate(columns) if c not in skipped]
     out = [{c: _plain(row[i]) for i, c in kept} for row in rows]
     return sorted(out, key=lambda r: json.dumps(r, sort_keys=True, default=str))
 
@@ -237,7 +242,7 @@ def sqlite_contents(path: Path) -> dict[str, object]:
         out: dict[str, object] = {}
         for table in tables:
             cursor = conn.execute(f"SELECT * FROM {table}")
-            out[table] = _rows([d[0] for d in cursor.description], cursor.fetchall())
+            out[table] = _rows(table, [d[0] for d in cursor.description], cursor.fetchall())
         return out
     finally:
         conn.close()
@@ -257,7 +262,7 @@ async def postgres_contents(url: str) -> dict[str, object]:
         for table in tables:
             rows = await conn.fetch(f'SELECT * FROM "{table}"')
             columns = list(rows[0].keys()) if rows else []
-            out[table] = _rows(columns, [tuple(r.values()) for r in rows])
+            out[table] = _rows(table, columns, [tuple(r.values()) for r in rows])
         return out
     finally:
         await conn.close()
